@@ -1,0 +1,195 @@
+"""The CGC submission contract (pydantic) and its Dutch error messages.
+
+One submission is validated here (form entries, JSON lines); bulk files use
+the vectorised twin in `core.validation`, and a property test keeps the two in
+agreement. Both name the field and the rule that failed, in plain Dutch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError, create_model, model_validator
+
+from core import reference
+from core.survey import answer_fields, cgc_survey
+
+RESPONSE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+KVK_PATTERN = r"^[0-9]{8}$"
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+FIELD_LABELS: dict[str, str] = {
+    "response_id": "Antwoordnummer (response_id)",
+    "submitted_at": "Tijdstip van invullen (submitted_at)",
+    "wave": "Meting (wave)",
+    "kvk_number": "KvK-nummer",
+    "sector": "Sector",
+    "size_class": "Bedrijfsgrootte",
+    "province": "Provincie",
+    "free_text": "Toelichting",
+}
+
+PATTERN_RULES = {
+    "response_id": "mag alleen letters, cijfers, '-' en '_' bevatten (1 tot 64 tekens)",
+    "kvk_number": "moet uit precies 8 cijfers bestaan",
+}
+
+NO_ANSWER_RULE = "beantwoord ten minste één vraag"
+
+
+def field_label(field: str) -> str:
+    """The Dutch name of a field as respondents and analysts see it."""
+    survey = cgc_survey()
+    if field in survey.questions:
+        return survey.questions[field].short_label
+    if field in survey.multi_select:
+        return survey.multi_select[field].short_label
+    return FIELD_LABELS.get(field, field)
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _number_to_code(value: Any) -> Any:
+    """JSON exports write the sentiment as 4, the CSV as "4": both mean code "4"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return _blank_to_none(value)
+
+
+def _parse_timestamp(value: Any) -> Any:
+    """Accept exactly the export format, as the bulk checks do (no guessing of formats)."""
+    value = _blank_to_none(value)
+    if isinstance(value, str):
+        try:
+            return datetime.strptime(value, TIMESTAMP_FORMAT)
+        except ValueError:
+            raise ValueError(f"'{value}' is geen geldige datum en tijd (verwacht JJJJ-MM-DDTuu:mm:ss)") from None
+    return value
+
+
+def _split_multi(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return value
+
+
+Blank = BeforeValidator(_blank_to_none)
+
+
+class _SubmissionBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def at_least_one_answer(self) -> _SubmissionBase:
+        survey = cgc_survey()
+        answered = [getattr(self, name) for name in survey.questions] + [getattr(self, name) for name in survey.multi_select]
+        if not any(answered):
+            raise ValueError(NO_ANSWER_RULE)
+        return self
+
+
+@cache
+def submission_model() -> type[BaseModel]:
+    """The pydantic model of one CGC submission, built from the questionnaire and reference data."""
+    survey = cgc_survey()
+
+    def one_of(values: list[str]) -> Any:
+        return Literal[tuple(values)]  # type: ignore[valid-type]
+
+    fields: dict[str, Any] = {
+        "response_id": (Annotated[str, Blank, StringConstraints(pattern=RESPONSE_ID_PATTERN)], ...),
+        "submitted_at": (Annotated[datetime, BeforeValidator(_parse_timestamp)], ...),
+        "wave": (Annotated[one_of(reference.wave_codes()), Blank], ...),
+        "kvk_number": (Annotated[str, Blank, StringConstraints(pattern=KVK_PATTERN)], ...),
+        "sector": (Annotated[one_of(reference.sector_codes()), Blank], ...),
+        "size_class": (Annotated[one_of(reference.size_class_codes()), Blank], ...),
+        "province": (Annotated[one_of(reference.province_codes()), Blank], ...),
+    }
+    for name, question in survey.questions.items():
+        fields[name] = (Annotated[one_of(list(question.options)) | None, BeforeValidator(_number_to_code)], None)
+    for name, question in survey.multi_select.items():
+        fields[name] = (Annotated[list[one_of(list(question.options))], BeforeValidator(_split_multi)], [])
+    fields["free_text"] = (
+        Annotated[str | None, Blank, StringConstraints(max_length=survey.free_text.max_length)],
+        None,
+    )
+    return create_model("CgcSubmission", __base__=_SubmissionBase, **fields)
+
+
+def _dutch_rule(field: str, error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "ontbreekt (verplicht veld)"
+    if kind == "literal_error":
+        allowed = error.get("ctx", {}).get("expected", "")
+        return f"'{error.get('input')}' is geen geldige keuze (toegestaan: {allowed})"
+    if kind == "string_pattern_mismatch":
+        return PATTERN_RULES.get(field, "heeft een ongeldige vorm")
+    if kind == "string_too_long":
+        return f"is te lang (maximaal {error['ctx']['max_length']} tekens)"
+    if kind == "value_error":
+        return str(error.get("msg", "")).removeprefix("Value error, ")
+    if kind.startswith("datetime"):
+        return f"'{error.get('input')}' is geen geldige datum en tijd (verwacht JJJJ-MM-DDTuu:mm:ss)"
+    if kind == "extra_forbidden":
+        return "is een onbekend veld"
+    if kind in ("string_type", "list_type"):
+        return "heeft het verkeerde type"
+    return str(error.get("msg", kind))
+
+
+def explain(error: ValidationError) -> list[str]:
+    """Turn a pydantic error into Dutch lines 'Veld: regel', one per problem."""
+    lines: list[str] = []
+    for item in error.errors():
+        location = [part for part in item["loc"] if isinstance(part, str)]
+        if not location:  # model-level rule
+            message = str(item.get("msg", "")).removeprefix("Value error, ")
+            lines.append(f"Antwoorden: {message}")
+            continue
+        field = location[0]
+        lines.append(f"{field_label(field)}: {_dutch_rule(field, item)}")
+    return lines
+
+
+class SubmissionError(ValueError):
+    """Raised for an invalid submission; `problems` holds Dutch 'Veld: regel' lines."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def validate_submission(record: dict[str, Any]) -> BaseModel:
+    """Validate one submission; raise `SubmissionError` naming each field and rule.
+
+    >>> validate_submission({"response_id": "r1"}).wave
+    Traceback (most recent call last):
+    ...
+    core.contracts.SubmissionError: Tijdstip van invullen (submitted_at): ontbreekt (verplicht veld); ...
+    """
+    try:
+        return submission_model().model_validate(record)
+    except ValidationError as error:
+        raise SubmissionError(explain(error)) from None
+
+
+def invalid_fields(record: dict[str, Any]) -> set[str]:
+    """Names of the fields a record breaks ('*' for the model-level answer rule)."""
+    try:
+        submission_model().model_validate(record)
+    except ValidationError as error:
+        return {next((p for p in e["loc"] if isinstance(p, str)), "*") for e in error.errors()}
+    return set()
+
