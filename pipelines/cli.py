@@ -1,0 +1,224 @@
+"""`mkbvm`: the command line of the MKB Vitaliteitsmonitor.
+
+    mkbvm keygen      create the local pseudonymisation key (data/secrets/, git-ignored)
+    mkbvm generate    write synthetic CGC survey exports into data/landing/
+    mkbvm run         run the whole pipeline once (recorded in the Dagster instance)
+    mkbvm serve       start the Dagster UI and the Streamlit app on 127.0.0.1
+    mkbvm demo        all of the above, in order
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from core.settings import PROJECT_ROOT, PSEUDONYM_KEY_ENV, paths
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help="MKB Vitaliteitsmonitor: data pipeline and dashboards.")
+console = Console()
+
+
+def key_file() -> Path:
+    return paths().secrets / "pseudonym.key"
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME under data/, holding a copy of the repository's dagster.yaml."""
+    home = paths().data_dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def prepare_environment() -> dict[str, str]:
+    """Environment for pipeline processes: data dir, Dagster home and the key (from the key file if unset)."""
+    if not os.environ.get(PSEUDONYM_KEY_ENV) and key_file().exists():
+        os.environ[PSEUDONYM_KEY_ENV] = key_file().read_text().strip()
+    os.environ.setdefault("MKB_DATA_DIR", str(paths().data_dir))
+    os.environ["DAGSTER_HOME"] = str(dagster_home())
+    return dict(os.environ)
+
+
+@app.command()
+def keygen(force: bool = typer.Option(False, help="Replace an existing key (earlier firm_ids will no longer match).")) -> None:
+    """Create a random local pseudonymisation key outside git (data/secrets/pseudonym.key)."""
+    target = key_file()
+    if target.exists() and not force:
+        console.print(f"Key exists: {target}")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(secrets.token_urlsafe(48))
+    target.chmod(0o600)
+    console.print(f"New key written to {target}. In production set {PSEUDONYM_KEY_ENV} from a secret store instead.")
+
+
+@app.command()
+def generate(
+    firms: int = typer.Option(20_000, min=100, max=1_500_000, help="Number of firms in the population."),
+    waves: int = typer.Option(24, min=1, max=48, help="Number of monthly waves."),
+    last_wave: str = typer.Option(None, help="Last wave (YYYY-MM); default: last month."),
+    seed: int = typer.Option(20261122, help="Random seed (same seed, same files)."),
+) -> None:
+    """Write synthetic CGC exports (CSV and JSON lines, with about 1 % defects) into data/landing/cgc/."""
+    from core.synthetic import generate as generate_data
+
+    current = paths()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("Golven genereren", total=waves)
+        result = generate_data(
+            current.landing, current.synthetic, firms=firms, waves=waves, last_wave=last_wave, seed=seed,
+            progress=lambda wave, rows: bar.update(task, advance=1, description=f"Golf {wave}: {rows} rijen"),
+        )
+    console.print(f"{len(result.files)} files, {result.rows} rows ({result.defects} defective) for {result.firms} firms in {current.landing / 'cgc'}")
+
+
+@app.command()
+def run() -> None:
+    """Run the whole pipeline once in this process; the run shows up in the Dagster UI."""
+    prepare_environment()
+    if not os.environ.get(PSEUDONYM_KEY_ENV):
+        console.print(f"[red]{PSEUDONYM_KEY_ENV} is not set and there is no key file: run `mkbvm keygen` first.[/red]")
+        raise typer.Exit(2)
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import defs
+
+    started = time.monotonic()
+    with console.status("Pipeline draait: inlezen, SQLMesh, privacy-releases, export ..."):
+        with DagsterInstance.get() as instance:
+            result = defs.resolve_job_def("cgc_pipeline").execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        shown = {k: v.value for k, v in materialization.metadata.items() if not isinstance(v.value, str) or len(v.value) < 60}
+        console.print(f"  {materialization.asset_key.to_user_string():28} {shown}")
+    if not result.success:
+        console.print("[red]The pipeline failed; open the run in the Dagster UI for the step and its error.[/red]")
+        raise typer.Exit(1)
+    console.print(f"Pipeline finished in {time.monotonic() - started:.1f} s.")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _wait_for(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def _default_signals() -> None:
+    # Background shells may start us with SIGINT/SIGTERM ignored; children must stop on them.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def start_servers(dagster_port: int, streamlit_port: int) -> list[subprocess.Popen]:
+    """Start `dagster dev` and `streamlit run`, each in its own process group, bound to 127.0.0.1."""
+    env = prepare_environment()
+    logs = paths().data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    binaries = Path(sys.executable).parent
+    commands = {
+        "dagster": [str(binaries / "dagster"), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(dagster_port)],
+        "streamlit": [
+            str(binaries / "streamlit"), "run", str(PROJECT_ROOT / "dashboards" / "app.py"),
+            "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(streamlit_port),
+            "--browser.gatherUsageStats", "false",
+        ],
+    }
+    processes = []
+    for name, command in commands.items():
+        log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        processes.append(
+            subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_default_signals)
+        )
+    return processes
+
+
+def stop_servers(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@app.command()
+def serve(
+    dagster_port: int = typer.Option(3000, help="Port of the Dagster UI."),
+    streamlit_port: int = typer.Option(8501, help="Port of the Streamlit app."),
+) -> None:
+    """Start the Dagster UI (with sensor and schedule) and the dashboards; Ctrl-C stops both."""
+    for port in (dagster_port, streamlit_port):
+        if not _port_free(port):
+            console.print(f"[red]Port {port} on 127.0.0.1 is in use; choose another with --dagster-port/--streamlit-port.[/red]")
+            raise typer.Exit(2)
+    processes = start_servers(dagster_port, streamlit_port)
+    try:
+        with console.status("Dagster UI en dashboards starten ..."):
+            dagster_up = _wait_for(f"http://127.0.0.1:{dagster_port}/server_info", 120)
+            streamlit_up = _wait_for(f"http://127.0.0.1:{streamlit_port}/_stcore/health", 60)
+        if not (dagster_up and streamlit_up):
+            console.print(f"[red]A server did not start; see {paths().data_dir / 'logs'}.[/red]")
+            raise typer.Exit(1)
+        console.print(f"Dagster UI:  http://127.0.0.1:{dagster_port}")
+        console.print(f"Dashboards:  http://127.0.0.1:{streamlit_port}")
+        console.print("Press Ctrl-C to stop both.")
+        while all(p.poll() is None for p in processes):
+            time.sleep(1)
+        console.print("[red]A server stopped; see data/logs/.[/red]")
+    except KeyboardInterrupt:
+        console.print("Stopping ...")
+    finally:
+        stop_servers(processes)
+
+
+@app.command()
+def demo(
+    firms: int = typer.Option(20_000, help="Firms in the synthetic population."),
+    dagster_port: int = typer.Option(3000),
+    streamlit_port: int = typer.Option(8501),
+    serve_uis: bool = typer.Option(True, "--serve/--no-serve", help="Start the UIs after the run."),
+) -> None:
+    """Key, synthetic data, one full pipeline run, then both UIs on 127.0.0.1."""
+    keygen(force=False)
+    if not any((paths().landing / "cgc").glob("cgc_export_*")):
+        generate(firms=firms, waves=24, last_wave=None, seed=20261122)
+    else:
+        console.print("Synthetic data already present in data/landing/cgc (delete data/ to start afresh).")
+    run()
+    if serve_uis:
+        serve(dagster_port=dagster_port, streamlit_port=streamlit_port)
+
+
+if __name__ == "__main__":
+    app()

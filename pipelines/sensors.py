@@ -1,0 +1,48 @@
+"""The landing-zone sensor and the daily schedule.
+
+The sensor looks at file names and modification times only (it never opens
+the warehouse, which a running pipeline may hold); the ingestion itself
+skips files whose content hash is already in the manifest. A file that
+arrives with an old modification time is still picked up by the daily run.
+"""
+
+
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+
+from core.ingest import SOURCE
+from core.landing import list_landing_files
+from core.settings import paths
+
+SENSOR_INTERVAL_SECONDS = 20
+
+
+def build_automation(job, landing: Path | None = None):
+    landing_dir = landing
+
+    @dg.sensor(job=job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)
+    def landing_zone_sensor(context: dg.SensorEvaluationContext):
+        """Start the pipeline when new CGC files (form submissions, survey exports) land."""
+        folder = landing_dir or paths().landing
+        seen_until = int(context.cursor or 0)
+        new = [f for f in list_landing_files(folder, SOURCE) if f.modified_ns > seen_until]
+        if not new:
+            return dg.SkipReason("no new landing files")
+        names = sorted(f.path.name for f in new)
+        run_key = hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=f"landing-{run_key}", tags={"landing_files": str(len(new))})],
+            cursor=str(max(f.modified_ns for f in new)),
+        )
+
+    daily = dg.ScheduleDefinition(
+        name="daily_cgc_pipeline",
+        job=job,
+        cron_schedule="0 6 * * *",
+        execution_timezone="Europe/Amsterdam",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Daily run: picks up any file the sensor missed and releases waves that have closed.",
+    )
+    return landing_zone_sensor, daily
