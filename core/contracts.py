@@ -120,19 +120,17 @@ def submission_model() -> type[BaseModel]:
         fields[name] = (Annotated[one_of(list(question.options)) | None, BeforeValidator(_number_to_code)], None)
     for name, question in survey.multi_select.items():
         fields[name] = (Annotated[list[one_of(list(question.options))], BeforeValidator(_split_multi)], [])
-    fields["free_text"] = (
-        Annotated[str | None, Blank, StringConstraints(max_length=survey.free_text.max_length)],
-        None,
-    )
+    limited_text = Annotated[str, StringConstraints(max_length=survey.free_text.max_length)]
+    fields["free_text"] = (Annotated[limited_text | None, Blank], None)
     return create_model("CgcSubmission", __base__=_SubmissionBase, **fields)
 
 
 def _dutch_rule(field: str, error: dict[str, Any]) -> str:
     kind = error["type"]
-    if kind == "missing":
+    if kind == "missing" or (error.get("input") is None and kind in ("literal_error", "string_type", "datetime_type")):
         return "ontbreekt (verplicht veld)"
     if kind == "literal_error":
-        allowed = error.get("ctx", {}).get("expected", "")
+        allowed = str(error.get("ctx", {}).get("expected", "")).replace(" or ", ", ")
         return f"'{error.get('input')}' is geen geldige keuze (toegestaan: {allowed})"
     if kind == "string_pattern_mismatch":
         return PATTERN_RULES.get(field, "heeft een ongeldige vorm")

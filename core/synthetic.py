@@ -202,9 +202,9 @@ DEFECT_KINDS = ("missing_field", "out_of_range", "unknown_sector", "bad_kvk", "b
 def inject_defects(frame: pl.DataFrame, rng: np.random.Generator) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     """Corrupt about 1 % of rows in place and append exact duplicates; returns (rows, [(row_number, kind)])."""
     rows = frame.to_dicts()
-    count = max(1, int(len(rows) * DEFECT_RATE))
+    count = max(len(DEFECT_KINDS), int(len(rows) * DEFECT_RATE))
     victims = rng.choice(len(rows), size=min(count, len(rows)), replace=False)
-    kinds = rng.choice(DEFECT_KINDS, size=len(victims))
+    kinds = rng.permutation([DEFECT_KINDS[i % len(DEFECT_KINDS)] for i in range(len(victims))])  # every kind, equally often
     defects: list[tuple[int, str]] = []
     appended: list[dict] = []
     for index, kind in zip(victims, kinds, strict=True):

@@ -1,0 +1,65 @@
+"""Shared fixtures: a small synthetic data set run once through the real pipeline.
+
+Everything is real (DuckDB file, SQLMesh plan, OpenDP, Dagster execution);
+only the sizes are small. The session runs in a temporary data folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+TEST_KEY = "test-key-" + "k" * 40
+os.environ["MKB_PSEUDONYM_KEY"] = TEST_KEY
+
+from core.synthetic import generate  # noqa: E402
+from pipelines.definitions import ALL_ASSETS, ALL_CHECKS  # noqa: E402
+from pipelines.resources import Folders, PseudonymKey, Warehouse  # noqa: E402
+
+LAST_WAVE = "2026-10"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@dataclass(frozen=True)
+class Installation:
+    data_dir: Path
+    warehouse: Path
+    landing: Path
+    exports: Path
+    synthetic: Path
+
+    def resources(self) -> dict:
+        return {
+            "warehouse": Warehouse(path=str(self.warehouse)),
+            "folders": Folders(landing=str(self.landing), exports=str(self.exports)),
+            "pseudonym_key": PseudonymKey(key=TEST_KEY),
+        }
+
+
+def make_installation(root: Path) -> Installation:
+    return Installation(root, root / "warehouse.duckdb", root / "landing", root / "exports", root / "synthetic")
+
+
+def run_pipeline(installation: Installation, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+    result = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], resources=installation.resources(), instance=instance)
+    assert result.success
+    return result
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory) -> Installation:
+    """Small synthetic data (1,500 firms, 4 waves) after one full pipeline run."""
+    installation = make_installation(tmp_path_factory.mktemp("installation"))
+    generate(installation.landing, installation.synthetic, firms=1_500, waves=4, last_wave=LAST_WAVE, seed=7)
+    run_pipeline(installation)
+    return installation
+
+
+@pytest.fixture(scope="session")
+def firms(pipeline) -> pl.DataFrame:
+    return pl.read_parquet(pipeline.synthetic / "firms.parquet")
