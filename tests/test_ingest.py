@@ -89,14 +89,14 @@ def test_a_crash_mid_load_leaves_no_half_written_table(tmp_path, monkeypatch):
         assert result.rows_raw > 0
 
 
-def test_ragged_csv_rows_are_quarantined_not_dropped(tmp_path):
+def test_short_csv_rows_are_quarantined_not_dropped(tmp_path):
     data = (
         "response_id,submitted_at,wave,kvk_number,sector,size_class,province,order_book,investment,staff_shortage,sentiment,challenges,free_text\n"
         "a1,2025-03-01T10:00:00,2025-03,12345678,C,2-9,PV31,grown,up,none,4,energie,\n"
-        "a2,2025-03-01T10:00:00,2025-03,87654321,C,2-9,PV31,grown\n"
+        "a2,2025-03-01T10:00:00,2025-03,87654321,C\n"
     ).encode()
     with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
-        result = ingest.ingest_bytes(connection, data, "ragged.csv", TEST_KEY.encode())
+        result = ingest.ingest_bytes(connection, data, "short.csv", TEST_KEY.encode())
         reason = connection.execute("SELECT reason FROM quarantine.cgc_responses").fetchone()[0]
     assert (result.rows_in, result.rows_raw, result.rows_quarantined) == (2, 1, 1)
-    assert "velden" in reason
+    assert "Bedrijfsgrootte: ontbreekt" in reason and "Provincie: ontbreekt" in reason
