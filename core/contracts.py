@@ -172,10 +172,11 @@ class SubmissionError(ValueError):
 def validate_submission(record: dict[str, Any]) -> BaseModel:
     """Validate one submission; raise `SubmissionError` naming each field and rule.
 
-    >>> validate_submission({"response_id": "r1"}).wave
-    Traceback (most recent call last):
-    ...
-    core.contracts.SubmissionError: Tijdstip van invullen (submitted_at): ontbreekt (verplicht veld); ...
+    >>> try:
+    ...     validate_submission({"response_id": "r1", "sector": "Z"})
+    ... except SubmissionError as error:
+    ...     print(error.problems[:2])
+    ['Tijdstip van invullen (submitted_at): ontbreekt (verplicht veld)', 'Meting (wave): ontbreekt (verplicht veld)']
     """
     try:
         return submission_model().model_validate(record)
