@@ -9,16 +9,13 @@ like an identifier before it is stored.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import os
 import re
 
 import polars as pl
 
-from core.settings import PSEUDONYM_KEY_ENV
 
-MIN_KEY_LENGTH = 32
+MIN_KEY_LENGTH = 32  # characters; checked where the key enters (pipelines.resources)
 
 # Runs of 8 or 9 digits are KvK numbers or BSNs as people type them
 # (also with spaces or dots between groups, e.g. "1234 5678").
@@ -29,21 +26,6 @@ _IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b")
 SCRUBBED_NUMBER = "[nummer verwijderd]"
 SCRUBBED_EMAIL = "[e-mailadres verwijderd]"
 SCRUBBED_IBAN = "[rekeningnummer verwijderd]"
-
-
-class MissingKeyError(RuntimeError):
-    """The pseudonymisation key is not set or too short."""
-
-
-def key_from_environment() -> bytes:
-    """The HMAC key from `MKB_PSEUDONYM_KEY`; refuse to run without a strong one."""
-    key = os.environ.get(PSEUDONYM_KEY_ENV, "")
-    if len(key) < MIN_KEY_LENGTH:
-        raise MissingKeyError(
-            f"{PSEUDONYM_KEY_ENV} is not set or shorter than {MIN_KEY_LENGTH} characters; "
-            "run `mkbvm keygen` for a local key (the demo does this for you)."
-        )
-    return key.encode()
 
 
 def pseudonym(identifier: str, key: bytes) -> str:

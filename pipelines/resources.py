@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 
 from core import warehouse
+from core.pseudonymise import MIN_KEY_LENGTH
 from core.settings import PSEUDONYM_KEY_ENV, paths
 
 
@@ -42,8 +43,8 @@ class PseudonymKey(dg.ConfigurableResource):
     key: str
 
     def as_bytes(self) -> bytes:
-        if len(self.key) < 32:
-            raise dg.Failure(f"{PSEUDONYM_KEY_ENV} must be at least 32 characters; run `mkbvm keygen`.")
+        if len(self.key) < MIN_KEY_LENGTH:
+            raise dg.Failure(f"{PSEUDONYM_KEY_ENV} must be at least {MIN_KEY_LENGTH} characters; run `mkbvm keygen`.")
         return self.key.encode()
 
 
