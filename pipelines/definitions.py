@@ -1,24 +1,24 @@
 """The one Dagster `Definitions`: start here to find every asset, check, sensor and schedule.
 
     ingest      raw/cgc_responses, quarantine/cgc_responses, meta/ingest_manifest  (+ GX checks)
-    transform   staging/cgc_answers, staging/cgc_profiles, marts/cgc_firm_wave     (SQLMesh)
-    releases    releases/cgc_balance, privacy/ledger                              (OpenDP)
-    exports     exports/cgc_balance                                               (Parquet)
+    transform   staging/cgc_answers, staging/cgc_profiles, marts/cgc_firm_wave     (SQLMesh, + blocking grain check)
+    releases    releases/<spec> per config/releases/*.yaml, privacy/ledger        (OpenDP)
+    exports     exports/<spec>, exports/privacy_ledger                            (Parquet)
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from assets.exports import cgc_balance_export
+from assets.exports import EXPORT_ASSETS
 from assets.ingest.cgc import cgc_ingestion, raw_cgc_expectations
-from assets.releases.cgc import cgc_balance_release
+from assets.releases.factory import GRAIN_CHECKS, LEDGER_ASSET, RELEASE_ASSETS
 from assets.transform import sqlmesh_models
 from pipelines.resources import default_resources
 from pipelines.sensors import build_automation
 
-ALL_ASSETS = [cgc_ingestion, sqlmesh_models, cgc_balance_release, cgc_balance_export]
-ALL_CHECKS = [raw_cgc_expectations]
+ALL_ASSETS = [cgc_ingestion, sqlmesh_models, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS]
+ALL_CHECKS = [raw_cgc_expectations, *GRAIN_CHECKS]
 
 # One step at a time in one process: DuckDB has one writer per file.
 cgc_pipeline = dg.define_asset_job(

@@ -1,10 +1,13 @@
-"""Researcher and dashboard exports: released tables as Parquet with their privacy metadata.
+"""Researcher and dashboard exports: every stored release as Parquet that explains itself.
 
-Each release becomes one Parquet file whose key-value metadata carries the
-privacy loss, unit, mechanism, confidence level and version, so the file
-explains itself without our code. Files are written atomically (temporary
-name, then rename), so a reader never sees half a file. Only released
-(noisy, post-processed) tables are exported; the ledger is public too.
+`data/exports/<spec>/<spec>_<period>_v<version>.parquet` holds one release
+(long format: one row per group x measure x statistic x category); its
+key-value metadata carries epsilon, delta, privacy unit, mechanism,
+confidence level, version, spec hash and time, so the file can be read and
+understood without our code. Each folder has a codebook (`codebook.json`
+and a readable `README.md`). The public ledger and budgets are exported
+too. Files are written atomically (temporary name, fsync, rename), so a
+reader never sees half a file; exporting again rewrites the same bytes.
 """
 
 from __future__ import annotations
@@ -17,26 +20,42 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from privacy.balance_release import MECHANISM, PRIVACY_UNIT, RELEASE_DDL, RELEASE_NAME
+from privacy.engine import ensure_release_table, release_table
 from privacy.ledger import ensure_ledger
+from privacy.spec import Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
 
-CODEBOOK = {
-    "release_id": "Identifier of the release: <release>/<wave>/v<version>.",
-    "wave": "Survey month (YYYY-MM).",
-    "level": "nation | sector | sector_size: the grouping of this row.",
-    "sector": "SBI 2008 section (A-U); empty at nation level.",
-    "size_class": "Persons employed (0-1, 2-9, 10-49, 50-249); only at level sector_size.",
-    "question": "Question code (see config/cgc_survey.yaml).",
-    "respondents": "Noisy number of responding firms in the group (never negative).",
-    "answered": "Noisy number of firms that answered this question; empty when suppressed.",
-    "pct_positive": "Percent of answers on the positive side; empty when suppressed.",
-    "pct_negative": "Percent of answers on the negative side; empty when suppressed.",
-    "balance": "pct_positive - pct_negative in percentage points (-100..100); empty when suppressed.",
-    "balance_ci_low / balance_ci_high": "Interval that holds the exact balance among respondents with the stated confidence (noise only, not sampling error).",
-    "suppressed": "True when the group is too small to publish; then balance and shares are empty ('x' in CBS tables).",
-    "suppression_reason": "Why a row is suppressed (Dutch).",
-    "epsilon": "Privacy loss of the release (pure differential privacy, delta = 0).",
+COLUMNS = {
+    "release_id": "Identifier of the release: <release>/<period>/v<version>.",
+    "release_name": "The release specification (config/releases/<name>.yaml).",
+    "version": "Version of the release for this period; a new version has new noise and was charged again.",
+    "period": "Budget period: survey wave (YYYY-MM) or month.",
+    "level": "Grouping of this row, e.g. nation, province, sector; its key columns are filled, the others empty.",
+    "measure": "What is measured (see 'measures' below).",
+    "statistic": "count | sum | mean | p<q> (quantile, e.g. p50 = median) | share | balance.",
+    "category": "For shares: the answer category (balance measures: positive, neutral, negative).",
+    "estimate": "The released figure (noisy); empty when suppressed. Counts are never negative.",
+    "ci_low": "Lower end of the interval that holds the exact figure among the respondents with the stated confidence.",
+    "ci_high": "Upper end of that interval. It covers the privacy noise only, not sampling error.",
+    "basis": "Noisy number of units or answers the figure rests on; empty when suppressed.",
+    "unit_of_estimate": "Unit of estimate and interval: procent, procentpunten, bedrijven, or the measure's unit.",
+    "suppressed": "True when the cell is not published ('x' in CBS tables); then estimate, interval and basis are empty.",
+    "suppression_reason": "Why a cell is suppressed (Dutch): too few units in the group, or too few answers.",
+    "epsilon": "Privacy loss of the whole release (all its cells together).",
+    "delta": "Delta of the release (0: pure differential privacy).",
+    "confidence_level": "Confidence level of ci_low / ci_high.",
+    "released_at": "When the release was made (local time).",
 }
+
+SUPPRESSION = (
+    "A suppressed cell has suppressed = true, a reason, and empty estimate, ci_low, ci_high and basis. "
+    "Cells are suppressed when the noisy number of units in the group, or of answers behind the figure, "
+    "is below the release's suppression_threshold."
+)
+
+HIERARCHY = (
+    "Levels are released independently, each with its own noise: lower levels (provinces, sectors) need not "
+    "add up to the higher level (nation), and the difference is noise. For a total, use the higher level."
+)
 
 
 def write_parquet_atomically(table: pa.Table, target: Path) -> Path:
@@ -49,41 +68,99 @@ def write_parquet_atomically(table: pa.Table, target: Path) -> Path:
     return target
 
 
-def export_releases(connection: duckdb.DuckDBPyConnection, exports: Path) -> list[Path]:
-    """Write every stored CGC release, the ledger and the codebook to `exports/` (idempotent)."""
+def _write_text_atomically(text: str, target: Path) -> None:
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, target)
+
+
+def _arrow(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> pa.Table:
+    result = connection.execute(sql, parameters or []).arrow()
+    return result.read_all() if hasattr(result, "read_all") else result
+
+
+def _measure_description(measure) -> dict:
+    text = {
+        Count: "number of units in the group",
+        Sum: f"sum of {getattr(measure, 'column', '')}, each value clamped to {getattr(measure, 'bounds', '')}",
+        Mean: f"mean of {getattr(measure, 'column', '')}, each value clamped to {getattr(measure, 'bounds', '')}",
+        Quantiles: f"quantiles of {getattr(measure, 'column', '')} from a histogram over bins {getattr(measure, 'bin_edges', '')}",
+        Shares: "percent of answers per category" + (" (respondents naming it; several answers possible)" if getattr(measure, "multi_select", False) else ""),
+        Balance: "balance: percent positive minus percent negative answers (percentage points)",
+    }[type(measure)]
+    described = {"kind": measure.kind, "description": text}
+    for field in ("column", "unit", "bounds", "rationale", "positive", "negative", "categories"):
+        if getattr(measure, field, None) is not None:
+            described[field] = getattr(measure, field)
+    return described
+
+
+def codebook(spec: ReleaseSpec) -> dict:
+    """What every column and measure of a release's files means."""
+    keys = {dim: "Group key (public reference domain)" if spec.groups.keys == "public" else "Group key (selected privately)" for dim in spec.groups.dimensions}
+    return {
+        "release": spec.name,
+        "title": spec.title,
+        "description": spec.description.strip(),
+        "privacy_unit": spec.privacy_unit.label,
+        "contribution_bound": spec.contribution.rationale.strip(),
+        "levels": {name: dims for name, dims in spec.groups.levels.items()},
+        "columns": {**COLUMNS, **keys},
+        "measures": {m.name: _measure_description(m) for m in spec.measures},
+        "suppression": SUPPRESSION + f" Threshold: {spec.suppression_threshold}.",
+        "hierarchy": HIERARCHY,
+        "file_metadata": "Parquet key-value metadata: release_id, epsilon, delta, privacy_unit, mechanism, confidence_level, "
+        "version, spec_hash, created_at, components (noise per vector).",
+    }
+
+
+def _readme(book: dict) -> str:
+    lines = [f"# {book['title']} ({book['release']})", "", book["description"], "", f"Privacy unit: {book['privacy_unit']}.", "",
+             f"Contribution bound: {book['contribution_bound']}", "", "## Columns", ""]
+    lines += [f"- `{name}`: {text}" for name, text in book["columns"].items()]
+    lines += ["", "## Measures", ""]
+    lines += [f"- `{name}` ({m['kind']}): {m['description']}" + (f". Why these bounds: {m['rationale']}" if "rationale" in m else "")
+              for name, m in book["measures"].items()]
+    lines += ["", "## Suppression", "", book["suppression"], "", "## Levels", "", book["hierarchy"], ""]
+    return "\n".join(lines)
+
+
+def export_release(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, exports: Path) -> list[Path]:
+    """Write every stored release of `spec` and its codebook to `exports/<spec>/` (idempotent)."""
     ensure_ledger(connection)
-    connection.execute(RELEASE_DDL)
-    folder = exports / RELEASE_NAME
+    ensure_release_table(connection, spec)
+    folder = exports / spec.name
     written = []
-    entries = connection.execute("SELECT * FROM privacy.ledger WHERE release_name = ? ORDER BY release_id", [RELEASE_NAME]).pl()
+    entries = connection.execute("SELECT * FROM privacy.ledger WHERE release_name = ? ORDER BY release_id", [spec.name]).pl()
+    order = ", ".join(["level", *spec.groups.dimensions, "measure", "statistic", "category"])
     for entry in entries.iter_rows(named=True):
-        table = connection.execute(
-            "SELECT * FROM releases.cgc_balance WHERE release_id = ? ORDER BY level, sector, size_class, question",
-            [entry["release_id"]],
-        ).arrow()
-        if hasattr(table, "read_all"):
-            table = table.read_all()
+        table = _arrow(connection, f"SELECT * FROM {release_table(spec)} WHERE release_id = ? ORDER BY {order}", [entry["release_id"]])
         metadata = {
             "release_id": entry["release_id"],
-            "epsilon": str(entry["epsilon"]),
-            "delta": str(entry["delta"]),
-            "privacy_unit": PRIVACY_UNIT,
-            "mechanism": MECHANISM,
-            "noise_scale": str(entry["noise_scale"]),
-            "sensitivity": str(entry["sensitivity"]),
-            "confidence_level": str(table.column("confidence_level")[0].as_py()) if table.num_rows else "",
+            "epsilon": repr(entry["epsilon"]),
+            "delta": repr(entry["delta"]),
+            "privacy_unit": entry["privacy_unit"],
+            "mechanism": entry["mechanism"],
+            "confidence_level": repr(spec.confidence_level),
             "version": str(entry["version"]),
             "spec_hash": entry["spec_hash"],
             "created_at": entry["created_at"].isoformat(),
+            "components": entry["components"],
+            "bounding": entry["bounding"],
         }
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **{k: v.encode() for k, v in metadata.items()}})
-        name = f"{RELEASE_NAME}_{entry['period']}_v{entry['version']}.parquet"
-        written.append(write_parquet_atomically(table, folder / name))
-    ledger_table = connection.execute("SELECT * FROM privacy.ledger ORDER BY created_at, release_id").arrow()
-    if hasattr(ledger_table, "read_all"):
-        ledger_table = ledger_table.read_all()
-    written.append(write_parquet_atomically(ledger_table, exports / "privacy_ledger.parquet"))
-    codebook = folder / "codebook.json"
+        table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
+        written.append(write_parquet_atomically(table, folder / f"{spec.name}_{entry['period']}_v{entry['version']}.parquet"))
     folder.mkdir(parents=True, exist_ok=True)
-    codebook.write_text(json.dumps({"columns": CODEBOOK, "suppression": "suppressed = true; balance and shares empty"}, indent=2, ensure_ascii=False))
+    book = codebook(spec)
+    _write_text_atomically(json.dumps(book, indent=2, ensure_ascii=False), folder / "codebook.json")
+    _write_text_atomically(_readme(book), folder / "README.md")
     return written
+
+
+def export_ledger(connection: duckdb.DuckDBPyConnection, exports: Path) -> list[Path]:
+    """The public ledger and the budget per dataset per period (they hold no personal data)."""
+    ensure_ledger(connection)
+    return [
+        write_parquet_atomically(_arrow(connection, "SELECT * FROM privacy.ledger ORDER BY created_at, release_id"), exports / "privacy_ledger.parquet"),
+        write_parquet_atomically(_arrow(connection, "SELECT * FROM privacy.budget ORDER BY dataset, period"), exports / "privacy_budget.parquet"),
+    ]

@@ -1,11 +1,19 @@
-"""The persistent privacy ledger: every release charged, budgets enforced.
+"""The persistent privacy ledger: every release charged, budgets per dataset per period enforced.
 
-`privacy.ledger` holds one row per release (it contains no personal data, so
-everyone may read it). A budget is set per dataset per period (a survey
-wave) in `config/privacy.yaml`. `charge` runs inside the caller's
-transaction together with the storing of the release, so a release is
-either charged and stored, or neither; DuckDB's single writer per file
-means two runs cannot interleave their check and charge.
+Two tables in the warehouse's `privacy` schema (no personal data: everyone may read them):
+
+* `privacy.ledger`: one row per release (release id, dataset, period,
+  version, query, unit, epsilon, delta, mechanism, per-component noise, spec
+  hash, time).
+* `privacy.budget`: one row per dataset and period with what is spent.
+
+Check and charge are one statement: a conditional `UPDATE` of the period's
+budget row that only succeeds while the new total stays within the budget,
+in the same transaction that stores the ledger entry and the released cells.
+Two transactions charging the same period write the same row, so DuckDB
+lets only one of them commit (the other gets a conflict, retries, and then
+sees the new total); two processes cannot even hold the file at once. So
+releases can race but never overspend together; a test races two processes.
 """
 
 from __future__ import annotations
@@ -17,52 +25,64 @@ import duckdb
 
 LEDGER_DDL = """
 CREATE SCHEMA IF NOT EXISTS privacy;
+CREATE TABLE IF NOT EXISTS privacy.budget (
+    dataset VARCHAR NOT NULL,        -- the budgeted dataset, e.g. 'cgc'
+    period VARCHAR NOT NULL,         -- e.g. survey wave '2025-01'
+    epsilon_spent DOUBLE NOT NULL,
+    delta_spent DOUBLE NOT NULL,
+    releases INTEGER NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (dataset, period)
+);
 CREATE TABLE IF NOT EXISTS privacy.ledger (
     release_id VARCHAR PRIMARY KEY,  -- '<release>/<period>/v<version>'
-    release_name VARCHAR NOT NULL,   -- e.g. 'cgc_balance'
-    dataset VARCHAR NOT NULL,        -- the budgeted dataset, e.g. 'cgc'
-    period VARCHAR NOT NULL,         -- the budget period, e.g. wave '2025-01'
+    release_name VARCHAR NOT NULL,   -- the spec, e.g. 'cgc_balance'
+    dataset VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
     version INTEGER NOT NULL,
-    measures VARCHAR NOT NULL,       -- what was released
+    query VARCHAR NOT NULL,          -- what was released, in words
     privacy_unit VARCHAR NOT NULL,   -- whose participation is protected
-    epsilon DOUBLE NOT NULL,
+    epsilon DOUBLE NOT NULL,         -- as certified by OpenDP's privacy maps
     delta DOUBLE NOT NULL,
     mechanism VARCHAR NOT NULL,
-    sensitivity DOUBLE NOT NULL,     -- L1 sensitivity of the released vector
-    noise_scale DOUBLE NOT NULL,
+    components VARCHAR NOT NULL,     -- JSON: per noisy vector its sensitivity, scale and epsilon
+    bounding VARCHAR NOT NULL,       -- how contributions were bounded
     spec_hash VARCHAR NOT NULL,
     created_at TIMESTAMP NOT NULL
 );
 """
 
+TOLERANCE = 1e-9  # floating-point slack when summing epsilons
+
 
 @dataclass(frozen=True)
-class Charge:
-    """One release's entry in the ledger."""
+class Entry:
+    """One release's line in the ledger."""
 
     release_id: str
     release_name: str
     dataset: str
     period: str
     version: int
-    measures: str
+    query: str
     privacy_unit: str
     epsilon: float
     delta: float
     mechanism: str
-    sensitivity: float
-    noise_scale: float
+    components: str
+    bounding: str
     spec_hash: str
     created_at: datetime
 
 
 class BudgetExceeded(RuntimeError):
-    """A release would spend more than the period's budget; nothing was released."""
+    """A release would spend more than its period's budget; nothing was released or charged."""
 
-    def __init__(self, dataset: str, period: str, remaining: float, requested: float):
+    def __init__(self, dataset: str, period: str, remaining: tuple[float, float], requested: tuple[float, float]):
         super().__init__(
             f"privacy budget of dataset '{dataset}' for period {period} is insufficient: "
-            f"epsilon {remaining:.4g} left, {requested:.4g} requested"
+            f"epsilon {remaining[0]:.4g} left, {requested[0]:.4g} requested"
+            + (f" (delta {remaining[1]:.3g} left, {requested[1]:.3g} requested)" if requested[1] else "")
         )
         self.dataset, self.period, self.remaining, self.requested = dataset, period, remaining, requested
 
@@ -71,30 +91,51 @@ def ensure_ledger(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(LEDGER_DDL)
 
 
-def spent(connection: duckdb.DuckDBPyConnection, dataset: str, period: str) -> float:
-    """Epsilon already spent on `dataset` in `period`."""
+def spent(connection: duckdb.DuckDBPyConnection, dataset: str, period: str) -> tuple[float, float]:
+    """(epsilon, delta) already spent on `dataset` in `period`."""
+    ensure_ledger(connection)
     row = connection.execute(
-        "SELECT COALESCE(SUM(epsilon), 0) FROM privacy.ledger WHERE dataset = ? AND period = ?", [dataset, period]
+        "SELECT epsilon_spent, delta_spent FROM privacy.budget WHERE dataset = ? AND period = ?", [dataset, period]
     ).fetchone()
-    return float(row[0])
+    return (float(row[0]), float(row[1])) if row else (0.0, 0.0)
 
 
-def check(connection: duckdb.DuckDBPyConnection, dataset: str, period: str, budget: float, epsilon: float) -> None:
-    """Raise `BudgetExceeded` if `epsilon` more would overspend (a tolerance of 1e-9 for float sums)."""
-    remaining = budget - spent(connection, dataset, period)
-    if epsilon > remaining + 1e-9:
-        raise BudgetExceeded(dataset, period, max(remaining, 0.0), epsilon)
+def remaining(connection: duckdb.DuckDBPyConnection, dataset: str, period: str, budget: tuple[float, float]) -> tuple[float, float]:
+    epsilon, delta = spent(connection, dataset, period)
+    return max(budget[0] - epsilon, 0.0), max(budget[1] - delta, 0.0)
 
 
-def charge(connection: duckdb.DuckDBPyConnection, entry: Charge, budget: float) -> None:
-    """Check and charge; call inside the transaction that also stores the release."""
-    check(connection, entry.dataset, entry.period, budget, entry.epsilon)
+def charge(connection: duckdb.DuckDBPyConnection, entry: Entry, budget: tuple[float, float]) -> None:
+    """Check and charge in one statement; call inside the transaction that also stores the release.
+
+    Raises `BudgetExceeded` (and charges nothing) when the period's budget would be overspent.
+    """
+    connection.execute(
+        "INSERT INTO privacy.budget VALUES (?, ?, 0, 0, 0, ?) ON CONFLICT DO NOTHING",
+        [entry.dataset, entry.period, entry.created_at],
+    )
+    charged = connection.execute(
+        """
+        UPDATE privacy.budget
+        SET epsilon_spent = epsilon_spent + $epsilon, delta_spent = delta_spent + $delta,
+            releases = releases + 1, updated_at = $now
+        WHERE dataset = $dataset AND period = $period
+          AND epsilon_spent + $epsilon <= $epsilon_budget + $tolerance
+          AND delta_spent + $delta <= $delta_budget + $tolerance * 1e-6
+        RETURNING epsilon_spent
+        """,
+        {
+            "epsilon": entry.epsilon, "delta": entry.delta, "now": entry.created_at, "dataset": entry.dataset,
+            "period": entry.period, "epsilon_budget": budget[0], "delta_budget": budget[1], "tolerance": TOLERANCE,
+        },
+    ).fetchall()
+    if not charged:
+        raise BudgetExceeded(entry.dataset, entry.period, remaining(connection, entry.dataset, entry.period, budget), (entry.epsilon, entry.delta))
     connection.execute(
         "INSERT INTO privacy.ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            entry.release_id, entry.release_name, entry.dataset, entry.period, entry.version, entry.measures,
-            entry.privacy_unit, entry.epsilon, entry.delta, entry.mechanism, entry.sensitivity, entry.noise_scale,
-            entry.spec_hash, entry.created_at,
+            entry.release_id, entry.release_name, entry.dataset, entry.period, entry.version, entry.query, entry.privacy_unit,
+            entry.epsilon, entry.delta, entry.mechanism, entry.components, entry.bounding, entry.spec_hash, entry.created_at,
         ],
     )
 
@@ -104,3 +145,18 @@ def find(connection: duckdb.DuckDBPyConnection, release_id: str) -> dict | None:
     ensure_ledger(connection)
     frame = connection.execute("SELECT * FROM privacy.ledger WHERE release_id = ?", [release_id]).pl()
     return frame.to_dicts()[0] if frame.height else None
+
+
+def budget_overview(connection: duckdb.DuckDBPyConnection, budgets: dict[str, tuple[float, float]]):
+    """Per dataset and period: spent, budget and left (a polars frame for dashboards and Dagster metadata)."""
+    import polars as pl
+
+    ensure_ledger(connection)
+    frame = connection.execute("SELECT dataset, period, epsilon_spent, delta_spent, releases FROM privacy.budget ORDER BY dataset, period").pl()
+    limits = pl.DataFrame(
+        {"dataset": list(budgets), "epsilon_budget": [b[0] for b in budgets.values()], "delta_budget": [b[1] for b in budgets.values()]},
+        schema={"dataset": pl.Utf8, "epsilon_budget": pl.Float64, "delta_budget": pl.Float64},
+    )
+    return frame.join(limits, on="dataset", how="left").with_columns(
+        (pl.col("epsilon_budget") - pl.col("epsilon_spent")).clip(lower_bound=0).alias("epsilon_left")
+    )

@@ -1,0 +1,125 @@
+"""Release assets, made from the specs in `config/releases/`: one asset per spec, no Python per release.
+
+Each asset releases every closed period of its spec that is not released
+yet (version 1) and serves stored releases as they are. A refused period
+(budget spent) is reported in the metadata, not raised: the other periods
+and releases go on. The source's one-row-per-unit grain is checked by a
+blocking check right after the mart is built; when that happened in this
+run the release relies on it, otherwise it checks the grain itself.
+"""
+
+from datetime import date
+
+import dagster as dg
+
+from pipelines.resources import Warehouse
+from privacy.bounding import grain_violations
+from privacy.engine import release, releasable_periods
+from privacy.ledger import budget_overview
+from privacy.spec import ReleaseSpec, privacy_settings, release_specs
+
+LEDGER = dg.AssetKey(["privacy", "ledger"])
+
+
+def source_key(spec: ReleaseSpec) -> dg.AssetKey:
+    return dg.AssetKey(spec.source.split("."))
+
+
+def release_key(spec: ReleaseSpec) -> dg.AssetKey:
+    return dg.AssetKey(["releases", spec.name])
+
+
+def _built_in_this_run(context: dg.AssetExecutionContext, key: dg.AssetKey) -> bool:
+    event = context.instance.get_latest_materialization_event(key)
+    return event is not None and event.run_id == context.run.run_id
+
+
+def build_release_asset(spec: ReleaseSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=release_key(spec),
+        deps=[source_key(spec)],
+        group_name="releases",
+        compute_kind="opendp",
+        description=f"{spec.title}: {spec.description.strip()} One row per period x group x measure x statistic (DP).",
+        metadata={"epsilon_per_period": spec.privacy_loss.epsilon, "dataset": spec.dataset, "spec": f"config/releases/{spec.name}.yaml"},
+    )
+    def release_asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        with warehouse.connect() as connection:
+            periods = releasable_periods(connection, spec, date.today())
+            outcomes = release(connection, spec, periods, grain_checked=_built_in_this_run(context, source_key(spec)))
+        by_status = {status: [o for o in outcomes if o.status == status] for status in ("released", "reused", "refused")}
+        for refused in by_status["refused"]:
+            context.log.warning(refused.message)
+        return dg.MaterializeResult(
+            metadata={
+                "periods_released": len(by_status["released"]),
+                "periods_reused": len(by_status["reused"]),
+                "periods_refused": dg.MetadataValue.json([o.message for o in by_status["refused"]]),
+                "epsilon_spent_this_run": float(sum(o.epsilon for o in by_status["released"])),
+            }
+        )
+
+    return release_asset
+
+
+def build_grain_check(source: str, specs: list[ReleaseSpec]) -> dg.AssetChecksDefinition:
+    """Blocking: no release reads a build of the mart that holds more than one row per unit per period."""
+    spec = specs[0]
+
+    @dg.asset_check(
+        asset=dg.AssetKey(source.split(".")),
+        name="one_row_per_unit_per_period",
+        blocking=True,
+        description=f"Exact: {source} holds at most one row per {spec.privacy_unit.column} per {spec.period} "
+        f"(the contribution bound of {', '.join(s.name for s in specs)}).",
+    )
+    def grain_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connect() as connection:
+            violations = grain_violations(connection, spec)
+        return dg.AssetCheckResult(
+            passed=not violations,
+            metadata={"periods_violating": dg.MetadataValue.json(violations), "releases_relying_on_it": ", ".join(s.name for s in specs)},
+        )
+
+    return grain_check
+
+
+def build_ledger_asset(specs: list[ReleaseSpec]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=LEDGER,
+        deps=[release_key(s) for s in specs],
+        group_name="releases",
+        compute_kind="duckdb",
+        description="The privacy ledger: every release with its epsilon, delta, unit, query and time; the budget left per dataset per period.",
+    )
+    def privacy_ledger(warehouse: Warehouse) -> dg.MaterializeResult:
+        budgets = {name: (d.budget_per_period.epsilon, d.budget_per_period.delta) for name, d in privacy_settings().datasets.items()}
+        with warehouse.connect() as connection:
+            overview = budget_overview(connection, budgets)
+            releases = connection.execute("SELECT COUNT(*) FROM privacy.ledger").fetchone()[0]
+        table = "\n".join(
+            ["| dataset | period | epsilon spent | budget | left | releases |", "|---|---|---|---|---|---|"]
+            + [
+                f"| {r['dataset']} | {r['period']} | {r['epsilon_spent']:.3f} | {r['epsilon_budget']:.3f} | {r['epsilon_left']:.3f} | {r['releases']} |"
+                for r in overview.iter_rows(named=True)
+            ]
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "releases_total": releases,
+                "epsilon_spent_total": float(overview["epsilon_spent"].sum() or 0.0),
+                "periods_with_less_than_one_release_left": int((overview["epsilon_left"] < 1.0).sum()),
+                "budget_per_period": dg.MetadataValue.md(table),
+            }
+        )
+
+    return privacy_ledger
+
+
+SPECS = list(release_specs().values())
+RELEASE_ASSETS = [build_release_asset(spec) for spec in SPECS]
+LEDGER_ASSET = build_ledger_asset(SPECS)
+GRAIN_CHECKS = [
+    build_grain_check(source, [s for s in SPECS if s.source == source])
+    for source in sorted({s.source for s in SPECS if s.contribution.source_grain is not None})
+]

@@ -1,0 +1,319 @@
+"""Making releases: bounded statistics in DuckDB, OpenDP noise on the vectors, charged once, stored, re-served.
+
+`release(connection, spec, periods)` makes version `v` of a spec for each
+period, or serves the stored one again:
+
+1. A release id `<spec>/<period>/v<version>` that is in the ledger is served
+   as stored (same numbers, no new noise, no charge). Asking for it with a
+   changed spec is refused: new noise needs a new version, which is charged.
+2. Contributions are bounded (`privacy.bounding`) and the bounded sufficient
+   statistics of all requested periods are computed in one DuckDB query
+   (`privacy.statistics`); levels are rolled up and completed with public keys.
+3. Each component's vector gets discrete Laplace noise from its OpenDP
+   measurement (`privacy.mechanisms`; the module docstring derives every
+   sensitivity). Noise for several periods is drawn in one call: the draws
+   are independent per entry, exactly as in separate calls per period.
+4. Post-processing (`privacy.postprocess`): estimates, 95 % intervals and
+   suppression; it uses released numbers only and costs no budget.
+5. One transaction per batch: per period an atomic check-and-charge in the
+   ledger (`privacy.ledger`) and the released cells in `releases.<spec>`. A
+   period whose budget is too small is refused and nothing of it is kept.
+
+Privacy guarantee, per period: the release is the sequential composition of
+its components, each epsilon-DP (or, for private keys, (epsilon, delta)-DP)
+in the unit as OpenDP's privacy map certifies for its sensitivity; the
+ledger is charged the sum, and no period's charges can exceed its budget.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from core import reference
+from privacy import ledger
+from privacy.bounding import require_grain
+from privacy.mechanisms import (
+    LAPLACE,
+    THRESHOLD,
+    Component,
+    certified_epsilon,
+    certified_selection,
+    noisy_vector,
+    plan,
+    select_keys,
+    selection_threshold,
+)
+from privacy.postprocess import post_process
+from privacy.spec import Count, PrivacySettings, ReleaseSpec, privacy_settings
+from privacy.statistics import LEVEL, PERIOD, level_cells, sufficient_statistics
+
+UNITS_NL = {"firm_id": "bedrijven", "person_id": "personen"}  # how suppression reasons name the unit
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    release_id: str
+    release_name: str
+    period: str
+    version: int
+    status: str  # released (new noise, charged) | reused (stored release served again) | refused (budget)
+    epsilon: float
+    delta: float
+    message: str = ""
+
+
+class SpecChanged(RuntimeError):
+    """A stored release was made with another specification; ask for a new version."""
+
+
+def release_id(name: str, period: str, version: int) -> str:
+    return f"{name}/{period}/v{version}"
+
+
+def release_table(spec: ReleaseSpec) -> str:
+    return f"releases.{spec.name}"
+
+
+def units_label(spec: ReleaseSpec) -> str:
+    return UNITS_NL.get(spec.privacy_unit.column, "eenheden")
+
+
+def ensure_release_table(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec) -> None:
+    dims = "".join(f'    "{d}" VARCHAR,\n' for d in spec.groups.dimensions)
+    connection.execute(f"""
+        CREATE SCHEMA IF NOT EXISTS releases;
+        CREATE TABLE IF NOT EXISTS {release_table(spec)} (
+            release_id VARCHAR NOT NULL,     -- <spec>/<period>/v<version>
+            release_name VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            period VARCHAR NOT NULL,         -- the budget period (wave, month)
+            level VARCHAR NOT NULL,          -- grouping level of this row, e.g. nation, sector
+        {dims}
+            measure VARCHAR NOT NULL,
+            statistic VARCHAR NOT NULL,      -- count | sum | mean | p50 | share | balance
+            category VARCHAR,                -- category of a share
+            estimate DOUBLE,                 -- empty when suppressed
+            ci_low DOUBLE,
+            ci_high DOUBLE,
+            basis BIGINT,                    -- noisy number of units or answers the figure rests on
+            unit_of_estimate VARCHAR NOT NULL,
+            suppressed BOOLEAN NOT NULL,
+            suppression_reason VARCHAR,
+            epsilon DOUBLE NOT NULL,         -- privacy loss of the whole release
+            delta DOUBLE NOT NULL,
+            confidence_level DOUBLE NOT NULL,
+            released_at TIMESTAMP NOT NULL
+        )""")
+    for dim in spec.groups.dimensions:  # a spec that gained a level gains a key column
+        connection.execute(f'ALTER TABLE {release_table(spec)} ADD COLUMN IF NOT EXISTS "{dim}" VARCHAR')
+
+
+def stored_release(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, rid: str) -> pl.DataFrame:
+    """The cells of a stored release, in a fixed order."""
+    ensure_release_table(connection, spec)
+    return connection.execute(
+        f"SELECT * FROM {release_table(spec)} WHERE release_id = ? ORDER BY level, {', '.join(spec.groups.dimensions) or 'level'}, "
+        "measure, statistic, category",
+        [rid],
+    ).pl()
+
+
+def _budget(spec: ReleaseSpec, settings: PrivacySettings) -> tuple[float, float]:
+    budget = settings.datasets[spec.dataset].budget_per_period
+    return budget.epsilon, budget.delta
+
+
+def _query_text(spec: ReleaseSpec) -> str:
+    measures = ", ".join(f"{m.kind} {m.name}" for m in spec.measures)
+    levels = " / ".join(f"{name}{'(' + ', '.join(dims) + ')' if dims else ''}" for name, dims in spec.groups.levels.items())
+    return f"{measures} per {levels} from {spec.source}"
+
+
+def _bounding_text(spec: ReleaseSpec) -> str:
+    unit, period = spec.privacy_unit.column, spec.period
+    if spec.contribution.source_grain is not None:
+        return f"source grain: one row per {unit} per {period} in {spec.source}, checked exactly before release"
+    return f"at most {spec.contribution.max_rows_per_unit} rows per {unit} per {period}, kept by {spec.contribution.keep}"
+
+
+def _noisy_cells(cells: pl.DataFrame, components: list[Component], preset: dict[str, np.ndarray]) -> pl.DataFrame:
+    """`cells` with every statistic column replaced by its noisy value (one OpenDP call per component)."""
+    replaced = []
+    for component in components:
+        columns = list(component.columns)
+        if component.measure in preset:  # private keys: the selection already released these counts
+            replaced.append(pl.Series(columns[0], preset[component.measure]))
+            continue
+        exact = cells.select(columns).to_numpy()
+        noisy = noisy_vector(exact.ravel(), component).reshape(exact.shape)
+        replaced += [pl.Series(name, noisy[:, index]) for index, name in enumerate(columns)]
+    return cells.with_columns(replaced)
+
+
+def _private_selection(stats: pl.DataFrame, spec: ReleaseSpec, components: list[Component], periods: list[str]):
+    """Partition selection per period: the keys that pass OpenDP's threshold, and their noisy counts."""
+    count = next(m for m in spec.measures if isinstance(m, Count))
+    component = next(c for c in components if c.measure == count.name)
+    threshold = selection_threshold(component, spec.privacy_loss.delta)
+    (dim,) = next(iter(spec.groups.levels.values()))
+    keys, noisy = {}, {}
+    for period in periods:
+        rows = stats.filter((pl.col(PERIOD) == period) & pl.col(dim).is_not_null()).group_by(dim).agg(pl.col(f"{count.name}|n").sum())
+        selected = select_keys(dict(zip(rows[dim].to_list(), rows[f"{count.name}|n"].to_list(), strict=True)), component, threshold)
+        keys[period] = list(selected)
+        noisy[period] = selected
+    return keys, noisy, component, threshold
+
+
+def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, now: datetime) -> dict[str, tuple[pl.DataFrame, ledger.Entry]]:
+    components = plan(spec)
+    stats = sufficient_statistics(connection, spec, periods)
+    preset, epsilons, delta, mechanisms = {}, {}, 0.0, [LAPLACE]
+    if spec.groups.keys == "private":
+        keys, noisy_counts, selector, threshold = _private_selection(stats, spec, components, periods)
+        cells = level_cells(stats, spec, periods, keys)
+        (dim,) = next(iter(spec.groups.levels.values()))
+        preset[selector.measure] = np.array([noisy_counts[p][k] for p, k in cells.select(PERIOD, dim).iter_rows()], dtype=np.int64)
+        epsilons[selector], delta = certified_selection(selector, threshold)
+        mechanisms.insert(0, f"{THRESHOLD}, threshold {threshold}")
+    else:
+        cells = level_cells(stats, spec, periods)
+    for component in components:
+        epsilons.setdefault(component, certified_epsilon(component))
+    epsilon = float(sum(epsilons.values()))
+    noisy = _noisy_cells(cells, components, preset)
+    details = json.dumps([
+        {"measure": c.measure, "part": c.part, "l1_sensitivity": c.sensitivity, "scale": c.scale, "epsilon": epsilons[c]}
+        for c in components
+    ])
+    made = {}
+    for (period,), period_cells in noisy.partition_by(PERIOD, as_dict=True, maintain_order=True).items():
+        rid = release_id(spec.name, period, version)
+        released = post_process(period_cells, spec, components, units_label(spec))
+        entry = ledger.Entry(
+            release_id=rid, release_name=spec.name, dataset=spec.dataset, period=period, version=version,
+            query=_query_text(spec), privacy_unit=spec.privacy_unit.label, epsilon=epsilon, delta=delta,
+            mechanism="; ".join(mechanisms), components=details, bounding=_bounding_text(spec),
+            spec_hash=spec.semantic_hash(), created_at=now,
+        )
+        made[period] = (released, entry)
+    return made
+
+
+def _store(connection, spec: ReleaseSpec, made: dict, budget: tuple[float, float], outcomes: dict, attempts: int = 8) -> None:
+    """Charge and store every made period in one transaction; retried when a concurrent charge conflicts."""
+    for attempt in range(attempts):
+        settled: dict[str, ReleaseOutcome] = {}
+        accepted = []
+        try:
+            connection.execute("BEGIN TRANSACTION")
+            for period, (cells, entry) in made.items():
+                existing = ledger.find(connection, entry.release_id)
+                if existing is not None:  # made by a concurrent run meanwhile: serve that one
+                    settled[period] = ReleaseOutcome(entry.release_id, spec.name, period, entry.version, "reused", existing["epsilon"], existing["delta"])
+                    continue
+                try:
+                    ledger.charge(connection, entry, budget)
+                except ledger.BudgetExceeded as refused:
+                    settled[period] = ReleaseOutcome(entry.release_id, spec.name, period, entry.version, "refused", 0.0, 0.0, str(refused))
+                    continue
+                accepted.append(cells.with_columns(
+                    pl.lit(entry.release_id).alias("release_id"), pl.lit(spec.name).alias("release_name"),
+                    pl.lit(entry.version, pl.Int32).alias("version"), pl.lit(entry.epsilon).alias("epsilon"),
+                    pl.lit(entry.delta).alias("delta"), pl.lit(spec.confidence_level).alias("confidence_level"),
+                    pl.lit(entry.created_at).alias("released_at"),
+                ))
+                settled[period] = ReleaseOutcome(entry.release_id, spec.name, period, entry.version, "released", entry.epsilon, entry.delta)
+            if accepted:
+                release_cells = pl.concat(accepted, how="diagonal_relaxed")  # noqa: F841 - read by DuckDB below
+                connection.execute(f"INSERT INTO {release_table(spec)} BY NAME SELECT * FROM release_cells")
+            connection.execute("COMMIT")
+            outcomes.update(settled)
+            return
+        except (duckdb.TransactionException, duckdb.ConstraintException):
+            connection.execute("ROLLBACK")
+            time.sleep(0.05 * (attempt + 1))
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    raise RuntimeError(f"{spec.name}: the ledger stayed busy after {attempts} attempts; nothing was released")
+
+
+def release(
+    connection: duckdb.DuckDBPyConnection,
+    spec: ReleaseSpec,
+    periods: list[str],
+    version: int = 1,
+    *,
+    settings: PrivacySettings | None = None,
+    grain_checked: bool = False,
+    now: datetime | None = None,
+) -> list[ReleaseOutcome]:
+    """Release `version` of `spec` for each period, or serve the stored release again.
+
+    `grain_checked=True` says the source's one-row-per-unit grain was checked
+    exactly after its last build (the blocking Dagster check); otherwise the
+    release checks it itself for the periods it makes.
+
+    >>> import duckdb; from privacy.spec import release_specs
+    >>> connection = duckdb.connect()
+    >>> _ = connection.execute("CREATE SCHEMA marts; CREATE TABLE marts.cgc_firm_wave AS SELECT "
+    ...     "'f' || i AS firm_id, '2025-01' AS wave, 'C' AS sector, '2-9' AS size_class, 'PV31' AS province, "
+    ...     "'grown' AS order_book, 'up' AS investment, 'none' AS staff_shortage, 4 AS sentiment FROM range(500) t(i)")
+    >>> [o.status for o in release(connection, release_specs()["cgc_balance"], ["2025-01"])]
+    ['released']
+    >>> [o.status for o in release(connection, release_specs()["cgc_balance"], ["2025-01"])]
+    ['reused']
+    """
+    if version < 1:
+        raise ValueError(f"version: must be 1 or more, not {version}")
+    settings = settings or privacy_settings()
+    budget = _budget(spec, settings)
+    ledger.ensure_ledger(connection)
+    ensure_release_table(connection, spec)
+    outcomes: dict[str, ReleaseOutcome] = {}
+    to_make = []
+    for period in dict.fromkeys(periods):
+        rid = release_id(spec.name, period, version)
+        existing = ledger.find(connection, rid)
+        if existing is not None:
+            if existing["spec_hash"] != spec.semantic_hash():
+                raise SpecChanged(
+                    f"{rid} was released with another specification ({existing['spec_hash']}); "
+                    f"release version {version + 1} to use the new one (it is charged again)"
+                )
+            outcomes[period] = ReleaseOutcome(rid, spec.name, period, version, "reused", existing["epsilon"], existing["delta"])
+            continue
+        left = ledger.remaining(connection, spec.dataset, period, budget)
+        if spec.privacy_loss.epsilon > left[0] + ledger.TOLERANCE or spec.privacy_loss.delta > left[1]:
+            refused = ledger.BudgetExceeded(spec.dataset, period, left, (spec.privacy_loss.epsilon, spec.privacy_loss.delta))
+            outcomes[period] = ReleaseOutcome(rid, spec.name, period, version, "refused", 0.0, 0.0, str(refused))
+            continue
+        to_make.append(period)
+    if to_make:
+        if spec.contribution.source_grain is not None and not grain_checked:
+            require_grain(connection, spec, to_make)
+        made = _compute(connection, spec, to_make, version, (now or datetime.now()).replace(microsecond=0))
+        _store(connection, spec, made, budget, outcomes)
+    return [outcomes[period] for period in dict.fromkeys(periods)]
+
+
+def releasable_periods(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, today: date, settings: PrivacySettings | None = None) -> list[str]:
+    """Closed periods that have rows in the source, oldest first."""
+    kind = (settings or privacy_settings()).datasets[spec.dataset].period
+    present = [row[0] for row in connection.execute(
+        f'SELECT DISTINCT CAST("{spec.period}" AS VARCHAR) FROM {spec.source} WHERE "{spec.period}" IS NOT NULL ORDER BY 1'
+    ).fetchall()]
+    if kind == "wave":
+        closed = set(reference.closed_waves(today))
+        return [p for p in present if p in closed]
+    if kind == "month":  # 'YYYY-MM': a month is closed once it is over
+        return [p for p in present if p < f"{today:%Y-%m}"]
+    raise ValueError(f"{spec.dataset}: period: releasing '{kind}' periods is not supported yet")

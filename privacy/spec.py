@@ -1,0 +1,384 @@
+"""Declarative release specifications and privacy budgets, validated at load time.
+
+A release is one YAML file in `config/releases/` (see its README): the source
+mart, the privacy unit, the group keys, the measures with their bounds, the
+privacy loss and the suppression threshold. Budgets per dataset per period
+live in `config/privacy.yaml`. Adding a release for a new question is one
+spec file and no Python; an invalid spec fails at load time with an error
+that names the file, the field and the rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core import reference
+from core.settings import CONFIG_DIR
+
+IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
+RELATION = r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$"
+
+#: Public group-key domains: a group exists because the reference data lists it, never because a unit does.
+PUBLIC_DOMAINS: dict[str, Callable[[], list[str]]] = {
+    "sector": reference.sector_codes,
+    "size_class": reference.size_class_codes,
+    "province": reference.province_codes,
+    "municipality": lambda: reference.municipalities()["code"].to_list(),
+}
+
+
+class ReleaseSpecError(ValueError):
+    """A release specification or budget breaks a rule; the message names the file, the field and the rule."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- budgets
+
+
+class Budget(Strict):
+    """Total privacy loss allowed per period of a dataset, over all its releases."""
+
+    epsilon: float = Field(gt=0, le=20)
+    delta: float = Field(ge=0, lt=1e-4, default=0.0)
+
+
+class DatasetBudget(Strict):
+    period: Literal["wave", "month", "proposal"] = Field(description="what one budget period is")
+    budget_per_period: Budget
+    privacy_unit: str = Field(min_length=3, description="whose participation the budget protects")
+
+
+class PrivacySettings(Strict):
+    datasets: dict[str, DatasetBudget] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- the parts of a spec
+
+
+class PrivacyUnit(Strict):
+    column: str = Field(pattern=IDENTIFIER, description="column holding the pseudonymised unit")
+    label: str = Field(min_length=3, description="who is protected, in words")
+
+
+class Contribution(Strict):
+    """How much one unit may contribute per period, and why."""
+
+    max_rows_per_unit: int = Field(ge=1, le=1000, description="rows of one unit kept per period")
+    source_grain: list[str] | None = Field(
+        default=None,
+        description="columns the source is unique on, when its producer guarantees one row per unit per period",
+    )
+    keep: str | None = Field(
+        default=None,
+        pattern=r"^[a-z_][a-z0-9_]*( (ASC|DESC))?$",
+        description="which rows to keep when a unit has more than max_rows_per_unit (e.g. 'amount DESC')",
+    )
+    rationale: str = Field(min_length=10, description="why this bound")
+
+
+class Groups(Strict):
+    """Group keys: public domains from the reference data, or private keys chosen by partition selection."""
+
+    keys: Literal["public", "private"] = "public"
+    levels: dict[str, list[str]] = Field(min_length=1, description="level name -> key columns; [] is the whole population")
+
+    @model_validator(mode="after")
+    def _levels_are_well_formed(self) -> Groups:
+        for name, dims in self.levels.items():
+            if not re.match(IDENTIFIER, name):
+                raise ValueError(f"levels.{name}: a level name uses only a-z, 0-9 and _")
+            if len(set(dims)) != len(dims):
+                raise ValueError(f"levels.{name}: a key column may appear once")
+            for dim in dims:
+                if self.keys == "public" and dim not in PUBLIC_DOMAINS:
+                    raise ValueError(
+                        f"levels.{name}: '{dim}' is no public domain ({', '.join(PUBLIC_DOMAINS)}); "
+                        "use keys: private for keys that are not public"
+                    )
+                if not re.match(IDENTIFIER, dim):
+                    raise ValueError(f"levels.{name}: '{dim}' is no valid column name")
+        if self.keys == "private" and (len(self.levels) != 1 or len(next(iter(self.levels.values()))) != 1):
+            raise ValueError("levels: with private keys there is exactly one level with one key column")
+        return self
+
+    @property
+    def dimensions(self) -> list[str]:
+        """Every key column over all levels, in first-seen order (the finest cell)."""
+        seen: list[str] = []
+        for dims in self.levels.values():
+            seen += [d for d in dims if d not in seen]
+        return seen
+
+
+class _Measure(Strict):
+    name: str = Field(pattern=IDENTIFIER)
+    weight: float = Field(gt=0, default=1.0, description="share of the release's epsilon, relative to the other measures")
+    l1_sensitivity: int | None = Field(
+        default=None, ge=1, description="the derivation written beside the spec; checked against the engine's"
+    )
+
+
+class Count(_Measure):
+    """Number of units (rows after bounding) per group."""
+
+    kind: Literal["count"]
+
+
+class _Numeric(_Measure):
+    column: str = Field(pattern=IDENTIFIER)
+    bounds: tuple[float, float] = Field(description="values are clamped into [lower, upper]")
+    resolution: float = Field(gt=0, default=1.0, description="values are rounded to multiples of this (in the column's unit)")
+    unit: str = Field(min_length=1, description="unit of the column: euro, hours per month, FTE, points ...")
+    rationale: str = Field(min_length=10, description="why these bounds")
+
+    @model_validator(mode="after")
+    def _bounds_are_ordered(self):
+        lower, upper = self.bounds
+        if not lower < upper:
+            raise ValueError(f"bounds: lower bound {lower} must be below upper bound {upper}")
+        steps = (upper - lower) / self.resolution
+        if steps > 1e9:
+            raise ValueError(f"resolution: {self.resolution} gives {steps:.3g} steps between the bounds; at most 1e9")
+        for bound in (lower, upper):
+            if not math.isclose(bound / self.resolution, round(bound / self.resolution), abs_tol=1e-9):
+                raise ValueError(f"bounds: {bound} is not a multiple of the resolution {self.resolution}")
+        return self
+
+
+class Sum(_Numeric):
+    """Sum of a clamped numeric column per group (the unit column never; it is the privacy unit)."""
+
+    kind: Literal["sum"]
+
+
+class Mean(_Numeric):
+    """Mean of a clamped numeric column per group: a noisy sum over a noisy count."""
+
+    kind: Literal["mean"]
+
+
+class Quantiles(_Numeric):
+    """Quantiles (median and others) of a clamped column, from a noisy histogram over declared bins."""
+
+    kind: Literal["quantiles"]
+    bin_edges: list[float] = Field(min_length=3, description="edges from the lower to the upper bound; the last bin includes it")
+    probabilities: list[float] = Field(min_length=1, description="e.g. [0.5] for the median")
+
+    @model_validator(mode="after")
+    def _bins_cover_the_bounds(self) -> Quantiles:
+        edges = self.bin_edges
+        if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+            raise ValueError("bin_edges: edges must increase strictly")
+        if edges[0] != self.bounds[0] or edges[-1] != self.bounds[1]:
+            raise ValueError(f"bin_edges: must run from the lower bound {self.bounds[0]} to the upper bound {self.bounds[1]}")
+        if any(not 0 < p < 1 for p in self.probabilities):
+            raise ValueError("probabilities: each must lie strictly between 0 and 1")
+        return self
+
+
+class Shares(_Measure):
+    """Percent of answers per category (single choice), or of respondents naming it (multi-select)."""
+
+    kind: Literal["shares"]
+    column: str = Field(pattern=IDENTIFIER)
+    categories: list[str] = Field(min_length=2)
+    multi_select: bool = False
+    separator: str = Field(default=";", min_length=1, max_length=3)
+    max_selections: int | None = Field(default=None, ge=1, description="multi-select: choices of one unit counted at most")
+    rationale: str | None = Field(default=None, min_length=10, description="why max_selections is what it is")
+
+    @model_validator(mode="after")
+    def _categories_are_unique(self) -> Shares:
+        if len(set(self.categories)) != len(self.categories):
+            raise ValueError("categories: each category may appear once")
+        if self.max_selections is not None and not self.multi_select:
+            raise ValueError("max_selections: only for multi_select: true")
+        if self.max_selections is not None and self.rationale is None:
+            raise ValueError("rationale: say why a unit's choices are capped at max_selections")
+        return self
+
+    @property
+    def selections(self) -> int:
+        return min(self.max_selections or len(self.categories), len(self.categories))
+
+
+class Balance(_Measure):
+    """Balance indicator: % positive minus % negative answers (percentage points), as CBS publishes it."""
+
+    kind: Literal["balance"]
+    column: str = Field(pattern=IDENTIFIER)
+    positive: list[str] = Field(min_length=1)
+    negative: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sides_are_disjoint(self) -> Balance:
+        overlap = set(self.positive) & set(self.negative)
+        if overlap:
+            raise ValueError(f"positive/negative: {sorted(overlap)} is on both sides")
+        return self
+
+
+Measure = Annotated[Count | Sum | Mean | Quantiles | Shares | Balance, Field(discriminator="kind")]
+
+
+class PrivacyLoss(Strict):
+    epsilon: float = Field(gt=0, le=10)
+    delta: float = Field(ge=0, lt=1e-4, default=0.0)
+
+
+# --------------------------------------------------------------------------- the spec
+
+
+class ReleaseSpec(Strict):
+    """One declared release: what is released from which mart, with which privacy loss."""
+
+    name: str = Field(pattern=IDENTIFIER)
+    title: str = Field(min_length=3, description="Dutch title shown on dashboards")
+    description: str = Field(min_length=10)
+    dataset: str = Field(pattern=IDENTIFIER, description="the budget this release is charged to")
+    source: str = Field(pattern=RELATION, description="schema.table of the private mart")
+    privacy_unit: PrivacyUnit
+    period: str = Field(pattern=IDENTIFIER, description="column holding the budget period (wave, month, proposal)")
+    contribution: Contribution
+    groups: Groups
+    measures: list[Measure] = Field(min_length=1)
+    privacy_loss: PrivacyLoss
+    suppression_threshold: int = Field(ge=0, default=10, description="cells with a noisy count below this are suppressed")
+    confidence_level: float = Field(gt=0.5, lt=1.0, default=0.95)
+
+    @field_validator("measures")
+    @classmethod
+    def _measure_names_are_unique(cls, measures: list) -> list:
+        names = [m.name for m in measures]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"measure names must be unique: {duplicates} appear more than once")
+        return measures
+
+    @model_validator(mode="after")
+    def _rules_across_fields(self) -> ReleaseSpec:
+        unit, contribution = self.privacy_unit.column, self.contribution
+        grain = contribution.source_grain
+        if grain is not None and set(grain) != {unit, self.period}:
+            raise ValueError(f"contribution.source_grain: must be the unit and period columns [{unit}, {self.period}]")
+        if grain is not None and contribution.max_rows_per_unit != 1:
+            raise ValueError("contribution.source_grain: only with max_rows_per_unit: 1")
+        if grain is None and contribution.keep is None:
+            raise ValueError("contribution.keep: say which rows to keep (e.g. 'amount DESC') when the source may hold "
+                             "more rows per unit than max_rows_per_unit")
+        if self.groups.keys == "private":
+            if self.privacy_loss.delta <= 0:
+                raise ValueError("privacy_loss.delta: private group keys need delta > 0 (thresholded partition selection)")
+            if not any(isinstance(m, Count) for m in self.measures):
+                raise ValueError("measures: private group keys need a count measure (it selects the groups)")
+        elif self.privacy_loss.delta != 0:
+            raise ValueError("privacy_loss.delta: must be 0 when all group keys are public (Laplace noise is pure DP)")
+        for measure in self.measures:
+            if getattr(measure, "column", None) in (unit, self.period):
+                raise ValueError(f"measures.{measure.name}.column: the unit and period columns are not measures")
+        return self
+
+    def semantic_hash(self) -> str:
+        """Hash of everything that changes what the numbers mean; titles and rationales do not count."""
+        data = self.model_dump(mode="json", exclude={"title", "description"})
+        data["contribution"].pop("rationale")
+        for measure in data["measures"]:
+            measure.pop("rationale", None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def measure(self, name: str):
+        return next(m for m in self.measures if m.name == name)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _explain(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"] if part not in {"count", "sum", "mean", "quantiles", "shares", "balance"})
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{location or '(spec)'}: {message}")
+    return "; ".join(lines)
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        raise ReleaseSpecError(f"{path.name}: not valid YAML ({error})") from None
+
+
+def load_settings(path: Path | None = None) -> PrivacySettings:
+    """Budgets per dataset per period from `config/privacy.yaml`."""
+    path = path or CONFIG_DIR / "privacy.yaml"
+    try:
+        return PrivacySettings.model_validate(_read_yaml(path))
+    except ValidationError as error:
+        raise ReleaseSpecError(f"{path.name}: {_explain(error)}") from None
+
+
+def load_spec(path: Path, settings: PrivacySettings | None = None) -> ReleaseSpec:
+    """One release specification; its name is the file name.
+
+    >>> spec = load_spec(CONFIG_DIR / "releases" / "cgc_balance.yaml")
+    >>> spec.name, spec.dataset, spec.privacy_loss.epsilon
+    ('cgc_balance', 'cgc', 1.0)
+    """
+    settings = settings or load_settings()
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ReleaseSpecError(f"{path.name}: a release specification is a YAML mapping")
+    if "name" in data and data["name"] != path.stem:
+        raise ReleaseSpecError(f"{path.name}: name: '{data['name']}' must equal the file name '{path.stem}'")
+    try:
+        spec = ReleaseSpec.model_validate({**data, "name": path.stem})
+    except ValidationError as error:
+        raise ReleaseSpecError(f"{path.name}: {_explain(error)}") from None
+    if spec.dataset not in settings.datasets:
+        raise ReleaseSpecError(f"{path.name}: dataset: '{spec.dataset}' has no budget in privacy.yaml (known: {', '.join(settings.datasets)})")
+    budget = settings.datasets[spec.dataset].budget_per_period
+    if spec.privacy_loss.epsilon > budget.epsilon or spec.privacy_loss.delta > budget.delta:
+        raise ReleaseSpecError(
+            f"{path.name}: privacy_loss: epsilon {spec.privacy_loss.epsilon} / delta {spec.privacy_loss.delta} exceeds the "
+            f"budget per period of '{spec.dataset}' (epsilon {budget.epsilon} / delta {budget.delta})"
+        )
+    from privacy.mechanisms import declared_sensitivity_problems  # the derivation lives beside the noise
+
+    problems = declared_sensitivity_problems(spec)
+    if problems:
+        raise ReleaseSpecError(f"{path.name}: " + "; ".join(problems))
+    return spec
+
+
+def load_specs(folder: Path | None = None, settings: PrivacySettings | None = None) -> dict[str, ReleaseSpec]:
+    """Every release specification in `folder` (default `config/releases/`), by name."""
+    folder = folder or CONFIG_DIR / "releases"
+    settings = settings or load_settings()
+    return {path.stem: load_spec(path, settings) for path in sorted(folder.glob("*.yaml"))}
+
+
+@cache
+def release_specs() -> dict[str, ReleaseSpec]:
+    """The configured releases (cached for the process)."""
+    return load_specs()
+
+
+@cache
+def privacy_settings() -> PrivacySettings:
+    """The configured budgets (cached for the process)."""
+    return load_settings()

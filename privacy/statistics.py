@@ -1,0 +1,152 @@
+"""Bounded sufficient statistics, computed inside DuckDB in one pass over the source.
+
+One query per release batch: the source's rows of the requested periods,
+bounded per unit (see `privacy.bounding`), grouped by period and the finest
+cell of the spec's levels, with every statistic any measure needs (counts,
+clamped integer sums, histogram bins, category counts). The levels are then
+rolled up from these cells in polars and completed with every public key,
+so an empty group is released too (a group never exists only because a unit
+does). Nothing here adds noise: the output is exact and private.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+
+import duckdb
+import polars as pl
+
+from privacy.bounding import bounded_source_sql
+from privacy.mechanisms import numeric_steps, stat_columns
+from privacy.spec import PUBLIC_DOMAINS, Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
+
+PERIOD = "period"
+LEVEL = "level"
+
+
+class SourceError(ValueError):
+    """The source mart does not have what the spec says; the message names the field."""
+
+
+def _literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _text(column: str) -> str:
+    return f'CAST("{column}" AS VARCHAR)'
+
+
+def _clamped(measure: Sum | Mean | Quantiles) -> str:
+    lower, upper = measure.bounds
+    return f'LEAST(GREATEST(CAST("{measure.column}" AS DOUBLE), {lower!r}), {upper!r})'
+
+
+def _statistics_sql(measure, list_columns: set[str]) -> list[str]:
+    """`expression AS "column"` for every sufficient statistic of a measure."""
+    columns = list(stat_columns(measure).values())[-1]  # the values part
+    if isinstance(measure, Count):
+        return [f'COUNT(*) AS "{measure.name}|n"']
+    if isinstance(measure, Sum | Mean):
+        lower, upper, centre, _ = numeric_steps(measure)
+        steps = f"LEAST(GREATEST(CAST(ROUND({_clamped(measure)} / {measure.resolution!r}) AS BIGINT), {lower}), {upper})"
+        return [
+            f'COUNT("{measure.column}") AS "{measure.name}|n"',
+            f'CAST(COALESCE(SUM({steps} - {centre}), 0) AS BIGINT) AS "{measure.name}|sum"',
+        ]
+    if isinstance(measure, Quantiles):
+        value, edges = _clamped(measure), measure.bin_edges
+        parts = []
+        for index, (low, high) in enumerate(zip(edges, edges[1:], strict=False)):
+            upper_rule = "<=" if index == len(edges) - 2 else "<"
+            parts.append(f'COUNT(*) FILTER (WHERE {value} >= {low!r} AND {value} {upper_rule} {high!r}) AS "{columns[index]}"')
+        return parts
+    if isinstance(measure, Shares):
+        if not measure.multi_select:
+            return [
+                f'COUNT(*) FILTER (WHERE {_text(measure.column)} = {_literal(category)}) AS "{column}"'
+                for category, column in zip(measure.categories, columns, strict=True)
+            ]
+        if measure.column in list_columns:
+            chosen = f'list_slice("{measure.column}", 1, {measure.selections})'
+        else:
+            chosen = f'list_slice(string_split("{measure.column}", {_literal(measure.separator)}), 1, {measure.selections})'
+        answered = f'COUNT(*) FILTER (WHERE len({chosen}) > 0) AS "{measure.name}|n"'
+        return [answered] + [
+            f'COUNT(*) FILTER (WHERE list_contains({chosen}, {_literal(category)})) AS "{column}"'
+            for category, column in zip(measure.categories, columns[1:], strict=True)
+        ]
+    if isinstance(measure, Balance):
+        positive = ", ".join(map(_literal, measure.positive))
+        negative = ", ".join(map(_literal, measure.negative))
+        text = _text(measure.column)
+        return [
+            f'COUNT(*) FILTER (WHERE {text} IN ({positive})) AS "{measure.name}|positive"',
+            f'COUNT(*) FILTER (WHERE {text} IS NOT NULL AND {text} NOT IN ({positive}, {negative})) AS "{measure.name}|neutral"',
+            f'COUNT(*) FILTER (WHERE {text} IN ({negative})) AS "{measure.name}|negative"',
+        ]
+    raise TypeError(f"unknown measure kind {type(measure).__name__}")
+
+
+def source_columns(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec) -> dict[str, str]:
+    """Column name -> DuckDB type of the source; a missing source or column is named in the error."""
+    try:
+        described = connection.execute(f"DESCRIBE {spec.source}").fetchall()
+    except duckdb.CatalogException:
+        raise SourceError(f"{spec.name}: source: table '{spec.source}' does not exist in the warehouse") from None
+    columns = {row[0]: row[1] for row in described}
+    needed = {"privacy_unit.column": spec.privacy_unit.column, "period": spec.period}
+    needed |= {f"groups.levels ({dim})": dim for dim in spec.groups.dimensions}
+    needed |= {f"measures.{m.name}.column": m.column for m in spec.measures if hasattr(m, "column")}
+    for field, column in needed.items():
+        if column not in columns:
+            raise SourceError(f"{spec.name}: {field}: column '{column}' is not in {spec.source}")
+    return columns
+
+
+def sufficient_statistics(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, periods: list[str]) -> pl.DataFrame:
+    """Exact bounded statistics per period and finest cell of the spec (one DuckDB query)."""
+    columns = source_columns(connection, spec)
+    list_columns = {name for name, kind in columns.items() if kind.endswith("[]")}
+    statistics = [sql for measure in spec.measures for sql in _statistics_sql(measure, list_columns)]
+    dims = "".join(f', CAST("{d}" AS VARCHAR) AS "{d}"' for d in spec.groups.dimensions)
+    sql = f"""
+        SELECT CAST("{spec.period}" AS VARCHAR) AS {PERIOD}{dims}, {", ".join(statistics)}
+        FROM ({bounded_source_sql(spec)}) AS bounded
+        GROUP BY ALL
+    """
+    return connection.execute(sql, [periods]).pl()
+
+
+def statistic_names(spec: ReleaseSpec) -> list[str]:
+    return [column for measure in spec.measures for part in stat_columns(measure).values() for column in part]
+
+
+def _key_grid(dims: list[str], periods: list[str]) -> pl.DataFrame:
+    domains = [periods] + [PUBLIC_DOMAINS[d]() for d in dims]
+    return pl.DataFrame(list(product(*domains)), schema=[PERIOD, *dims], orient="row")
+
+
+def level_cells(stats: pl.DataFrame, spec: ReleaseSpec, periods: list[str], keys: dict[str, list[str]] | None = None) -> pl.DataFrame:
+    """Every group of every level with its exact statistics, in a fixed order.
+
+    Public keys: every key of the reference domain, 0 for an empty group.
+    Private keys: the keys given in `keys` (per period, as selected by partition selection).
+    """
+    names = statistic_names(spec)
+    dims_all = spec.groups.dimensions
+    frames = []
+    for level_name, dims in spec.groups.levels.items():
+        summed = stats.group_by([PERIOD, *dims]).agg(pl.col(names).sum())
+        if spec.groups.keys == "public":
+            grid = _key_grid(dims, periods)
+        else:
+            (dim,) = dims
+            grid = pl.DataFrame(
+                [(p, k) for p in periods for k in sorted((keys or {}).get(p, []))], schema=[PERIOD, dim], orient="row"
+            )
+        level = grid.join(summed, on=[PERIOD, *dims], how="left", nulls_equal=True)
+        level = level.with_columns(pl.col(names).fill_null(0).cast(pl.Int64), pl.lit(level_name).alias(LEVEL))
+        missing = [d for d in dims_all if d not in dims]
+        level = level.with_columns([pl.lit(None, pl.Utf8).alias(d) for d in missing])
+        frames.append(level.select(PERIOD, LEVEL, *dims_all, *names))
+    return pl.concat(frames).sort(PERIOD, maintain_order=True)
