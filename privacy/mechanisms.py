@@ -39,7 +39,6 @@ one whose delta fits the spec.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cache
 
@@ -131,13 +130,13 @@ def plan(spec: ReleaseSpec) -> list[Component]:
 def declared_sensitivity_problems(spec: ReleaseSpec) -> list[str]:
     """Where a spec's written `l1_sensitivity` differs from the engine's derivation (empty when they agree)."""
     problems = []
-    for index, measure in enumerate(spec.measures):
+    for measure in spec.measures:
         if measure.l1_sensitivity is None:
             continue
         main = [c for c in plan(spec) if c.measure == measure.name][-1]  # the values vector (sum, bins, ...)
         if main.sensitivity != measure.l1_sensitivity:
             problems.append(
-                f"measures[{index}].l1_sensitivity: declared {measure.l1_sensitivity}, but {main.levels} levels x "
+                f"measures.{measure.name}.l1_sensitivity: declared {measure.l1_sensitivity}, but {main.levels} levels x "
                 f"{main.sensitivity_per_level} per level = {main.sensitivity}"
             )
     return problems
@@ -168,9 +167,11 @@ def noisy_vector(values: np.ndarray, component: Component) -> np.ndarray:
 def count_accuracy(scale: float, alpha: float) -> float:
     """Half-width a with P(|noise| > a) <= alpha for one discrete Laplace draw (OpenDP's accuracy).
 
-    >>> round(count_accuracy(9.0, 0.05), 2)
-    27.45
+    >>> round(count_accuracy(9.0, 0.05), 2), count_accuracy(0.0, 0.05)
+    (27.45, 0.0)
     """
+    if scale == 0:  # no noise at all (an infinite privacy loss, used by the exactness tests)
+        return 0.0
     return float(dp.discrete_laplacian_scale_to_accuracy(scale=scale, alpha=alpha))
 
 
@@ -211,10 +212,3 @@ def certified_selection(component: Component, threshold: int) -> tuple[float, fl
 def select_keys(counts: dict[str, int], component: Component, threshold: int) -> dict[str, int]:
     """Noisy counts of the keys that pass the threshold (OpenDP drops the others)."""
     return dict(threshold_measurement(component.scale, threshold)(counts))
-
-
-def as_float(value: float) -> float:
-    """Round-trip guard for metadata: finite floats only."""
-    if not math.isfinite(value):
-        raise ValueError(f"not a finite number: {value}")
-    return float(value)

@@ -306,13 +306,33 @@ class ReleaseSpec(Strict):
 # --------------------------------------------------------------------------- loading
 
 
-def _explain(error: ValidationError) -> str:
+KINDS = {"count", "sum", "mean", "quantiles", "shares", "balance"}
+
+
+def _explain(error: ValidationError, data: object = None) -> str:
+    """'field.path: rule' per problem; a measure is named by its name, a model rule's own field is appended."""
     lines = []
     for problem in error.errors():
-        location = ".".join(str(part) for part in problem["loc"] if part not in {"count", "sum", "mean", "quantiles", "shares", "balance"})
+        parts, node = [], data
+        for part in problem["loc"]:
+            if part in KINDS and parts and parts[-1].startswith("measures."):
+                continue  # the discriminator tag pydantic adds
+            if isinstance(part, int) and isinstance(node, list) and part < len(node) and isinstance(node[part], dict) and "name" in node[part]:
+                parts.append(f"{parts.pop()}.{node[part]['name']}" if parts else str(node[part]["name"]))
+            else:
+                parts.append(str(part))
+            node = node[part] if isinstance(node, dict | list) and _has(node, part) else None
         message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{location or '(spec)'}: {message}")
+        own_field = re.match(r"^([a-z_][a-z0-9_.]*): (.*)$", message, re.DOTALL)
+        if own_field:
+            parts.append(own_field.group(1))
+            message = own_field.group(2)
+        lines.append(f"{'.'.join(parts) or '(spec)'}: {message}")
     return "; ".join(lines)
+
+
+def _has(node: dict | list, part: object) -> bool:
+    return part in node if isinstance(node, dict) else isinstance(part, int) and part < len(node)
 
 
 def _read_yaml(path: Path) -> object:
@@ -348,7 +368,7 @@ def load_spec(path: Path, settings: PrivacySettings | None = None) -> ReleaseSpe
     try:
         spec = ReleaseSpec.model_validate({**data, "name": path.stem})
     except ValidationError as error:
-        raise ReleaseSpecError(f"{path.name}: {_explain(error)}") from None
+        raise ReleaseSpecError(f"{path.name}: {_explain(error, data)}") from None
     if spec.dataset not in settings.datasets:
         raise ReleaseSpecError(f"{path.name}: dataset: '{spec.dataset}' has no budget in privacy.yaml (known: {', '.join(settings.datasets)})")
     budget = settings.datasets[spec.dataset].budget_per_period

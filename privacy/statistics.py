@@ -41,6 +41,11 @@ def _clamped(measure: Sum | Mean | Quantiles) -> str:
     return f'LEAST(GREATEST(CAST("{measure.column}" AS DOUBLE), {lower!r}), {upper!r})'
 
 
+def _present(measure: Sum | Mean | Quantiles) -> str:
+    """A value is there: not NULL and not NaN. (DuckDB's GREATEST(NULL, x) is x, so clamping alone would count it.)"""
+    return f'"{measure.column}" IS NOT NULL AND NOT isnan(CAST("{measure.column}" AS DOUBLE))'
+
+
 def _statistics_sql(measure, list_columns: set[str]) -> list[str]:
     """`expression AS "column"` for every sufficient statistic of a measure."""
     columns = list(stat_columns(measure).values())[-1]  # the values part
@@ -50,15 +55,17 @@ def _statistics_sql(measure, list_columns: set[str]) -> list[str]:
         lower, upper, centre, _ = numeric_steps(measure)
         steps = f"LEAST(GREATEST(CAST(ROUND({_clamped(measure)} / {measure.resolution!r}) AS BIGINT), {lower}), {upper})"
         return [
-            f'COUNT("{measure.column}") AS "{measure.name}|n"',
-            f'CAST(COALESCE(SUM({steps} - {centre}), 0) AS BIGINT) AS "{measure.name}|sum"',
+            f'COUNT(*) FILTER (WHERE {_present(measure)}) AS "{measure.name}|n"',
+            f'CAST(COALESCE(SUM({steps} - {centre}) FILTER (WHERE {_present(measure)}), 0) AS BIGINT) AS "{measure.name}|sum"',
         ]
     if isinstance(measure, Quantiles):
         value, edges = _clamped(measure), measure.bin_edges
         parts = []
         for index, (low, high) in enumerate(zip(edges, edges[1:], strict=False)):
             upper_rule = "<=" if index == len(edges) - 2 else "<"
-            parts.append(f'COUNT(*) FILTER (WHERE {value} >= {low!r} AND {value} {upper_rule} {high!r}) AS "{columns[index]}"')
+            parts.append(
+                f'COUNT(*) FILTER (WHERE {_present(measure)} AND {value} >= {low!r} AND {value} {upper_rule} {high!r}) AS "{columns[index]}"'
+            )
         return parts
     if isinstance(measure, Shares):
         if not measure.multi_select:

@@ -1,87 +1,76 @@
-"""Analyst page: balance indicators of the CGC over the waves, nationally or per sector."""
+"""Analyst page: balance indicators of the CGC over the waves, nationally or per sector, province or size class."""
 
-import altair as alt
 import polars as pl
 import streamlit as st
 
-from core import reference
 from core.survey import cgc_survey
-from dashboards.data import balance_releases, national_series
-from privacy.config import privacy_config
+from dashboards.charts import balance_chart
+from dashboards.data import (
+    LEVEL_NAMES, balance_questions, balance_releases, balance_series, group_codes, group_name, group_overview, nl_interval,
+    nl_number, overview_table, suppression_reasons, wave_name,
+)
+
+BREAKDOWNS = {"nation": "Heel Nederland", "sector": "Per sector", "province": "Per provincie", "size_class": "Per grootteklasse"}
 
 st.title("Gezondheidscheck van het MKB")
 st.write(
     "Hoe gaat het met het MKB? Elke maand beantwoorden ondernemers een korte vragenlijst. "
     "Het **saldo** is het percentage positieve antwoorden min het percentage negatieve antwoorden. "
-    "Alle cijfers zijn anoniem gemaakt met differentiële privacy: er is een kleine, bekende hoeveelheid ruis toegevoegd."
+    "Alle cijfers zijn anoniem gemaakt: er is een kleine, bekende hoeveelheid ruis toegevoegd."
 )
 
-releases = balance_releases()
-if releases.is_empty():
-    st.info("Er zijn nog geen gepubliceerde cijfers. Start de pipeline (`mkbvm run`) en kom daarna terug.")
+cells = balance_releases()
+if cells.is_empty():
+    st.info("Er zijn nog geen gepubliceerde cijfers. Kom later terug.")
     st.stop()
 
-release_config = privacy_config().releases["cgc_balance"]
 survey = cgc_survey()
-sector_names = reference.sector_names()
-left, right = st.columns(2)
-question = left.selectbox(
-    "Onderwerp", release_config.questions, format_func=lambda q: survey.questions[q].short_label, key="question"
-)
-sector_choice = right.selectbox(
-    "Sector",
-    ["NL", *reference.sector_codes()],
-    format_func=lambda s: "Heel Nederland" if s == "NL" else f"{s} – {sector_names[s]}",
-    key="sector",
-)
-sector = None if sector_choice == "NL" else sector_choice
-series = national_series(releases, question, sector)
+left, middle, right = st.columns(3)
+question = left.selectbox("Onderwerp", balance_questions(), format_func=lambda q: survey.questions[q].short_label, key="question")
+level = middle.selectbox("Uitsplitsing", list(BREAKDOWNS), format_func=BREAKDOWNS.get, key="level")
+group = None
+if level != "nation":
+    group = right.selectbox(LEVEL_NAMES[level], group_codes(level), format_func=lambda g: group_name(level, g), key=f"group_{level}")
+topic, place = survey.questions[question].short_label, group_name(level, group)
+
+series = balance_series(cells, question, level, group)
 shown = series.filter(~pl.col("suppressed"))
-place = "Nederland" if sector is None else sector_names[sector]
-
 if shown.is_empty():
-    st.warning(f"Voor {place} zijn te weinig antwoorden om cijfers te tonen (minder dan {release_config.suppression_threshold} bedrijven per meting).")
-    st.stop()
+    reasons = "; ".join(suppression_reasons(series)) or "geen cijfers"
+    st.warning(f"Voor {place} tonen we geen saldo: {reasons}. Kies een grotere groep.")
+else:
+    latest = shown.row(-1, named=True)
+    previous = shown.row(-2, named=True) if shown.height > 1 else None
+    a, b, c = st.columns(3)
+    a.metric(
+        f"Saldo {topic.lower()} ({wave_name(latest['period'])})",
+        nl_number(latest["estimate"], 1, signed=True),
+        None if previous is None
+        else f"{nl_number(latest['estimate'] - previous['estimate'], 1, signed=True)} t.o.v. {wave_name(previous['period'])}",
+        help="Procent positief min procent negatief, in procentpunten (van -100 tot +100).",
+    )
+    b.metric("95%-interval", nl_interval(latest["ci_low"], latest["ci_high"], 1, signed=True),
+             help="Het exacte saldo onder de deelnemers ligt met 95% zekerheid binnen dit interval.")
+    c.metric("Aantal bedrijven (ongeveer)", nl_number(latest["respondents"], 0),
+             help="Hoeveel bedrijven de vragenlijst invulden. Ook dit getal bevat een beetje ruis.")
+    if latest["clear_drop"]:
+        st.warning(f"Duidelijke daling in {wave_name(latest['period'])}: het saldo is duidelijk lager dan in {wave_name(previous['period'])}.")
 
-latest = shown.row(-1, named=True)
-previous = shown.row(-2, named=True) if shown.height > 1 else None
-a, b, c = st.columns(3)
-a.metric(
-    f"Saldo {survey.questions[question].short_label.lower()} ({latest['wave']})",
-    f"{latest['balance']:+.1f}",
-    None if previous is None else f"{latest['balance'] - previous['balance']:+.1f} t.o.v. {previous['wave']}",
-)
-b.metric("95%-interval", f"{latest['balance_ci_low']:+.1f} tot {latest['balance_ci_high']:+.1f}")
-c.metric("Aantal bedrijven (ongeveer)", f"{latest['respondents']:,}".replace(",", "."))
+    st.altair_chart(balance_chart(series, f"Saldo {topic.lower()}, {place}"), width="stretch")
+    st.caption(
+        "De lichte band is het 95%-interval: daarbinnen ligt het exacte saldo onder de deelnemers. "
+        "Een gat in de lijn betekent: te weinig antwoorden in die meting. "
+        "Een rode driehoek is een **duidelijke daling**: de intervallen van twee metingen na elkaar overlappen niet "
+        "en de laatste is lager, dus de daling komt niet door de ruis."
+    )
 
-chart_data = series.select("wave", "balance", "balance_ci_low", "balance_ci_high", "respondents").to_pandas()
-base = alt.Chart(chart_data).encode(x=alt.X("wave:N", title="Meting"))
-band = base.mark_area(opacity=0.25).encode(y=alt.Y("balance_ci_low:Q", title="Saldo (procentpunten)"), y2="balance_ci_high:Q")
-line = base.mark_line(point=True).encode(
-    y="balance:Q",
-    tooltip=[
-        alt.Tooltip("wave:N", title="Meting"),
-        alt.Tooltip("balance:Q", title="Saldo", format="+.1f"),
-        alt.Tooltip("balance_ci_low:Q", title="Interval van", format="+.1f"),
-        alt.Tooltip("balance_ci_high:Q", title="Interval tot", format="+.1f"),
-        alt.Tooltip("respondents:Q", title="Bedrijven"),
-    ],
-)
-zero = alt.Chart().mark_rule(strokeDash=[4, 4], color="gray").encode(y=alt.datum(0))
-st.altair_chart((band + line + zero).properties(height=380, title=f"Saldo {survey.questions[question].short_label.lower()}, {place}"), width="stretch")
+table_level = "sector" if level == "nation" else level
+period = cells["period"].max()
+overview = group_overview(cells, question, table_level, period)
+st.subheader(f"{topic} {BREAKDOWNS[table_level].lower()} in {wave_name(period)}")
+st.dataframe(overview_table(overview, table_level), hide_index=True, width="stretch")
+reasons = suppression_reasons(overview)
 st.caption(
-    "De band is het 95%-betrouwbaarheidsinterval van de privacyruis: het exacte saldo onder de deelnemers ligt daar met 95% zekerheid binnen. "
-    "Een onderbreking in de lijn betekent: te weinig antwoorden in die meting."
+    "x = dit cijfer tonen we niet" + (f" ({'; '.join(reasons)})" if reasons else "") + ". "
+    "Bij zo weinig antwoorden is het cijfer te onzeker en zegt het te veel over losse bedrijven."
 )
-
-st.subheader(f"Per sector in {latest['wave']}")
-per_sector = releases.filter((pl.col("level") == "sector") & (pl.col("question") == question) & (pl.col("wave") == latest["wave"]))
-table = per_sector.select(
-    pl.col("sector").replace_strict(sector_names, default=None).alias("Sector"),
-    pl.when(pl.col("suppressed")).then(pl.lit("x")).otherwise(pl.col("balance").round(1).cast(pl.Utf8)).alias("Saldo"),
-    pl.when(pl.col("suppressed")).then(pl.lit("x"))
-    .otherwise(pl.format("{} tot {}", pl.col("balance_ci_low").round(1), pl.col("balance_ci_high").round(1))).alias("95%-interval"),
-    pl.col("respondents").alias("Bedrijven (ongeveer)"),
-)
-st.dataframe(table, hide_index=True, width="stretch")
-st.caption("x = niet getoond: te weinig bedrijven om een betrouwbaar en anoniem cijfer te geven.")

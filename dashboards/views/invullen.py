@@ -2,17 +2,46 @@
 
 import logging
 
-import polars as pl
 import streamlit as st
 
 from core import reference
 from core.contracts import SubmissionError
 from core.survey import cgc_survey
-from dashboards.data import balance_releases, option_label, peer_figures, submit_cgc
+from dashboards.data import (
+    MAX_PEER_HALF_WIDTH, balance_releases, peer_challenges, peer_figures, peer_table, profile_releases, submit_cgc, wave_name,
+)
 
 survey = cgc_survey()
 sector_names = reference.sector_names()
 province_names = reference.province_names()
+
+
+def show_comparison(record: dict) -> None:
+    """The respondent's answers beside the latest released figures of similar firms."""
+    balances = balance_releases()
+    if balances.is_empty():
+        st.info("Er zijn nog geen gepubliceerde cijfers om mee te vergelijken.")
+        return
+    peers = peer_figures(balances, record["sector"], record["size_class"])
+    st.write(f"Vergelijking met **{peers.label}**, meting {wave_name(peers.period)} (de laatste gepubliceerde meting).")
+    st.dataframe(peer_table(peers, record), hide_index=True, width="stretch")
+    st.caption(
+        "Positief en negatief: het deel van de bedrijven met dat antwoord. Saldo = % positief min % negatief; "
+        "tussen haakjes het 95%-interval. De cijfers van anderen zijn anoniem gemaakt met een beetje ruis."
+    )
+    if not peers.precise:
+        st.info(
+            f"Let op: voor kleinere groepen zijn de cijfers te onzeker (marge groter dan {MAX_PEER_HALF_WIDTH:.0f} punten). "
+            "Daarom vergelijken we met alle bedrijven in Nederland. Ook deze cijfers hebben nog een ruime marge."
+        )
+    chosen = record.get("challenges") or []
+    profiles = profile_releases()
+    if chosen and not profiles.is_empty():
+        table, label = peer_challenges(profiles, record["sector"], chosen)
+        st.subheader("Uw uitdagingen naast die van anderen")
+        st.write(f"Zoveel procent van **{label}** noemt dezelfde uitdaging:")
+        st.dataframe(table, hide_index=True, width="stretch")
+
 
 st.title("Gezondheidscheck invullen")
 st.write("Vul de korte vragenlijst in. Het kost ongeveer twee minuten. Daarna ziet u uw antwoorden naast die van vergelijkbare bedrijven.")
@@ -54,23 +83,8 @@ record = st.session_state.get("cgc_submission")
 if record:
     st.success("Bedankt! Uw antwoorden zijn veilig opgeslagen.")
     st.subheader("Uw antwoorden naast die van vergelijkbare bedrijven")
-    releases = balance_releases()
-    if releases.is_empty():
-        st.info("Er zijn nog geen gepubliceerde cijfers om mee te vergelijken.")
-    else:
-        peers, label = peer_figures(releases, record["sector"], record["size_class"])
-        st.write(f"Vergelijking met **{label}**, meting {peers['wave'][0]} (de laatste gepubliceerde meting).")
-        rows = []
-        for figure in peers.iter_rows(named=True):
-            question = figure["question"]
-            rows.append(
-                {
-                    "Vraag": survey.questions[question].short_label,
-                    "Uw antwoord": option_label(question, record.get(question)),
-                    "Positief (%)": None if figure["suppressed"] else round(figure["pct_positive"]),
-                    "Negatief (%)": None if figure["suppressed"] else round(figure["pct_negative"]),
-                    "Saldo": None if figure["suppressed"] else f"{figure['balance']:+.0f} ({figure['balance_ci_low']:+.0f} tot {figure['balance_ci_high']:+.0f})",
-                }
-            )
-        st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch")
-        st.caption("Saldo = % positief min % negatief; tussen haakjes het 95%-interval. De cijfers van anderen zijn anoniem gemaakt.")
+    try:
+        show_comparison(record)
+    except Exception:  # noqa: BLE001 - the answers are saved; only the comparison failed
+        logging.getLogger(__name__).exception("showing the CGC comparison failed")
+        st.error("Uw antwoorden zijn opgeslagen, maar de vergelijking kan nu niet worden getoond. Probeer het later opnieuw.")

@@ -1,34 +1,50 @@
-"""Privacy page: what each release cost in privacy budget, per wave (the public ledger)."""
+"""Privacy page: the privacy budget per dataset per wave, the public ledger, and how accurate the figures are."""
 
-import altair as alt
 import polars as pl
 import streamlit as st
 
-from dashboards.data import privacy_ledger
-from privacy.config import privacy_config
+from dashboards.charts import budget_chart
+from dashboards.data import (
+    accuracy_overview, balance_releases, budget_chart_data, ledger_table, nl_number, privacy_budget, privacy_ledger, wave_name,
+)
 
 st.title("Privacy en nauwkeurigheid")
-st.write(
-    "Elke publicatie van cijfers kost een deel van het **privacybudget** (epsilon). Per meting is het budget begrensd. "
-    "Een publicatie wordt één keer gemaakt en daarna steeds opnieuw getoond, zodat de ruis niet 'weg te middelen' is."
+st.markdown(
+    """
+- **Ruis.** Aan elk cijfer voegen we een beetje toevallige ruis toe. Zo kan niemand uit de cijfers afleiden wat één bedrijf heeft geantwoord.
+- **Epsilon.** Epsilon (ε) zegt hoeveel een publicatie over één bedrijf kan verraden. Hoe kleiner epsilon, hoe beter het bedrijf is beschermd, maar hoe meer ruis.
+- **Budget per meting.** Alle publicaties over één meting samen mogen niet meer kosten dan het budget. Is het budget op, dan publiceren we over die meting niets meer.
+- **Eén keer maken.** Een publicatie maken we één keer en slaan we op. Daarna tonen we steeds dezelfde cijfers. Vaak kijken levert dus geen nieuwe ruis op om weg te middelen.
+- **x in een tabel.** Dit cijfer tonen we niet, omdat te weinig bedrijven antwoord gaven. Het cijfer zou dan te onzeker zijn en te veel zeggen over losse bedrijven.
+"""
 )
+
+budget = privacy_budget()
 ledger = privacy_ledger()
-if ledger.is_empty():
+if budget.is_empty() or ledger.is_empty():
     st.info("Er zijn nog geen publicaties.")
     st.stop()
-budget = privacy_config().datasets["cgc"].budget_per_period.epsilon
-spent = ledger.group_by("period").agg(pl.col("epsilon").sum().alias("verbruikt")).sort("period")
-chart = alt.Chart(spent.to_pandas()).mark_bar().encode(
-    x=alt.X("period:N", title="Meting"), y=alt.Y("verbruikt:Q", title="Verbruikt epsilon", scale=alt.Scale(domain=[0, budget]))
-)
-rule = alt.Chart().mark_rule(color="red").encode(y=alt.datum(budget))
-st.altair_chart((chart + rule).properties(height=280, title=f"Verbruikt privacybudget per meting (rode lijn: budget {budget})"), width="stretch")
-st.dataframe(
-    ledger.select(
-        pl.col("release_id").alias("Publicatie"), pl.col("period").alias("Meting"), pl.col("epsilon").alias("Epsilon"),
-        pl.col("delta").alias("Delta"), pl.col("mechanism").alias("Mechanisme"), pl.col("privacy_unit").alias("Beschermde eenheid"),
-        pl.col("created_at").alias("Gemaakt op"),
-    ),
-    hide_index=True,
-    width="stretch",
-)
+
+st.subheader("Verbruikt privacybudget per meting")
+chart_data = budget_chart_data(budget)
+for name in chart_data["dataset_name"].unique(maintain_order=True):
+    part = chart_data.filter(pl.col("dataset_name") == name)
+    latest = part.row(-1, named=True)
+    st.altair_chart(budget_chart(part, f"{name}: verbruikt privacybudget (rode lijn: budget per meting)"), width="stretch")
+    st.caption(
+        f"In {wave_name(latest['period'])} is {nl_number(latest['epsilon_spent'], 2)} van het budget van "
+        f"{nl_number(latest['epsilon_budget'], 2)} gebruikt, door {latest['releases']} publicaties."
+    )
+
+st.subheader("Alle publicaties")
+st.dataframe(ledger_table(ledger), hide_index=True, width="stretch")
+
+balances = balance_releases()
+if not balances.is_empty():
+    period = balances["period"].max()
+    st.subheader(f"Hoe nauwkeurig zijn de saldo's in {wave_name(period)}?")
+    st.dataframe(accuracy_overview(balances, period), hide_index=True, width="stretch")
+    st.caption(
+        "De marge is de helft van het 95%-interval. Hoe kleiner de groep, hoe groter de marge. "
+        "De marge gaat alleen over de ruis, niet over welke bedrijven toevallig meededen."
+    )

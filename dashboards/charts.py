@@ -1,0 +1,113 @@
+"""Altair charts of released figures, with Dutch labels and number notation."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import polars as pl
+
+from dashboards.data import wave_name
+
+# Decimal comma and thousands point in axes and tooltips.
+DUTCH_NUMBERS = {"number": {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["€ ", ""]}}
+BAND_COLOUR, LINE_COLOUR, DROP_COLOUR = "#9ecae1", "#1f6fb4", "#c0392b"
+
+
+def _dutch(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    return chart.configure(locale=DUTCH_NUMBERS).configure_axis(labelFontSize=13, titleFontSize=13).configure_legend(
+        labelFontSize=13, titleFontSize=13, orient="bottom"
+    )
+
+
+def _with_wave_names(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col("period").map_elements(wave_name, return_dtype=pl.Utf8).alias("wave"))
+
+
+def balance_chart(series: pl.DataFrame, title: str) -> alt.TopLevelMixin:
+    """Balance per wave: the 95% band, the line, zero, and red triangles at clear drops."""
+    data = _with_wave_names(series).to_pandas()
+    order = data["wave"].tolist()
+    x = alt.X("wave:N", title="Meting", sort=order, axis=alt.Axis(labelAngle=0))
+    base = alt.Chart(data).encode(x=x)
+    band = base.mark_area(opacity=0.35, color=BAND_COLOUR).encode(
+        y=alt.Y("ci_low:Q", title="Saldo (procentpunten)", scale=alt.Scale(domain=[-100, 100])), y2="ci_high:Q"
+    )
+    tooltip = [
+        alt.Tooltip("wave:N", title="Meting"),
+        alt.Tooltip("estimate:Q", title="Saldo", format="+.1f"),
+        alt.Tooltip("ci_low:Q", title="Interval van", format="+.1f"),
+        alt.Tooltip("ci_high:Q", title="Interval tot", format="+.1f"),
+        alt.Tooltip("respondents:Q", title="Bedrijven (ongeveer)", format=",.0f"),
+    ]
+    line = base.mark_line(point=True, color=LINE_COLOUR, strokeWidth=3).encode(y="estimate:Q", tooltip=tooltip)
+    drops = (
+        base.transform_filter(alt.datum.clear_drop)
+        .mark_point(shape="triangle-down", size=260, filled=True, color=DROP_COLOUR, opacity=1)
+        .encode(y="estimate:Q", tooltip=tooltip)
+    )
+    zero = alt.Chart(pd.DataFrame({"zero": [0]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y=alt.datum(0))
+    return _dutch((band + zero + line + drops).properties(height=360, title=title))
+
+
+def sentiment_chart(series: pl.DataFrame, title: str) -> alt.TopLevelMixin:
+    """Mean and median sentiment per wave, each with its 95% band."""
+    data = _with_wave_names(series).to_pandas()
+    order = list(dict.fromkeys(data["wave"]))
+    colour = alt.Color("figure:N", title=None, scale=alt.Scale(domain=["Gemiddelde", "Mediaan"], range=[LINE_COLOUR, "#e67e22"]))
+    base = alt.Chart(data).encode(x=alt.X("wave:N", title="Meting", sort=order, axis=alt.Axis(labelAngle=0)), color=colour)
+    band = base.mark_area(opacity=0.18).encode(
+        y=alt.Y("ci_low:Q", title="Score (1 = zeer negatief, 5 = zeer positief)", scale=alt.Scale(domain=[1, 6])), y2="ci_high:Q"
+    )
+    line = base.mark_line(point=True, strokeWidth=3).encode(
+        y="estimate:Q",
+        tooltip=[
+            alt.Tooltip("wave:N", title="Meting"),
+            alt.Tooltip("figure:N", title="Maat"),
+            alt.Tooltip("estimate:Q", title="Waarde", format=".2f"),
+            alt.Tooltip("ci_low:Q", title="Interval van", format=".2f"),
+            alt.Tooltip("ci_high:Q", title="Interval tot", format=".2f"),
+        ],
+    )
+    return _dutch((band + line).properties(height=320, title=title))
+
+
+def challenges_chart(shares: pl.DataFrame, title: str) -> alt.TopLevelMixin:
+    """Share of firms naming each challenge: horizontal bars with the 95% interval as error bars."""
+    data = shares.filter(~pl.col("suppressed")).to_pandas()
+    y = alt.Y("label:N", title=None, sort=data["label"].tolist(), axis=alt.Axis(labelLimit=260))
+    base = alt.Chart(data).encode(y=y)
+    tooltip = [
+        alt.Tooltip("label:N", title="Uitdaging"),
+        alt.Tooltip("estimate:Q", title="Genoemd door (%)", format=".0f"),
+        alt.Tooltip("ci_low:Q", title="Interval van (%)", format=".0f"),
+        alt.Tooltip("ci_high:Q", title="Interval tot (%)", format=".0f"),
+    ]
+    bars = base.mark_bar(color=BAND_COLOUR).encode(
+        x=alt.X("estimate:Q", title="Bedrijven die dit noemen (%)", scale=alt.Scale(domain=[0, 100])), tooltip=tooltip
+    )
+    errors = base.mark_errorbar(ticks=True, color="#333333").encode(x="ci_low:Q", x2="ci_high:Q")
+    return _dutch((bars + errors).properties(height=max(34 * len(data), 120), title=title))
+
+
+def budget_chart(budget: pl.DataFrame, title: str) -> alt.TopLevelMixin:
+    """Privacy loss spent per wave (bars) against the budget per wave (red rule)."""
+    data = _with_wave_names(budget).to_pandas()
+    limit = float(data["epsilon_budget"].max())
+    ceiling = max(limit, float(data["epsilon_spent"].max())) * 1.15
+    x = alt.X("wave:N", title="Meting", sort=data["wave"].tolist(), axis=alt.Axis(labelAngle=0))
+    bars = alt.Chart(data).mark_bar(color=LINE_COLOUR, size=46).encode(
+        x=x,
+        y=alt.Y("epsilon_spent:Q", title="Verbruikt privacybudget (epsilon)", scale=alt.Scale(domain=[0, ceiling])),
+        tooltip=[
+            alt.Tooltip("wave:N", title="Meting"),
+            alt.Tooltip("epsilon_spent:Q", title="Verbruikt", format=".2f"),
+            alt.Tooltip("epsilon_budget:Q", title="Budget", format=".2f"),
+            alt.Tooltip("releases:Q", title="Publicaties"),
+        ],
+    )
+    one_row = pd.DataFrame({"budget": [limit]})
+    rule = alt.Chart(one_row).mark_rule(color=DROP_COLOUR, strokeWidth=2, strokeDash=[6, 3]).encode(y=alt.datum(limit))
+    label = alt.Chart(one_row).mark_text(align="left", dx=4, dy=-8, color=DROP_COLOUR, fontSize=13).encode(
+        x=alt.value(0), y=alt.datum(limit), text=alt.value("budget per meting")
+    )
+    return _dutch((bars + rule + label).properties(height=300, title=title))

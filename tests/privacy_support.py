@@ -1,0 +1,91 @@
+"""Small temporary warehouses and specs for the privacy tests (real DuckDB, real OpenDP)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from core import reference
+from privacy.spec import PrivacyLoss, PrivacySettings, ReleaseSpec, release_specs
+
+SURVEY_ANSWERS = {
+    "order_book": ["grown", "same", "shrunk"],
+    "investment": ["up", "same", "down"],
+    "staff_shortage": ["none", "some", "severe"],
+}
+CHALLENGES = ["personeel", "energie", "regeldruk", "financiering", "vraag", "concurrentie", "grondstoffen", "loonkosten"]
+
+
+def settings(epsilon: float = 3.0, delta: float = 0.0, **datasets: float) -> PrivacySettings:
+    """Budgets: 'cgc' per wave at (epsilon, delta), plus any dataset given as name=epsilon (per month)."""
+    data = {"cgc": {"period": "wave", "privacy_unit": "firm", "budget_per_period": {"epsilon": epsilon, "delta": delta}}}
+    for name, budget in datasets.items():
+        data[name] = {"period": "month", "privacy_unit": "person", "budget_per_period": {"epsilon": budget, "delta": 1e-5}}
+    return PrivacySettings.model_validate({"datasets": data})
+
+
+def unlimited_settings() -> PrivacySettings:
+    """Budgets that never refuse (built without validation: only tests may do this)."""
+    budget = {"epsilon": math.inf, "delta": 1.0}
+    return PrivacySettings.model_construct(
+        datasets={
+            name: d.model_copy(update={"budget_per_period": d.budget_per_period.model_copy(update=budget)})
+            for name, d in settings(debt=1.0).datasets.items()
+        }
+    )
+
+
+def without_noise(spec: ReleaseSpec) -> ReleaseSpec:
+    """The same spec with an infinite privacy loss: OpenDP's noise scale becomes 0, the logic must be exact."""
+    return spec.model_copy(update={"privacy_loss": PrivacyLoss.model_construct(epsilon=math.inf, delta=spec.privacy_loss.delta)})
+
+
+def cgc_spec(name: str = "cgc_balance") -> ReleaseSpec:
+    return release_specs()[name]
+
+
+def firms_frame(firms: int, waves: list[str], seed: int = 1, answer_rate: float = 0.9) -> pl.DataFrame:
+    """A bounded CGC mart: one row per firm per wave, answers drawn at random (test data, not noise)."""
+    rng = np.random.default_rng(seed)
+    sectors, sizes, provinces = reference.sector_codes(), reference.size_class_codes(), reference.province_codes()
+    sector_weights = np.linspace(3, 1, len(sectors)) / np.linspace(3, 1, len(sectors)).sum()
+    rows = firms * len(waves)
+
+    def answers(options: list[str]) -> list[str | None]:
+        chosen = rng.choice(options, size=rows).astype(object)
+        chosen[rng.random(rows) > answer_rate] = None
+        return list(chosen)
+
+    sentiment = rng.integers(1, 6, size=rows).astype(float)
+    sentiment[rng.random(rows) > answer_rate] = np.nan
+    named = [";".join(rng.choice(CHALLENGES, size=rng.integers(0, 5), replace=False)) or None for _ in range(rows)]
+    return pl.DataFrame(
+        {
+            "firm_id": [f"firm{f:06d}" for _ in waves for f in range(firms)],
+            "wave": [w for w in waves for _ in range(firms)],
+            "sector": list(np.tile(rng.choice(sectors, size=firms, p=sector_weights), len(waves))),
+            "size_class": list(np.tile(rng.choice(sizes, size=firms, p=[0.5, 0.3, 0.15, 0.05]), len(waves))),
+            "province": list(np.tile(rng.choice(provinces, size=firms), len(waves))),
+            **{question: answers(options) for question, options in SURVEY_ANSWERS.items()},
+            "sentiment": pl.Series(sentiment).cast(pl.Int32, strict=False),
+            "challenges": named,
+        }
+    )
+
+
+def make_mart(connection: duckdb.DuckDBPyConnection, frame: pl.DataFrame, table: str = "marts.cgc_firm_wave") -> None:
+    schema = table.split(".")[0]
+    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    connection.register("mart_frame", frame)
+    connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM mart_frame")
+    connection.unregister("mart_frame")
+
+
+def warehouse_with(path: Path, frame: pl.DataFrame, table: str = "marts.cgc_firm_wave") -> Path:
+    with duckdb.connect(str(path)) as connection:
+        make_mart(connection, frame, table)
+    return path
