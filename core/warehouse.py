@@ -7,6 +7,7 @@ ledger and `releases`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,12 +76,31 @@ def ensure_ingest_tables(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(raw_cgc_ddl())
 
 
-@contextmanager
-def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the warehouse file, closed on exit."""
+class WarehouseBusy(RuntimeError):
+    """Another process held the warehouse file for longer than we were willing to wait."""
+
+
+def open_connection(path: Path, read_only: bool = False, wait_seconds: float = 120.0) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting while another process holds DuckDB's file lock (one writer per file)."""
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(path), read_only=read_only)
+    deadline, pause = time.monotonic() + wait_seconds, 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                if "lock" in str(error).lower():
+                    raise WarehouseBusy(f"{path} was in use by another process for {wait_seconds:.0f} s; try again later") from error
+                raise
+            time.sleep(pause)
+            pause = min(pause * 1.5, 1.0)
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False, wait_seconds: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse file (waiting for another process's lock), closed on exit."""
+    connection = open_connection(path, read_only, wait_seconds)
     try:
         yield connection
     finally:

@@ -40,13 +40,15 @@ def balance_chart(series: pl.DataFrame, title: str) -> alt.TopLevelMixin:
         alt.Tooltip("respondents:Q", title="Bedrijven (ongeveer)", format=",.0f"),
     ]
     line = base.mark_line(point=True, color=LINE_COLOUR, strokeWidth=3).encode(y="estimate:Q", tooltip=tooltip)
+    # A vertical interval per wave, so a wave between two gaps still shows its interval.
+    whiskers = base.mark_rule(color=LINE_COLOUR, opacity=0.35, strokeWidth=2).encode(y="ci_low:Q", y2="ci_high:Q")
     drops = (
         base.transform_filter(alt.datum.clear_drop)
         .mark_point(shape="triangle-down", size=260, filled=True, color=DROP_COLOUR, opacity=1)
         .encode(y="estimate:Q", tooltip=tooltip)
     )
     zero = alt.Chart(pd.DataFrame({"zero": [0]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y=alt.datum(0))
-    return _dutch((band + zero + line + drops).properties(height=360, title=title))
+    return _dutch((band + zero + whiskers + line + drops).properties(height=360, title=title))
 
 
 def sentiment_chart(series: pl.DataFrame, title: str) -> alt.TopLevelMixin:
@@ -56,7 +58,7 @@ def sentiment_chart(series: pl.DataFrame, title: str) -> alt.TopLevelMixin:
     colour = alt.Color("figure:N", title=None, scale=alt.Scale(domain=["Gemiddelde", "Mediaan"], range=[LINE_COLOUR, "#e67e22"]))
     base = alt.Chart(data).encode(x=alt.X("wave:N", title="Meting", sort=order, axis=alt.Axis(labelAngle=0)), color=colour)
     band = base.mark_area(opacity=0.18).encode(
-        y=alt.Y("ci_low:Q", title="Score (1 = zeer negatief, 5 = zeer positief)", scale=alt.Scale(domain=[1, 6])), y2="ci_high:Q"
+        y=alt.Y("ci_low:Q", title="Score (1 tot 5)", scale=alt.Scale(domain=[1, 6]), stack=None), y2="ci_high:Q"
     )
     line = base.mark_line(point=True, strokeWidth=3).encode(
         y="estimate:Q",
@@ -68,7 +70,7 @@ def sentiment_chart(series: pl.DataFrame, title: str) -> alt.TopLevelMixin:
             alt.Tooltip("ci_high:Q", title="Interval tot", format=".2f"),
         ],
     )
-    return _dutch((band + line).properties(height=320, title=title))
+    return _dutch((band + line).properties(height=400, title=title))
 
 
 def challenges_chart(shares: pl.DataFrame, title: str) -> alt.TopLevelMixin:
@@ -85,15 +87,17 @@ def challenges_chart(shares: pl.DataFrame, title: str) -> alt.TopLevelMixin:
     bars = base.mark_bar(color=BAND_COLOUR).encode(
         x=alt.X("estimate:Q", title="Bedrijven die dit noemen (%)", scale=alt.Scale(domain=[0, 100])), tooltip=tooltip
     )
-    errors = base.mark_errorbar(ticks=True, color="#333333").encode(x="ci_low:Q", x2="ci_high:Q")
-    return _dutch((bars + errors).properties(height=max(34 * len(data), 120), title=title))
+    errors = base.mark_errorbar(ticks=True, color="#333333").encode(
+        x=alt.X("ci_low:Q", title="Bedrijven die dit noemen (%)"), x2="ci_high:Q"
+    )
+    return _dutch((bars + errors).properties(height=44 * len(data) + 100, title=title))
 
 
 def budget_chart(budget: pl.DataFrame, title: str) -> alt.TopLevelMixin:
     """Privacy loss spent per wave (bars) against the budget per wave (red rule)."""
     data = _with_wave_names(budget).to_pandas()
-    limit = float(data["epsilon_budget"].max())
-    ceiling = max(limit, float(data["epsilon_spent"].max())) * 1.15
+    limit = float(data["epsilon_budget"].max())  # NaN when the dataset has no configured budget
+    ceiling = max(0.0 if pd.isna(limit) else limit, float(data["epsilon_spent"].max())) * 1.15
     x = alt.X("wave:N", title="Meting", sort=data["wave"].tolist(), axis=alt.Axis(labelAngle=0))
     bars = alt.Chart(data).mark_bar(color=LINE_COLOUR, size=46).encode(
         x=x,
@@ -110,4 +114,5 @@ def budget_chart(budget: pl.DataFrame, title: str) -> alt.TopLevelMixin:
     label = alt.Chart(one_row).mark_text(align="left", dx=4, dy=-8, color=DROP_COLOUR, fontSize=13).encode(
         x=alt.value(0), y=alt.datum(limit), text=alt.value("budget per meting")
     )
-    return _dutch((bars + rule + label).properties(height=300, title=title))
+    layers = bars if pd.isna(limit) else bars + rule + label
+    return _dutch(layers.properties(height=300, title=title))

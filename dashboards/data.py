@@ -35,12 +35,10 @@ PROFILE_RELEASE = "cgc_profile"
 RESPONDENTS = "respondents"  # the count measure of both releases: responding firms per group
 SENTIMENT_MEAN, SENTIMENT_MEDIAN, CHALLENGES = "sentiment_mean", "sentiment_median", "challenges"
 # A peer group is shown only if its balances are known within +-25 points;
-# otherwise the comparison falls back to a larger group (sector, then nation).
+# otherwise the comparison falls back to a larger group (sector, size class, nation).
 MAX_PEER_HALF_WIDTH = 25.0
 
 LEVEL_NAMES = {"nation": "Heel Nederland", "sector": "Sector", "province": "Provincie", "size_class": "Grootteklasse"}
-DATASET_NAMES = {"cgc": "Gezondheidscheck"}
-PRIVACY_UNITS = {"firm (pseudonymised KvK number)": "bedrijf (KvK-nummer, onherkenbaar gemaakt)"}
 SUPPRESSED = "x"
 
 
@@ -81,7 +79,8 @@ def release_cells(name: str, exports: Path | None = None) -> pl.DataFrame:
     return _read(
         exports,
         f"{name}/{name}_*.parquet",
-        "SELECT * FROM {files} QUALIFY version = MAX(version) OVER (PARTITION BY period) ORDER BY period, level, measure, statistic, category",
+        "SELECT * FROM {files} QUALIFY version = MAX(version) OVER (PARTITION BY period) "
+        "ORDER BY period, level, measure, statistic, category",
     )
 
 
@@ -115,6 +114,16 @@ def privacy_budget(exports: Path | None = None) -> pl.DataFrame:
 
 
 # --------------------------------------------------------------------------- groups and labels
+
+
+def dataset_names() -> dict[str, str]:
+    """Dataset code -> its Dutch name (config/privacy.yaml)."""
+    return {name: dataset.title_nl for name, dataset in privacy_settings().datasets.items()}
+
+
+def protected_units() -> dict[str, str]:
+    """Release name -> whom it protects, in Dutch (the spec's unit, plural)."""
+    return {name: spec.privacy_unit.plural_nl for name, spec in release_specs().items()}
 
 
 def group_codes(level: str) -> list[str]:
@@ -327,7 +336,7 @@ def _is_precise(frame: pl.DataFrame) -> bool:
 
 
 def peer_figures(cells: pl.DataFrame, sector: str, size_class: str) -> PeerFigures:
-    """Latest released figures of the respondent's peers: same sector and size, else sector, else nation.
+    """Latest released figures of the respondent's peers: same sector, else same size class, else the nation.
 
     A group is used only if none of its balances is suppressed and each is known
     within +-MAX_PEER_HALF_WIDTH points; if no group qualifies, the nation is shown
@@ -337,8 +346,8 @@ def peer_figures(cells: pl.DataFrame, sector: str, size_class: str) -> PeerFigur
     latest = cells.filter(pl.col("period") == period)
     sector_name = group_name("sector", sector)
     candidates = [
-        ("sector_size", {"sector": sector, "size_class": size_class}, f"bedrijven in {sector_name} met {size_class} werkzame personen"),
         ("sector", {"sector": sector}, f"alle bedrijven in {sector_name}"),
+        ("size_class", {"size_class": size_class}, f"alle bedrijven met {size_class} werkzame personen"),
         ("nation", {}, "alle bedrijven in Nederland"),
     ]
     for level, keys, label in candidates:
@@ -362,7 +371,8 @@ def peer_table(peers: PeerFigures, answers: dict) -> pl.DataFrame:
                 "Positief": SUPPRESSED if hidden else nl_percent(figure["positive"]),
                 "Negatief": SUPPRESSED if hidden else nl_percent(figure["negative"]),
                 "Saldo (95%-interval)": SUPPRESSED if hidden else (
-                    f"{nl_number(figure['balance'], 0, signed=True)} ({nl_interval(figure['ci_low'], figure['ci_high'], 0, signed=True)})"
+                    f"{nl_number(figure['balance'], 0, signed=True)} "
+                    f"({nl_interval(figure['ci_low'], figure['ci_high'], 0, signed=True)})"
                 ),
             }
         )
@@ -370,7 +380,7 @@ def peer_table(peers: PeerFigures, answers: dict) -> pl.DataFrame:
 
 
 def peer_challenges(cells: pl.DataFrame, sector: str, chosen: list[str]) -> tuple[pl.DataFrame, str]:
-    """Share of firms naming each challenge the respondent chose: in their sector, or nationally if the sector is not published."""
+    """Share of firms naming each challenge the respondent chose, in their sector (nationally if not published there)."""
     for shares, label in ((challenge_shares(cells, sector), f"alle bedrijven in {group_name('sector', sector)}"),
                           (challenge_shares(cells), "alle bedrijven in Nederland")):
         chosen_shares = shares.filter(pl.col("category").is_in(chosen)) if not shares.is_empty() else shares
@@ -394,7 +404,7 @@ def peer_challenges(cells: pl.DataFrame, sector: str, chosen: list[str]) -> tupl
 def budget_chart_data(budget: pl.DataFrame) -> pl.DataFrame:
     """Per dataset and period: spent and remaining epsilon, with Dutch dataset names."""
     return budget.select(
-        pl.col("dataset").replace_strict(DATASET_NAMES, default=pl.col("dataset")).alias("dataset_name"),
+        pl.col("dataset").replace_strict(dataset_names(), default=pl.col("dataset")).alias("dataset_name"),
         "period", "epsilon_spent", "epsilon_budget", "releases",
         (pl.col("epsilon_budget") - pl.col("epsilon_spent")).clip(lower_bound=0).alias("epsilon_left"),
     )
@@ -404,7 +414,7 @@ def _mechanism_in_dutch(text: str) -> str:
     parts = []
     for part in (text or "").split("; "):
         if part.startswith("discrete Laplace"):
-            parts.append("discrete Laplace-ruis (OpenDP)")
+            parts.append("Laplace-ruis (OpenDP)")
         elif "threshold" in part.lower():
             parts.append("drempel op de ruis voor het kiezen van groepen (OpenDP)")
         else:
@@ -417,19 +427,21 @@ def ledger_table(ledger: pl.DataFrame) -> pl.DataFrame:
     titles = {name: spec.title for name, spec in release_specs().items()}
     return ledger.select(
         pl.col("release_name").replace_strict(titles, default=pl.col("release_name")).alias("Publicatie"),
-        pl.col("period").alias("Meting"),
+        pl.col("period").map_elements(wave_name, return_dtype=pl.Utf8).alias("Meting"),
         pl.col("version").alias("Versie"),
         pl.col("epsilon").map_elements(lambda v: nl_number(v, 2), return_dtype=pl.Utf8).alias("Epsilon"),
         pl.col("delta").map_elements(lambda v: nl_number(v, 0) if v == 0 else f"{v:.0e}", return_dtype=pl.Utf8).alias("Delta"),
         pl.col("mechanism").map_elements(_mechanism_in_dutch, return_dtype=pl.Utf8).alias("Mechanisme"),
-        pl.col("privacy_unit").replace_strict(PRIVACY_UNITS, default=pl.col("privacy_unit")).alias("Beschermde eenheid"),
-        pl.col("created_at").dt.strftime("%d-%m-%Y %H:%M").alias("Gemaakt op"),
+        pl.col("release_name").replace_strict(protected_units(), default=pl.col("privacy_unit")).alias("Beschermde eenheid"),
+        pl.col("created_at").dt.strftime("%d-%m-%Y").alias("Gemaakt op"),
     )
 
 
 def accuracy_overview(cells: pl.DataFrame, period: str) -> pl.DataFrame:
     """Per breakdown in one wave: how many balance cells are published and their typical margin (median half-width)."""
-    balances = cells.filter((pl.col("period") == period) & (pl.col("statistic") == "balance") & pl.col("level").is_in(list(LEVEL_NAMES)))
+    balances = cells.filter(
+        (pl.col("period") == period) & (pl.col("statistic") == "balance") & pl.col("level").is_in(list(LEVEL_NAMES))
+    )
     summary = (
         balances.group_by("level")
         .agg(

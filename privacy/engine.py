@@ -54,8 +54,6 @@ from privacy.postprocess import post_process
 from privacy.spec import Count, PrivacySettings, ReleaseSpec, privacy_settings
 from privacy.statistics import LEVEL, PERIOD, level_cells, sufficient_statistics
 
-UNITS_NL = {"firm_id": "bedrijven", "person_id": "personen"}  # how suppression reasons name the unit
-
 
 @dataclass(frozen=True)
 class ReleaseOutcome:
@@ -81,13 +79,9 @@ def release_table(spec: ReleaseSpec) -> str:
     return f"releases.{spec.name}"
 
 
-def units_label(spec: ReleaseSpec) -> str:
-    return UNITS_NL.get(spec.privacy_unit.column, "eenheden")
-
-
 def ensure_release_table(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec) -> None:
     dims = "".join(f'    "{d}" VARCHAR,\n' for d in spec.groups.dimensions)
-    connection.execute(f"""
+    ledger.execute_ddl(connection, f"""
         CREATE SCHEMA IF NOT EXISTS releases;
         CREATE TABLE IF NOT EXISTS {release_table(spec)} (
             release_id VARCHAR NOT NULL,     -- <spec>/<period>/v<version>
@@ -112,7 +106,7 @@ def ensure_release_table(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpe
             released_at TIMESTAMP NOT NULL
         )""")
     for dim in spec.groups.dimensions:  # a spec that gained a level gains a key column
-        connection.execute(f'ALTER TABLE {release_table(spec)} ADD COLUMN IF NOT EXISTS "{dim}" VARCHAR')
+        ledger.execute_ddl(connection, f'ALTER TABLE {release_table(spec)} ADD COLUMN IF NOT EXISTS "{dim}" VARCHAR')
 
 
 def stored_release(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, rid: str) -> pl.DataFrame:
@@ -196,7 +190,7 @@ def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, no
     made = {}
     for (period,), period_cells in noisy.partition_by(PERIOD, as_dict=True, maintain_order=True).items():
         rid = release_id(spec.name, period, version)
-        released = post_process(period_cells, spec, components, units_label(spec))
+        released = post_process(period_cells, spec, components)
         entry = ledger.Entry(
             release_id=rid, release_name=spec.name, dataset=spec.dataset, period=period, version=version,
             query=_query_text(spec), privacy_unit=spec.privacy_unit.label, epsilon=epsilon, delta=delta,
@@ -205,6 +199,14 @@ def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, no
         )
         made[period] = (released, entry)
     return made
+
+
+def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
+    """Roll back if a transaction is still open (a failed COMMIT has already ended it)."""
+    try:
+        connection.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass
 
 
 def _store(connection, spec: ReleaseSpec, made: dict, budget: tuple[float, float], outcomes: dict, attempts: int = 8) -> None:
@@ -238,10 +240,10 @@ def _store(connection, spec: ReleaseSpec, made: dict, budget: tuple[float, float
             outcomes.update(settled)
             return
         except (duckdb.TransactionException, duckdb.ConstraintException):
-            connection.execute("ROLLBACK")
+            _rollback(connection)
             time.sleep(0.05 * (attempt + 1))
         except BaseException:
-            connection.execute("ROLLBACK")
+            _rollback(connection)
             raise
     raise RuntimeError(f"{spec.name}: the ledger stayed busy after {attempts} attempts; nothing was released")
 

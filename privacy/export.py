@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from privacy.engine import ensure_release_table, release_table
+from privacy.engine import release_table
 from privacy.ledger import ensure_ledger
 from privacy.spec import Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
 
@@ -125,15 +125,18 @@ def _readme(book: dict) -> str:
     return "\n".join(lines)
 
 
+def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(connection.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, table]).fetchone()[0])
+
+
 def export_release(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, exports: Path) -> list[Path]:
-    """Write every stored release of `spec` and its codebook to `exports/<spec>/` (idempotent)."""
-    ensure_ledger(connection)
-    ensure_release_table(connection, spec)
+    """Write every stored release of `spec` and its codebook to `exports/<spec>/` (idempotent; read-only is enough)."""
     folder = exports / spec.name
     written = []
-    entries = connection.execute("SELECT * FROM privacy.ledger WHERE release_name = ? ORDER BY release_id", [spec.name]).pl()
+    released = _exists(connection, "privacy", "ledger") and _exists(connection, "releases", spec.name)
+    entries = connection.execute("SELECT * FROM privacy.ledger WHERE release_name = ? ORDER BY release_id", [spec.name]).pl() if released else []
     order = ", ".join(["level", *spec.groups.dimensions, "measure", "statistic", "category"])
-    for entry in entries.iter_rows(named=True):
+    for entry in entries.iter_rows(named=True) if released else []:
         table = _arrow(connection, f"SELECT * FROM {release_table(spec)} WHERE release_id = ? ORDER BY {order}", [entry["release_id"]])
         metadata = {
             "release_id": entry["release_id"],
@@ -159,7 +162,8 @@ def export_release(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, exp
 
 def export_ledger(connection: duckdb.DuckDBPyConnection, exports: Path) -> list[Path]:
     """The public ledger and the budget per dataset per period (they hold no personal data)."""
-    ensure_ledger(connection)
+    if not _exists(connection, "privacy", "ledger"):
+        ensure_ledger(connection)
     return [
         write_parquet_atomically(_arrow(connection, "SELECT * FROM privacy.ledger ORDER BY created_at, release_id"), exports / "privacy_ledger.parquet"),
         write_parquet_atomically(_arrow(connection, "SELECT * FROM privacy.budget ORDER BY dataset, period"), exports / "privacy_budget.parquet"),

@@ -18,6 +18,7 @@ releases can race but never overspend together; a test races two processes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,8 +88,20 @@ class BudgetExceeded(RuntimeError):
         self.dataset, self.period, self.remaining, self.requested = dataset, period, remaining, requested
 
 
+def execute_ddl(connection: duckdb.DuckDBPyConnection, sql: str, attempts: int = 20) -> None:
+    """Run idempotent DDL; two connections creating the same schema at once conflict, so retry."""
+    for attempt in range(attempts):
+        try:
+            connection.execute(sql)
+            return
+        except duckdb.TransactionException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+
+
 def ensure_ledger(connection: duckdb.DuckDBPyConnection) -> None:
-    connection.execute(LEDGER_DDL)
+    execute_ddl(connection, LEDGER_DDL)
 
 
 def spent(connection: duckdb.DuckDBPyConnection, dataset: str, period: str) -> tuple[float, float]:

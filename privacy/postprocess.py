@@ -96,9 +96,9 @@ def _measure_cells(measure, cells: pl.DataFrame, keys: pl.DataFrame, scales: dic
     raise TypeError(f"unknown measure kind {type(measure).__name__}")
 
 
-def post_process(noisy_cells: pl.DataFrame, spec: ReleaseSpec, components: list[Component], units_label: str) -> pl.DataFrame:
+def post_process(noisy_cells: pl.DataFrame, spec: ReleaseSpec, components: list[Component]) -> pl.DataFrame:
     """Released cells (long format: one row per group x measure x statistic x category) from noisy statistics."""
-    alpha = 1.0 - spec.confidence_level
+    alpha, units_label = 1.0 - spec.confidence_level, spec.privacy_unit.plural_nl
     scales = {(c.measure, c.part): c.scale for c in components}
     keys = noisy_cells.select(PERIOD, LEVEL, *spec.groups.dimensions)
     count_measure = next((m for m in spec.measures if isinstance(m, Count)), None)

@@ -57,6 +57,7 @@ class Budget(Strict):
 
 class DatasetBudget(Strict):
     period: Literal["wave", "month", "proposal"] = Field(description="what one budget period is")
+    title_nl: str = Field(min_length=2, description="the dataset's name as users see it")
     budget_per_period: Budget
     privacy_unit: str = Field(min_length=3, description="whose participation the budget protects")
 
@@ -71,6 +72,7 @@ class PrivacySettings(Strict):
 class PrivacyUnit(Strict):
     column: str = Field(pattern=IDENTIFIER, description="column holding the pseudonymised unit")
     label: str = Field(min_length=3, description="who is protected, in words")
+    plural_nl: str = Field(min_length=3, description="the units in Dutch, plural, as suppression reasons name them: bedrijven, personen")
 
 
 class Contribution(Strict):
@@ -357,7 +359,7 @@ def load_spec(path: Path, settings: PrivacySettings | None = None) -> ReleaseSpe
 
     >>> spec = load_spec(CONFIG_DIR / "releases" / "cgc_balance.yaml")
     >>> spec.name, spec.dataset, spec.privacy_loss.epsilon
-    ('cgc_balance', 'cgc', 1.0)
+    ('cgc_balance', 'cgc', 1.5)
     """
     settings = settings or load_settings()
     data = _read_yaml(path)

@@ -22,9 +22,9 @@ CHALLENGES = ["personeel", "energie", "regeldruk", "financiering", "vraag", "con
 
 def settings(epsilon: float = 3.0, delta: float = 0.0, **datasets: float) -> PrivacySettings:
     """Budgets: 'cgc' per wave at (epsilon, delta), plus any dataset given as name=epsilon (per month)."""
-    data = {"cgc": {"period": "wave", "privacy_unit": "firm", "budget_per_period": {"epsilon": epsilon, "delta": delta}}}
+    data = {"cgc": {"period": "wave", "title_nl": "Gezondheidscheck", "privacy_unit": "firm", "budget_per_period": {"epsilon": epsilon, "delta": delta}}}
     for name, budget in datasets.items():
-        data[name] = {"period": "month", "privacy_unit": "person", "budget_per_period": {"epsilon": budget, "delta": 1e-5}}
+        data[name] = {"period": "month", "title_nl": name, "privacy_unit": "person", "budget_per_period": {"epsilon": budget, "delta": 1e-5}}
     return PrivacySettings.model_validate({"datasets": data})
 
 
@@ -44,8 +44,10 @@ def without_noise(spec: ReleaseSpec) -> ReleaseSpec:
     return spec.model_copy(update={"privacy_loss": PrivacyLoss.model_construct(epsilon=math.inf, delta=spec.privacy_loss.delta)})
 
 
-def cgc_spec(name: str = "cgc_balance") -> ReleaseSpec:
-    return release_specs()[name]
+def cgc_spec(name: str = "cgc_balance", epsilon: float | None = None) -> ReleaseSpec:
+    """A configured spec, optionally with another privacy loss (so tests do not depend on the configured one)."""
+    spec = release_specs()[name]
+    return spec if epsilon is None else spec.model_copy(update={"privacy_loss": PrivacyLoss(epsilon=epsilon)})
 
 
 def firms_frame(firms: int, waves: list[str], seed: int = 1, answer_rate: float = 0.9) -> pl.DataFrame:

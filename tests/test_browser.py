@@ -1,5 +1,6 @@
-"""End to end in a real browser: a respondent fills in the form in headless Chromium,
-the landing-zone sensor starts the pipeline, and the answer is in `raw` exactly once."""
+"""End to end in a real browser: the analyst and privacy pages render their charts, a respondent
+fills in the form in headless Chromium, the landing-zone sensor starts the pipeline, and the
+answer is in `raw` exactly once. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 
 from pipelines.definitions import cgc_pipeline
 from pipelines.sensors import build_automation
-from tests.conftest import ARTIFACTS, TEST_KEY, make_installation, run_pipeline
+from conftest import ARTIFACTS, TEST_KEY, make_installation, run_pipeline  # pytest puts tests/ on sys.path (as `pytest` and `python -m pytest`)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +83,31 @@ def test_form_submission_reaches_raw_exactly_once(installation, streamlit_server
             executable_path=CHROMIUM,
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 2400})
+        page = browser.new_page(viewport={"width": 1280, "height": 2400})  # Streamlit scrolls inside: show whole pages
+        page.goto(streamlit_server)  # the default page: the analysts' Gezondheidscheck
+        expect(page.get_by_role("heading", name="Gezondheidscheck van het MKB")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Saldo orderportefeuille", exact=False).first).to_be_visible(timeout=30_000)
+        expect(page.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("duidelijke daling", exact=False)).to_be_visible()
+        expect(page.get_by_text("x = dit cijfer tonen we niet", exact=False)).to_be_visible(timeout=30_000)  # the last element
+        expect(page.get_by_role("cell", name="Bouwnijverheid")).to_be_visible()  # the table per sector
+        page.screenshot(path=str(ARTIFACTS / "analyst_gezondheidscheck.png"), full_page=True)
+
+        page.goto(f"{streamlit_server}/sentiment")
+        expect(page.get_by_role("heading", name="Sentiment en uitdagingen")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Een bedrijf kan meer uitdagingen noemen", exact=False)).to_be_visible(timeout=30_000)
+        expect(page.locator(".vega-embed canvas, .vega-embed svg").nth(1)).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "analyst_sentiment.png"), full_page=True)
+
+        page.goto(f"{streamlit_server}/privacy")
+        expect(page.get_by_role("heading", name="Verbruikt privacybudget per meting")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("van het budget van 3,0 gebruikt", exact=False)).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("heading", name="Alle publicaties")).to_be_visible()
+        expect(page.get_by_role("cell", name="Saldo's van de Gezondheidscheck").first).to_be_visible()
+        expect(page.get_by_text("De marge is de helft van het 95%-interval", exact=False)).to_be_visible(timeout=30_000)
+        expect(page.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "privacy_budget.png"), full_page=True)
+
         page.goto(f"{streamlit_server}/invullen")
         page.get_by_role("textbox", name="KvK-nummer").fill("12345678")
         for label, option in (("Sector", "C – Industrie"), ("Bedrijfsgrootte", "2-9"), ("Provincie", "Limburg")):
@@ -94,6 +119,8 @@ def test_form_submission_reaches_raw_exactly_once(installation, streamlit_server
         expect(page.get_by_text("Bedankt! Uw antwoorden zijn veilig opgeslagen.")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Uw antwoorden naast die van vergelijkbare bedrijven", exact=True)).to_be_visible()
         expect(page.get_by_text("Vergelijking met", exact=False)).to_be_visible()
+        expect(page.get_by_role("cell", name="Orderportefeuille")).to_be_visible()
+        expect(page.get_by_role("cell", name="Gegroeid")).to_be_visible()  # the respondent's own answer
         page.screenshot(path=str(ARTIFACTS / "respondent_comparison.png"), full_page=True)
         browser.close()
 

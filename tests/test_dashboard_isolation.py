@@ -8,9 +8,19 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboards.data import balance_releases, released_connection
+from dashboards.data import balance_releases, privacy_budget, privacy_ledger, profile_releases, released_connection
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
+FORBIDDEN_MODULES = {
+    "core.warehouse", "core.ingest", "privacy.engine", "privacy.ledger", "privacy.statistics", "privacy.bounding", "privacy.mechanisms",
+}
+INTERNAL_SCHEMAS = ("raw.", "staging.", "marts.", "quarantine")
+PERSONAL_COLUMNS = {"firm_id", "kvk_number", "response_id", "free_text"}
+
+
+def _trees():
+    for path in sorted(DASHBOARDS.rglob("*.py")):
+        yield path, ast.parse(path.read_text())
 
 
 def test_dashboard_connection_cannot_open_the_warehouse_or_landing(pipeline):
@@ -21,24 +31,41 @@ def test_dashboard_connection_cannot_open_the_warehouse_or_landing(pipeline):
         f"SELECT * FROM read_parquet('{pipeline.synthetic / 'firms.parquet'}')",
         f"SELECT * FROM read_parquet('{pipeline.exports}/../synthetic/firms.parquet')",
         "SET enable_external_access = true",
+        "SET allowed_directories = ['/']",
     ]
     for statement in forbidden:
         with pytest.raises(duckdb.Error):
             connection.execute(statement)
     # ... while released data stays readable
-    assert connection.execute(f"SELECT COUNT(*) FROM read_parquet('{pipeline.exports}/cgc_balance/*.parquet')").fetchone()[0] > 0
+    for release in ("cgc_balance", "cgc_profile"):
+        assert connection.execute(f"SELECT COUNT(*) FROM read_parquet('{pipeline.exports}/{release}/*.parquet')").fetchone()[0] > 0
+    assert connection.execute(f"SELECT COUNT(*) FROM read_parquet('{pipeline.exports}/privacy_ledger.parquet')").fetchone()[0] > 0
 
 
-def test_dashboards_never_read_raw_staging_or_marts(pipeline):
-    releases = balance_releases(pipeline.exports)
-    assert {"balance", "balance_ci_low", "suppressed"} <= set(releases.columns)
-    assert "firm_id" not in releases.columns
-    for path in DASHBOARDS.rglob("*.py"):
-        tree = ast.parse(path.read_text())
+def test_dashboard_data_is_released_long_format_without_personal_columns(pipeline):
+    for cells in (balance_releases(pipeline.exports), profile_releases(pipeline.exports)):
+        assert {"period", "level", "measure", "statistic", "estimate", "ci_low", "ci_high", "suppressed"} <= set(cells.columns)
+        assert not PERSONAL_COLUMNS & set(cells.columns)
+        assert cells.filter(cells["suppressed"])["estimate"].null_count() == cells["suppressed"].sum()  # 'x' carries no figure
+    for frame in (privacy_ledger(pipeline.exports), privacy_budget(pipeline.exports)):
+        assert not frame.is_empty() and not PERSONAL_COLUMNS & set(frame.columns)
+
+
+def test_dashboards_never_import_the_pipeline_or_the_privacy_engine():
+    for path, tree in _trees():
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
             a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
         }
-        assert not imported & {"core.warehouse", "core.ingest", "privacy.balance_release", "privacy.ledger"}, path
+        assert not imported & FORBIDDEN_MODULES, path
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "connect"]
         for call in calls:  # the only connection dashboards make is in-memory
             assert call.args and isinstance(call.args[0], ast.Constant) and call.args[0].value == ":memory:", path
+
+
+def test_dashboards_name_no_internal_tables_and_allow_no_html():
+    for path, tree in _trees():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not any(schema in node.value for schema in INTERNAL_SCHEMAS), (path, node.value)
+            if isinstance(node, ast.keyword) and node.arg == "unsafe_allow_html":
+                pytest.fail(f"{path}: unsafe_allow_html")

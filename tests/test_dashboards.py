@@ -1,11 +1,41 @@
-"""Every page runs without exceptions and shows its key figures (Streamlit AppTest)."""
+"""Every page runs without exceptions and shows its key figures (Streamlit AppTest), and the
+dashboard data functions post-process the released long-format files correctly."""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+
+import polars as pl
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from privacy.spec import release_specs
+
+from dashboards.data import (
+    MAX_PEER_HALF_WIDTH, balance_releases, balance_series, mark_clear_drops, nl_number, peer_figures, privacy_budget,
+    profile_releases,
+)
+
 APP = "../dashboards/app.py"
+SIGNED = re.compile(r"[+-]?\d{1,3}(\.\d{3})*(,\d+)?")
+
+
+def number(text: str) -> float:
+    """A number in Dutch notation ('+9,6', '1.234', '-0,70') as a float; fails on anything else."""
+    assert SIGNED.fullmatch(text), f"not a number: {text!r}"
+    return float(text.replace(".", "").replace(",", "."))
+
+
+def charts(app: AppTest) -> list[tuple[dict, list[dict]]]:
+    """Each chart's Vega-Lite spec and the rows of its data (Streamlit sends the data apart, as Arrow)."""
+    shown = []
+    for chart in app.get("vega_lite_chart"):
+        rows = [row for data in chart.proto.datasets for row in pa.ipc.open_stream(data.data.data).read_all().to_pylist()]
+        shown.append((json.loads(chart.proto.spec), rows))
+    return shown
 
 
 @pytest.fixture()
@@ -16,19 +46,84 @@ def app(pipeline, monkeypatch):
     return test
 
 
-def test_analyst_page_shows_balance_and_filters(app):
-    assert not app.exception
-    assert app.metric and app.metric[0].value.startswith(("+", "-"))
-    app.selectbox(key="sector").select("F").run()
-    assert not app.exception
+@pytest.fixture()
+def released_only(pipeline, tmp_path, monkeypatch):
+    """A data folder with a copy of the released files only, so a test may write to its landing zone."""
+    shutil.copytree(pipeline.exports, tmp_path / "exports")
+    monkeypatch.setenv("MKB_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def test_analyst_page_shows_balance_band_and_key_figures(app):
+    assert not app.exception and not app.error
+    assert app.title[0].value == "Gezondheidscheck van het MKB"
+    balance, interval, firms = app.metric
+    assert balance.label.startswith("Saldo orderportefeuille")
+    assert -100 <= number(balance.value) <= 100
+    assert balance.value[0] in "+-0" and "t.o.v." in balance.delta
+    low, high = (number(part) for part in interval.value.split(" tot "))
+    assert low <= number(balance.value) <= high
+    assert number(firms.value) > 0
+    spec, rows = charts(app)[0]
+    assert {layer["mark"]["type"] for layer in spec["layer"]} >= {"area", "line"}  # the band and the line
+    assert [row["wave"] for row in rows if "wave" in row] == ["jul 2026", "aug 2026", "sep 2026", "okt 2026"]
+    table = app.table[0].value
+    assert list(table.columns) == ["Sector", "Saldo", "95%-interval", "Bedrijven (ongeveer)"]
+    assert len(table) == 21 and (table["Saldo"] == "x").any()  # small sectors are suppressed ...
+    assert "x = dit cijfer tonen we niet" in app.caption[-1].value and "minder dan 10" in app.caption[-1].value
+
+
+@pytest.mark.parametrize(
+    ("level", "key", "group", "column"),
+    [("sector", "group_sector", "G", "Sector"), ("province", "group_province", "PV27", "Provincie"),
+     ("size_class", "group_size_class", "0-1", "Grootteklasse")],
+)
+def test_analyst_page_breakdowns(app, level, key, group, column):
     app.selectbox(key="question").select("sentiment").run()
-    assert not app.exception and "Saldo" in app.metric[0].label
+    app.selectbox(key="level").select(level).run()
+    app.selectbox(key=key).select(group).run()
+    assert not app.exception and not app.error
+    if app.metric:  # the group has a published balance ...
+        assert app.metric[0].label.startswith("Saldo economisch sentiment")
+        number(app.metric[0].value)
+    else:  # ... or the page says why not
+        assert "tonen we geen saldo" in app.warning[0].value
+    assert app.table[0].value.columns[0] == column
 
 
-def test_privacy_page_lists_the_ledger(app):
+def test_sentiment_page_shows_mean_median_and_challenges(app):
+    app.switch_page("views/sentiment.py").run()
+    assert not app.exception and not app.error
+    mean, median, firms = app.metric
+    assert 1 <= number(mean.value) <= 5
+    assert median.value in {"Zeer negatief", "Negatief", "Neutraal", "Positief", "Zeer positief"}
+    assert number(firms.value) > 0
+    (_, trend), (bars, shares) = charts(app)
+    assert {row["figure"] for row in trend} == {"Gemiddelde", "Mediaan"}
+    assert "Personeel vinden" in {row["label"] for row in shares}  # Dutch labels from the questionnaire
+    assert all(row["ci_low"] <= row["estimate"] <= row["ci_high"] for row in shares)
+    assert any(layer["mark"]["type"] == "errorbar" for layer in bars["layer"])
+    app.selectbox(key="profile_group").select("G").run()
+    assert not app.exception and not app.error
+
+
+def test_privacy_page_shows_budget_and_ledger(app):
     app.switch_page("views/privacy.py").run()
-    assert not app.exception
-    assert app.dataframe[0].value.shape[0] >= 4
+    assert not app.exception and not app.error
+    ledger = app.table[0].value
+    assert list(ledger.columns) == ["Publicatie", "Meting", "Versie", "Epsilon", "Delta", "Mechanisme", "Beschermde eenheid", "Gemaakt op"]
+    assert len(ledger) == 8  # 2 releases x 4 waves
+    assert set(ledger["Publicatie"]) == {"Saldo's van de Gezondheidscheck", "Sentiment en uitdagingen"}
+    per_wave = sum(spec.privacy_loss.epsilon for spec in release_specs().values())  # every spec released once per wave
+    budget, rows = charts(app)[0]
+    assert [row["epsilon_spent"] for row in rows if "epsilon_spent" in row] == [pytest.approx(per_wave)] * 4
+    assert any(layer["mark"]["type"] == "rule" for layer in budget["layer"])
+    assert f"{per_wave:.1f}".replace(".", ",") + " van het budget van 3,0" in app.caption[0].value
+    text = " ".join(m.value for m in app.markdown)
+    assert "Epsilon" in text and "x in een tabel" in text
 
 
 def test_form_names_the_field_and_rule_in_dutch(app, pipeline):
@@ -40,3 +135,106 @@ def test_form_names_the_field_and_rule_in_dutch(app, pipeline):
     assert "KvK-nummer: moet uit precies 8 cijfers bestaan" in message
     assert "Sector: ontbreekt" in message
     assert not list((pipeline.landing / "cgc").glob("form_*"))  # nothing written for invalid input
+
+
+def test_form_submission_is_stored_then_compared(released_only):
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    app.switch_page("views/invullen.py").run()
+    app.text_input(key="kvk_number").input("12345678")
+    app.selectbox(key="sector").select("G")
+    app.selectbox(key="size_class").select("2-9")
+    app.selectbox(key="province").select("PV31")
+    app.radio(key="order_book").set_value("grown")
+    app.radio(key="sentiment").set_value("4")
+    app.multiselect(key="challenges").set_value(["personeel", "energie"])
+    app.button[0].click().run()
+    assert not app.exception and not app.error
+    assert app.success[0].value == "Bedankt! Uw antwoorden zijn veilig opgeslagen."
+    assert len(list((released_only / "landing" / "cgc").glob("form_*.jsonl"))) == 1
+    comparison = app.table[0].value
+    assert list(comparison["Vraag"]) == ["Orderportefeuille", "Investeringsbereidheid", "Personeelstekort", "Economisch sentiment"]
+    assert list(comparison["Uw antwoord"]) == ["Gegroeid", "niet beantwoord", "niet beantwoord", "Positief"]
+    assert all(value == "x" or value.endswith("%") for value in comparison["Positief"])
+    challenges = app.table[1].value
+    assert set(challenges["Uitdaging"]) == {"Personeel vinden", "Energiekosten"}
+
+
+# --------------------------------------------------------------------------- data functions
+
+
+def test_newest_version_per_wave_only(pipeline, tmp_path):
+    exports = tmp_path / "exports"
+    shutil.copytree(pipeline.exports, exports)
+    first = pl.read_parquet(exports / "cgc_balance" / "cgc_balance_2026-10_v1.parquet")
+    corrected = first.with_columns(pl.lit(2, pl.Int32).alias("version"), pl.lit("cgc_balance/2026-10/v2").alias("release_id"))
+    corrected.write_parquet(exports / "cgc_balance" / "cgc_balance_2026-10_v2.parquet")
+    cells = balance_releases(exports)
+    assert cells.filter(pl.col("period") == "2026-10")["version"].unique().to_list() == [2]
+    assert cells.filter(pl.col("period") == "2026-09")["version"].unique().to_list() == [1]
+    assert cells.height == balance_releases(pipeline.exports).height
+
+
+def test_series_joins_balance_and_firms(pipeline):
+    series = balance_series(balance_releases(pipeline.exports), "order_book")
+    assert series["period"].to_list() == ["2026-07", "2026-08", "2026-09", "2026-10"]
+    assert (series["ci_low"] <= series["estimate"]).all() and (series["estimate"] <= series["ci_high"]).all()
+    assert series["respondents"].null_count() == 0 and not series["suppressed"].any()
+
+
+def test_clear_drop_needs_intervals_that_do_not_overlap():
+    series = pl.DataFrame(
+        {
+            "period": ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"],
+            "ci_low": [10.0, -40.0, None, -80.0, -85.0],
+            "ci_high": [30.0, 5.0, None, -45.0, -40.0],
+            "suppressed": [False, False, True, False, False],
+        }
+    )
+    # Feb lies wholly below Jan; Apr wholly below Feb (the suppressed March is skipped); May overlaps Apr.
+    assert mark_clear_drops(series)["clear_drop"].to_list() == [False, True, False, True, False]
+
+
+def _peer_cells(widths: dict[str, float], suppressed: set[str] = frozenset()) -> pl.DataFrame:
+    """Released balance cells for one wave: a half-width per level, some levels suppressed."""
+    rows = []
+    keys = {"nation": (None, None), "sector": ("G", None), "size_class": (None, "2-9")}
+    for level, half in widths.items():
+        sector, size = keys[level]
+        for question in ("order_book", "investment", "staff_shortage", "sentiment"):
+            hidden = level in suppressed
+            for statistic, category, value in (("balance", None, 10.0), ("share", "positive", 40.0), ("share", "negative", 30.0)):
+                rows.append({
+                    "period": "2026-10", "level": level, "sector": sector, "size_class": size, "measure": question,
+                    "statistic": statistic, "category": category, "estimate": None if hidden else value,
+                    "ci_low": None if hidden else value - half, "ci_high": None if hidden else value + half, "suppressed": hidden,
+                })
+    return pl.DataFrame(rows)
+
+
+def test_peer_comparison_falls_back_to_larger_groups():
+    precise = _peer_cells({"nation": 5, "sector": 20, "size_class": 10})
+    assert peer_figures(precise, "G", "2-9").label == "alle bedrijven in Handel"
+    hidden = _peer_cells({"nation": 5, "sector": 10, "size_class": 20}, suppressed={"sector"})
+    assert peer_figures(hidden, "G", "2-9").label == "alle bedrijven met 2-9 werkzame personen"
+    wide = _peer_cells({"nation": 5, "sector": MAX_PEER_HALF_WIDTH + 1, "size_class": 40})
+    peers = peer_figures(wide, "G", "2-9")
+    assert peers.label == "alle bedrijven in Nederland" and peers.precise
+    assert peers.figures["question"].to_list() == ["order_book", "investment", "staff_shortage", "sentiment"]
+    assert peers.figures["positive"].to_list() == [40.0] * 4
+    nothing_precise = _peer_cells({"nation": 60, "sector": 70, "size_class": 80})
+    peers = peer_figures(nothing_precise, "G", "2-9")
+    assert peers.label == "alle bedrijven in Nederland" and not peers.precise
+
+
+def test_budget_joins_the_configured_budget(pipeline):
+    budget = privacy_budget(pipeline.exports)
+    assert budget.height == 4
+    assert (budget["epsilon_budget"] == 3.0).all() and (budget["epsilon_spent"] <= budget["epsilon_budget"]).all()
+    assert profile_releases(pipeline.exports)["release_name"].unique().to_list() == ["cgc_profile"]
+
+
+def test_dutch_numbers():
+    assert nl_number(1234.5, 1) == "1.234,5"
+    assert nl_number(-0.04, 1, signed=True) == "0,0"
+    assert nl_number(9.57, 1, signed=True) == "+9,6"

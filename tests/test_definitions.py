@@ -6,21 +6,29 @@ import dagster as dg
 
 from pipelines.definitions import cgc_pipeline, defs
 from pipelines.sensors import build_automation
+from privacy.spec import release_specs
 
 
 def test_asset_graph_has_every_layer_in_order():
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    specs = release_specs()
     assert keys == {
         "raw/cgc_responses", "quarantine/cgc_responses", "meta/ingest_manifest",
         "staging/cgc_answers", "staging/cgc_profiles", "marts/cgc_firm_wave",
-        "releases/cgc_balance", "privacy/ledger", "exports/cgc_balance",
+        "privacy/ledger", "exports/privacy_ledger",
+        *(f"releases/{name}" for name in specs), *(f"exports/{name}" for name in specs),
     }
     upstream = graph.get(dg.AssetKey(["marts", "cgc_firm_wave"])).parent_keys
     assert dg.AssetKey(["staging", "cgc_answers"]) in upstream
-    assert dg.AssetKey(["marts", "cgc_firm_wave"]) in graph.get(dg.AssetKey(["releases", "cgc_balance"])).parent_keys
+    for name, spec in specs.items():  # one release asset per spec, reading the spec's source mart
+        assert graph.get(dg.AssetKey(["releases", name])).parent_keys == {dg.AssetKey(spec.source.split("."))}
+        assert dg.AssetKey(["releases", name]) in graph.get(dg.AssetKey(["privacy", "ledger"])).parent_keys
+        assert graph.get(dg.AssetKey(["exports", name])).parent_keys == {dg.AssetKey(["releases", name])}
     checks = {key.name for key in graph.asset_check_keys}
     assert {"firm_id_is_pseudonym", "free_text_has_no_identifiers"} <= checks
+    grain = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(["marts", "cgc_firm_wave"]), "one_row_per_unit_per_period"))
+    assert grain.blocking
 
 
 def test_sensor_and_schedule_are_defined():

@@ -60,7 +60,7 @@ title: Kleine schulden per provincie
 description: Claims per month from public creditors, at most three per person (test of capped rows).
 dataset: debt
 source: marts.debt_claims
-privacy_unit: {column: person_id, label: "person (pseudonymised BSN)"}
+privacy_unit: {column: person_id, label: "person (pseudonymised BSN)", plural_nl: personen}
 period: month
 contribution:
   max_rows_per_unit: 3
@@ -150,7 +150,7 @@ THEMES_SPEC = {
     "description": "Number of firms per theme of their free text; themes are not public, so they are selected privately.",
     "dataset": "cgc",
     "source": "marts.cgc_themes",
-    "privacy_unit": {"column": "firm_id", "label": "firm (pseudonymised KvK number)"},
+    "privacy_unit": {"column": "firm_id", "label": "firm (pseudonymised KvK number)", "plural_nl": "bedrijven"},
     "period": "wave",
     "contribution": {"max_rows_per_unit": 1, "source_grain": ["firm_id", "wave"], "rationale": "One theme per firm per wave in this test mart."},
     "groups": {"keys": "private", "levels": {"theme": ["theme"]}},

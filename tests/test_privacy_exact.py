@@ -18,7 +18,7 @@ from privacy.spec import ReleaseSpec
 from tests.privacy_support import cgc_spec, firms_frame, make_mart, unlimited_settings, without_noise
 
 WAVES = ["2025-01", "2025-02"]
-LEVEL_KEYS = {"nation": [], "province": ["province"], "sector": ["sector"], "size_class": ["size_class"], "sector_size": ["sector", "size_class"]}
+LEVEL_KEYS = {"nation": [], "province": ["province"], "sector": ["sector"], "size_class": ["size_class"]}
 
 
 @pytest.fixture(scope="module")
@@ -87,16 +87,16 @@ def test_every_public_group_is_released_even_when_empty(mart):
     assert {group for _, group in sectors} == set(reference.sector_codes())
     empty = sectors[(WAVES[0], "B")]
     assert empty["suppressed"] and empty["suppression_reason"] == "minder dan 10 bedrijven in deze groep"
-    assert table.filter(pl.col("level") == "sector_size")["sector"].n_unique() == 21
+    assert table.filter(pl.col("level") == "size_class")["size_class"].n_unique() == 4
 
 
 def grouped_median(values: list[int]) -> float:
-    """Median of answers 1-5 as grouped data: bins [k, k+1), linear inside the bin that holds the middle."""
+    """Median of answers 1-5 as grouped data: bins [k - 0.5, k + 0.5), linear inside the bin that holds the middle."""
     counts = np.bincount(values, minlength=7)[1:6].astype(float)
     half, cumulative = counts.sum() / 2, np.cumsum(counts)
     index = int(np.argmax(cumulative >= half))
     before = cumulative[index - 1] if index else 0.0
-    return 1 + index + (half - before) / counts[index]
+    return 0.5 + index + (half - before) / counts[index]
 
 
 def test_means_medians_and_multi_select_shares_are_exact(mart):

@@ -16,7 +16,6 @@ import pytest
 
 from privacy import ledger
 from privacy.engine import SpecChanged, release, stored_release
-from privacy.spec import PrivacyLoss
 from tests.privacy_support import cgc_spec, firms_frame, settings, warehouse_with
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +28,7 @@ def warehouse(tmp_path) -> Path:
 
 
 def test_a_release_is_stored_and_served_again_without_new_noise_or_charge(warehouse):
-    spec = cgc_spec()
+    spec = cgc_spec(epsilon=1.0)
     with duckdb.connect(str(warehouse)) as connection:
         first = release(connection, spec, WAVES[:1], settings=settings())
         cells = stored_release(connection, spec, first[0].release_id)
@@ -41,7 +40,7 @@ def test_a_release_is_stored_and_served_again_without_new_noise_or_charge(wareho
 
 
 def test_a_changed_spec_needs_a_new_version_which_is_charged_again(warehouse):
-    spec = cgc_spec()
+    spec = cgc_spec(epsilon=1.0)
     stricter = spec.model_copy(update={"suppression_threshold": 20})
     with duckdb.connect(str(warehouse)) as connection:
         release(connection, spec, WAVES[:1], settings=settings())
@@ -55,7 +54,7 @@ def test_a_changed_spec_needs_a_new_version_which_is_charged_again(warehouse):
 
 
 def test_the_budget_is_enforced_and_a_refusal_says_what_is_left_and_asked(warehouse):
-    spec = cgc_spec()
+    spec = cgc_spec(epsilon=1.0)
     budget = settings(epsilon=2.5)
     with duckdb.connect(str(warehouse)) as connection:
         outcomes = [release(connection, spec, WAVES, version=v, settings=budget) for v in (1, 2, 3)]
@@ -104,7 +103,7 @@ def test_two_connections_charging_the_same_period_cannot_both_commit(tmp_path):
 
 def test_threads_racing_for_one_budget_never_overspend(warehouse):
     """Two releases per wave at once in one process (two cursors): one per wave wins, the other is refused."""
-    spec = cgc_spec()
+    spec = cgc_spec(epsilon=1.0)
     budget = settings(epsilon=1.5)
     database = duckdb.connect(str(warehouse))
     barrier, results = threading.Barrier(2), {}
@@ -137,7 +136,7 @@ warehouse, go, version = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 while not go.exists():
     time.sleep(0.001)
 with connect(warehouse) as connection:
-    outcomes = release(connection, cgc_spec(), ["2025-01", "2025-02", "2025-03"], version=version, settings=settings(epsilon=1.5))
+    outcomes = release(connection, cgc_spec(epsilon=1.0), ["2025-01", "2025-02", "2025-03"], version=version, settings=settings(epsilon=1.5))
 print(json.dumps([[o.period, o.status, o.message] for o in outcomes]))
 """
 
@@ -175,7 +174,7 @@ def _entry(release_id: str, epsilon: float) -> ledger.Entry:
 
 
 def test_the_ledger_is_readable_and_lists_what_was_released(warehouse):
-    spec = cgc_spec().model_copy(update={"privacy_loss": PrivacyLoss(epsilon=1.0)})
+    spec = cgc_spec(epsilon=1.0)
     with duckdb.connect(str(warehouse)) as connection:
         release(connection, spec, WAVES[:2], settings=settings())
         entries = connection.execute("SELECT * FROM privacy.ledger ORDER BY release_id").pl()

@@ -27,14 +27,14 @@ from privacy.statistics import level_cells, statistic_names, sufficient_statisti
 from tests.privacy_support import cgc_spec, firms_frame, make_mart, settings
 
 # (measure, part) -> (L1 sensitivity, noise scale) derived by hand:
-# cgc_balance: 5 levels, epsilon 1.0 over weights 0.5 + 4 x 1 = 4.5
-#   respondents: 5 x 1 = 5, epsilon 1.0 x 0.5 / 4.5 = 0.1111 -> scale 45
-#   each balance: 5 x 1 = 5, epsilon 1.0 / 4.5 = 0.2222 -> scale 22.5
+# cgc_balance: 4 levels, epsilon 1.5 over weights 0.5 + 4 x 1 = 4.5
+#   respondents: 4 x 1 = 4, epsilon 1.5 x 0.5 / 4.5 = 0.1667 -> scale 24
+#   each balance: 4 x 1 = 4, epsilon 1.5 / 4.5 = 0.3333 -> scale 12
 # cgc_profile: 2 levels, epsilon 1.0 over weights 0.5 + 1 + 1 + 2 = 4.5
 #   respondents: 2 x 1 = 2 at 0.1111 -> 18; sentiment_mean: count 2 x 1 and sum 2 x 2 = 4, each at 0.1111 -> 18 and 36
 #   sentiment_median: 2 x 1 at 0.2222 -> 9; challenges: 2 x (1 + 3) = 8 at 0.4444 -> 18
 DERIVED = {
-    "cgc_balance": {("respondents", "count"): (5, 45.0), **{(q, "sides"): (5, 22.5) for q in ("order_book", "investment", "staff_shortage", "sentiment")}},
+    "cgc_balance": {("respondents", "count"): (4, 24.0), **{(q, "sides"): (4, 12.0) for q in ("order_book", "investment", "staff_shortage", "sentiment")}},
     "cgc_profile": {
         ("respondents", "count"): (2, 18.0), ("sentiment_mean", "count"): (2, 18.0), ("sentiment_mean", "sum"): (4, 36.0),
         ("sentiment_median", "bins"): (2, 9.0), ("challenges", "categories"): (8, 18.0),
@@ -72,7 +72,7 @@ def test_our_count_scale_equals_opendps_own_polars_derivation():
         split_evenly_over=1,
         margins=[dp.polars.Margin(by=["sector"], invariant="keys", max_groups=21)],
     )
-    summary = context.query().group_by("sector").agg(dp.len()).summarize(alpha=0.05)
+    summary = context.query().group_by("sector").agg(dp.len(signed=True)).summarize(alpha=0.05)
     opendp_scale = summary["scale"][0]
     ours = [c for c in plan(_one_level_count_spec(0.5)) if c.part == "count"][0].scale
     assert ours == pytest.approx(opendp_scale)

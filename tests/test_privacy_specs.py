@@ -94,7 +94,7 @@ title: Investeringsplannen per provincie
 description: Share of firms planning to invest more, the same or less, per province and wave.
 dataset: cgc
 source: marts.cgc_firm_wave
-privacy_unit: {column: firm_id, label: "firm (pseudonymised KvK number)"}
+privacy_unit: {column: firm_id, label: "firm (pseudonymised KvK number)", plural_nl: bedrijven}
 period: wave
 contribution:
   max_rows_per_unit: 1

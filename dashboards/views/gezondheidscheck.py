@@ -30,7 +30,9 @@ question = left.selectbox("Onderwerp", balance_questions(), format_func=lambda q
 level = middle.selectbox("Uitsplitsing", list(BREAKDOWNS), format_func=BREAKDOWNS.get, key="level")
 group = None
 if level != "nation":
-    group = right.selectbox(LEVEL_NAMES[level], group_codes(level), format_func=lambda g: group_name(level, g), key=f"group_{level}")
+    group = right.selectbox(
+        LEVEL_NAMES[level], group_codes(level), format_func=lambda g: group_name(level, g), key=f"group_{level}"
+    )
 topic, place = survey.questions[question].short_label, group_name(level, group)
 
 series = balance_series(cells, question, level, group)
@@ -54,7 +56,10 @@ else:
     c.metric("Aantal bedrijven (ongeveer)", nl_number(latest["respondents"], 0),
              help="Hoeveel bedrijven de vragenlijst invulden. Ook dit getal bevat een beetje ruis.")
     if latest["clear_drop"]:
-        st.warning(f"Duidelijke daling in {wave_name(latest['period'])}: het saldo is duidelijk lager dan in {wave_name(previous['period'])}.")
+        st.warning(
+            f"Duidelijke daling in {wave_name(latest['period'])}: "
+            f"het saldo is duidelijk lager dan in {wave_name(previous['period'])}."
+        )
 
     st.altair_chart(balance_chart(series, f"Saldo {topic.lower()}, {place}"), width="stretch")
     st.caption(
@@ -68,7 +73,7 @@ table_level = "sector" if level == "nation" else level
 period = cells["period"].max()
 overview = group_overview(cells, question, table_level, period)
 st.subheader(f"{topic} {BREAKDOWNS[table_level].lower()} in {wave_name(period)}")
-st.dataframe(overview_table(overview, table_level), hide_index=True, width="stretch")
+st.table(overview_table(overview, table_level), hide_index=True)
 reasons = suppression_reasons(overview)
 st.caption(
     "x = dit cijfer tonen we niet" + (f" ({'; '.join(reasons)})" if reasons else "") + ". "

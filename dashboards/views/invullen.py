@@ -24,7 +24,7 @@ def show_comparison(record: dict) -> None:
         return
     peers = peer_figures(balances, record["sector"], record["size_class"])
     st.write(f"Vergelijking met **{peers.label}**, meting {wave_name(peers.period)} (de laatste gepubliceerde meting).")
-    st.dataframe(peer_table(peers, record), hide_index=True, width="stretch")
+    st.table(peer_table(peers, record), hide_index=True)
     st.caption(
         "Positief en negatief: het deel van de bedrijven met dat antwoord. Saldo = % positief min % negatief; "
         "tussen haakjes het 95%-interval. De cijfers van anderen zijn anoniem gemaakt met een beetje ruis."
@@ -35,12 +35,12 @@ def show_comparison(record: dict) -> None:
             "Daarom vergelijken we met alle bedrijven in Nederland. Ook deze cijfers hebben nog een ruime marge."
         )
     chosen = record.get("challenges") or []
-    profiles = profile_releases()
-    if chosen and not profiles.is_empty():
+    profiles = profile_releases() if chosen else None
+    if profiles is not None and not profiles.is_empty():
         table, label = peer_challenges(profiles, record["sector"], chosen)
         st.subheader("Uw uitdagingen naast die van anderen")
         st.write(f"Zoveel procent van **{label}** noemt dezelfde uitdaging:")
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.table(table, hide_index=True)
 
 
 st.title("Gezondheidscheck invullen")

@@ -30,20 +30,21 @@ chart_data = budget_chart_data(budget)
 for name in chart_data["dataset_name"].unique(maintain_order=True):
     part = chart_data.filter(pl.col("dataset_name") == name)
     latest = part.row(-1, named=True)
-    st.altair_chart(budget_chart(part, f"{name}: verbruikt privacybudget (rode lijn: budget per meting)"), width="stretch")
+    st.altair_chart(budget_chart(part, f"{name} (rode lijn: budget per meting)"), width="stretch")
+    releases = f"{latest['releases']} {'publicatie' if latest['releases'] == 1 else 'publicaties'}"
     st.caption(
-        f"In {wave_name(latest['period'])} is {nl_number(latest['epsilon_spent'], 2)} van het budget van "
-        f"{nl_number(latest['epsilon_budget'], 2)} gebruikt, door {latest['releases']} publicaties."
+        f"In {wave_name(latest['period'])} is {nl_number(latest['epsilon_spent'], 1)} van het budget van "
+        f"{nl_number(latest['epsilon_budget'], 1)} gebruikt, door {releases}."
     )
 
 st.subheader("Alle publicaties")
-st.dataframe(ledger_table(ledger), hide_index=True, width="stretch")
+st.table(ledger_table(ledger), hide_index=True)
 
 balances = balance_releases()
 if not balances.is_empty():
     period = balances["period"].max()
     st.subheader(f"Hoe nauwkeurig zijn de saldo's in {wave_name(period)}?")
-    st.dataframe(accuracy_overview(balances, period), hide_index=True, width="stretch")
+    st.table(accuracy_overview(balances, period), hide_index=True)
     st.caption(
         "De marge is de helft van het 95%-interval. Hoe kleiner de groep, hoe groter de marge. "
         "De marge gaat alleen over de ruis, niet over welke bedrijven toevallig meededen."

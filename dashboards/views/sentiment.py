@@ -44,7 +44,8 @@ else:
     if medians.height:
         median = medians.row(-1, named=True)
         b.metric(f"Middelste antwoord ({wave_name(median['period'])})", median_answer(median["estimate"]),
-                 help=f"De mediaan is {nl_number(median['estimate'], 2)} (95%-interval {nl_interval(median['ci_low'], median['ci_high'], 2)}).")
+                 help=f"De mediaan is {nl_number(median['estimate'], 2)} "
+                      f"(95%-interval {nl_interval(median['ci_low'], median['ci_high'], 2)}).")
     respondents = shown["respondents"].drop_nulls()
     if respondents.len():
         c.metric("Aantal bedrijven (ongeveer)", nl_number(respondents[-1], 0))

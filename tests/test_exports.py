@@ -1,0 +1,92 @@
+"""Researcher exports explain themselves: opened with DuckDB and pandas in a Python that cannot import our code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import duckdb
+
+READER = r"""
+import json, sys
+from pathlib import Path
+import duckdb, pandas, pyarrow.parquet as pq
+
+exports = Path(sys.argv[1])
+report = {"folders": {}}
+for folder in sorted(p for p in exports.iterdir() if p.is_dir()):
+    files = sorted(folder.glob("*.parquet"))
+    first = files[0]
+    kv = dict(duckdb.sql(f"SELECT decode(key), decode(value) FROM parquet_kv_metadata('{first}')").fetchall())
+    frame = pandas.read_parquet(first)
+    total, suppressed, shown_without_estimate, hidden_with_estimate = duckdb.sql(
+        f"SELECT COUNT(*), COUNT(*) FILTER (suppressed), COUNT(*) FILTER (NOT suppressed AND estimate IS NULL), "
+        f"COUNT(*) FILTER (suppressed AND estimate IS NOT NULL) FROM read_parquet('{folder}/*.parquet')"
+    ).fetchone()
+    report["folders"][folder.name] = {
+        "files": [f.name for f in files],
+        "metadata": kv,
+        "pyarrow_metadata_keys": sorted(k.decode() for k in pq.read_schema(first).metadata),
+        "pandas_columns": list(frame.columns),
+        "pandas_rows": len(frame),
+        "rows": total, "suppressed": suppressed,
+        "shown_without_estimate": shown_without_estimate, "hidden_with_estimate": hidden_with_estimate,
+        "codebook": json.loads((folder / "codebook.json").read_text(encoding="utf-8")),
+        "readme": (folder / "README.md").read_text(encoding="utf-8"),
+    }
+ledger = pandas.read_parquet(exports / "privacy_ledger.parquet")
+report["ledger"] = ledger[["release_id", "epsilon", "delta", "spec_hash"]].to_dict("records")
+report["our_code_loaded"] = sorted(m for m in sys.modules if m.split(".")[0] in {"privacy", "core", "dashboards", "pipelines", "assets"})
+print(json.dumps(report, default=str))
+"""
+
+REQUIRED_METADATA = {"release_id", "epsilon", "delta", "privacy_unit", "mechanism", "confidence_level", "version", "spec_hash", "created_at"}
+
+
+def read_exports_without_our_code(exports) -> dict:
+    # -I: isolated mode, so neither the working directory nor PYTHONPATH can put our packages on the path
+    done = subprocess.run([sys.executable, "-I", "-c", READER, str(exports)], capture_output=True, text=True, cwd="/", timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_exports_open_with_duckdb_and_pandas_and_carry_their_privacy_metadata(pipeline):
+    report = read_exports_without_our_code(pipeline.exports)
+    assert report["our_code_loaded"] == []
+    assert set(report["folders"]) == {"cgc_balance", "cgc_profile"}
+    ledger = {row["release_id"]: row for row in report["ledger"]}
+    for name, folder in report["folders"].items():
+        assert len(folder["files"]) == 4 and all(f.startswith(f"{name}_2026-") and f.endswith("_v1.parquet") for f in folder["files"])
+        metadata = folder["metadata"]
+        assert REQUIRED_METADATA <= set(metadata) and REQUIRED_METADATA <= set(folder["pyarrow_metadata_keys"])
+        entry = ledger[metadata["release_id"]]
+        assert float(metadata["epsilon"]) == entry["epsilon"] and metadata["spec_hash"] == entry["spec_hash"]
+        assert float(metadata["confidence_level"]) == 0.95 and metadata["privacy_unit"].startswith("firm")
+        assert "make_laplace" in metadata["mechanism"]
+        # the codebook explains every column, how suppression shows, and how levels relate
+        book = folder["codebook"]
+        assert set(folder["pandas_columns"]) <= set(book["columns"]), set(folder["pandas_columns"]) - set(book["columns"])
+        assert "suppressed = true" in book["suppression"] and "need not add up" in book["hierarchy"]
+        assert folder["rows"] > 0 and folder["suppressed"] > 0
+        assert folder["shown_without_estimate"] == 0 and folder["hidden_with_estimate"] == 0
+        assert "## Columns" in folder["readme"] and book["title"] in folder["readme"]
+
+
+def test_exports_hold_released_numbers_only(pipeline):
+    with duckdb.connect() as connection:
+        columns = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM read_parquet('{pipeline.exports}/*/*.parquet', union_by_name=true)").fetchall()}
+    assert not columns & {"firm_id", "kvk_number", "free_text", "response_id"}
+    assert {"estimate", "ci_low", "ci_high", "suppressed", "epsilon"} <= columns
+
+
+def test_exporting_again_writes_the_same_files(pipeline, tmp_path):
+    from privacy.export import export_release
+    from privacy.spec import release_specs
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+        spec = release_specs()["cgc_balance"]
+        written = [export_release(connection, spec, target) for target in (first, second)]
+    for a, b in zip(*written, strict=True):
+        assert a.read_bytes() == b.read_bytes()

@@ -1,0 +1,116 @@
+"""DP tier 3: sampling tests with fixed sizes and a stated false-failure rate (marked slow).
+
+* The noise the engine adds (its own `_noisy_cells`, at every scale of the
+  configured specs) follows the discrete Laplace distribution of the
+  declared scale: a KS test at p = 1e-6. KS on a discrete distribution is
+  conservative, so a correct engine fails it with probability below 1e-6.
+  The same samples must be rejected against a scale 1.3 times larger, which
+  shows the test has the power to notice a wrong scale (that check itself
+  fails wrongly with probability far below 1e-6 at these sizes).
+* The 95 % intervals cover the exact figure at least 95 % of the time: for
+  one cell of every kind, coverage over 2,000 releases must not fall below
+  the 1e-6 quantile of Binomial(2000, 0.95) (false-failure rate <= 1e-6 per cell).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from privacy.engine import _noisy_cells
+from privacy.mechanisms import Component, plan
+from privacy.postprocess import post_process
+from privacy.spec import release_specs
+from privacy.statistics import LEVEL, PERIOD, level_cells, sufficient_statistics
+from tests.privacy_support import firms_frame, make_mart
+
+pytestmark = pytest.mark.slow
+P_VALUE = 1e-6
+WAVE = "2025-01"
+
+
+def exact_cells(spec, firms: int = 2_000) -> pl.DataFrame:
+    with duckdb.connect() as connection:
+        make_mart(connection, firms_frame(firms, [WAVE], seed=21))
+        return level_cells(sufficient_statistics(connection, spec, [WAVE]), spec, [WAVE])
+
+
+def engine_noise(cells: pl.DataFrame, component: Component, copies: int) -> np.ndarray:
+    """Noise the engine adds to one component's entries, over `copies` independent releases of the same cells."""
+    tiled = pl.concat([cells] * copies)
+    noisy = _noisy_cells(tiled, [component], {})
+    columns = list(component.columns)
+    return (noisy.select(columns).to_numpy() - tiled.select(columns).to_numpy()).ravel()
+
+
+def discrete_laplace(scale: float):
+    return stats.dlaplace(1.0 / scale)
+
+
+def discrete_ks_pvalue(samples: np.ndarray, distribution) -> float:
+    """KS test of integer samples against a discrete distribution, conservative.
+
+    The distance is taken where both CDFs are defined alike: at every integer
+    of the samples' range, empirical P(X <= k) against the model's. With the
+    p-value of the continuous Kolmogorov distribution the test is
+    conservative for a discrete null (Noether 1963), so its false-failure
+    rate is at most the chosen level. (scipy's kstest compares the model
+    CDF at tied points with the empirical CDF just before them, which for
+    discrete data rejects a correct model.)
+    """
+    support = np.arange(samples.min() - 1, samples.max() + 1)
+    empirical = np.searchsorted(np.sort(samples), support, side="right") / samples.size
+    distance = np.abs(empirical - distribution.cdf(support)).max()
+    return float(stats.kstwo.sf(distance, samples.size))
+
+
+@pytest.mark.parametrize("name", ["cgc_balance", "cgc_profile"])
+def test_engine_noise_follows_the_declared_discrete_laplace_scale(name):
+    spec = release_specs()[name]
+    cells = exact_cells(spec)
+    for component in plan(spec):
+        copies = max(1, 30_000 // (cells.height * len(component.columns)))
+        noise = engine_noise(cells, component, copies)
+        assert noise.size >= 20_000
+        fit = discrete_ks_pvalue(noise, discrete_laplace(component.scale))
+        assert fit > P_VALUE, (component.measure, component.part, component.scale, fit)
+        too_wide = discrete_ks_pvalue(noise, discrete_laplace(component.scale * 1.3))
+        assert too_wide < P_VALUE, (component.measure, component.part, "the KS test cannot tell a wrong scale", too_wide)
+
+
+CELLS = {
+    "cgc_balance": [("respondents", "count", None), ("order_book", "balance", None), ("sentiment", "share", "negative")],
+    "cgc_profile": [("sentiment_mean", "mean", None), ("sentiment_median", "p50", None), ("challenges", "share", "energie")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_intervals_cover_the_exact_figure_at_least_95_percent_of_the_time(name):
+    spec = release_specs()[name]
+    components = plan(spec)
+    cells = exact_cells(spec).filter(pl.col(LEVEL).is_in(["nation", "sector"]) & (pl.col("sector").is_null() | (pl.col("sector") == "C")))
+    zero_noise = [replace(c, epsilon=math.inf) for c in components]
+    exact = post_process(cells, spec, zero_noise)
+    releases = 2_000
+    noisy = post_process(_noisy_cells(pl.concat([cells] * releases), components, {}), spec, components)
+    minimum = stats.binom.ppf(P_VALUE, releases, 0.95)
+    keys = [PERIOD, LEVEL, "sector", "measure", "statistic", "category"]
+    for measure, statistic, category in CELLS[name]:
+        for level in ("nation", "sector"):
+            def pick(frame: pl.DataFrame) -> pl.DataFrame:
+                chosen = frame.filter((pl.col("measure") == measure) & (pl.col("statistic") == statistic) & (pl.col(LEVEL) == level))
+                return chosen.filter(pl.col("category") == category) if category else chosen
+
+            truth = pick(exact)["estimate"].item()
+            released = pick(noisy).filter(~pl.col("suppressed"))
+            assert released.height > releases * 0.9, (measure, level, "mostly suppressed: pick a bigger group")
+            covered = int(((released["ci_low"] <= truth + 1e-9) & (truth - 1e-9 <= released["ci_high"])).sum())
+            covered += releases - released.height  # a suppressed cell claims nothing
+            assert covered >= minimum, (name, measure, statistic, category, level, covered, minimum)
+    assert set(keys) <= set(exact.columns)
