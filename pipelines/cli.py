@@ -5,6 +5,8 @@
     mkbvm run         run the whole pipeline once (recorded in the Dagster instance)
     mkbvm serve       start the Dagster UI and the Streamlit app on 127.0.0.1
     mkbvm demo        all of the above, in order
+    mkbvm release     make a release (or a new version of one) through Dagster, recorded in its instance
+    mkbvm budget      the privacy budget per dataset and period: spent, left
 """
 
 from __future__ import annotations
@@ -111,6 +113,70 @@ def run() -> None:
         console.print("[red]The pipeline failed; open the run in the Dagster UI for the step and its error.[/red]")
         raise typer.Exit(1)
     console.print(f"Pipeline finished in {time.monotonic() - started:.1f} s.")
+
+
+@app.command("release")
+def release_command(
+    name: str = typer.Argument(..., help="Release spec, e.g. cgc_balance (config/releases/<name>.yaml)."),
+    period: list[str] = typer.Option(None, "--period", help="Period to release (repeat the option); default: every closed one."),
+    version: int = typer.Option(1, min=1, help="Version; a new version draws new noise and is charged again."),
+) -> None:
+    """Release (or serve again) one spec through Dagster; the run and its ledger entry show up in the UI."""
+    prepare_environment()
+    import dagster as dg
+
+    from assets.releases.factory import RELEASE_ASSETS
+    from pipelines.resources import default_resources
+    from privacy.spec import release_specs
+
+    if name not in release_specs():
+        console.print(f"[red]Unknown release '{name}'; known: {', '.join(release_specs())}.[/red]")
+        raise typer.Exit(2)
+    asset = next(a for a in RELEASE_ASSETS if a.key == dg.AssetKey(["releases", name]))
+    run_config = {
+        "ops": {f"releases__{name}": {"config": {"version": version, "periods": list(period or [])}}},
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},  # we print the outcome ourselves
+    }
+    with dg.DagsterInstance.get() as instance:  # resources resolved now, from this installation's paths
+        result = dg.materialize([asset], resources=default_resources(), instance=instance, run_config=run_config, raise_on_error=False)
+    if not result.success:
+        failure = next((e for e in result.all_events if e.is_step_failure), None)
+        error = failure.step_failure_data.error if failure else None
+        while error is not None and error.cause is not None:  # the innermost error says what went wrong
+            error = error.cause
+        message = error.message.strip() if error else "The release failed; see the run in the Dagster UI."
+        console.print(f"[red]{message.split('Failure: ', 1)[-1]}[/red]")
+        raise typer.Exit(1)
+    metadata = result.asset_materializations_for_node(f"releases__{name}")[0].metadata
+    console.print(f"{name} v{version}: {metadata['periods_released'].value} released, {metadata['periods_reused'].value} served again "
+                  f"(epsilon spent: {metadata['epsilon_spent_this_run'].value:.3g})")
+    refused = metadata["periods_refused"].value
+    for message in refused:
+        console.print(f"[red]refused: {message}[/red]")
+    if refused:
+        raise typer.Exit(1)
+
+
+@app.command()
+def budget() -> None:
+    """The privacy budget per dataset and period: spent, budget, left (read from the warehouse)."""
+    from rich.table import Table
+
+    from core.warehouse import connect
+    from privacy.ledger import budget_overview
+    from privacy.spec import privacy_settings
+
+    budgets = {name: (d.budget_per_period.epsilon, d.budget_per_period.delta) for name, d in privacy_settings().datasets.items()}
+    with connect(paths().warehouse, read_only=True) as connection:
+        exists = connection.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE schema_name = 'privacy' AND table_name = 'budget'").fetchone()[0]
+        overview = budget_overview(connection, budgets) if exists else None
+    if overview is None or overview.is_empty():
+        console.print("Nothing released yet.")
+        return
+    table = Table("dataset", "period", "epsilon spent", "budget", "left", "releases")
+    for row in overview.iter_rows(named=True):
+        table.add_row(row["dataset"], row["period"], f"{row['epsilon_spent']:.3f}", f"{row['epsilon_budget']:.3f}", f"{row['epsilon_left']:.3f}", str(row["releases"]))
+    console.print(table)
 
 
 def _port_free(port: int) -> bool:

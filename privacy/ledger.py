@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import polars as pl
 
 LEDGER_DDL = """
 CREATE SCHEMA IF NOT EXISTS privacy;
@@ -160,11 +161,8 @@ def find(connection: duckdb.DuckDBPyConnection, release_id: str) -> dict | None:
     return frame.to_dicts()[0] if frame.height else None
 
 
-def budget_overview(connection: duckdb.DuckDBPyConnection, budgets: dict[str, tuple[float, float]]):
-    """Per dataset and period: spent, budget and left (a polars frame for dashboards and Dagster metadata)."""
-    import polars as pl
-
-    ensure_ledger(connection)
+def budget_overview(connection: duckdb.DuckDBPyConnection, budgets: dict[str, tuple[float, float]]) -> pl.DataFrame:
+    """Per dataset and period: spent, budget and left (for Dagster metadata and `mkbvm budget`); needs the ledger tables."""
     frame = connection.execute("SELECT dataset, period, epsilon_spent, delta_spent, releases FROM privacy.budget ORDER BY dataset, period").pl()
     limits = pl.DataFrame(
         {"dataset": list(budgets), "epsilon_budget": [b[0] for b in budgets.values()], "delta_budget": [b[1] for b in budgets.values()]},

@@ -15,7 +15,7 @@ import dagster as dg
 from pipelines.resources import Warehouse
 from privacy.bounding import grain_violations
 from privacy.engine import release, releasable_periods
-from privacy.ledger import budget_overview
+from privacy.ledger import budget_overview, ensure_ledger
 from privacy.spec import ReleaseSpec, privacy_settings, release_specs
 
 LEDGER = dg.AssetKey(["privacy", "ledger"])
@@ -27,6 +27,13 @@ def source_key(spec: ReleaseSpec) -> dg.AssetKey:
 
 def release_key(spec: ReleaseSpec) -> dg.AssetKey:
     return dg.AssetKey(["releases", spec.name])
+
+
+class ReleaseRun(dg.Config):
+    """What to release: version 1 of every closed period by default; a higher version draws new noise and is charged again."""
+
+    version: int = 1
+    periods: list[str] = []  # empty: every closed period with data
 
 
 def _built_in_this_run(context: dg.AssetExecutionContext, key: dg.AssetKey) -> bool:
@@ -43,10 +50,14 @@ def build_release_asset(spec: ReleaseSpec) -> dg.AssetsDefinition:
         description=f"{spec.title}: {spec.description.strip()} One row per period x group x measure x statistic (DP).",
         metadata={"epsilon_per_period": spec.privacy_loss.epsilon, "dataset": spec.dataset, "spec": f"config/releases/{spec.name}.yaml"},
     )
-    def release_asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    def release_asset(context: dg.AssetExecutionContext, config: ReleaseRun, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as connection:
-            periods = releasable_periods(connection, spec, date.today())
-            outcomes = release(connection, spec, periods, grain_checked=_built_in_this_run(context, source_key(spec)))
+            closed = releasable_periods(connection, spec, date.today())
+            unknown = sorted(set(config.periods) - set(closed))
+            if unknown:
+                raise dg.Failure(f"{spec.name}: periods {unknown} are not closed or have no data; closed: {', '.join(closed) or 'none'}")
+            periods = config.periods or closed
+            outcomes = release(connection, spec, periods, config.version, grain_checked=_built_in_this_run(context, source_key(spec)))
         by_status = {status: [o for o in outcomes if o.status == status] for status in ("released", "reused", "refused")}
         for refused in by_status["refused"]:
             context.log.warning(refused.message)
@@ -56,6 +67,7 @@ def build_release_asset(spec: ReleaseSpec) -> dg.AssetsDefinition:
                 "periods_reused": len(by_status["reused"]),
                 "periods_refused": dg.MetadataValue.json([o.message for o in by_status["refused"]]),
                 "epsilon_spent_this_run": float(sum(o.epsilon for o in by_status["released"])),
+                "version": config.version,
             }
         )
 
@@ -95,6 +107,7 @@ def build_ledger_asset(specs: list[ReleaseSpec]) -> dg.AssetsDefinition:
     def privacy_ledger(warehouse: Warehouse) -> dg.MaterializeResult:
         budgets = {name: (d.budget_per_period.epsilon, d.budget_per_period.delta) for name, d in privacy_settings().datasets.items()}
         with warehouse.connect() as connection:
+            ensure_ledger(connection)
             overview = budget_overview(connection, budgets)
             releases = connection.execute("SELECT COUNT(*) FROM privacy.ledger").fetchone()[0]
         table = "\n".join(
