@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError, create_model, model_validator
 
 from core import reference
-from core.survey import answer_fields, cgc_survey
+from core.survey import cgc_survey
 
 RESPONSE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 KVK_PATTERN = r"^[0-9]{8}$"

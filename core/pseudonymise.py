@@ -14,7 +14,6 @@ import re
 
 import polars as pl
 
-
 MIN_KEY_LENGTH = 32  # characters; checked where the key enters (pipelines.resources)
 
 # Runs of 8 or 9 digits are KvK numbers or BSNs as people type them

@@ -52,7 +52,7 @@ from privacy.mechanisms import (
 )
 from privacy.postprocess import post_process
 from privacy.spec import Count, PrivacySettings, ReleaseSpec, privacy_settings
-from privacy.statistics import LEVEL, PERIOD, level_cells, sufficient_statistics
+from privacy.statistics import PERIOD, level_cells, sufficient_statistics
 
 
 @dataclass(frozen=True)

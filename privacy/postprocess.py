@@ -18,7 +18,15 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from privacy.accuracy import balance, balance_interval, count_interval, mean_interval, quantile_estimates, share_intervals, sum_interval
+from privacy.accuracy import (
+    balance,
+    balance_interval,
+    count_interval,
+    mean_interval,
+    quantile_estimates,
+    share_intervals,
+    sum_interval,
+)
 from privacy.mechanisms import Component, count_accuracy, numeric_steps
 from privacy.spec import Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
 from privacy.statistics import LEVEL, PERIOD

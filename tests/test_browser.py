@@ -17,10 +17,15 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from conftest import (  # pytest puts tests/ on sys.path (as `pytest` and `python -m pytest`)
+    ARTIFACTS,
+    TEST_KEY,
+    make_installation,
+    run_pipeline,
+)
 
 from pipelines.definitions import cgc_pipeline
 from pipelines.sensors import build_automation
-from conftest import ARTIFACTS, TEST_KEY, make_installation, run_pipeline  # pytest puts tests/ on sys.path (as `pytest` and `python -m pytest`)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,12 +12,17 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from privacy.spec import release_specs
-
 from dashboards.data import (
-    MAX_PEER_HALF_WIDTH, balance_releases, balance_series, mark_clear_drops, nl_number, peer_figures, privacy_budget,
+    MAX_PEER_HALF_WIDTH,
+    balance_releases,
+    balance_series,
+    mark_clear_drops,
+    nl_number,
+    peer_figures,
+    privacy_budget,
     profile_releases,
 )
+from privacy.spec import release_specs
 
 APP = "../dashboards/app.py"
 SIGNED = re.compile(r"[+-]?\d{1,3}(\.\d{3})*(,\d+)?")

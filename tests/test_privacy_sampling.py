@@ -103,12 +103,11 @@ def test_intervals_cover_the_exact_figure_at_least_95_percent_of_the_time(name):
     keys = [PERIOD, LEVEL, "sector", "measure", "statistic", "category"]
     for measure, statistic, category in CELLS[name]:
         for level in ("nation", "sector"):
-            def pick(frame: pl.DataFrame) -> pl.DataFrame:
-                chosen = frame.filter((pl.col("measure") == measure) & (pl.col("statistic") == statistic) & (pl.col(LEVEL) == level))
-                return chosen.filter(pl.col("category") == category) if category else chosen
-
-            truth = pick(exact)["estimate"].item()
-            released = pick(noisy).filter(~pl.col("suppressed"))
+            cell = (pl.col("measure") == measure) & (pl.col("statistic") == statistic) & (pl.col(LEVEL) == level)
+            if category:
+                cell &= pl.col("category") == category
+            truth = exact.filter(cell)["estimate"].item()
+            released = noisy.filter(cell & ~pl.col("suppressed"))
             assert released.height > releases * 0.9, (measure, level, "mostly suppressed: pick a bigger group")
             covered = int(((released["ci_low"] <= truth + 1e-9) & (truth - 1e-9 <= released["ci_high"])).sum())
             covered += releases - released.height  # a suppressed cell claims nothing

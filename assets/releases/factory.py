@@ -14,7 +14,7 @@ import dagster as dg
 
 from pipelines.resources import Warehouse
 from privacy.bounding import grain_violations
-from privacy.engine import release, releasable_periods
+from privacy.engine import releasable_periods, release
 from privacy.ledger import budget_overview, ensure_ledger
 from privacy.spec import ReleaseSpec, privacy_settings, release_specs
 

@@ -6,8 +6,18 @@ import streamlit as st
 from core.survey import cgc_survey
 from dashboards.charts import balance_chart
 from dashboards.data import (
-    LEVEL_NAMES, balance_questions, balance_releases, balance_series, group_codes, group_name, group_overview, nl_interval,
-    nl_number, overview_table, suppression_reasons, wave_name,
+    LEVEL_NAMES,
+    balance_questions,
+    balance_releases,
+    balance_series,
+    group_codes,
+    group_name,
+    group_overview,
+    nl_interval,
+    nl_number,
+    overview_table,
+    suppression_reasons,
+    wave_name,
 )
 
 BREAKDOWNS = {"nation": "Heel Nederland", "sector": "Per sector", "province": "Per provincie", "size_class": "Per grootteklasse"}

@@ -8,7 +8,14 @@ from core import reference
 from core.contracts import SubmissionError
 from core.survey import cgc_survey
 from dashboards.data import (
-    MAX_PEER_HALF_WIDTH, balance_releases, peer_challenges, peer_figures, peer_table, profile_releases, submit_cgc, wave_name,
+    MAX_PEER_HALF_WIDTH,
+    balance_releases,
+    peer_challenges,
+    peer_figures,
+    peer_table,
+    profile_releases,
+    submit_cgc,
+    wave_name,
 )
 
 survey = cgc_survey()

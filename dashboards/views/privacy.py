@@ -5,7 +5,14 @@ import streamlit as st
 
 from dashboards.charts import budget_chart
 from dashboards.data import (
-    accuracy_overview, balance_releases, budget_chart_data, ledger_table, nl_number, privacy_budget, privacy_ledger, wave_name,
+    accuracy_overview,
+    balance_releases,
+    budget_chart_data,
+    ledger_table,
+    nl_number,
+    privacy_budget,
+    privacy_ledger,
+    wave_name,
 )
 
 st.title("Privacy en nauwkeurigheid")

@@ -6,8 +6,15 @@ import streamlit as st
 from core import reference
 from dashboards.charts import challenges_chart, sentiment_chart
 from dashboards.data import (
-    challenge_shares, group_name, median_answer, nl_interval, nl_number, profile_releases, sentiment_series,
-    suppression_reasons, wave_name,
+    challenge_shares,
+    group_name,
+    median_answer,
+    nl_interval,
+    nl_number,
+    profile_releases,
+    sentiment_series,
+    suppression_reasons,
+    wave_name,
 )
 
 st.title("Sentiment en uitdagingen")
