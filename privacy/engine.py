@@ -187,17 +187,16 @@ def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, no
         {"measure": c.measure, "part": c.part, "l1_sensitivity": c.sensitivity, "scale": c.scale, "epsilon": epsilons[c]}
         for c in components
     ])
+    released = post_process(noisy, spec, components)  # one pass over every period: vectorised
     made = {}
-    for (period,), period_cells in noisy.partition_by(PERIOD, as_dict=True, maintain_order=True).items():
-        rid = release_id(spec.name, period, version)
-        released = post_process(period_cells, spec, components)
+    for (period,), period_cells in released.partition_by(PERIOD, as_dict=True, maintain_order=True).items():
         entry = ledger.Entry(
-            release_id=rid, release_name=spec.name, dataset=spec.dataset, period=period, version=version,
-            query=_query_text(spec), privacy_unit=spec.privacy_unit.label, epsilon=epsilon, delta=delta,
+            release_id=release_id(spec.name, period, version), release_name=spec.name, dataset=spec.dataset, period=period,
+            version=version, query=_query_text(spec), privacy_unit=spec.privacy_unit.label, epsilon=epsilon, delta=delta,
             mechanism="; ".join(mechanisms), components=details, bounding=_bounding_text(spec),
             spec_hash=spec.semantic_hash(), created_at=now,
         )
-        made[period] = (released, entry)
+        made[period] = (period_cells, entry)
     return made
 
 
@@ -216,8 +215,9 @@ def _store(connection, spec: ReleaseSpec, made: dict, budget: tuple[float, float
         accepted = []
         try:
             connection.execute("BEGIN TRANSACTION")
+            made_meanwhile = ledger.find_many(connection, [entry.release_id for _, entry in made.values()])
             for period, (cells, entry) in made.items():
-                existing = ledger.find(connection, entry.release_id)
+                existing = made_meanwhile.get(entry.release_id)
                 if existing is not None:  # made by a concurrent run meanwhile: serve that one
                     settled[period] = ReleaseOutcome(entry.release_id, spec.name, period, entry.version, "reused", existing["epsilon"], existing["delta"])
                     continue
@@ -234,7 +234,7 @@ def _store(connection, spec: ReleaseSpec, made: dict, budget: tuple[float, float
                 ))
                 settled[period] = ReleaseOutcome(entry.release_id, spec.name, period, entry.version, "released", entry.epsilon, entry.delta)
             if accepted:
-                release_cells = pl.concat(accepted, how="diagonal_relaxed")  # noqa: F841 - read by DuckDB below
+                release_cells = pl.concat(accepted, how="diagonal_relaxed").rechunk()  # noqa: F841 - read by DuckDB below
                 connection.execute(f"INSERT INTO {release_table(spec)} BY NAME SELECT * FROM release_cells")
             connection.execute("COMMIT")
             outcomes.update(settled)
@@ -282,9 +282,12 @@ def release(
     ensure_release_table(connection, spec)
     outcomes: dict[str, ReleaseOutcome] = {}
     to_make = []
-    for period in dict.fromkeys(periods):
+    periods = list(dict.fromkeys(periods))
+    stored = ledger.find_many(connection, [release_id(spec.name, period, version) for period in periods])
+    spent = ledger.spent_many(connection, spec.dataset, periods)
+    for period in periods:
         rid = release_id(spec.name, period, version)
-        existing = ledger.find(connection, rid)
+        existing = stored.get(rid)
         if existing is not None:
             if existing["spec_hash"] != spec.semantic_hash():
                 raise SpecChanged(
@@ -293,7 +296,7 @@ def release(
                 )
             outcomes[period] = ReleaseOutcome(rid, spec.name, period, version, "reused", existing["epsilon"], existing["delta"])
             continue
-        left = ledger.remaining(connection, spec.dataset, period, budget)
+        left = (max(budget[0] - spent[period][0], 0.0), max(budget[1] - spent[period][1], 0.0))
         if spec.privacy_loss.epsilon > left[0] + ledger.TOLERANCE or spec.privacy_loss.delta > left[1]:
             refused = ledger.BudgetExceeded(spec.dataset, period, left, (spec.privacy_loss.epsilon, spec.privacy_loss.delta))
             outcomes[period] = ReleaseOutcome(rid, spec.name, period, version, "refused", 0.0, 0.0, str(refused))
@@ -304,7 +307,7 @@ def release(
             require_grain(connection, spec, to_make)
         made = _compute(connection, spec, to_make, version, (now or datetime.now()).replace(microsecond=0))
         _store(connection, spec, made, budget, outcomes)
-    return [outcomes[period] for period in dict.fromkeys(periods)]
+    return [outcomes[period] for period in periods]
 
 
 def releasable_periods(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, today: date, settings: PrivacySettings | None = None) -> list[str]:

@@ -157,8 +157,22 @@ def charge(connection: duckdb.DuckDBPyConnection, entry: Entry, budget: tuple[fl
 def find(connection: duckdb.DuckDBPyConnection, release_id: str) -> dict | None:
     """The ledger entry of a release, if it was made."""
     ensure_ledger(connection)
-    frame = connection.execute("SELECT * FROM privacy.ledger WHERE release_id = ?", [release_id]).pl()
-    return frame.to_dicts()[0] if frame.height else None
+    return find_many(connection, [release_id]).get(release_id)
+
+
+def find_many(connection: duckdb.DuckDBPyConnection, release_ids: list[str]) -> dict[str, dict]:
+    """Ledger entries of the releases that were made, by release id (one query; the ledger must exist)."""
+    frame = connection.execute("SELECT * FROM privacy.ledger WHERE list_contains(?, release_id)", [release_ids]).pl()
+    return {row["release_id"]: row for row in frame.iter_rows(named=True)}
+
+
+def spent_many(connection: duckdb.DuckDBPyConnection, dataset: str, periods: list[str]) -> dict[str, tuple[float, float]]:
+    """(epsilon, delta) spent per period of `dataset` (0 for periods without releases; one query)."""
+    rows = connection.execute(
+        "SELECT period, epsilon_spent, delta_spent FROM privacy.budget WHERE dataset = ? AND list_contains(?, period)", [dataset, periods]
+    ).fetchall()
+    found = {period: (float(epsilon), float(delta)) for period, epsilon, delta in rows}
+    return {period: found.get(period, (0.0, 0.0)) for period in periods}
 
 
 def budget_overview(connection: duckdb.DuckDBPyConnection, budgets: dict[str, tuple[float, float]]) -> pl.DataFrame:
