@@ -95,8 +95,8 @@ def profile_releases(exports: Path | None = None) -> pl.DataFrame:
 
 
 def privacy_ledger(exports: Path | None = None) -> pl.DataFrame:
-    """The public ledger: one row per release (every version), oldest period first."""
-    return _read(exports, "privacy_ledger.parquet", "SELECT * FROM {files} ORDER BY period, release_name, version")
+    """The public ledger: one row per release (every version), newest period first."""
+    return _read(exports, "privacy_ledger.parquet", "SELECT * FROM {files} ORDER BY period DESC, release_name, version DESC")
 
 
 def privacy_budget(exports: Path | None = None) -> pl.DataFrame:

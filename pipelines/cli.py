@@ -149,7 +149,7 @@ def release_command(
         raise typer.Exit(1)
     metadata = result.asset_materializations_for_node(f"releases__{name}")[0].metadata
     console.print(f"{name} v{version}: {metadata['periods_released'].value} released, {metadata['periods_reused'].value} served again "
-                  f"(epsilon spent: {metadata['epsilon_spent_this_run'].value:.3g})")
+                  f"(epsilon {metadata['epsilon_per_period'].value:.3g} per released period)")
     refused = metadata["periods_refused"].value
     for message in refused:
         console.print(f"[red]refused: {message}[/red]")

@@ -66,7 +66,7 @@ def build_release_asset(spec: ReleaseSpec) -> dg.AssetsDefinition:
                 "periods_released": len(by_status["released"]),
                 "periods_reused": len(by_status["reused"]),
                 "periods_refused": dg.MetadataValue.json([o.message for o in by_status["refused"]]),
-                "epsilon_spent_this_run": float(sum(o.epsilon for o in by_status["released"])),
+                "epsilon_per_period": spec.privacy_loss.epsilon,
                 "version": config.version,
             }
         )
@@ -118,10 +118,11 @@ def build_ledger_asset(specs: list[ReleaseSpec]) -> dg.AssetsDefinition:
             ]
         )
         return dg.MaterializeResult(
-            metadata={
+            metadata={  # budgets are per period, so the figures are per period too (a sum over periods means nothing)
                 "releases_total": releases,
-                "epsilon_spent_total": float(overview["epsilon_spent"].sum() or 0.0),
-                "periods_with_less_than_one_release_left": int((overview["epsilon_left"] < 1.0).sum()),
+                "periods": overview.height,
+                "most_epsilon_spent_in_a_period": float(overview["epsilon_spent"].max() or 0.0),
+                "least_epsilon_left_in_a_period": float(overview["epsilon_left"].min() or 0.0),
                 "budget_per_period": dg.MetadataValue.md(table),
             }
         )
