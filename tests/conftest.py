@@ -16,6 +16,8 @@ import pytest
 
 TEST_KEY = "test-key-" + "k" * 40
 os.environ["MKB_PSEUDONYM_KEY"] = TEST_KEY
+ACCOUNTS_TEST_KEY = "dGVzdC1hY2NvdW50cy1rZXktMzItYnl0ZXMtbG9uZyE="  # Fernet: 32 bytes, url-safe base64
+os.environ["MKB_ACCOUNTS_KEY"] = ACCOUNTS_TEST_KEY
 
 from core.synthetic import generate  # noqa: E402
 from pipelines.definitions import ALL_ASSETS, ALL_CHECKS  # noqa: E402

@@ -1,0 +1,51 @@
+"""Demo accounts, one per role, so a new user can try every role at once (`mkbvm demo`).
+
+Passwords and the TOTP secrets of the demo analyst and administrator are
+random per installation and kept in `data/secrets/demo_accounts.json`
+(git-ignored), so `mkbvm demo` can print them again; `mkbvm code <e-mail>`
+prints the current app code of a demo account for those without an
+authenticator app at hand.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from pathlib import Path
+
+import pyotp
+
+from accounts.service import create_account, find_account, new_totp_secret
+from accounts.settings import account_settings
+
+DEMO_FIRM_KVK = "12345678"
+DEMO_MEMBERS = [
+    {"name": "Demo Ondernemer", "email": "ondernemer@demo.mkbvm.nl", "role": "respondent", "kvk_number": DEMO_FIRM_KVK},
+    {"name": "Demo Analist", "email": "analist@demo.mkbvm.nl", "role": "analyst"},
+    {"name": "Demo Beheerder", "email": "beheerder@demo.mkbvm.nl", "role": "administrator"},
+]
+
+
+def ensure_demo_accounts(connection: sqlite3.Connection, pseudonym_key: bytes, secrets_file: Path) -> list[dict]:
+    """Create the demo accounts that do not exist yet; return every demo login (e-mail, password, TOTP secret)."""
+    known = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
+    settings = account_settings()
+    for member in DEMO_MEMBERS:
+        if find_account(connection, member["email"]) is not None:
+            continue
+        password = f"demo-{secrets.token_urlsafe(9)}"
+        totp = new_totp_secret() if settings.needs_second_factor(member["role"]) else None
+        create_account(connection, member, password, pseudonym_key, totp, actor="demo")
+        known[member["email"]] = {"password": password, "totp_secret": totp, "role": member["role"]}
+    secrets_file.parent.mkdir(parents=True, exist_ok=True)
+    secrets_file.write_text(json.dumps(known, indent=2))
+    secrets_file.chmod(0o600)
+    return [{"email": email, **values} for email, values in known.items() if find_account(connection, email) is not None]
+
+
+def current_code(secrets_file: Path, email: str) -> str | None:
+    """The app code a demo account needs right now (None for accounts without one, or not in the demo)."""
+    known = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
+    secret = known.get(email.strip().lower(), {}).get("totp_secret")
+    return pyotp.TOTP(secret).now() if secret else None

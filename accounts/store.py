@@ -1,0 +1,96 @@
+"""The account store: one SQLite file, written by the web process and the CLI alike.
+
+SQLite in WAL mode lets several processes read while one writes, and makes
+each write wait (busy timeout) instead of failing; every change is one
+transaction. The audit table is append-only: triggers refuse UPDATE and
+DELETE, and its HMAC chain shows any change made around them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from accounts.settings import store_path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,          -- lower case; needed to log in and to send messages
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('respondent', 'analyst', 'administrator')),
+    firm_id TEXT,                        -- HMAC of the KvK number, as in the warehouse (respondents only)
+    kvk_encrypted BLOB,                  -- Fernet; put on the respondent's submissions, never shown whole
+    password_hash TEXT,                  -- argon2id; empty until the invitation is accepted
+    totp_encrypted BLOB,                 -- Fernet-encrypted TOTP secret; empty without a second factor
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    CHECK ((role = 'respondent') = (firm_id IS NOT NULL AND kvk_encrypted IS NOT NULL))
+);
+CREATE TABLE IF NOT EXISTS recovery_codes (
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    code_hash TEXT NOT NULL,             -- argon2id
+    used_at TEXT
+);
+CREATE TABLE IF NOT EXISTS invitations (
+    token_hash TEXT PRIMARY KEY,         -- SHA-256 of the one-time token in the link
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+);
+CREATE TABLE IF NOT EXISTS login_attempts (
+    email_hash TEXT PRIMARY KEY,         -- keyed hash of the address typed, known or not
+    failures INTEGER NOT NULL,
+    last_failure_at TEXT NOT NULL,
+    locked_until TEXT
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,                 -- account e-mail, 'system', or 'onbekend:<keyed hash>'
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    details TEXT NOT NULL,               -- JSON
+    chain TEXT NOT NULL                  -- HMAC(previous chain, this entry)
+);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
+def connect_store(path: Path | None = None) -> sqlite3.Connection:
+    path = path or store_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None)  # explicit BEGIN ... COMMIT
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA foreign_keys = ON")
+    connection.executescript(SCHEMA)
+    return connection
+
+
+@contextmanager
+def store(path: Path | None = None) -> Iterator[sqlite3.Connection]:
+    """A connection to the account store, closed on exit."""
+    connection = connect_store(path)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT: one writer at a time, all or nothing."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
