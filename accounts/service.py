@@ -457,6 +457,16 @@ def enable_second_factor(connection: sqlite3.Connection, actor: Account, secret:
     return codes
 
 
+def new_recovery_codes(connection: sqlite3.Connection, actor: Account, settings: AccountSettings | None = None) -> list[str]:
+    """Replace one's own recovery codes (the old ones stop working); shown once."""
+    if not actor.has_second_factor:
+        raise AccountError("herstelcodes: zet eerst de tweede stap aan")
+    with transaction(connection):
+        codes = _new_recovery_codes(connection, actor.id, settings or account_settings())
+        audit.record(connection, actor.email, "recovery_codes_renewed", actor.email)
+    return codes
+
+
 def create_account(connection: sqlite3.Connection, data: dict, password: str, pseudonym_key: bytes, totp_secret: str | None = None,
                    actor: str = SYSTEM, settings: AccountSettings | None = None, now: datetime | None = None) -> Account:
     """An active account straight away (for the demo and the first administrator, from the command line)."""

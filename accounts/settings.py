@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.settings import CONFIG_DIR, paths
+from core.pseudonymise import MIN_KEY_LENGTH
+from core.settings import CONFIG_DIR, PSEUDONYM_KEY_ENV, paths
 
 ACCOUNTS_KEY_ENV = "MKB_ACCOUNTS_KEY"
 ACCOUNTS_CONFIG_ENV = "MKB_ACCOUNTS_CONFIG"
@@ -94,3 +95,11 @@ def outbox_path() -> Path:
 
 def accounts_key_file() -> Path:
     return paths().secrets / "accounts.key"
+
+
+def pseudonym_key() -> bytes:
+    """The key that turns a KvK number into the firm's pseudonym, as at ingestion (environment, else the local key file)."""
+    key = os.environ.get(PSEUDONYM_KEY_ENV) or ((paths().secrets / "pseudonym.key").read_text().strip() if (paths().secrets / "pseudonym.key").exists() else "")
+    if len(key) < MIN_KEY_LENGTH:
+        raise RuntimeError(f"{PSEUDONYM_KEY_ENV} is missing or shorter than {MIN_KEY_LENGTH} characters; run `mkbvm keygen`.")
+    return key.encode()

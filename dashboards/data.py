@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 
 from core import reference
-from core.contracts import validate_submission
+from core.contracts import SubmissionError, validate_submission
 from core.landing import write_atomically
 from core.settings import paths
 from core.survey import cgc_survey
@@ -507,16 +507,21 @@ def nl_percent(value: float | None) -> str:
 # --------------------------------------------------------------------------- the form
 
 
-def submit_cgc(answers: dict[str, object], landing: Path | None = None, now: datetime | None = None) -> dict:
-    """Validate a form submission and write it durably to the landing zone; returns the stored record.
+def submit_cgc(answers: dict[str, object], kvk_number: str, landing: Path | None = None, now: datetime | None = None) -> dict:
+    """Validate a form submission for the respondent's own firm and write it durably to the landing zone.
 
-    Raises `core.contracts.SubmissionError` (Dutch lines naming field and rule) for invalid input.
+    `kvk_number` comes from the logged-in respondent's account; answers that try
+    to name a firm themselves are refused. Returns the stored record; raises
+    `core.contracts.SubmissionError` (Dutch lines naming field and rule) for invalid input.
     """
+    if "kvk_number" in answers or "firm_id" in answers:
+        raise SubmissionError(["KvK-nummer: komt uit uw account; u kunt niet voor een ander bedrijf invullen"])
     now = (now or datetime.now()).replace(microsecond=0)
     record = {
         "response_id": f"web-{uuid.uuid4().hex}",
         "submitted_at": now.strftime("%Y-%m-%dT%H:%M:%S"),
         "wave": reference.wave_of(now.date()),
+        "kvk_number": kvk_number,
         **answers,
     }
     validate_submission(record)

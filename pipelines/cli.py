@@ -7,6 +7,8 @@
     mkbvm demo        all of the above, in order
     mkbvm release     make a release (or a new version of one) through Dagster, recorded in its instance
     mkbvm budget      the privacy budget per dataset and period: spent, left
+    mkbvm invite      invite someone (e.g. the first administrator); the link goes to the outbox
+    mkbvm code        the current app code of a demo account (for trying the demo without a phone app)
 """
 
 from __future__ import annotations
@@ -44,26 +46,35 @@ def dagster_home() -> Path:
     return home
 
 
+def accounts_key_file() -> Path:
+    return paths().secrets / "accounts.key"
+
+
 def prepare_environment() -> dict[str, str]:
-    """Environment for pipeline processes: data dir, Dagster home and the key (from the key file if unset)."""
+    """Environment for pipeline processes: data dir, Dagster home and the keys (from the key files if unset)."""
     if not os.environ.get(PSEUDONYM_KEY_ENV) and key_file().exists():
         os.environ[PSEUDONYM_KEY_ENV] = key_file().read_text().strip()
+    if not os.environ.get("MKB_ACCOUNTS_KEY") and accounts_key_file().exists():
+        os.environ["MKB_ACCOUNTS_KEY"] = accounts_key_file().read_text().strip()
     os.environ.setdefault("MKB_DATA_DIR", str(paths().data_dir))
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     return dict(os.environ)
 
 
 @app.command()
-def keygen(force: bool = typer.Option(False, help="Replace an existing key (earlier firm_ids will no longer match).")) -> None:
-    """Create a random local pseudonymisation key outside git (data/secrets/pseudonym.key)."""
-    target = key_file()
-    if target.exists() and not force:
-        console.print(f"Key exists: {target}")
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(secrets.token_urlsafe(48))
-    target.chmod(0o600)
-    console.print(f"New key written to {target}. In production set {PSEUDONYM_KEY_ENV} from a secret store instead.")
+def keygen(force: bool = typer.Option(False, help="Replace existing keys (earlier firm_ids and accounts will no longer match).")) -> None:
+    """Create the local keys outside git: pseudonymisation (data/secrets/pseudonym.key) and accounts (accounts.key)."""
+    from accounts.crypto import new_key
+
+    for target, make, variable in ((key_file(), lambda: secrets.token_urlsafe(48), PSEUDONYM_KEY_ENV),
+                                   (accounts_key_file(), new_key, "MKB_ACCOUNTS_KEY")):
+        if target.exists() and not force:
+            console.print(f"Key exists: {target}")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(make())
+        target.chmod(0o600)
+        console.print(f"New key written to {target}. In production set {variable} from a secret store instead.")
 
 
 @app.command()
@@ -155,6 +166,69 @@ def release_command(
         console.print(f"[red]refused: {message}[/red]")
     if refused:
         raise typer.Exit(1)
+
+
+COMMAND_LINE = "mkbvm (commandoregel)"
+
+
+@app.command()
+def invite(
+    email: str = typer.Option(..., help="E-mail address of the person to invite."),
+    name: str = typer.Option(..., help="Their name."),
+    role: str = typer.Option("administrator", help="respondent, analyst or administrator."),
+    kvk: str = typer.Option(None, help="KvK number of the firm (respondents only)."),
+) -> None:
+    """Invite someone from the command line (whoever runs this has the server: it acts as an administrator)."""
+    prepare_environment()
+    from accounts.mail import mailer
+    from accounts.service import Account, AccountError, invite as invite_member
+    from accounts.settings import pseudonym_key
+    from accounts.store import store
+
+    operator = Account(0, COMMAND_LINE, "Commandoregel", "administrator", None, True, True)
+    with store() as connection:
+        try:
+            invited = invite_member(connection, operator, {"name": name, "email": email, "role": role, "kvk_number": kvk}, mailer(), pseudonym_key())
+        except AccountError as error:
+            console.print(f"[red]Not invited: {error}[/red]")
+            raise typer.Exit(2) from None
+    console.print(f"Invitation for {invited.email} ({invited.role_name}) written to {paths().data_dir / 'outbox'} (or sent, with MKB_SMTP_HOST).")
+
+
+def demo_secrets_file() -> Path:
+    return paths().secrets / "demo_accounts.json"
+
+
+def print_demo_logins(streamlit_port: int) -> None:
+    """Create the demo accounts if needed and show how to log in with each role."""
+    prepare_environment()
+    from accounts.demo import ensure_demo_accounts
+    from accounts.settings import pseudonym_key
+    from accounts.store import store
+
+    with store() as connection:
+        logins = ensure_demo_accounts(connection, pseudonym_key(), demo_secrets_file())
+    names = {"respondent": "ondernemer", "analyst": "analist", "administrator": "beheerder"}
+    console.print(f"\nDemo-accounts, inloggen op http://127.0.0.1:{streamlit_port} :")
+    for login in logins:
+        line = f"  {names[login['role']]:11} {login['email']:27} wachtwoord {login['password']}"
+        if login["totp_secret"]:
+            line += f"   app-sleutel {login['totp_secret']}"
+        console.print(line, soft_wrap=True, highlight=False)
+    console.print("Analist en beheerder loggen in met wachtwoord en een code: voeg de sleutel toe aan een authenticator-app, "
+                  "of vraag de code van dit moment op met `.venv/bin/mkbvm code <e-mailadres>`.")
+
+
+@app.command()
+def code(email: str = typer.Argument(..., help="E-mail address of a demo account.")) -> None:
+    """The app code of a demo analyst or administrator right now (demo only: real users have their own app)."""
+    from accounts.demo import current_code
+
+    current = current_code(demo_secrets_file(), email)
+    if current is None:
+        console.print(f"[red]{email} is no demo account with an app code.[/red]")
+        raise typer.Exit(2)
+    console.print(current)
 
 
 @app.command()
@@ -282,6 +356,7 @@ def demo(
     else:
         console.print("Synthetic data already present in data/landing/cgc (delete data/ to start afresh).")
     run()
+    print_demo_logins(streamlit_port)
     if serve_uis:
         serve(dagster_port=dagster_port, streamlit_port=streamlit_port)
 

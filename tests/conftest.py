@@ -65,3 +65,19 @@ def pipeline(tmp_path_factory) -> Installation:
 @pytest.fixture(scope="session")
 def firms(pipeline) -> pl.DataFrame:
     return pl.read_parquet(pipeline.synthetic / "firms.parquet")
+
+
+def demo_accounts(data_dir: Path) -> dict[str, dict]:
+    """The demo accounts (one per role) in an installation's account store, by role: id, e-mail, password, TOTP secret."""
+    from accounts.demo import ensure_demo_accounts
+    from accounts.service import find_account
+    from accounts.store import store
+
+    with store(data_dir / "accounts" / "accounts.sqlite") as connection:
+        logins = ensure_demo_accounts(connection, TEST_KEY.encode(), data_dir / "secrets" / "demo_accounts.json")
+        return {login["role"]: {**login, "id": find_account(connection, login["email"]).id} for login in logins}
+
+
+@pytest.fixture(scope="session")
+def accounts(pipeline) -> dict[str, dict]:
+    return demo_accounts(pipeline.data_dir)

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 
 import polars as pl
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.contracts import SubmissionError
+from dashboards.auth import ACCOUNT_ID, LAST_SEEN
 from dashboards.data import (
     MAX_PEER_HALF_WIDTH,
     balance_releases,
@@ -21,8 +24,10 @@ from dashboards.data import (
     peer_figures,
     privacy_budget,
     profile_releases,
+    submit_cgc,
 )
 from privacy.spec import release_specs
+from tests.conftest import demo_accounts
 
 APP = "../dashboards/app.py"
 SIGNED = re.compile(r"[+-]?\d{1,3}(\.\d{3})*(,\d+)?")
@@ -43,20 +48,32 @@ def charts(app: AppTest) -> list[tuple[dict, list[dict]]]:
     return shown
 
 
-@pytest.fixture()
-def app(pipeline, monkeypatch):
-    monkeypatch.setenv("MKB_DATA_DIR", str(pipeline.data_dir))
+def logged_in(role_login: dict) -> AppTest:
+    """The app with a session of this account (the login form itself is tested in test_login.py and the browser)."""
     test = AppTest.from_file(APP, default_timeout=60)
+    test.session_state[ACCOUNT_ID] = role_login["id"]
+    test.session_state[LAST_SEEN] = time.time()
     test.run()
     return test
 
 
 @pytest.fixture()
+def app(pipeline, accounts, monkeypatch):
+    monkeypatch.setenv("MKB_DATA_DIR", str(pipeline.data_dir))
+    return logged_in(accounts["analyst"])
+
+
+@pytest.fixture()
 def released_only(pipeline, tmp_path, monkeypatch):
-    """A data folder with a copy of the released files only, so a test may write to its landing zone."""
+    """A data folder with a copy of the released files only (and accounts), so a test may write to its landing zone."""
     shutil.copytree(pipeline.exports, tmp_path / "exports")
     monkeypatch.setenv("MKB_DATA_DIR", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture()
+def respondent_app(released_only):
+    return logged_in(demo_accounts(released_only)["respondent"])
 
 
 # --------------------------------------------------------------------------- pages
@@ -131,22 +148,27 @@ def test_privacy_page_shows_budget_and_ledger(app):
     assert "Epsilon" in text and "x in een tabel" in text
 
 
-def test_form_names_the_field_and_rule_in_dutch(app, pipeline):
-    app.switch_page("views/invullen.py").run()
-    app.text_input(key="kvk_number").input("12ab")
+def test_form_names_the_field_and_rule_in_dutch(respondent_app, released_only):
+    app = respondent_app
+    assert app.title[0].value == "Gezondheidscheck invullen"  # a respondent lands on the form
+    app.radio(key="order_book").set_value("grown")
     app.button[0].click().run()
     assert not app.exception
     message = app.error[0].value
-    assert "KvK-nummer: moet uit precies 8 cijfers bestaan" in message
-    assert "Sector: ontbreekt" in message
-    assert not list((pipeline.landing / "cgc").glob("form_*"))  # nothing written for invalid input
+    assert "Sector: ontbreekt" in message and "Provincie: ontbreekt" in message
+    assert not list((released_only / "landing" / "cgc").glob("form_*"))  # nothing written for invalid input
 
 
-def test_form_submission_is_stored_then_compared(released_only):
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.run()
-    app.switch_page("views/invullen.py").run()
-    app.text_input(key="kvk_number").input("12345678")
+def test_the_form_has_no_way_to_choose_a_firm_and_submits_for_the_account(respondent_app, released_only):
+    app = respondent_app
+    assert not [t for t in app.text_input if "KvK" in (t.label or "")]
+    assert any("eindigend op **678**" in m.value for m in app.markdown)  # the demo firm 12345678, from the account
+    with pytest.raises(SubmissionError, match="KvK-nummer: komt uit uw account"):
+        submit_cgc({"kvk_number": "87654321", "sector": "G"}, "12345678", released_only / "landing")
+
+
+def test_form_submission_is_stored_then_compared(respondent_app, released_only):
+    app = respondent_app
     app.selectbox(key="sector").select("G")
     app.selectbox(key="size_class").select("2-9")
     app.selectbox(key="province").select("PV31")
@@ -156,7 +178,8 @@ def test_form_submission_is_stored_then_compared(released_only):
     app.button[0].click().run()
     assert not app.exception and not app.error
     assert app.success[0].value == "Bedankt! Uw antwoorden zijn veilig opgeslagen."
-    assert len(list((released_only / "landing" / "cgc").glob("form_*.jsonl"))) == 1
+    (stored,) = (released_only / "landing" / "cgc").glob("form_*.jsonl")
+    assert json.loads(stored.read_text())["kvk_number"] == "12345678"  # the account's firm
     comparison = app.table[0].value
     assert list(comparison["Vraag"]) == ["Orderportefeuille", "Investeringsbereidheid", "Personeelstekort", "Economisch sentiment"]
     assert list(comparison["Uw antwoord"]) == ["Gegroeid", "niet beantwoord", "niet beantwoord", "Positief"]

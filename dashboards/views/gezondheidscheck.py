@@ -4,6 +4,7 @@ import polars as pl
 import streamlit as st
 
 from core.survey import cgc_survey
+from dashboards import auth
 from dashboards.charts import balance_chart
 from dashboards.data import (
     LEVEL_NAMES,
@@ -19,6 +20,8 @@ from dashboards.data import (
     suppression_reasons,
     wave_name,
 )
+
+auth.require(*auth.STAFF)  # every page checks the role itself, not only the menu
 
 BREAKDOWNS = {"nation": "Heel Nederland", "sector": "Per sector", "province": "Per provincie", "size_class": "Per grootteklasse"}
 

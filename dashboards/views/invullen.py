@@ -6,7 +6,10 @@ import streamlit as st
 
 from core import reference
 from core.contracts import SubmissionError
+from accounts.service import firm_kvk_number
+from accounts.store import store
 from core.survey import cgc_survey
+from dashboards import auth
 from dashboards.data import (
     MAX_PEER_HALF_WIDTH,
     balance_releases,
@@ -18,6 +21,7 @@ from dashboards.data import (
     wave_name,
 )
 
+account = auth.require("respondent")  # every page checks the role itself, not only the menu
 survey = cgc_survey()
 sector_names = reference.sector_names()
 province_names = reference.province_names()
@@ -53,10 +57,12 @@ def show_comparison(record: dict) -> None:
 st.title("Gezondheidscheck invullen")
 st.write("Vul de korte vragenlijst in. Het kost ongeveer twee minuten. Daarna ziet u uw antwoorden naast die van vergelijkbare bedrijven.")
 
+with store() as connection:
+    kvk_number = firm_kvk_number(connection, account)  # the firm comes from the account, never from the form
+
 with st.form("cgc_form"):
     st.subheader("Uw bedrijf")
-    kvk_number = st.text_input("KvK-nummer", max_chars=8, placeholder="8 cijfers", key="kvk_number",
-                               help="We slaan uw KvK-nummer niet op: we maken er een code van die niet terug te rekenen is.")
+    st.write(f"U vult in voor uw bedrijf met KvK-nummer eindigend op **{kvk_number[-3:]}** (zo staat het in uw account).")
     sector = st.selectbox("Sector", reference.sector_codes(), index=None, placeholder="Kies uw sector",
                           format_func=lambda s: f"{s} – {sector_names[s]}", key="sector")
     size_class = st.selectbox("Bedrijfsgrootte (werkzame personen, inclusief uzelf)", reference.size_class_codes(), index=None,
@@ -75,9 +81,9 @@ with st.form("cgc_form"):
     sent = st.form_submit_button("Versturen", type="primary")
 
 if sent:
-    profile = {"kvk_number": kvk_number, "sector": sector, "size_class": size_class, "province": province}
+    profile = {"sector": sector, "size_class": size_class, "province": province}
     try:
-        record = submit_cgc({**profile, **answers})
+        record = submit_cgc({**profile, **answers}, kvk_number)
     except SubmissionError as error:
         st.error("Uw antwoorden zijn nog niet verstuurd. Controleer deze punten:\n\n" + "\n".join(f"- {p}" for p in error.problems))
     except Exception:  # noqa: BLE001 - a respondent never sees a traceback

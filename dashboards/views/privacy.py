@@ -3,6 +3,7 @@
 import polars as pl
 import streamlit as st
 
+from dashboards import auth
 from dashboards.charts import budget_chart
 from dashboards.data import (
     accuracy_overview,
@@ -14,6 +15,8 @@ from dashboards.data import (
     privacy_ledger,
     wave_name,
 )
+
+auth.require(*auth.STAFF)  # every page checks the role itself, not only the menu
 
 st.title("Privacy en nauwkeurigheid")
 st.markdown(

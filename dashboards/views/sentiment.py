@@ -4,6 +4,7 @@ import polars as pl
 import streamlit as st
 
 from core import reference
+from dashboards import auth
 from dashboards.charts import challenges_chart, sentiment_chart
 from dashboards.data import (
     challenge_shares,
@@ -16,6 +17,8 @@ from dashboards.data import (
     suppression_reasons,
     wave_name,
 )
+
+auth.require(*auth.STAFF)  # every page checks the role itself, not only the menu
 
 st.title("Sentiment en uitdagingen")
 st.write(

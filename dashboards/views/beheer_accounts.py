@@ -1,0 +1,74 @@
+"""Administrators: who has an account, invite one person or a member list, change roles, block accounts."""
+
+import polars as pl
+import streamlit as st
+
+from accounts.mail import mailer
+from accounts.service import ROLE_NAMES, AccountError, PermissionDenied, change_role, import_members, invite, list_accounts, set_active
+from accounts.settings import pseudonym_key
+from accounts.store import store
+from dashboards import auth
+
+admin = auth.require("administrator")  # every page checks the role itself
+st.title("Accounts beheren")
+
+with store() as connection:
+    accounts = list_accounts(connection)
+st.dataframe(
+    pl.DataFrame(
+        [{"Naam": a.name, "E-mailadres": a.email, "Rol": a.role_name, "Code uit app": "ja" if a.has_second_factor else "nee",
+          "Status": "actief" if a.active else "geblokkeerd"} for a in accounts],
+        schema=["Naam", "E-mailadres", "Rol", "Code uit app", "Status"], orient="row",
+    ),
+    hide_index=True, width="stretch",
+)
+
+
+def _done(action, success: str) -> None:
+    """Run an account change and say in Dutch what happened (never a traceback)."""
+    with store() as connection:
+        try:
+            action(connection)
+        except (AccountError, PermissionDenied) as error:
+            st.error(f"Niet gelukt: {error}.")
+            return
+    st.success(success)
+
+
+st.subheader("Iemand uitnodigen")
+with st.form("invite", clear_on_submit=True):
+    left, right = st.columns(2)
+    name = left.text_input("Naam", key="invite_name")
+    email = right.text_input("E-mailadres", key="invite_email")
+    role = left.selectbox("Rol", list(ROLE_NAMES), format_func=ROLE_NAMES.get, key="invite_role")
+    kvk = right.text_input("KvK-nummer (alleen voor een ondernemer)", max_chars=8, key="invite_kvk")
+    if st.form_submit_button("Uitnodiging versturen", type="primary"):
+        member = {"name": name, "email": email, "role": role, "kvk_number": kvk or None}
+        _done(lambda c: invite(c, admin, member, mailer(), pseudonym_key()), f"Uitnodiging voor {email} staat klaar bij de verstuurde berichten.")
+
+st.subheader("Ledenlijst inlezen")
+st.write("Een CSV-bestand met de kolommen `name`, `email`, `kvk_number` en `role` (respondent, analyst of administrator). "
+         "Iedereen krijgt een eigen uitnodiging; regels met een fout worden genoemd en niet ingelezen.")
+upload = st.file_uploader("Ledenlijst (CSV)", type=["csv"], key="members_csv")
+if upload is not None and st.button("Ledenlijst inlezen", key="import_members"):
+    with store() as connection:
+        try:
+            report = import_members(connection, admin, upload.getvalue().decode("utf-8", errors="replace"), mailer(), pseudonym_key())
+        except AccountError as error:
+            st.error(f"Niet ingelezen: {error}.")
+        else:
+            st.success(f"{len(report.invited)} uitnodigingen klaargezet.")
+            if report.skipped:
+                st.warning("Deze regels zijn niet ingelezen:\n\n" + "\n".join(f"- {line}" for line in report.skipped))
+
+st.subheader("Rol of status wijzigen")
+others = [a for a in accounts if a.id != admin.id]
+if others:
+    chosen = st.selectbox("Account", others, format_func=lambda a: f"{a.name} ({a.email}, {a.role_name})", key="manage_account")
+    left, right = st.columns(2)
+    if chosen.role in ("analyst", "administrator"):
+        new_role = "administrator" if chosen.role == "analyst" else "analyst"
+        if left.button(f"Maak {ROLE_NAMES[new_role]}", key="change_role"):
+            _done(lambda c: change_role(c, admin, chosen.id, new_role), f"{chosen.name} is nu {ROLE_NAMES[new_role]}.")
+    if right.button("Deblokkeren" if not chosen.active else "Blokkeren", key="toggle_active"):
+        _done(lambda c: set_active(c, admin, chosen.id, not chosen.active), f"{chosen.name} is {'gedeblokkeerd' if not chosen.active else 'geblokkeerd'}.")
