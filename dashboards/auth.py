@@ -160,4 +160,4 @@ def sidebar(account: Account, pages: dict[str, st.Page]) -> None:
                 st.page_link(page)
         if st.button("Uitloggen", key="logout"):
             logout(account)
-            st.rerun()
+            st.switch_page(pages["start"])  # the next person to log in starts on their own first page

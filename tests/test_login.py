@@ -147,3 +147,4 @@ def test_the_administrator_sees_the_audit_trail_and_its_chain_check(installation
     assert not app.exception and "Het logboek is onveranderd" in app.success[0].value
     entries = app.dataframe[0].value
     assert "inloggen mislukt" in set(entries["Wat"]) and "account gemaakt" in set(entries["Wat"])
+

@@ -4,6 +4,8 @@ import polars as pl
 import streamlit as st
 
 from core.survey import cgc_survey
+from accounts.service import record_event
+from accounts.store import store
 from dashboards import auth
 from dashboards.charts import balance_chart
 from dashboards.data import (
@@ -21,7 +23,7 @@ from dashboards.data import (
     wave_name,
 )
 
-auth.require(*auth.STAFF)  # every page checks the role itself, not only the menu
+account = auth.require(*auth.STAFF)  # every page checks the role itself, not only the menu
 
 BREAKDOWNS = {"nation": "Heel Nederland", "sector": "Per sector", "province": "Per provincie", "size_class": "Per grootteklasse"}
 
@@ -91,4 +93,20 @@ reasons = suppression_reasons(overview)
 st.caption(
     "x = dit cijfer tonen we niet" + (f" ({'; '.join(reasons)})" if reasons else "") + ". "
     "Bij zo weinig antwoorden is het cijfer te onzeker en zegt het te veel over losse bedrijven."
+)
+
+
+def _logged_download() -> None:
+    """Downloads of figures are exports: each one goes into the audit trail."""
+    with store() as connection:
+        record_event(connection, account, "export", f"{question} {table_level} {period}", {"page": "gezondheidscheck", "format": "csv"})
+
+
+st.download_button(
+    "Download deze tabel (CSV)",
+    overview_table(overview, table_level).write_csv(separator=";"),
+    file_name=f"saldo_{question}_{table_level}_{period}.csv",
+    mime="text/csv",
+    on_click=_logged_download,
+    key="download_overview",
 )

@@ -1,0 +1,81 @@
+"""A real Streamlit server and headless Chromium (Debian's) for the browser tests, and logging in through the page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyotp
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(data_dir: Path, **environment: str) -> Iterator[str]:
+    """`streamlit run dashboards/app.py` on a free port of 127.0.0.1 for this data folder; stopped by its own process group."""
+    port = free_port()
+    env = {**os.environ, "MKB_DATA_DIR": str(data_dir), **environment}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("Streamlit did not start within 60 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def log_in(page, email: str, password: str, totp_secret: str | None = None) -> None:
+    """Fill in the login form (and the app code, when a secret is given) as a person would."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("heading", name="Inloggen")).to_be_visible(timeout=30_000)
+    page.get_by_label("E-mailadres").fill(email)
+    page.get_by_label("Wachtwoord").fill(password)
+    page.get_by_role("button", name="Inloggen").click()
+    if totp_secret:
+        code_field = page.get_by_label("Code uit de app of herstelcode")
+        expect(code_field).to_be_visible(timeout=30_000)
+        code_field.fill(pyotp.TOTP(totp_secret).now())
+        page.get_by_role("button", name="Verder").click()
+
+
+def open_from_menu(page, title: str) -> None:
+    """Go to a page through the sidebar (the session stays; a typed URL would start a new one)."""
+    page.get_by_role("link", name=title).click()
