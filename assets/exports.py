@@ -4,6 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from accounts.service import SYSTEM, record_event
+from accounts.store import store
 from assets.releases.factory import LEDGER, SPECS, release_key
 from pipelines.resources import Folders, Warehouse
 from privacy.export import export_ledger, export_release
@@ -16,6 +18,8 @@ def build_export_asset(spec: ReleaseSpec) -> dg.AssetsDefinition:
         """One Parquet file per release (privacy metadata inside) and a codebook, in `data/exports/<spec>/`."""
         with warehouse.connect() as connection:
             written = export_release(connection, spec, Path(folders.exports))
+        with store(Path(folders.accounts)) as accounts:  # researcher exports are part of the audit trail, like downloads
+            record_event(accounts, None, "export", f"exports/{spec.name}", {"files": len(written), "by": SYSTEM})
         return dg.MaterializeResult(metadata={"files": len(written), "folder": dg.MetadataValue.path(str(Path(folders.exports) / spec.name))})
 
     return export

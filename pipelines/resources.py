@@ -31,10 +31,11 @@ class Warehouse(dg.ConfigurableResource):
 
 
 class Folders(dg.ConfigurableResource):
-    """Landing zone (input files) and exports (released Parquet)."""
+    """Landing zone (input files), exports (released Parquet) and the account store (its audit trail records exports)."""
 
     landing: str
     exports: str
+    accounts: str
 
 
 class PseudonymKey(dg.ConfigurableResource):
@@ -52,6 +53,6 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     current = paths()
     return {
         "warehouse": Warehouse(path=str(current.warehouse)),
-        "folders": Folders(landing=str(current.landing), exports=str(current.exports)),
+        "folders": Folders(landing=str(current.landing), exports=str(current.exports), accounts=str(current.data_dir / "accounts" / "accounts.sqlite")),
         "pseudonym_key": PseudonymKey(key=dg.EnvVar(PSEUDONYM_KEY_ENV)),
     }

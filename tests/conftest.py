@@ -38,7 +38,7 @@ class Installation:
     def resources(self) -> dict:
         return {
             "warehouse": Warehouse(path=str(self.warehouse)),
-            "folders": Folders(landing=str(self.landing), exports=str(self.exports)),
+            "folders": Folders(landing=str(self.landing), exports=str(self.exports), accounts=str(self.data_dir / "accounts" / "accounts.sqlite")),
             "pseudonym_key": PseudonymKey(key=TEST_KEY),
         }
 
