@@ -181,7 +181,8 @@ def invite(
     """Invite someone from the command line (whoever runs this has the server: it acts as an administrator)."""
     prepare_environment()
     from accounts.mail import mailer
-    from accounts.service import Account, AccountError, invite as invite_member
+    from accounts.service import Account, AccountError
+    from accounts.service import invite as invite_member
     from accounts.settings import pseudonym_key
     from accounts.store import store
 

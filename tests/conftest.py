@@ -81,3 +81,18 @@ def demo_accounts(data_dir: Path) -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def accounts(pipeline) -> dict[str, dict]:
     return demo_accounts(pipeline.data_dir)
+
+
+def logged_in(login: dict, app_path: str = "../dashboards/app.py"):
+    """The Streamlit app (AppTest) in a session of this account, as after a login through the form."""
+    import time
+
+    from streamlit.testing.v1 import AppTest
+
+    from dashboards.auth import ACCOUNT_ID, LAST_SEEN
+
+    app = AppTest.from_file(app_path, default_timeout=60)
+    app.session_state[ACCOUNT_ID] = login["id"]
+    app.session_state[LAST_SEEN] = time.time()
+    app.run()
+    return app

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 
 import polars as pl
 import pyarrow as pa
@@ -14,7 +13,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.contracts import SubmissionError
-from dashboards.auth import ACCOUNT_ID, LAST_SEEN
 from dashboards.data import (
     MAX_PEER_HALF_WIDTH,
     balance_releases,
@@ -27,7 +25,7 @@ from dashboards.data import (
     submit_cgc,
 )
 from privacy.spec import release_specs
-from tests.conftest import demo_accounts
+from tests.conftest import demo_accounts, logged_in
 
 APP = "../dashboards/app.py"
 SIGNED = re.compile(r"[+-]?\d{1,3}(\.\d{3})*(,\d+)?")
@@ -46,15 +44,6 @@ def charts(app: AppTest) -> list[tuple[dict, list[dict]]]:
         rows = [row for data in chart.proto.datasets for row in pa.ipc.open_stream(data.data.data).read_all().to_pylist()]
         shown.append((json.loads(chart.proto.spec), rows))
     return shown
-
-
-def logged_in(role_login: dict) -> AppTest:
-    """The app with a session of this account (the login form itself is tested in test_login.py and the browser)."""
-    test = AppTest.from_file(APP, default_timeout=60)
-    test.session_state[ACCOUNT_ID] = role_login["id"]
-    test.session_state[LAST_SEEN] = time.time()
-    test.run()
-    return test
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from accounts import audit
 from accounts.mail import outbox
 from accounts.store import store
 from dashboards.auth import ACCOUNT_ID, LAST_SEEN
-from tests.conftest import demo_accounts
+from tests.conftest import demo_accounts, logged_in
 
 APP = "../dashboards/app.py"
 
@@ -28,14 +28,6 @@ def installation(pipeline, tmp_path, monkeypatch):
 
 def fresh() -> AppTest:
     app = AppTest.from_file(APP, default_timeout=60)
-    app.run()
-    return app
-
-
-def session_of(login: dict) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.session_state[ACCOUNT_ID] = login["id"]
-    app.session_state[LAST_SEEN] = time.time()
     app.run()
     return app
 
@@ -70,7 +62,7 @@ def test_a_wrong_password_and_an_unknown_address_get_the_same_dutch_message(inst
 @pytest.mark.parametrize("page", ["views/gezondheidscheck.py", "views/privacy.py", "views/beheer_accounts.py", "views/beheer_audit.py"])
 def test_a_respondent_opening_a_staff_page_gets_a_dutch_refusal_and_not_the_page(installation, page):
     _, logins = installation
-    app = session_of(logins["respondent"])
+    app = logged_in(logins["respondent"])
     app.switch_page(page).run()
     assert not app.exception
     assert "Deze pagina is alleen voor" in app.error[0].value and "U bent ingelogd als ondernemer" in app.error[0].value
@@ -79,7 +71,7 @@ def test_a_respondent_opening_a_staff_page_gets_a_dutch_refusal_and_not_the_page
 
 def test_the_menu_shows_only_the_pages_of_the_role(installation):
     _, logins = installation
-    labels = {role: {link.label for link in session_of(login).get("page_link")} for role, login in logins.items()}
+    labels = {role: {link.label for link in logged_in(login).get("page_link")} for role, login in logins.items()}
     assert labels["respondent"] == {"Gezondheidscheck invullen", "Mijn account"}
     assert {"Gezondheidscheck", "Sentiment en uitdagingen", "Privacy en nauwkeurigheid", "Mijn account"} == labels["analyst"]
     assert {"Accounts beheren", "Verstuurde berichten", "Logboek"} <= labels["administrator"]
@@ -111,7 +103,7 @@ def test_an_idle_session_ends_and_is_logged(installation):
 
 def test_an_administrator_invites_someone_who_activates_the_account(installation):
     data, logins = installation
-    admin = session_of(logins["administrator"])
+    admin = logged_in(logins["administrator"])
     assert admin.title[0].value == "Accounts beheren"
     admin.text_input(key="invite_name").input("Piet Bakker")
     admin.text_input(key="invite_email").input("piet@bakkerij.nl")
@@ -142,7 +134,7 @@ def test_an_administrator_invites_someone_who_activates_the_account(installation
 def test_the_administrator_sees_the_audit_trail_and_its_chain_check(installation):
     _, logins = installation
     log_in(fresh(), "bestaat-niet@example.nl", "x")
-    app = session_of(logins["administrator"])
+    app = logged_in(logins["administrator"])
     app.switch_page("views/beheer_audit.py").run()
     assert not app.exception and "Het logboek is onveranderd" in app.success[0].value
     entries = app.dataframe[0].value

@@ -5,7 +5,14 @@ import io
 import segno
 import streamlit as st
 
-from accounts.service import AccountError, change_password, enable_second_factor, new_recovery_codes, new_totp_secret, provisioning_uri
+from accounts.service import (
+    AccountError,
+    change_password,
+    enable_second_factor,
+    new_recovery_codes,
+    new_totp_secret,
+    provisioning_uri,
+)
 from accounts.settings import account_settings
 from accounts.store import store
 from dashboards import auth

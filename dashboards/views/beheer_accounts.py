@@ -4,7 +4,16 @@ import polars as pl
 import streamlit as st
 
 from accounts.mail import mailer
-from accounts.service import ROLE_NAMES, AccountError, PermissionDenied, change_role, import_members, invite, list_accounts, set_active
+from accounts.service import (
+    ROLE_NAMES,
+    AccountError,
+    PermissionDenied,
+    change_role,
+    import_members,
+    invite,
+    list_accounts,
+    set_active,
+)
 from accounts.settings import pseudonym_key
 from accounts.store import store
 from dashboards import auth

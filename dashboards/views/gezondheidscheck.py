@@ -3,9 +3,9 @@
 import polars as pl
 import streamlit as st
 
-from core.survey import cgc_survey
 from accounts.service import record_event
 from accounts.store import store
+from core.survey import cgc_survey
 from dashboards import auth
 from dashboards.charts import balance_chart
 from dashboards.data import (

@@ -4,10 +4,10 @@ import logging
 
 import streamlit as st
 
-from core import reference
-from core.contracts import SubmissionError
 from accounts.service import firm_kvk_number
 from accounts.store import store
+from core import reference
+from core.contracts import SubmissionError
 from core.survey import cgc_survey
 from dashboards import auth
 from dashboards.data import (
