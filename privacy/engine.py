@@ -130,10 +130,11 @@ def _query_text(spec: ReleaseSpec) -> str:
     return f"{measures} per {levels} from {spec.source}"
 
 
-def _bounding_text(spec: ReleaseSpec) -> str:
+def _bounding_text(spec: ReleaseSpec, grain_checked: bool) -> str:
     unit, period = spec.privacy_unit.column, spec.period
     if spec.contribution.source_grain is not None:
-        return f"source grain: one row per {unit} per {period} in {spec.source}, checked exactly before release"
+        by = "by the blocking check after the mart's build in the same run" if grain_checked else "by the release itself"
+        return f"source grain: one row per {unit} per {period} in {spec.source}, checked exactly {by}"
     return f"at most {spec.contribution.max_rows_per_unit} rows per {unit} per {period}, kept by {spec.contribution.keep}"
 
 
@@ -166,7 +167,8 @@ def _private_selection(stats: pl.DataFrame, spec: ReleaseSpec, components: list[
     return keys, noisy, component, threshold
 
 
-def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, now: datetime) -> dict[str, tuple[pl.DataFrame, ledger.Entry]]:
+def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, now: datetime,
+             grain_checked: bool = False) -> dict[str, tuple[pl.DataFrame, ledger.Entry]]:
     components = plan(spec)
     stats = sufficient_statistics(connection, spec, periods)
     preset, epsilons, delta, mechanisms = {}, {}, 0.0, [LAPLACE]
@@ -193,7 +195,7 @@ def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, no
         entry = ledger.Entry(
             release_id=release_id(spec.name, period, version), release_name=spec.name, dataset=spec.dataset, period=period,
             version=version, query=_query_text(spec), privacy_unit=spec.privacy_unit.label, epsilon=epsilon, delta=delta,
-            mechanism="; ".join(mechanisms), components=details, bounding=_bounding_text(spec),
+            mechanism="; ".join(mechanisms), components=details, bounding=_bounding_text(spec, grain_checked),
             spec_hash=spec.semantic_hash(), created_at=now,
         )
         made[period] = (period_cells, entry)
@@ -305,7 +307,7 @@ def release(
     if to_make:
         if spec.contribution.source_grain is not None and not grain_checked:
             require_grain(connection, spec, to_make)
-        made = _compute(connection, spec, to_make, version, (now or datetime.now()).replace(microsecond=0))
+        made = _compute(connection, spec, to_make, version, (now or datetime.now()).replace(microsecond=0), grain_checked)
         _store(connection, spec, made, budget, outcomes)
     return [outcomes[period] for period in periods]
 

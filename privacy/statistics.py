@@ -31,17 +31,50 @@ class SourceError(ValueError):
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
 
 
+def _is_text(column_type: str) -> bool:
+    return column_type.upper() == "VARCHAR"
+
+
+def _canonical(measure, category: str, column_type: str):
+    """The value a category names in the column's own type: '4', '04' and '4.0' are all the number 4."""
+    if not column_type.upper().startswith(NUMERIC_TYPES):
+        return category  # text compares as written; other types compare on their one canonical text (below)
+    try:
+        return float(category)
+    except ValueError:
+        raise SourceError(f"measures.{measure.name}: category '{category}' is not a number, but {measure.column} is {column_type}") from None
+
+
+def check_distinct(measure, groups: list[list[str]], column_type: str) -> None:
+    """No two categories of a measure may name the same value: one answer must land in one cell only.
+
+    Otherwise one unit would count in several cells and move the vector by more than
+    the derived sensitivity; the spec loader cannot see this, because only the
+    column's type decides which spellings are equal.
+    """
+    seen: dict[object, str] = {}
+    for category in (c for group in groups for c in group):
+        value = _canonical(measure, category, column_type)
+        if value in seen:
+            raise SourceError(
+                f"measures.{measure.name}: categories '{seen[value]}' and '{category}' are the same value of "
+                f"{measure.column} ({column_type}); each value may appear once"
+            )
+        seen[value] = category
+
+
+def _match(column: str, column_type: str) -> str:
+    """How a column is compared with category literals: itself when text or numeric, else its canonical text."""
+    if _is_text(column_type) or column_type.upper().startswith(NUMERIC_TYPES):
+        return column
+    return f"CAST({column} AS VARCHAR)"
+
+
 def _values(measure, categories: list[str], column_type: str) -> str:
     """Categories as SQL literals of the column's own type, so DuckDB compares without casting every row."""
     if not column_type.upper().startswith(NUMERIC_TYPES):
         return ", ".join(map(literal, categories))
-    numbers = []
-    for category in categories:
-        try:
-            numbers.append(repr(float(category)) if "." in category else str(int(category)))
-        except ValueError:
-            raise SourceError(f"measures.{measure.name}: category '{category}' is not a number, but {measure.column} is {column_type}") from None
-    return ", ".join(numbers)
+    return ", ".join(repr(_canonical(measure, category, column_type)) for category in categories)
 
 
 def _clamped(measure: Sum | Mean | Quantiles) -> str:
@@ -77,10 +110,13 @@ def _statistics_sql(measure, types: dict[str, str]) -> list[str]:
     if isinstance(measure, Shares):
         kind = types[measure.column]
         if not measure.multi_select:
+            check_distinct(measure, [measure.categories], kind)
             return [
-                f'count_if({column} = {_values(measure, [category], kind)}) AS "{name}"'
+                f'count_if({_match(column, kind)} = {_values(measure, [category], kind)}) AS "{name}"'
                 for category, name in zip(measure.categories, columns, strict=True)
             ]
+        if kind.endswith("[]") and kind.upper() != "VARCHAR[]":
+            raise SourceError(f"measures.{measure.name}: a multi-select column holds text codes, but {measure.column} is {kind}")
         if kind.endswith("[]"):
             chosen = f"list_slice({column}, 1, {measure.selections})"
         else:
@@ -92,11 +128,13 @@ def _statistics_sql(measure, types: dict[str, str]) -> list[str]:
         ]
     if isinstance(measure, Balance):
         kind = types[measure.column]
+        check_distinct(measure, [measure.positive, measure.negative], kind)
         positive, negative = _values(measure, measure.positive, kind), _values(measure, measure.negative, kind)
+        value = _match(column, kind)
         return [  # a NULL answer is in none of the three: NOT IN gives NULL, which count_if does not count
-            f'count_if({column} IN ({positive})) AS "{measure.name}|positive"',
-            f'count_if({column} NOT IN ({positive}, {negative})) AS "{measure.name}|neutral"',
-            f'count_if({column} IN ({negative})) AS "{measure.name}|negative"',
+            f'count_if({value} IN ({positive})) AS "{measure.name}|positive"',
+            f'count_if({value} NOT IN ({positive}, {negative})) AS "{measure.name}|neutral"',
+            f'count_if({value} IN ({negative})) AS "{measure.name}|negative"',
         ]
     raise TypeError(f"unknown measure kind {type(measure).__name__}")
 

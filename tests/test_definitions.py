@@ -27,7 +27,7 @@ def test_asset_graph_has_every_layer_in_order():
         assert graph.get(dg.AssetKey(["exports", name])).parent_keys == {dg.AssetKey(["releases", name])}
     checks = {key.name for key in graph.asset_check_keys}
     assert {"firm_id_is_pseudonym", "free_text_has_no_identifiers"} <= checks
-    grain = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(["marts", "cgc_firm_wave"]), "one_row_per_unit_per_period"))
+    grain = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(["marts", "cgc_firm_wave"]), "one_row_per_firm_id_per_wave"))
     assert grain.blocking
 
 

@@ -45,7 +45,7 @@ def test_the_blocking_grain_check_stops_every_release_in_the_run(tmp_path):
             make_mart(connection, pl.concat([mart, mart.head(1)]))
 
     spec = cgc_spec()
-    check = build_grain_check("marts.cgc_firm_wave", [spec])
+    check = build_grain_check([spec])
     result = dg.materialize([broken_mart, build_release_asset(spec), check], resources={"warehouse": Warehouse(path=str(warehouse))}, raise_on_error=False)
     (evaluation,) = result.get_asset_check_evaluations()
     assert not evaluation.passed and evaluation.metadata["periods_violating"].value == {WAVE: 1}

@@ -22,8 +22,8 @@ import pytest
 
 from privacy.engine import release
 from privacy.mechanisms import certified_epsilon, count_accuracy, plan, vector_measurement
-from privacy.spec import release_specs
-from privacy.statistics import level_cells, statistic_names, sufficient_statistics
+from privacy.spec import ReleaseSpec, release_specs
+from privacy.statistics import SourceError, level_cells, statistic_names, sufficient_statistics
 from tests.privacy_support import cgc_spec, firms_frame, make_mart, settings
 
 # (measure, part) -> (L1 sensitivity, noise scale) derived by hand:
@@ -130,3 +130,36 @@ def test_the_ledger_records_what_opendp_certified(tmp_path):
     recorded = {(c["measure"], c["part"]): (c["l1_sensitivity"], c["scale"]) for c in components}
     assert recorded == {key: (s, pytest.approx(scale)) for key, (s, scale) in DERIVED["cgc_profile"].items()}
     assert outcome.epsilon == pytest.approx(sum(c["epsilon"] for c in components)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("measure", "message"),
+    [
+        ({"name": "mood", "kind": "balance", "column": "sentiment", "positive": ["1"], "negative": ["01"]}, "categories '1' and '01' are the same value"),
+        ({"name": "mood", "kind": "shares", "column": "sentiment", "categories": ["4", "4.0", "5"]}, "categories '4' and '4.0' are the same value"),
+        ({"name": "mood", "kind": "shares", "column": "sentiment", "categories": ["4", "vier"]}, "category 'vier' is not a number"),
+    ],
+)
+def test_categories_that_name_the_same_value_are_refused(measure, message):
+    """One answer may land in one cell only; on a numeric column '1' and '01' are the same answer."""
+    data = cgc_spec("cgc_balance").model_dump(mode="json")
+    data["measures"] = [{"name": "respondents", "kind": "count"}, measure]
+    aliasing = ReleaseSpec.model_validate(data)
+    with duckdb.connect() as connection:
+        make_mart(connection, firms_frame(50, ["2025-01"]))
+        with pytest.raises(SourceError, match=message):
+            release(connection, aliasing, ["2025-01"], settings=settings())
+        assert connection.execute("SELECT COUNT(*) FROM privacy.budget").fetchone()[0] == 0  # nothing charged
+
+
+def test_non_text_columns_compare_on_their_one_canonical_text():
+    """On a boolean column 'true' and 'TRUE' cannot both match: the column is compared as text, spelled one way."""
+    spec = cgc_spec("cgc_balance")
+    data = spec.model_dump(mode="json")
+    data["measures"] = [{"name": "flag", "kind": "shares", "column": "flag", "categories": ["true", "TRUE", "false"]}]
+    flagged = ReleaseSpec.model_validate(data)
+    mart = firms_frame(40, ["2025-01"]).with_columns(pl.lit(True).alias("flag"))
+    with duckdb.connect() as connection:
+        make_mart(connection, mart)
+        stats = sufficient_statistics(connection, flagged, ["2025-01"])
+    assert stats["flag|c0"].sum() == 40 and stats["flag|c1"].sum() == 0  # every firm in one cell only

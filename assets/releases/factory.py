@@ -4,13 +4,15 @@ Each asset releases every closed period of its spec that is not released
 yet (version 1) and serves stored releases as they are. A refused period
 (budget spent) is reported in the metadata, not raised: the other periods
 and releases go on. The source's one-row-per-unit grain is checked by a
-blocking check right after the mart is built; when that happened in this
-run the release relies on it, otherwise it checks the grain itself.
+blocking check right after the mart is built (one check per mart, unit and
+period column); a release relies on it only when that very check ran and
+passed in the same run, otherwise it checks the grain itself.
 """
 
 from datetime import date
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from pipelines.resources import Warehouse
 from privacy.bounding import grain_violations
@@ -36,9 +38,19 @@ class ReleaseRun(dg.Config):
     periods: list[str] = []  # empty: every closed period with data
 
 
-def _built_in_this_run(context: dg.AssetExecutionContext, key: dg.AssetKey) -> bool:
-    event = context.instance.get_latest_materialization_event(key)
-    return event is not None and event.run_id == context.run.run_id
+def grain_check_name(spec: ReleaseSpec) -> str:
+    """One check per mart, unit column and period column: each spec relies on the check of its own grain."""
+    return f"one_row_per_{spec.privacy_unit.column}_per_{spec.period}"
+
+
+def _grain_checked_in_this_run(context: dg.AssetExecutionContext, spec: ReleaseSpec) -> bool:
+    """True only if this run built the mart and this spec's own grain check then ran and passed."""
+    built = context.instance.get_latest_materialization_event(source_key(spec))
+    if built is None or built.run_id != context.run.run_id:
+        return False
+    check = dg.AssetCheckKey(source_key(spec), grain_check_name(spec))
+    (latest,) = context.instance.event_log_storage.get_asset_check_execution_history(check, limit=1) or (None,)
+    return latest is not None and latest.run_id == context.run.run_id and latest.status == AssetCheckExecutionRecordStatus.SUCCEEDED
 
 
 def build_release_asset(spec: ReleaseSpec) -> dg.AssetsDefinition:
@@ -57,7 +69,7 @@ def build_release_asset(spec: ReleaseSpec) -> dg.AssetsDefinition:
             if unknown:
                 raise dg.Failure(f"{spec.name}: periods {unknown} are not closed or have no data; closed: {', '.join(closed) or 'none'}")
             periods = config.periods or closed
-            outcomes = release(connection, spec, periods, config.version, grain_checked=_built_in_this_run(context, source_key(spec)))
+            outcomes = release(connection, spec, periods, config.version, grain_checked=_grain_checked_in_this_run(context, spec))
         by_status = {status: [o for o in outcomes if o.status == status] for status in ("released", "reused", "refused")}
         for refused in by_status["refused"]:
             context.log.warning(refused.message)
@@ -74,15 +86,19 @@ def build_release_asset(spec: ReleaseSpec) -> dg.AssetsDefinition:
     return release_asset
 
 
-def build_grain_check(source: str, specs: list[ReleaseSpec]) -> dg.AssetChecksDefinition:
-    """Blocking: no release reads a build of the mart that holds more than one row per unit per period."""
+def build_grain_check(specs: list[ReleaseSpec]) -> dg.AssetChecksDefinition:
+    """Blocking: no release reads a build of the mart that holds more than one row per unit per period.
+
+    `specs` share one source, unit column and period column (see GRAIN_CHECKS).
+    """
     spec = specs[0]
+    assert all(grain_check_name(s) == grain_check_name(spec) and s.source == spec.source for s in specs)
 
     @dg.asset_check(
-        asset=dg.AssetKey(source.split(".")),
-        name="one_row_per_unit_per_period",
+        asset=source_key(spec),
+        name=grain_check_name(spec),
         blocking=True,
-        description=f"Exact: {source} holds at most one row per {spec.privacy_unit.column} per {spec.period} "
+        description=f"Exact: {spec.source} holds at most one row per {spec.privacy_unit.column} per {spec.period} "
         f"(the contribution bound of {', '.join(s.name for s in specs)}).",
     )
     def grain_check(warehouse: Warehouse) -> dg.AssetCheckResult:
@@ -134,6 +150,6 @@ SPECS = list(release_specs().values())
 RELEASE_ASSETS = [build_release_asset(spec) for spec in SPECS]
 LEDGER_ASSET = build_ledger_asset(SPECS)
 GRAIN_CHECKS = [
-    build_grain_check(source, [s for s in SPECS if s.source == source])
-    for source in sorted({s.source for s in SPECS if s.contribution.source_grain is not None})
+    build_grain_check([s for s in SPECS if (s.source, grain_check_name(s)) == grain])
+    for grain in sorted({(s.source, grain_check_name(s)) for s in SPECS if s.contribution.source_grain is not None})
 ]
