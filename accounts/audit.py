@@ -4,6 +4,11 @@ chain_n = HMAC(key, chain_{n-1} | at | actor | action | subject | details).
 Triggers in the store refuse UPDATE and DELETE; whoever edits the file
 around them cannot compute a valid chain without the accounts key, so
 `verify_chain` finds the first entry that was changed, removed or inserted.
+A sealed head (entry count and newest chain value, HMAC'd) shows when the
+newest entries were cut off. Deleting the whole log and its head leaves an
+empty log, which is only suspicious while accounts exist: an external,
+write-once copy of the head (e.g. shipped to the central log) would close
+that last gap.
 """
 
 from __future__ import annotations
@@ -35,16 +40,23 @@ def record(connection: sqlite3.Connection, actor: str, action: str, subject: str
         "INSERT INTO audit_log (at, actor, action, subject, details, chain) VALUES (?, ?, ?, ?, ?, ?)",
         [when, actor, action, subject, text, chain],
     )
+    entries = connection.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
+    connection.execute("INSERT OR REPLACE INTO audit_head VALUES (1, ?, ?, ?)", [entries, chain, _seal(entries, chain)])
+
+
+def _seal(entries: int, chain: str) -> str:
+    return hmac.new(chain_key(), f"head\x1f{entries}\x1f{chain}".encode(), "sha256").hexdigest()
 
 
 @dataclass(frozen=True)
 class ChainCheck:
     entries: int
     broken_at: int | None  # seq of the first entry whose chain does not hold
+    tail_cut: bool = False  # the newest entries (or the sealed head) are gone
 
     @property
     def intact(self) -> bool:
-        return self.broken_at is None
+        return self.broken_at is None and not self.tail_cut
 
 
 def verify_chain(connection: sqlite3.Connection) -> ChainCheck:
@@ -56,7 +68,12 @@ def verify_chain(connection: sqlite3.Connection) -> ChainCheck:
         if not hmac.compare_digest(expected, row["chain"]):
             return ChainCheck(count, row["seq"])
         previous = row["chain"]
-    return ChainCheck(count, None)
+    head = connection.execute("SELECT * FROM audit_head WHERE id = 1").fetchone()
+    has_accounts = connection.execute("SELECT COUNT(*) FROM accounts").fetchone()[0] > 0
+    if head is None:
+        return ChainCheck(count, None, tail_cut=count > 0 or has_accounts)
+    sealed = hmac.compare_digest(_seal(head["entries"], head["chain"]), head["seal"])
+    return ChainCheck(count, None, tail_cut=not sealed or head["entries"] != count or head["chain"] != previous)
 
 
 def entries(connection: sqlite3.Connection, limit: int = 500) -> list[dict]:

@@ -10,6 +10,7 @@ authenticator app at hand.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 from pathlib import Path
@@ -39,8 +40,9 @@ def ensure_demo_accounts(connection: sqlite3.Connection, pseudonym_key: bytes, s
         create_account(connection, member, password, pseudonym_key, totp, actor="demo")
         known[member["email"]] = {"password": password, "totp_secret": totp, "role": member["role"]}
     secrets_file.parent.mkdir(parents=True, exist_ok=True)
-    secrets_file.write_text(json.dumps(known, indent=2))
-    secrets_file.chmod(0o600)
+    descriptor = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only from the start
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(json.dumps(known, indent=2))
     return [{"email": email, **values} for email, values in known.items() if find_account(connection, email) is not None]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import re
 import secrets
@@ -254,10 +255,6 @@ def provisioning_uri(account: Account, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=account.email, issuer_name="MKB Vitaliteitsmonitor")
 
 
-def _totp_matches(secret: str, code: str, now: datetime) -> bool:
-    return pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), for_time=now, valid_window=1)
-
-
 def _new_recovery_codes(connection: sqlite3.Connection, account_id: int, settings: AccountSettings) -> list[str]:
     codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(settings.second_factor.recovery_codes)]
     connection.execute("DELETE FROM recovery_codes WHERE account_id = ?", [account_id])
@@ -278,9 +275,15 @@ def accept_invitation(connection: sqlite3.Connection, token: str, password: str,
     _check_password(password, account, settings)
     if invitation.needs_second_factor and not totp_secret:
         raise AccountError("tweede stap: stel eerst de app voor inlogcodes in")
-    if totp_secret and not (totp_code and _totp_matches(totp_secret, totp_code, now)):
+    if totp_secret and not (totp_code and _matching_step(totp_secret, totp_code, now) is not None):
         raise AccountError("code uit de app: klopt niet; kijk of de tijd op uw telefoon goed staat en probeer de nieuwe code")
     with transaction(connection):
+        taken = connection.execute(  # the link is spent here, once: a second use at the same moment finds it gone
+            "UPDATE invitations SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at >= ?",
+            [now.isoformat(timespec="seconds"), hashlib.sha256(token.encode()).hexdigest(), now.isoformat(timespec="seconds")],
+        ).rowcount == 1
+        if not taken:
+            raise AccountError("Deze link is niet (meer) geldig. Vraag de beheerder om een nieuwe uitnodiging.")
         connection.execute(
             "UPDATE accounts SET password_hash = ?, totp_encrypted = ? WHERE id = ?",
             [hash_secret(password), encrypt(totp_secret) if totp_secret else None, account.id],
@@ -352,21 +355,43 @@ def _blocked(row: sqlite3.Row | None, settings: AccountSettings, now: datetime) 
     return None
 
 
-def _failed(connection: sqlite3.Connection, key: str, actor: str, action: str, settings: AccountSettings, now: datetime) -> LoginResult:
+def _reserve(connection: sqlite3.Connection, key: str, settings: AccountSettings, now: datetime) -> tuple[LoginResult | None, int]:
+    """Count this attempt before anything is checked, in one transaction, so concurrent guesses cannot slip past.
+
+    Returns a refusal (locked, or wait) or None, and the attempt's number since the last success.
+    """
     with transaction(connection):
         row = _attempts(connection, key)
+        blocked = _blocked(row, settings, now)
+        if blocked:
+            return blocked, 0
         expired_lock = row is not None and row["locked_until"] and datetime.fromisoformat(row["locked_until"]) <= now
-        failures = 1 if row is None or expired_lock else row["failures"] + 1
-        locked = now + timedelta(minutes=settings.login.lock_minutes) if failures >= settings.login.lock_after else None
+        attempt = 1 if row is None or expired_lock else row["failures"] + 1
+        locked = now + timedelta(minutes=settings.login.lock_minutes) if attempt > settings.login.lock_after else None
         connection.execute(
             "INSERT INTO login_attempts VALUES (?, ?, ?, ?) ON CONFLICT (email_hash) DO UPDATE SET "
             "failures = excluded.failures, last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until",
-            [key, failures, now.isoformat(timespec="seconds"), locked.isoformat(timespec="seconds") if locked else None],
+            [key, attempt, now.isoformat(timespec="seconds"), locked.isoformat(timespec="seconds") if locked else None],
         )
-        audit.record(connection, actor, action, "", {"failures": failures, "locked": locked is not None}, now)
     if locked:
-        return LoginResult("locked", f"Te veel mislukte pogingen. Inloggen met dit e-mailadres kan weer over ongeveer {settings.login.lock_minutes:g} minuten.")
-    return LoginResult("denied", DENIED)
+        return _locked_message(settings), attempt
+    return None, attempt
+
+
+def _locked_message(settings: AccountSettings) -> LoginResult:
+    return LoginResult("locked", f"Te veel mislukte pogingen. Inloggen met dit e-mailadres kan weer over ongeveer {settings.login.lock_minutes:g} minuten.")
+
+
+def _failed(connection: sqlite3.Connection, key: str, attempt: int, actor: str, action: str, settings: AccountSettings,
+            now: datetime) -> LoginResult:
+    """The attempt (already counted) failed: lock once it is the last one allowed, and log it."""
+    locked = attempt >= settings.login.lock_after
+    with transaction(connection):
+        if locked:
+            until = now + timedelta(minutes=settings.login.lock_minutes)
+            connection.execute("UPDATE login_attempts SET locked_until = ? WHERE email_hash = ?", [until.isoformat(timespec="seconds"), key])
+        audit.record(connection, actor, action, "", {"failures": attempt, "locked": locked}, now)
+    return _locked_message(settings) if locked else LoginResult("denied", DENIED)
 
 
 def _succeeded(connection: sqlite3.Connection, key: str, account: Account, now: datetime) -> LoginResult:
@@ -385,42 +410,69 @@ def login(connection: sqlite3.Connection, email: str, password: str, settings: A
     """Step one: e-mail and password. Never tells whether an address exists; slows down, then locks."""
     settings, now = settings or account_settings(), now or datetime.now()
     key = _attempt_key(email)
-    blocked = _blocked(_attempts(connection, key), settings, now)
-    if blocked:
-        return blocked
+    refused, attempt = _reserve(connection, key, settings, now)
+    if refused:
+        return refused
     row = connection.execute("SELECT * FROM accounts WHERE email = ?", [email.strip().lower()]).fetchone()
     matches = verify_secret(row["password_hash"] if row else None, password)  # same work for unknown addresses
     account = _account(row)
     if not matches or account is None or not account.active:
         actor = account.email if account else f"onbekend:{key[:12]}"
-        return _failed(connection, key, actor, "login_failed", settings, now)
-    if account.has_second_factor:
+        return _failed(connection, key, attempt, actor, "login_failed", settings, now)
+    if account.has_second_factor:  # the attempt stays counted until the second step succeeds
         return LoginResult("second_factor", "Vul de code uit uw app in.", account)
     if settings.needs_second_factor(account.role):  # should not happen: staff set it up on activation
         return LoginResult("denied", "Voor uw rol is een tweede stap verplicht, maar die is niet ingesteld. Neem contact op met de beheerder.")
     return _succeeded(connection, key, account, now)
 
 
+def _matching_step(secret: str, code: str, now: datetime) -> int | None:
+    """The 30-second time step whose TOTP code this is (now, or one step either side), or None."""
+    totp = pyotp.TOTP(secret)
+    typed = code.strip().replace(" ", "")
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), typed):
+            return step
+    return None
+
+
+def _use_step(connection: sqlite3.Connection, account_id: int, step: int) -> bool:
+    """Spend a TOTP time step: a code that was used once (or an older one) is never accepted again."""
+    cursor = connection.execute(
+        "UPDATE accounts SET totp_last_step = ? WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)", [step, account_id, step]
+    )
+    return cursor.rowcount == 1
+
+
 def second_factor(connection: sqlite3.Connection, account: Account, code: str, settings: AccountSettings | None = None,
                   now: datetime | None = None) -> LoginResult:
-    """Step two: a TOTP code, or one unused recovery code. A wrong code counts as a failed login."""
+    """Step two: a TOTP code (each usable once), or one unused recovery code. A wrong code counts as a failed login."""
     settings, now = settings or account_settings(), now or datetime.now()
     key = _attempt_key(account.email)
-    blocked = _blocked(_attempts(connection, key), settings, now)
-    if blocked:
-        return blocked
+    refused, attempt = _reserve(connection, key, settings, now)
+    if refused:
+        return refused
     row = connection.execute("SELECT totp_encrypted FROM accounts WHERE id = ? AND active = 1", [account.id]).fetchone()
     if row is None or row["totp_encrypted"] is None:
         return LoginResult("denied", DENIED)
-    if _totp_matches(decrypt(row["totp_encrypted"]), code, now):
-        return _succeeded(connection, key, account, now)
+    step = _matching_step(decrypt(row["totp_encrypted"]), code, now)
+    if step is not None:
+        with transaction(connection):
+            fresh = _use_step(connection, account.id, step)
+        if fresh:
+            return _succeeded(connection, key, account, now)
     for recovery in connection.execute("SELECT rowid, code_hash FROM recovery_codes WHERE account_id = ? AND used_at IS NULL", [account.id]).fetchall():
         if verify_secret(recovery["code_hash"], code.strip().lower()):
             with transaction(connection):
-                connection.execute("UPDATE recovery_codes SET used_at = ? WHERE rowid = ?", [now.isoformat(timespec="seconds"), recovery["rowid"]])
-                audit.record(connection, account.email, "recovery_code_used", account.email, {}, now)
-            return _succeeded(connection, key, account, now)
-    result = _failed(connection, key, account.email, "second_factor_failed", settings, now)
+                spent = connection.execute(
+                    "UPDATE recovery_codes SET used_at = ? WHERE rowid = ? AND used_at IS NULL", [now.isoformat(timespec="seconds"), recovery["rowid"]]
+                ).rowcount == 1
+                if spent:
+                    audit.record(connection, account.email, "recovery_code_used", account.email, {}, now)
+            if spent:
+                return _succeeded(connection, key, account, now)
+    result = _failed(connection, key, attempt, account.email, "second_factor_failed", settings, now)
     return result if result.status == "locked" else LoginResult("denied", WRONG_CODE)
 
 
@@ -433,11 +485,20 @@ def record_event(connection: sqlite3.Connection, actor: Account | None, action: 
 # --------------------------------------------------------------------------- self-service
 
 
-def change_password(connection: sqlite3.Connection, actor: Account, current: str, new: str, settings: AccountSettings | None = None) -> None:
-    settings = settings or account_settings()
+def change_password(connection: sqlite3.Connection, actor: Account, current: str, new: str, settings: AccountSettings | None = None,
+                    now: datetime | None = None) -> None:
+    """A wrong current password counts as a failed login (so a taken-over session cannot guess freely)."""
+    settings, now = settings or account_settings(), now or datetime.now()
+    key = _attempt_key(actor.email)
+    refused, attempt = _reserve(connection, key, settings, now)
+    if refused:
+        raise AccountError(f"huidig wachtwoord: {refused.message}")
     row = connection.execute("SELECT password_hash FROM accounts WHERE id = ?", [actor.id]).fetchone()
     if not verify_secret(row["password_hash"], current):
+        _failed(connection, key, attempt, actor.email, "password_change_failed", settings, now)
         raise AccountError("huidig wachtwoord: klopt niet")
+    with transaction(connection):
+        connection.execute("DELETE FROM login_attempts WHERE email_hash = ?", [key])
     _check_password(new, actor, settings)
     with transaction(connection):
         connection.execute("UPDATE accounts SET password_hash = ? WHERE id = ?", [hash_secret(new), actor.id])
@@ -446,9 +507,11 @@ def change_password(connection: sqlite3.Connection, actor: Account, current: str
 
 def enable_second_factor(connection: sqlite3.Connection, actor: Account, secret: str, code: str,
                          settings: AccountSettings | None = None, now: datetime | None = None) -> list[str]:
-    """Turn on (or replace) the app code for one's own account; returns new recovery codes (shown once)."""
+    """Turn on the app code for one's own account; returns new recovery codes (shown once)."""
     settings, now = settings or account_settings(), now or datetime.now()
-    if not _totp_matches(secret, code, now):
+    if actor.has_second_factor:
+        raise AccountError("tweede stap: staat al aan; vraag de beheerder als u een nieuwe telefoon heeft")
+    if _matching_step(secret, code, now) is None:
         raise AccountError("code uit de app: klopt niet; probeer de nieuwe code")
     with transaction(connection):
         connection.execute("UPDATE accounts SET totp_encrypted = ? WHERE id = ?", [encrypt(secret), actor.id])

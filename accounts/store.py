@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     kvk_encrypted BLOB,                  -- Fernet; put on the respondent's submissions, never shown whole
     password_hash TEXT,                  -- argon2id; empty until the invitation is accepted
     totp_encrypted BLOB,                 -- Fernet-encrypted TOTP secret; empty without a second factor
+    totp_last_step INTEGER,              -- last 30-second step whose code was used: no code works twice
     active INTEGER NOT NULL DEFAULT 1,
     created_at TEXT NOT NULL,
     CHECK ((role = 'respondent') = (firm_id IS NOT NULL AND kvk_encrypted IS NOT NULL))
@@ -56,6 +57,12 @@ CREATE TABLE IF NOT EXISTS audit_log (
     details TEXT NOT NULL,               -- JSON
     chain TEXT NOT NULL                  -- HMAC(previous chain, this entry)
 );
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    entries INTEGER NOT NULL,            -- how many entries the log holds
+    chain TEXT NOT NULL,                 -- the newest entry's chain value
+    seal TEXT NOT NULL                   -- HMAC of the two: removing the newest entries shows
+);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
@@ -71,7 +78,15 @@ def connect_store(path: Path | None = None) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA foreign_keys = ON")
     connection.executescript(SCHEMA)
+    _migrate(connection)
     return connection
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Columns added after a store was created."""
+    columns = {row["name"] for row in connection.execute("PRAGMA table_info(accounts)")}
+    if "totp_last_step" not in columns:
+        connection.execute("ALTER TABLE accounts ADD COLUMN totp_last_step INTEGER")
 
 
 @contextmanager

@@ -46,6 +46,15 @@ def dagster_home() -> Path:
     return home
 
 
+def write_secret(target: Path, text: str) -> None:
+    """Create a secret file readable by its owner only from the first byte (no window at the default umask)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    target.chmod(0o600)
+
+
 def accounts_key_file() -> Path:
     return paths().secrets / "accounts.key"
 
@@ -71,9 +80,7 @@ def keygen(force: bool = typer.Option(False, help="Replace existing keys (earlie
         if target.exists() and not force:
             console.print(f"Key exists: {target}")
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(make())
-        target.chmod(0o600)
+        write_secret(target, make())
         console.print(f"New key written to {target}. In production set {variable} from a secret store instead.")
 
 

@@ -28,6 +28,7 @@ ledger is charged the sum, and no period's charges can exceed its budget.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -45,6 +46,7 @@ from privacy.mechanisms import (
     Component,
     certified_epsilon,
     certified_selection,
+    count_accuracy,
     noisy_vector,
     plan,
     select_keys,
@@ -53,6 +55,8 @@ from privacy.mechanisms import (
 from privacy.postprocess import post_process
 from privacy.spec import Count, PrivacySettings, ReleaseSpec, privacy_settings
 from privacy.statistics import PERIOD, level_cells, sufficient_statistics
+
+PERIOD_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,29 @@ def _noisy_cells(cells: pl.DataFrame, components: list[Component], preset: dict[
     return cells.with_columns(replaced)
 
 
+def _suppress_near_threshold(cells: pl.DataFrame, spec: ReleaseSpec, selector: Component, threshold: int) -> pl.DataFrame:
+    """Private keys: hide the figures of groups whose noisy count is close to the selection threshold.
+
+    A group is only there because its noisy count passed the threshold, so
+    near the threshold its count is biased upwards and a plain interval would
+    not cover 95 % of the time. Above threshold + the count's half-width the
+    selection hardly depends on the noise any more; below it the group is
+    named (it passed the selection) but its figures are not shown.
+    """
+    count = next(m for m in spec.measures if isinstance(m, Count))
+    margin = threshold + count_accuracy(selector.scale, 1.0 - spec.confidence_level)
+    (dim,) = next(iter(spec.groups.levels.values()))
+    near = cells.filter((pl.col("measure") == count.name) & pl.col("suppressed").not_() & (pl.col("estimate") < margin))
+    hidden = pl.struct(PERIOD, dim).is_in(near.select(pl.struct(PERIOD, dim)).to_series().implode())
+    reason = f"te dicht bij de drempel ({threshold}) waarmee deze groepen zijn gekozen"
+    return cells.with_columns(
+        pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c) for c in ("estimate", "ci_low", "ci_high", "basis")
+    ).with_columns(
+        pl.when(hidden).then(pl.lit(reason)).otherwise(pl.col("suppression_reason")).alias("suppression_reason"),
+        (pl.col("suppressed") | hidden).alias("suppressed"),
+    )
+
+
 def _private_selection(stats: pl.DataFrame, spec: ReleaseSpec, components: list[Component], periods: list[str]):
     """Partition selection per period: the keys that pass OpenDP's threshold, and their noisy counts."""
     count = next(m for m in spec.measures if isinstance(m, Count))
@@ -190,6 +217,8 @@ def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, no
         for c in components
     ])
     released = post_process(noisy, spec, components)  # one pass over every period: vectorised
+    if spec.groups.keys == "private":
+        released = _suppress_near_threshold(released, spec, selector, threshold)
     made = {}
     for (period,), period_cells in released.partition_by(PERIOD, as_dict=True, maintain_order=True).items():
         entry = ledger.Entry(
@@ -278,6 +307,9 @@ def release(
     """
     if version < 1:
         raise ValueError(f"version: must be 1 or more, not {version}")
+    bad = [p for p in periods if not PERIOD_PATTERN.fullmatch(str(p))]
+    if bad:  # a period becomes part of a release id and an export file name
+        raise ValueError(f"periods: {bad} are not period codes (letters, digits, '-' and '_', at most 32)")
     settings = settings or privacy_settings()
     budget = _budget(spec, settings)
     ledger.ensure_ledger(connection)
@@ -317,7 +349,7 @@ def releasable_periods(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec,
     kind = (settings or privacy_settings()).datasets[spec.dataset].period
     present = [row[0] for row in connection.execute(
         f'SELECT DISTINCT CAST("{spec.period}" AS VARCHAR) FROM {spec.source} WHERE "{spec.period}" IS NOT NULL ORDER BY 1'
-    ).fetchall()]
+    ).fetchall() if PERIOD_PATTERN.fullmatch(row[0])]
     if kind == "wave":
         closed = set(reference.closed_waves(today))
         return [p for p in present if p in closed]

@@ -148,6 +148,8 @@ class _Numeric(_Measure):
 
     @model_validator(mode="after")
     def _bounds_are_ordered(self):
+        if not all(math.isfinite(v) for v in (*self.bounds, self.resolution, *getattr(self, "bin_edges", ()), *getattr(self, "probabilities", ()))):
+            raise ValueError("bounds: every number (bounds, resolution, bin edges, probabilities) must be finite")
         lower, upper = self.bounds
         if not lower < upper:
             raise ValueError(f"bounds: lower bound {lower} must be below upper bound {upper}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -27,12 +28,14 @@ from accounts.service import (
     import_members,
     invite,
     login,
+    new_recovery_codes,
     new_totp_secret,
     open_invitation,
     second_factor,
 )
 from accounts.settings import load_account_settings
 from accounts.store import connect_store
+from accounts.store import store as store_at
 from core.pseudonymise import pseudonym
 from core.settings import CONFIG_DIR
 from tests.conftest import TEST_KEY
@@ -233,3 +236,91 @@ class _Collect(Message):
 
     def handle_message(self, message):
         self.messages.append(message)
+
+
+def _together(calls) -> list:
+    """Run the calls at the same moment, each in its own thread with its own connection."""
+    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(index, call):
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_guesses_sent_at_once_cannot_get_past_the_lock(tmp_path, admin):
+    path = tmp_path / "accounts.sqlite"
+
+    def guess(password):
+        def call():
+            connection = connect_store(path)
+            try:
+                return login(connection, admin.email, password, SETTINGS, NOW).status
+            finally:
+                connection.close()
+        return call
+
+    statuses = _together([guess(f"fout {i}") for i in range(15)] + [guess(PASSWORD)])
+    with store_at(path) as connection:
+        checked = [e for e in audit.entries(connection) if e["action"] in ("login_failed", "login")]
+    assert len(checked) <= SETTINGS.login.slow_down_after  # only so many passwords were even compared
+    assert statuses.count("denied") <= SETTINGS.login.slow_down_after and set(statuses) <= {"denied", "wait", "locked", "second_factor"}
+
+
+def test_an_invitation_link_used_twice_at_once_works_once(store, tmp_path, admin):
+    invite(store, admin, {"name": "Onder Nemer", "email": "on@example.nl", "role": "respondent", "kvk_number": "87654321"},
+           OutboxMailer(tmp_path / "outbox"), KEY, SETTINGS, NOW)
+    token = token_from(tmp_path / "outbox")
+
+    def accept(password):
+        def call():
+            connection = connect_store(tmp_path / "accounts.sqlite")
+            try:
+                accept_invitation(connection, token, password, settings=SETTINGS, now=NOW)
+                return "ok"
+            except AccountError:
+                return "refused"
+            finally:
+                connection.close()
+        return call
+
+    assert sorted(_together([accept("eerste wachtwoord 1"), accept("tweede wachtwoord 2")])) == ["ok", "refused"]
+
+
+def test_a_code_from_the_app_and_a_recovery_code_work_only_once(store, tmp_path, admin):
+    secret = new_totp_secret()
+    analyst = create_account(store, {"name": "An", "email": "an@example.nl", "role": "analyst"}, PASSWORD, KEY, secret, settings=SETTINGS, now=NOW)
+    code = pyotp.TOTP(secret).at(NOW)
+    assert second_factor(store, analyst, code, SETTINGS, NOW).status == "ok"
+    assert second_factor(store, analyst, code, SETTINGS, NOW + timedelta(seconds=5)).status == "denied"  # replayed
+    codes = new_recovery_codes(store, analyst, SETTINGS)
+
+    def use(code):
+        def call():
+            connection = connect_store(tmp_path / "accounts.sqlite")
+            try:
+                return second_factor(connection, analyst, code, SETTINGS, NOW + timedelta(minutes=1)).status
+            finally:
+                connection.close()
+        return call
+
+    results = _together([use(codes[0]) for _ in range(3)])
+    assert results.count("ok") == 1 and set(results) <= {"ok", "denied", "wait"}  # the others are refused or throttled
+
+
+def test_cutting_off_the_newest_audit_entries_is_detected(store, admin):
+    for number in range(6):
+        audit.record(store, admin.email, "export", str(number), {}, NOW)
+    store.execute("DROP TRIGGER audit_log_no_delete")
+    store.execute("DELETE FROM audit_log WHERE seq > 5")
+    check = audit.verify_chain(store)
+    assert check.broken_at is None and check.tail_cut and not check.intact
+    store.execute("DELETE FROM audit_log")
+    store.execute("DELETE FROM audit_head")
+    assert not audit.verify_chain(store).intact  # an empty log beside existing accounts is not believed either

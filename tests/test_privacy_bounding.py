@@ -3,6 +3,8 @@ values are clamped, and private group keys go through partition selection."""
 
 from __future__ import annotations
 
+import re
+
 import dagster as dg
 import duckdb
 import numpy as np
@@ -180,3 +182,29 @@ def test_private_keys_are_selected_by_opendps_threshold(tmp_path):
     assert entry[0] == pytest.approx(1.0) and "make_laplace_threshold" in entry[2]
     counts = dict(zip(cells["theme"], cells["estimate"], strict=True))
     assert abs(counts["energie"] - 400) < 30 and abs(counts["personeel"] - 250) < 30
+
+
+def test_groups_chosen_near_the_threshold_are_named_but_their_figures_hidden(tmp_path):
+    """Counts that barely passed the selection are biased upwards: only counts well above it are shown (always, by construction)."""
+    (tmp_path / "cgc_themes.yaml").write_text(yaml.safe_dump(THEMES_SPEC))
+    budget = settings(epsilon=3.0, delta=1e-5)
+    spec = load_spec(tmp_path / "cgc_themes.yaml", budget)
+    themes = [f"thema {size}" for size in range(20, 60, 2) for _ in range(size)]
+    mart = pl.DataFrame({"firm_id": [f"f{i}" for i in range(len(themes))], "wave": WAVE, "theme": themes})
+    with duckdb.connect() as connection:
+        make_mart(connection, mart, "marts.cgc_themes")
+        (outcome,) = release(connection, spec, [WAVE], settings=budget)
+        cells = stored_release(connection, spec, outcome.release_id)
+        mechanism = connection.execute("SELECT mechanism FROM privacy.ledger").fetchone()[0]
+    threshold = int(re.search(r"threshold (\d+)", mechanism).group(1))
+    shown = cells.filter(~pl.col("suppressed"))
+    hidden = cells.filter(pl.col("suppressed"))
+    assert hidden.height > 0 and (hidden["suppression_reason"].str.contains("te dicht bij de drempel")).all()
+    assert (shown["estimate"] > threshold).all()
+
+
+def test_period_codes_that_could_leave_the_export_folder_are_refused():
+    with duckdb.connect() as connection:
+        make_mart(connection, firms_frame(20, [WAVE]))
+        with pytest.raises(ValueError, match=r"periods: \['../../x'\] are not period codes"):
+            release(connection, cgc_spec(), ["../../x"], settings=settings())

@@ -58,6 +58,7 @@ def broken(path: list, value) -> dict:
         (["measures", 1, "rationale"], KeyError, "measures.sentiment_mean.rationale: Field required"),
         (["measures", 1, "l1_sensitivity"], 3, "measures.sentiment_mean.l1_sensitivity: declared 3, but 2 levels x 2 per level = 4"),
         (["measures", 2, "bin_edges"], [1, 3, 2, 6], "measures.sentiment_median.bin_edges: edges must increase strictly"),
+        (["measures", 2, "bin_edges"], [0.5, float("nan"), 5.5], "measures.sentiment_median.bounds: every number (bounds, resolution, bin edges, probabilities) must be finite"),
         (["measures", 3, "max_selections"], 0, "measures.challenges.max_selections: Input should be greater than or equal to 1"),
         (["groups", "levels", "sector"], ["postcode"], "groups.levels.sector: 'postcode' is no public domain"),
         (["privacy_loss", "delta"], 1e-6, "privacy_loss.delta: must be 0 when all group keys are public"),

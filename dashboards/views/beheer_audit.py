@@ -16,6 +16,8 @@ with store() as connection:
     entries = audit.entries(connection)
 if check.intact:
     st.success(f"Het logboek is onveranderd: alle {check.entries} regels sluiten op elkaar aan.")
+elif check.broken_at is None:
+    st.error("Let op: de nieuwste regels van het logboek ontbreken. Iemand heeft ze verwijderd buiten de applicatie om.")
 else:
     st.error(f"Let op: het logboek is aangepast. Regel {check.broken_at} sluit niet aan op de regel ervoor. "
              "Iemand heeft regels gewijzigd of verwijderd buiten de applicatie om.")
