@@ -31,6 +31,15 @@ class MissingKey(RuntimeError):
     """No accounts key: set MKB_ACCOUNTS_KEY or run `mkbvm keygen`."""
 
 
+def write_secret_file(target, text: str) -> None:
+    """Create a secret file readable by its owner only from the first byte (no window at the default umask)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    target.chmod(0o600)  # an existing file keeps its old mode under O_CREAT
+
+
 def new_key() -> str:
     return Fernet.generate_key().decode()
 

@@ -10,13 +10,13 @@ authenticator app at hand.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sqlite3
 from pathlib import Path
 
 import pyotp
 
+from accounts.crypto import write_secret_file
 from accounts.service import create_account, find_account, new_totp_secret
 from accounts.settings import account_settings
 
@@ -39,10 +39,7 @@ def ensure_demo_accounts(connection: sqlite3.Connection, pseudonym_key: bytes, s
         totp = new_totp_secret() if settings.needs_second_factor(member["role"]) else None
         create_account(connection, member, password, pseudonym_key, totp, actor="demo")
         known[member["email"]] = {"password": password, "totp_secret": totp, "role": member["role"]}
-    secrets_file.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only from the start
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(json.dumps(known, indent=2))
+    write_secret_file(secrets_file, json.dumps(known, indent=2))
     return [{"email": email, **values} for email, values in known.items() if find_account(connection, email) is not None]
 
 

@@ -70,15 +70,21 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
 
+_READY: set[Path] = set()  # stores whose schema this process has created or checked
+
+
 def connect_store(path: Path | None = None) -> sqlite3.Connection:
-    path = path or store_path()
+    """A connection; the schema is created (and migrated) once per store per process, not on every click."""
+    path = (path or store_path()).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=30, isolation_level=None)  # explicit BEGIN ... COMMIT
     connection.row_factory = sqlite3.Row
-    connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA foreign_keys = ON")
-    connection.executescript(SCHEMA)
-    _migrate(connection)
+    if path not in _READY or not path.exists():
+        connection.execute("PRAGMA journal_mode = WAL")  # persistent: stored in the file
+        connection.executescript(SCHEMA)
+        _migrate(connection)
+        _READY.add(path)
     return connection
 
 

@@ -17,8 +17,12 @@ LANDING_SUFFIXES = (".csv", ".jsonl", ".json")
 TEMP_PREFIX = ".incoming-"
 
 
-def write_atomically(folder: Path, name: str, content: bytes) -> Path:
-    """Write `content` to `folder/name` so that it is either absent or complete and durable."""
+def write_atomically(folder: Path, name: str, content: bytes, mode: int | None = None) -> Path:
+    """Write `content` to `folder/name` so that it is either absent or complete and durable.
+
+    The file is readable by its owner only (mkstemp), unless `mode` says otherwise
+    (released exports are for others to read).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     handle, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
@@ -27,6 +31,8 @@ def write_atomically(folder: Path, name: str, content: bytes) -> Path:
             stream.write(content)
             stream.flush()
             os.fsync(stream.fileno())
+        if mode is not None:
+            os.chmod(temporary, mode)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

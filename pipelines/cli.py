@@ -46,15 +46,6 @@ def dagster_home() -> Path:
     return home
 
 
-def write_secret(target: Path, text: str) -> None:
-    """Create a secret file readable by its owner only from the first byte (no window at the default umask)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-    target.chmod(0o600)
-
-
 def accounts_key_file() -> Path:
     return paths().secrets / "accounts.key"
 
@@ -73,14 +64,14 @@ def prepare_environment() -> dict[str, str]:
 @app.command()
 def keygen(force: bool = typer.Option(False, help="Replace existing keys (earlier firm_ids and accounts will no longer match).")) -> None:
     """Create the local keys outside git: pseudonymisation (data/secrets/pseudonym.key) and accounts (accounts.key)."""
-    from accounts.crypto import new_key
+    from accounts.crypto import new_key, write_secret_file
 
     for target, make, variable in ((key_file(), lambda: secrets.token_urlsafe(48), PSEUDONYM_KEY_ENV),
                                    (accounts_key_file(), new_key, "MKB_ACCOUNTS_KEY")):
         if target.exists() and not force:
             console.print(f"Key exists: {target}")
             continue
-        write_secret(target, make())
+        write_secret_file(target, make())
         console.print(f"New key written to {target}. In production set {variable} from a secret store instead.")
 
 

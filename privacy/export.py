@@ -13,16 +13,18 @@ reader never sees half a file; exporting again rewrites the same bytes.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.landing import write_atomically
 from privacy.engine import release_table
 from privacy.ledger import ensure_ledger
 from privacy.spec import Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
+
+PUBLIC = 0o644  # released files hold no personal data; researchers read them
 
 COLUMNS = {
     "release_id": "Identifier of the release: <release>/<period>/v<version>.",
@@ -59,19 +61,14 @@ HIERARCHY = (
 
 
 def write_parquet_atomically(table: pa.Table, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    pq.write_table(table, temporary)
-    with open(temporary, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
-    return target
+    """The table as Parquet, through the project's one atomic writer (temporary file, fsync, rename, folder fsync)."""
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer)
+    return write_atomically(target.parent, target.name, buffer.getvalue().to_pybytes(), mode=PUBLIC)
 
 
 def _write_text_atomically(text: str, target: Path) -> None:
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, target)
+    write_atomically(target.parent, target.name, text.encode("utf-8"), mode=PUBLIC)
 
 
 def _arrow(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> pa.Table:
