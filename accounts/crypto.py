@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 
 from accounts.settings import ACCOUNTS_KEY_ENV, accounts_key_file
+from core.files import private_dir
 
 _hasher = PasswordHasher()
 # A real hash of a random password: checked when an address is unknown, so both cases take as long.
@@ -33,7 +34,7 @@ class MissingKey(RuntimeError):
 
 def write_secret_file(target, text: str) -> None:
     """Create a secret file readable by its owner only from the first byte (no window at the default umask)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from accounts.settings import store_path
+from core.files import private_file, restrict_new_files
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -76,7 +77,8 @@ _READY: set[Path] = set()  # stores whose schema this process has created or che
 def connect_store(path: Path | None = None) -> sqlite3.Connection:
     """A connection; the schema is created (and migrated) once per store per process, not on every click."""
     path = (path or store_path()).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    restrict_new_files()
+    private_file(path)  # SQLite gives the -wal and -shm files the mode of the database file
     connection = sqlite3.connect(path, timeout=30, isolation_level=None)  # explicit BEGIN ... COMMIT
     connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA foreign_keys = ON")

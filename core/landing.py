@@ -13,26 +13,29 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.files import file_mode, private_dir
+
 LANDING_SUFFIXES = (".csv", ".jsonl", ".json")
 TEMP_PREFIX = ".incoming-"
 
 
-def write_atomically(folder: Path, name: str, content: bytes, mode: int | None = None) -> Path:
+def write_atomically(folder: Path, name: str, content: bytes, public: bool = False) -> Path:
     """Write `content` to `folder/name` so that it is either absent or complete and durable.
 
-    The file is readable by its owner only (mkstemp), unless `mode` says otherwise
-    (released exports are for others to read).
+    The file and any folder made for it are readable by their owner only
+    (`core.files`), unless `public` (released exports are for others to read).
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    if public and not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: make released folders with core.files.public_dir first")
+    private_dir(folder)  # a no-op for a folder that exists
     target = folder / name
-    handle, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
+    handle, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)  # 0600 from the first byte
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(content)
             stream.flush()
             os.fsync(stream.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
+        os.chmod(temporary, file_mode(folder, public))
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from core.files import private_dir, restrict_new_files
 from core.survey import cgc_survey
 
 INGEST_DDL = """
@@ -82,8 +83,9 @@ class WarehouseBusy(RuntimeError):
 
 def open_connection(path: Path, read_only: bool = False, wait_seconds: float = 120.0) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, waiting while another process holds DuckDB's file lock (one writer per file)."""
+    restrict_new_files()  # DuckDB creates the file and its WAL itself: owner-only, whatever the caller's umask
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
     deadline, pause = time.monotonic() + wait_seconds, 0.05
     while True:
         try:

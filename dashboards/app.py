@@ -10,7 +10,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.files import restrict_new_files
 from dashboards import auth
+
+restrict_new_files()  # the web app's files (landing zone, account store and its WAL) are owner-only
 
 VIEWS = Path(__file__).parent / "views"
 

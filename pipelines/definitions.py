@@ -14,8 +14,11 @@ from assets.exports import EXPORT_ASSETS
 from assets.ingest.cgc import cgc_ingestion, raw_cgc_expectations
 from assets.releases.factory import GRAIN_CHECKS, LEDGER_ASSET, RELEASE_ASSETS
 from assets.transform import sqlmesh_models
+from core.files import restrict_new_files
 from pipelines.resources import default_resources
 from pipelines.sensors import build_automation
+
+restrict_new_files()  # the code location's process (sensor runs, materialisations) creates owner-only files
 
 ALL_ASSETS = [cgc_ingestion, sqlmesh_models, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS]
 ALL_CHECKS = [raw_cgc_expectations, *GRAIN_CHECKS]

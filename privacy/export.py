@@ -19,12 +19,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.files import public_dir
 from core.landing import write_atomically
 from privacy.engine import release_table
 from privacy.ledger import ensure_ledger
 from privacy.spec import Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
 
-PUBLIC = 0o644  # released files hold no personal data; researchers read them
 
 COLUMNS = {
     "release_id": "Identifier of the release: <release>/<period>/v<version>.",
@@ -64,11 +64,11 @@ def write_parquet_atomically(table: pa.Table, target: Path) -> Path:
     """The table as Parquet, through the project's one atomic writer (temporary file, fsync, rename, folder fsync)."""
     buffer = pa.BufferOutputStream()
     pq.write_table(table, buffer)
-    return write_atomically(target.parent, target.name, buffer.getvalue().to_pybytes(), mode=PUBLIC)
+    return write_atomically(target.parent, target.name, buffer.getvalue().to_pybytes(), public=True)
 
 
 def _write_text_atomically(text: str, target: Path) -> None:
-    write_atomically(target.parent, target.name, text.encode("utf-8"), mode=PUBLIC)
+    write_atomically(target.parent, target.name, text.encode("utf-8"), public=True)
 
 
 def _arrow(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> pa.Table:
@@ -128,7 +128,7 @@ def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> b
 
 def export_release(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, exports: Path) -> list[Path]:
     """Write every stored release of `spec` and its codebook to `exports/<spec>/` (idempotent; read-only is enough)."""
-    folder = exports / spec.name
+    folder = public_dir(exports / spec.name, top=exports)
     written = []
     released = _exists(connection, "privacy", "ledger") and _exists(connection, "releases", spec.name)
     entries = connection.execute("SELECT * FROM privacy.ledger WHERE release_name = ? ORDER BY release_id", [spec.name]).pl() if released else []
@@ -150,7 +150,6 @@ def export_release(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, exp
         }
         table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
         written.append(write_parquet_atomically(table, folder / f"{spec.name}_{entry['period']}_v{entry['version']}.parquet"))
-    folder.mkdir(parents=True, exist_ok=True)
     book = codebook(spec)
     _write_text_atomically(json.dumps(book, indent=2, ensure_ascii=False), folder / "codebook.json")
     _write_text_atomically(_readme(book), folder / "README.md")
@@ -161,6 +160,7 @@ def export_ledger(connection: duckdb.DuckDBPyConnection, exports: Path) -> list[
     """The public ledger and the budget per dataset per period (they hold no personal data)."""
     if not _exists(connection, "privacy", "ledger"):
         ensure_ledger(connection)
+    public_dir(exports, top=exports)
     return [
         write_parquet_atomically(_arrow(connection, "SELECT * FROM privacy.ledger ORDER BY created_at, release_id"), exports / "privacy_ledger.parquet"),
         write_parquet_atomically(_arrow(connection, "SELECT * FROM privacy.budget ORDER BY dataset, period"), exports / "privacy_budget.parquet"),

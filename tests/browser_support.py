@@ -28,14 +28,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(data_dir: Path, **environment: str) -> Iterator[str]:
-    """`streamlit run dashboards/app.py` on a free port of 127.0.0.1 for this data folder; stopped by its own process group."""
+def streamlit_server(data_dir: Path, umask: int | None = None, **environment: str) -> Iterator[str]:
+    """`streamlit run dashboards/app.py` on a free port of 127.0.0.1 for this data folder; stopped by its own process group.
+
+    `umask` starts the server with that umask (the app must make its files owner-only whatever it is).
+    """
     port = free_port()
     env = {**os.environ, "MKB_DATA_DIR": str(data_dir), **environment}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
     )
     try:
         deadline = time.monotonic() + 60

@@ -1,0 +1,106 @@
+"""Nothing under data/ is readable by another local user, except released exports (issue 8, point 1).
+
+The demo is run as a user would (`mkbvm demo` in its own process), started
+with the common umask 022 on purpose: the project must make its files
+owner-only itself. Then the web app, also started with umask 022, takes a
+respondent's submission in a real browser (a landing file, the account
+store's WAL). Every folder and file is then checked: 0700 / 0600, and
+0755 / 0644 for released exports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from browser_support import launch, log_in, streamlit_server
+
+from core.files import file_mode, private_dir, private_file, public_dir, shared_group_bits
+
+pytestmark = [pytest.mark.slow]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def _wrong_modes(data: Path) -> list[str]:
+    exports = data / "exports"
+    wrong = []
+    for path in [data, *data.rglob("*")]:
+        public = path == exports or exports in path.parents
+        expected = (0o755 if public else 0o700) if path.is_dir() else (0o644 if public else 0o600)
+        if _mode(path) != expected:
+            wrong.append(f"{path.relative_to(data.parent)}: {oct(_mode(path))}, expected {oct(expected)}")
+    return wrong
+
+
+def _with_umask_022():
+    os.umask(0o022)
+
+
+@pytest.mark.browser
+def test_everything_the_demo_and_the_web_app_create_is_owner_only(tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    data = tmp_path / "data"
+    env = {**os.environ, "MKB_DATA_DIR": str(data)}
+    for variable in ("MKB_PSEUDONYM_KEY", "MKB_ACCOUNTS_KEY"):  # the demo makes its own keys, as on a new machine
+        env.pop(variable, None)
+    demo = subprocess.run(
+        [str(Path(sys.executable).parent / "mkbvm"), "demo", "--firms", "300", "--no-serve"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, preexec_fn=_with_umask_022,
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    for kind in ("warehouse.duckdb", "accounts/accounts.sqlite", "secrets/pseudonym.key", "dagster", "landing/cgc", "exports/cgc_balance"):
+        assert (data / kind).exists(), kind  # the check below covers the real thing, not an empty folder
+
+    demo_logins = json.loads((data / "secrets" / "demo_accounts.json").read_text())
+    email = next(address for address, login in demo_logins.items() if login["role"] == "respondent")
+    password = demo_logins[email]["password"]
+    keys = {"MKB_ACCOUNTS_KEY": "accounts.key", "MKB_PSEUDONYM_KEY": "pseudonym.key"}  # the demo's own, not the test session's
+    server_env = {variable: (data / "secrets" / name).read_text().strip() for variable, name in keys.items()}
+    with sync_playwright() as playwright, streamlit_server(data, umask=0o022, **server_env) as url:
+        browser = launch(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(url)
+        log_in(page, email, password)
+        expect(page.get_by_role("heading", name="Gezondheidscheck invullen")).to_be_visible(timeout=30_000)
+        page.get_by_text("Gekrompen", exact=True).click()
+        for label, option in (("Sector", "G – Handel"), ("Bedrijfsgrootte", "2-9"), ("Provincie", "Utrecht")):
+            page.get_by_role("combobox", name=label).click()
+            page.get_by_role("option", name=option, exact=True).click()
+        page.get_by_role("button", name="Versturen").click()
+        expect(page.get_by_text("Bedankt! Uw antwoorden zijn veilig opgeslagen.")).to_be_visible(timeout=30_000)
+        browser.close()
+    assert list((data / "landing" / "cgc").glob("form_*.jsonl")), "the web app wrote the submission"
+    assert _wrong_modes(data) == []
+
+
+def test_folders_and_files_are_owner_only_whatever_the_umask(tmp_path):
+    previous = os.umask(0o000)  # the worst case: everything would be world-writable
+    try:
+        made = private_dir(tmp_path / "a" / "b")
+        store = private_file(made / "store.sqlite")
+        released = public_dir(tmp_path / "a" / "exports" / "spec", top=tmp_path / "a" / "exports")
+    finally:
+        os.umask(previous)
+    assert [_mode(p) for p in (tmp_path / "a", made, store)] == [0o700, 0o700, 0o600]
+    assert [_mode(p) for p in (released.parent, released)] == [0o755, 0o755]
+
+
+def test_a_zone_an_operator_shared_with_a_group_stays_shared(tmp_path):
+    shared = tmp_path / "landing"
+    shared.mkdir()
+    shared.chmod(0o2770)  # what the README's production section tells the operator to do
+    inner = private_dir(shared / "cgc")
+    assert _mode(inner) == 0o2770 and shared_group_bits(inner) == 0o070
+    assert file_mode(inner) == 0o660 and file_mode(tmp_path) == 0o600
+    with pytest.raises(ValueError, match="not inside the exports folder"):
+        public_dir(tmp_path / "elsewhere", top=tmp_path / "exports")
