@@ -7,11 +7,12 @@ agreement. Both name the field and the rule that failed, in plain Dutch.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError, create_model, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError, create_model, model_validator
 
 from core import reference
 from core.survey import cgc_survey
@@ -38,6 +39,63 @@ PATTERN_RULES = {
 
 NO_ANSWER_RULE = "beantwoord ten minste één vraag"
 
+EDGE_WHITESPACE = "\t\n\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+"""What is stripped from both ends of every field, here and in `core.validation`.
+
+An explicit list because Python's `str.strip()` and polars' `strip_chars()`
+disagree (Python also strips U+001C..U+001F); both now strip exactly these.
+It is Unicode whitespace minus the control characters free text refuses
+(U+000B, U+000C, U+0085): those are refused wherever they stand, not
+silently dropped at the ends.
+"""
+
+_BIDI_CONTROLS = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+
+
+def _forbidden_in_text(character: str) -> bool:
+    # Control characters (C0, DEL, C1: U+0085 breaks lines in some readers) and
+    # bidirectional embeddings/overrides/isolates (they make text display in
+    # another order than it is stored, e.g. "Trojan Source"); TAB, LF, CR are ordinary text.
+    if character in _BIDI_CONTROLS:
+        return True
+    return unicodedata.category(character) == "Cc" and character not in "\t\n\r"
+
+
+FORBIDDEN_TEXT_CHARACTERS = "".join(c for c in map(chr, range(0x2070)) if _forbidden_in_text(c))
+"""Characters free text may not contain (none lie above U+2069)."""
+
+_FORBIDDEN_SET = frozenset(FORBIDDEN_TEXT_CHARACTERS)
+
+
+def forbidden_character_rule(character: str) -> str:
+    r"""The Dutch rule for a refused character in free text, naming it by code point (never raw).
+
+    >>> forbidden_character_rule("\u202e")
+    'bevat een teken dat niet is toegestaan (U+202E, een teken dat de leesrichting verandert), haal het weg en verstuur opnieuw'
+    >>> forbidden_character_rule("\x85")
+    'bevat een teken dat niet is toegestaan (U+0085, een onzichtbaar stuurteken), haal het weg en verstuur opnieuw'
+    """
+    kind = "een teken dat de leesrichting verandert" if character in _BIDI_CONTROLS else "een onzichtbaar stuurteken"
+    return f"bevat een teken dat niet is toegestaan (U+{ord(character):04X}, {kind}), haal het weg en verstuur opnieuw"
+
+
+def first_forbidden_character(text: str) -> str | None:
+    r"""The first character of `text` that free text may not contain, or None.
+
+    >>> first_forbidden_character("regel een\u2028regel twee\u0085drie")
+    '\x85'
+    >>> first_forbidden_character("tab\ten\r\nnieuwe regel") is None
+    True
+    """
+    return next((c for c in text if c in _FORBIDDEN_SET), None)
+
+
+def _allowed_text(value: str) -> str:
+    character = first_forbidden_character(value)
+    if character is not None:
+        raise ValueError(forbidden_character_rule(character))
+    return value
+
 
 def field_label(field: str) -> str:
     """The Dutch name of a field as respondents and analysts see it."""
@@ -51,7 +109,7 @@ def field_label(field: str) -> str:
 
 def _blank_to_none(value: Any) -> Any:
     if isinstance(value, str):
-        value = value.strip()
+        value = value.strip(EDGE_WHITESPACE)
         return value or None
     return value
 
@@ -80,7 +138,7 @@ def _split_multi(value: Any) -> Any:
     if value is None:
         return []
     if isinstance(value, str):
-        return [part.strip() for part in value.split(";") if part.strip()]
+        return [part.strip(EDGE_WHITESPACE) for part in value.split(";") if part.strip(EDGE_WHITESPACE)]
     return value
 
 
@@ -120,7 +178,7 @@ def submission_model() -> type[BaseModel]:
         fields[name] = (Annotated[one_of(list(question.options)) | None, BeforeValidator(_number_to_code)], None)
     for name, question in survey.multi_select.items():
         fields[name] = (Annotated[list[one_of(list(question.options))], BeforeValidator(_split_multi)], [])
-    limited_text = Annotated[str, StringConstraints(max_length=survey.free_text.max_length)]
+    limited_text = Annotated[str, StringConstraints(max_length=survey.free_text.max_length), AfterValidator(_allowed_text)]
     fields["free_text"] = (Annotated[limited_text | None, Blank], None)
     return create_model("CgcSubmission", __base__=_SubmissionBase, **fields)
 

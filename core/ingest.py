@@ -27,6 +27,8 @@ import charset_normalizer
 import duckdb
 import polars as pl
 
+from core.contracts import EDGE_WHITESPACE
+from core.jsonlines import numbered_lines
 from core.landing import LandingFile, content_hash, list_landing_files
 from core.pseudonymise import pseudonym, pseudonymise_column, scrub_column, scrub_text
 from core.survey import cgc_survey, landing_columns
@@ -115,9 +117,14 @@ def _as_text(value: object) -> str | None:
 
 
 def parse_json_lines(text: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One JSON object per line; lists become ';'-joined strings as in the CSV export."""
+    """One JSON object per line; lists become ';'-joined strings as in the CSV export.
+
+    Lines end at "\\n" only (`core.jsonlines.numbered_lines`): U+2028, U+0085
+    and the like are data inside a line, so free text cannot split a record.
+    `row_number` is the line number in the file (blank lines are counted, not loaded).
+    """
     good, bad = [], []
-    for number, line in enumerate((line for line in text.splitlines() if line.strip()), start=1):
+    for number, line in numbered_lines(text):
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
@@ -180,7 +187,11 @@ def typed_rows(frame: pl.DataFrame, key: bytes, file_hash: str, loaded_at: datet
     survey = cgc_survey()
     answers = [pl.col(name) for name in survey.questions if name != "sentiment"]
     multi = [
-        pl.col(name).str.split(";").list.eval(pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != "")).list.unique().list.sort()
+        pl.col(name)
+        .str.split(";")
+        .list.eval(pl.element().str.strip_chars(EDGE_WHITESPACE).filter(pl.element().str.strip_chars(EDGE_WHITESPACE) != ""))
+        .list.unique()
+        .list.sort()
         for name in survey.multi_select
     ]
     return frame.select(

@@ -18,7 +18,6 @@ one ends up in quarantine. This randomness is test data, not privacy noise.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from core import reference
+from core.jsonlines import json_lines
 from core.landing import write_atomically
 from core.survey import cgc_survey, landing_columns
 
@@ -235,14 +235,14 @@ def _to_csv(frame: pl.DataFrame) -> bytes:
 
 
 def _to_json_lines(frame: pl.DataFrame) -> bytes:
-    lines = []
+    records = []
     for row in frame.select(landing_columns()).iter_rows(named=True):
         record = dict(row)
         record["challenges"] = [c for c in (record["challenges"] or "").split(";") if c]
         if record["sentiment"] is not None and record["sentiment"].isdigit():
             record["sentiment"] = int(record["sentiment"])
-        lines.append(json.dumps(record, ensure_ascii=False))
-    return ("\n".join(lines) + "\n").encode("utf-8")
+        records.append(record)
+    return json_lines(records)  # the landing-zone writer the form uses too
 
 
 def generate(

@@ -12,16 +12,32 @@ import polars as pl
 
 from core import reference
 from core.contracts import (
+    EDGE_WHITESPACE,
+    FORBIDDEN_TEXT_CHARACTERS,
     KVK_PATTERN,
     NO_ANSWER_RULE,
     PATTERN_RULES,
     RESPONSE_ID_PATTERN,
     TIMESTAMP_FORMAT,
     field_label,
+    forbidden_character_rule,
 )
 from core.survey import PROFILE_FIELDS, cgc_survey, landing_columns
 
 REASON_SEPARATOR = "; "
+
+
+def char_class(characters: str) -> str:
+    r"""A regex character class (Rust syntax, as polars uses) matching any of `characters`.
+
+    >>> char_class("\t\u2028")
+    '[\\x{9}\\x{2028}]'
+    """
+    return "[" + "".join(f"\\x{{{ord(c):X}}}" for c in characters) + "]"
+
+
+_FORBIDDEN_CLASS = char_class(FORBIDDEN_TEXT_CHARACTERS)
+_FORBIDDEN_RULES = {c: forbidden_character_rule(c) for c in FORBIDDEN_TEXT_CHARACTERS}
 
 
 def normalise(frame: pl.DataFrame) -> pl.DataFrame:
@@ -29,7 +45,7 @@ def normalise(frame: pl.DataFrame) -> pl.DataFrame:
     columns = []
     for name in landing_columns():
         if name in frame.columns:
-            value = pl.col(name).cast(pl.Utf8).str.strip_chars()
+            value = pl.col(name).cast(pl.Utf8).str.strip_chars(EDGE_WHITESPACE)  # exactly what the contract strips
             columns.append(pl.when(value == "").then(None).otherwise(value).alias(name))
         else:
             columns.append(pl.lit(None, dtype=pl.Utf8).alias(name))
@@ -80,7 +96,7 @@ def rule_expressions() -> list[pl.Expr]:
         rules.append(_choice_rule(name, list(question.options)))
     for name, question in survey.multi_select.items():
         allowed = list(question.options)
-        parts = pl.col(name).str.split(";").list.eval(pl.element().str.strip_chars()).list.eval(
+        parts = pl.col(name).str.split(";").list.eval(pl.element().str.strip_chars(EDGE_WHITESPACE)).list.eval(
             pl.element().filter(pl.element() != "")
         )
         unknown = parts.list.eval(pl.element().filter(~pl.element().is_in(allowed))).list.join(", ")
@@ -88,6 +104,8 @@ def rule_expressions() -> list[pl.Expr]:
         rules.append(_fail_when(pl.col(name).is_not_null() & (unknown != ""), name, rule))
     limit = survey.free_text.max_length
     rules.append(_fail_when(pl.col("free_text").str.len_chars() > limit, "free_text", f"is te lang (maximaal {limit} tekens)"))
+    refused = pl.col("free_text").str.extract(f"({_FORBIDDEN_CLASS})", 1)  # the first one, as the contract names it
+    rules.append(_fail_when(refused.is_not_null(), "free_text", refused.replace_strict(_FORBIDDEN_RULES, default=None, return_dtype=pl.Utf8)))
     answers = [*survey.questions, *survey.multi_select]
     no_answer = pl.all_horizontal([_answer_missing(name) for name in answers])
     rules.append(pl.when(no_answer).then(pl.lit(f"Antwoorden: {NO_ANSWER_RULE}")).otherwise(None))
@@ -97,7 +115,7 @@ def rule_expressions() -> list[pl.Expr]:
 def _answer_missing(name: str) -> pl.Expr:
     value = pl.col(name)
     if name in cgc_survey().multi_select:
-        return value.is_null() | (value.str.replace_all(r"[;\s]", "") == "")
+        return value.is_null() | (value.str.replace_all(char_class(";" + EDGE_WHITESPACE), "") == "")
     return value.is_null()
 
 

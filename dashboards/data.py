@@ -13,7 +13,6 @@ formatting them. Nothing is recomputed from answers.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import polars as pl
 
 from core import reference
 from core.contracts import SubmissionError, validate_submission
+from core.jsonlines import json_lines
 from core.landing import write_atomically
 from core.settings import paths
 from core.survey import cgc_survey
@@ -525,8 +525,9 @@ def submit_cgc(answers: dict[str, object], kvk_number: str, landing: Path | None
         **answers,
     }
     validate_submission(record)
-    line = json.dumps(record, ensure_ascii=False) + "\n"
-    write_atomically((landing or paths().landing) / "cgc", f"form_{record['response_id']}.jsonl", line.encode("utf-8"))
+    # One record, one line, whatever the free text holds: ingestion reads a line as a submission.
+    content = json_lines([record])
+    write_atomically((landing or paths().landing) / "cgc", f"form_{record['response_id']}.jsonl", content)
     return record
 
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.contracts import field_label, invalid_fields
+from core.contracts import (
+    EDGE_WHITESPACE,
+    FORBIDDEN_TEXT_CHARACTERS,
+    SubmissionError,
+    field_label,
+    invalid_fields,
+    validate_submission,
+)
 from core.survey import landing_columns
 from core.validation import normalise, with_reasons
 
@@ -16,7 +24,8 @@ VALID = {
     "staff_shortage": "none", "sentiment": "4", "challenges": "energie;regeldruk", "free_text": "Prima maand.",
 }
 CANDIDATES = {
-    "response_id": ["r-2", "bad id!", "", None],
+    # "r-2\x1c": Python's str.strip() drops U+001C, polars' strip_chars() did not; both now strip the same set.
+    "response_id": ["r-2", "bad id!", "", None, " r-2\u3000", "r-2\x1c"],
     "submitted_at": ["2025-03-04T10:11:12", "04-03-2025 10:11", "", None],
     "wave": ["2025-03", "2031-01", None],
     "kvk_number": ["12345678", "1234567", "12ab5678", None],
@@ -27,8 +36,19 @@ CANDIDATES = {
     "investment": ["down", "heel veel", None],
     "staff_shortage": ["severe", "x", None],
     "sentiment": ["1", "5", "0", "7", None],
-    "challenges": ["energie", "energie;onbekend", "", None],
-    "free_text": ["kort", "x" * 2001, None],
+    "challenges": ["energie", "energie;onbekend", "", None, "energie;\u2028", "\u3000;\x0b"],
+    "free_text": [
+        "kort", "x" * 2001, None,
+        "mis\u202eleid",  # bidirectional override: refused
+        "een\u0085twee",  # NEL, a C1 control character: refused
+        "bel\u0007",  # BEL: refused
+        "x" * 2001 + "\u2066",  # too long and refused character: both rules
+        "regel een\u2028regel twee\u2029",  # line and paragraph separators are text: allowed
+        "regel een\nregel twee\r\n",  # newlines: allowed
+        "kolom\tkolom",  # tab: allowed
+        "\u3000\u00a0 ",  # only whitespace: blank, so no free text
+        "kort\x1c",  # a control character at the end is refused, not stripped
+    ],
 }
 
 
@@ -58,3 +78,28 @@ def test_contract_and_vectorised_checks_agree(record):
 
 def test_valid_record_passes_both():
     assert invalid_fields(VALID) == set() == vectorised_invalid_fields(VALID)
+
+
+@pytest.mark.parametrize(
+    ("text", "code_point", "kind"),
+    [("mis\u202eleid", "U+202E", "leesrichting"), ("een\u0085twee\u0007", "U+0085", "stuurteken"), ("\u2067x", "U+2067", "leesrichting")],
+)
+def test_a_refused_character_is_named_by_code_point_in_both(text, code_point, kind):
+    record = {**VALID, "free_text": text}
+    with pytest.raises(SubmissionError) as refused:
+        validate_submission(record)
+    vectorised = with_reasons(normalise(pl.DataFrame([record], schema={c: pl.Utf8 for c in landing_columns()})))["reason"][0]
+    expected = f"Toelichting: bevat een teken dat niet is toegestaan ({code_point}, "
+    assert refused.value.problems == [vectorised]
+    assert vectorised.startswith(expected) and kind in vectorised and vectorised.endswith("haal het weg en verstuur opnieuw")
+    assert not set(vectorised) & set(FORBIDDEN_TEXT_CHARACTERS)  # the character itself is never echoed
+
+
+def test_both_strip_exactly_the_same_characters_from_the_ends():
+    every = [chr(c) for c in range(0x3001) if not 0xD800 <= c <= 0xDFFF]
+    padded = [f"{c}r-2{c}" for c in every]
+    python = [value.strip(EDGE_WHITESPACE) for value in padded]
+    polars = normalise(pl.DataFrame({"response_id": padded}))["response_id"].to_list()
+    assert python == polars
+    # Unicode whitespace, except the control characters free text refuses anywhere.
+    assert set(EDGE_WHITESPACE) == {c for c in every if c.isspace() and c not in FORBIDDEN_TEXT_CHARACTERS}

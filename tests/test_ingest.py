@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import polars as pl
 import pytest
@@ -100,3 +102,49 @@ def test_short_csv_rows_are_quarantined_not_dropped(tmp_path):
         reason = connection.execute("SELECT reason FROM quarantine.cgc_responses").fetchone()[0]
     assert (result.rows_in, result.rows_raw, result.rows_quarantined) == (2, 1, 1)
     assert "Bedrijfsgrootte: ontbreekt" in reason and "Provincie: ontbreekt" in reason
+
+
+def _json_line(**changes) -> str:
+    record = {
+        "response_id": "j1", "submitted_at": "2025-03-01T10:00:00", "wave": "2025-03", "kvk_number": "12345678",
+        "sector": "C", "size_class": "2-9", "province": "PV31", "order_book": "grown", "free_text": None, **changes,
+    }
+    return json.dumps(record, ensure_ascii=False)  # as the old writer did: U+2028, U+2029, U+0085 stay raw
+
+
+def test_line_separators_in_free_text_do_not_split_a_json_record(tmp_path):
+    # The reported bug: str.splitlines() cut these records into unreadable pieces.
+    data = (
+        _json_line(response_id="j1", free_text="regel een\u2028regel twee\u2029en drie") + "\n"
+        + _json_line(response_id="j2", free_text="regel een\u2028regel twee\u2029en\u0085drie") + "\n"
+    ).encode()
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        result = ingest.ingest_bytes(connection, data, "old_writer.jsonl", TEST_KEY.encode())
+        stored = connection.execute("SELECT response_id, free_text, row_number FROM raw.cgc_responses").fetchall()
+        quarantined = connection.execute("SELECT response_id, row_number, reason_code, reason FROM quarantine.cgc_responses").fetchall()
+    assert (result.rows_in, result.rows_raw, result.rows_quarantined) == (2, 1, 1)
+    assert stored == [("j1", "regel een\u2028regel twee\u2029en drie", 1)]
+    assert quarantined == [
+        ("j2", 2, "invalid",
+         "Toelichting: bevat een teken dat niet is toegestaan (U+0085, een onzichtbaar stuurteken), haal het weg en verstuur opnieuw"),
+    ]
+
+
+def test_json_row_numbers_are_line_numbers_in_a_crlf_file_with_blank_lines(tmp_path):
+    data = (
+        _json_line(response_id="j1") + "\r\n\r\n"
+        + "niet eens JSON\r\n"
+        + _json_line(response_id="j4", sector="Z") + "\r\n"
+        + "   \r\n"
+        + _json_line(response_id="j6", free_text="mis\u202eleid") + "\r\n"
+    ).encode()
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        result = ingest.ingest_bytes(connection, data, "crlf.jsonl", TEST_KEY.encode())
+        stored = connection.execute("SELECT response_id, row_number FROM raw.cgc_responses").fetchall()
+        quarantined = connection.execute("SELECT row_number, reason FROM quarantine.cgc_responses ORDER BY row_number").fetchall()
+    assert (result.rows_in, result.rows_raw, result.rows_quarantined) == (4, 1, 3)
+    assert stored == [("j1", 1)]
+    assert [number for number, _ in quarantined] == [3, 4, 6]
+    assert quarantined[0][1] == "Regel: is geen geldig JSON-object"
+    assert quarantined[1][1].startswith("Sector: 'Z' is geen geldige keuze")
+    assert quarantined[2][1].startswith("Toelichting: bevat een teken dat niet is toegestaan (U+202E, ")
