@@ -101,6 +101,11 @@ def keyed_hash(text: str) -> str:
     return hmac.new(_derived(b"identifiers"), text.strip().lower().encode(), "sha256").hexdigest()
 
 
+def firm_ref(kvk_number: str) -> str:
+    """Which accounts belong to one firm, without decrypting their KvK numbers (a keyed hash under the accounts key)."""
+    return hmac.new(_derived(b"firm"), kvk_number.strip().encode(), "sha256").hexdigest()
+
+
 def chain_key() -> bytes:
     """Key of the audit chain's HMAC: without it, an edited entry cannot be given a valid chain."""
     return _derived(b"audit-chain")

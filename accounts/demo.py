@@ -28,7 +28,7 @@ DEMO_MEMBERS = [
 ]
 
 
-def ensure_demo_accounts(connection: sqlite3.Connection, pseudonym_key: bytes, secrets_file: Path) -> list[dict]:
+def ensure_demo_accounts(connection: sqlite3.Connection, secrets_file: Path) -> list[dict]:
     """Create the demo accounts that do not exist yet; return every demo login (e-mail, password, TOTP secret)."""
     known = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
     settings = account_settings()
@@ -37,7 +37,7 @@ def ensure_demo_accounts(connection: sqlite3.Connection, pseudonym_key: bytes, s
             continue
         password = f"demo-{secrets.token_urlsafe(9)}"
         totp = new_totp_secret() if settings.needs_second_factor(member["role"]) else None
-        create_account(connection, member, password, pseudonym_key, totp, actor="demo")
+        create_account(connection, member, password, totp, actor="demo")
         known[member["email"]] = {"password": password, "totp_secret": totp, "role": member["role"]}
     write_secret_file(secrets_file, json.dumps(known, indent=2))
     return [{"email": email, **values} for email, values in known.items() if find_account(connection, email) is not None]

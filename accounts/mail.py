@@ -11,6 +11,7 @@ instead; both keep the same small interface.
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import ssl
 import uuid
@@ -94,15 +95,30 @@ class OutboxMessage:
     to: str
     subject: str
     date: str
-    body: str
+    body: str  # with one-time codes masked: only the recipient's own mail carries a working link
+
+
+# The one-time code of an activation link: whoever reads the outbox page must not be able to use someone's invitation.
+_ONE_TIME_CODE = re.compile(r"([?&]code=)[A-Za-z0-9_-]+")
+MASKED_CODE = "[verborgen: alleen in de e-mail aan de ontvanger]"
+
+
+def masked(body: str) -> str:
+    """A message body with every one-time link code hidden.
+
+    >>> masked("Maak uw account af: http://127.0.0.1:8501/activeren?code=abcDEF-123_x")
+    'Maak uw account af: http://127.0.0.1:8501/activeren?code=[verborgen: alleen in de e-mail aan de ontvanger]'
+    """
+    return _ONE_TIME_CODE.sub(lambda match: match.group(1) + MASKED_CODE, body)
 
 
 def outbox(folder: Path | None = None) -> list[OutboxMessage]:
-    """Messages in the outbox, newest first (for the administrator's page)."""
+    """Messages in the outbox, newest first, with one-time codes masked (for the administrator's page)."""
     folder = folder or outbox_path()
     messages = []
     for path in sorted(folder.glob("*.eml"), reverse=True) if folder.is_dir() else []:
         parsed = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
         body = parsed.get_body(preferencelist=("plain",))
-        messages.append(OutboxMessage(path.name, str(parsed["To"]), str(parsed["Subject"]), str(parsed["Date"]), body.get_content() if body else ""))
+        text = masked(body.get_content()) if body else ""
+        messages.append(OutboxMessage(path.name, str(parsed["To"]), str(parsed["Subject"]), str(parsed["Date"]), text))
     return messages

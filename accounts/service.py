@@ -1,8 +1,9 @@
 """Accounts and what each role may do: onboarding, roles, and the checks every write goes through.
 
 Roles:
-* respondent: bound to exactly one firm (the HMAC pseudonym of its KvK
-  number, as in the warehouse); submits and sees only for that firm. The
+* respondent: bound to exactly one firm (its KvK number, encrypted in the
+  account; ingestion turns it into the warehouse pseudonym, so the web app
+  never needs the pseudonym key); submits and sees only for that firm. The
   firm comes from the account, never from a form field.
 * analyst: sees released (differentially private) figures only.
 * administrator: manages accounts and content, reads the audit trail.
@@ -21,19 +22,20 @@ import io
 import re
 import secrets
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+from zxcvbn import zxcvbn
 
 from accounts import audit
-from accounts.crypto import decrypt, encrypt, hash_secret, keyed_hash, verify_secret
+from accounts.crypto import decrypt, encrypt, firm_ref, hash_secret, keyed_hash, verify_secret
 from accounts.mail import Mailer
 from accounts.settings import ROLES, AccountSettings, account_settings
 from accounts.store import transaction
 from core.contracts import KVK_PATTERN
-from core.pseudonymise import pseudonym
 
 ROLE_NAMES = {"respondent": "ondernemer", "analyst": "analist / beleidsmaker", "administrator": "beheerder"}
 SYSTEM = "system"
@@ -53,9 +55,10 @@ class Account:
     email: str
     name: str
     role: str
-    firm_id: str | None
+    firm_ref: str | None  # respondents: keyed hash of their firm's KvK number (accounts key)
     has_second_factor: bool
     active: bool
+    credential_version: int = 0  # a session made under another version has ended
 
     @property
     def role_name(self) -> str:
@@ -65,7 +68,8 @@ class Account:
 def _account(row: sqlite3.Row | None) -> Account | None:
     if row is None:
         return None
-    return Account(row["id"], row["email"], row["name"], row["role"], row["firm_id"], row["totp_encrypted"] is not None, bool(row["active"]))
+    return Account(row["id"], row["email"], row["name"], row["role"], row["firm_ref"], row["totp_encrypted"] is not None, bool(row["active"]),
+                   row["credential_version"])
 
 
 def get_account(connection: sqlite3.Connection, account_id: int) -> Account | None:
@@ -100,22 +104,52 @@ def firm_kvk_number(connection: sqlite3.Connection, actor: Account) -> str:
 # --------------------------------------------------------------------------- onboarding
 
 
+# A person's name: letters of any script (with their accents), spaces, hyphens, apostrophes and dots, starting with
+# a letter. So no Markdown, no line breaks, and nothing a spreadsheet reads as a formula (=, +, -, @, tab, CR).
+NAME_PUNCTUATION = " .'\u2019-"
+NAME_RULE = "gebruik alleen letters, spaties, koppeltekens (-), apostrofs (') en punten, en begin met een letter"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 class Member(BaseModel):
     """One person to invite: from the administrator's form or one row of a member list (CSV)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = Field(min_length=2, max_length=200)
+    name: str = Field(min_length=2, max_length=100)
     email: EmailStr
     role: str
     kvk_number: str | None = None
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _no_control_characters(cls, name: object) -> object:
+        # checked before whitespace is stripped: a tab or CR in front of a name is refused, not quietly dropped
+        if isinstance(name, str) and (any(c in name for c in "\t\r\n\v\f") or name.strip(" ").startswith(FORMULA_STARTS)):
+            raise ValueError(NAME_RULE)
+        return name
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        name = unicodedata.normalize("NFC", name)
+        if not (name[:1].isalpha() and all(c.isalpha() or c in NAME_PUNCTUATION or unicodedata.category(c).startswith("M") for c in name)):
+            raise ValueError(NAME_RULE)  # the typed name is never repeated: it may carry Markdown or a formula
+        return name
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _no_formula(cls, email: object) -> object:
+        if isinstance(email, str) and email.strip().startswith(FORMULA_STARTS):
+            raise ValueError("mag niet beginnen met =, +, - of @")
+        return email
 
     @field_validator("role")
     @classmethod
     def _known_role(cls, role: str) -> str:
         aliases = {**{r: r for r in ROLES}, **{name: r for r, name in ROLE_NAMES.items()}, "analist": "analyst", "beheerder": "administrator"}
         if role.strip().lower() not in aliases:
-            raise ValueError(f"'{role}' is geen rol (kies: {', '.join(ROLES)})")
+            raise ValueError(f"is geen bekende rol (kies: {', '.join(ROLES)})")  # not echoed: a CSV cell may carry anything
         return aliases[role.strip().lower()]
 
     @field_validator("kvk_number")
@@ -143,8 +177,14 @@ def _member(data: dict) -> Member:
                 message = "ontbreekt"
             elif item["type"] == "extra_forbidden":
                 message = "is een onbekende kolom"
-            elif "email" in str(item["loc"]):
+            elif item["loc"] and item["loc"][0] == "email" and not message.startswith("mag niet"):
                 message = "is geen geldig e-mailadres"
+            elif item["type"] == "string_too_short":
+                message = f"is te kort (minstens {item['ctx']['min_length']} tekens)"
+            elif item["type"] == "string_too_long":
+                message = f"is te lang (hoogstens {item['ctx']['max_length']} tekens)"
+            elif item["type"] != "value_error":  # pydantic's own English texts; ours are Dutch value errors
+                message = "heeft een ongeldige waarde"
             problems.append(f"{field}: {message}")
         raise AccountError("; ".join(problems)) from None
     if (member.role == "respondent") != (member.kvk_number is not None):
@@ -171,7 +211,7 @@ def _new_invitation(connection: sqlite3.Connection, account_id: int, settings: A
     return token
 
 
-def invite(connection: sqlite3.Connection, actor: Account, data: dict, mailer: Mailer, pseudonym_key: bytes,
+def invite(connection: sqlite3.Connection, actor: Account, data: dict, mailer: Mailer,
            settings: AccountSettings | None = None, now: datetime | None = None) -> Account:
     """Create an account without a password and send a one-time, expiring invitation link (administrators only)."""
     require_role(actor, "administrator")
@@ -180,9 +220,9 @@ def invite(connection: sqlite3.Connection, actor: Account, data: dict, mailer: M
     if find_account(connection, member.email) is not None:
         raise AccountError(f"e-mailadres: {member.email} heeft al een account")
     with transaction(connection):
-        firm = pseudonym(member.kvk_number, pseudonym_key) if member.kvk_number else None
+        firm = firm_ref(member.kvk_number) if member.kvk_number else None
         cursor = connection.execute(
-            "INSERT INTO accounts (email, name, role, firm_id, kvk_encrypted, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO accounts (email, name, role, firm_ref, kvk_encrypted, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             [member.email.lower(), member.name, member.role, firm, encrypt(member.kvk_number) if firm else None, now.isoformat(timespec="seconds")],
         )
         token = _new_invitation(connection, cursor.lastrowid, settings, now)
@@ -198,7 +238,7 @@ class ImportReport:
     skipped: list[str]  # 'Rij 3: ...' lines in Dutch
 
 
-def import_members(connection: sqlite3.Connection, actor: Account, csv_text: str, mailer: Mailer, pseudonym_key: bytes,
+def import_members(connection: sqlite3.Connection, actor: Account, csv_text: str, mailer: Mailer,
                    settings: AccountSettings | None = None, now: datetime | None = None) -> ImportReport:
     """Invite everyone on a member list (CSV with columns name, email, kvk_number, role); bad rows are named, not dropped."""
     require_role(actor, "administrator")
@@ -211,7 +251,7 @@ def import_members(connection: sqlite3.Connection, actor: Account, csv_text: str
     for number, row in enumerate(reader, start=2):
         data = {key.strip(): (value or "").strip() for key, value in row.items() if key and key.strip() in expected}
         try:
-            invited.append(invite(connection, actor, data, mailer, pseudonym_key, settings, now).email)
+            invited.append(invite(connection, actor, data, mailer, settings, now).email)
         except AccountError as error:
             skipped.append(f"Rij {number}: {error}")
     with transaction(connection):
@@ -238,12 +278,52 @@ def open_invitation(connection: sqlite3.Connection, token: str, now: datetime | 
     return Invitation(account, settings.needs_second_factor(account.role))
 
 
+# zxcvbn's warnings, in Dutch; anything else gets the general advice.
+_STRENGTH_WARNINGS = {
+    "common": "lijkt op een veelgebruikt wachtwoord",
+    "repeat": "bestaat uit herhalingen (zoals 'aaa' of 'abcabc')",
+    "sequence": "is een reeks (zoals 'abcd' of '4321')",
+    "keyboard": "is een rij toetsen op het toetsenbord (zoals 'qwerty')",
+    "date": "bevat een datum of jaartal dat makkelijk te raden is",
+    "name": "bevat een naam die makkelijk te raden is",
+}
+_STRENGTH_ADVICE = "kies een zin van een paar woorden die niet bij elkaar horen, of laat een wachtwoordmanager er een maken"
+# zxcvbn looks at this many characters at most (its own limit); the rest still counts for the length rules.
+_STRENGTH_WINDOW = 72
+# zxcvbn's own lists are English; these Dutch words are guessed first too (as are the user's own name and address).
+DUTCH_PASSWORD_WORDS = (
+    "wachtwoord", "welkom", "geheim", "inloggen", "hallo", "liefje", "schatje", "zomer", "winter", "lente", "herfst",
+    "voetbal", "ajax", "feyenoord", "psv", "oranje", "nederland", "holland", "amsterdam", "rotterdam", "utrecht",
+    "bedrijf", "ondernemer", "kantoor", "maandag", "januari", "welkom01", "postbus",
+)
+
+
+def _strength_problem(warning: str) -> str:
+    text = warning.lower()
+    for key, dutch in (("common", "common"), ("top", "common"), ("similar", "common"), ("repeat", "repeat"), ("sequence", "sequence"),
+                       ("keyboard", "keyboard"), ("row", "keyboard"), ("date", "date"), ("year", "date"), ("name", "name")):
+        if key in text:
+            return _STRENGTH_WARNINGS[dutch]
+    return "is te makkelijk te raden"
+
+
 def _check_password(password: str, account: Account, settings: AccountSettings) -> None:
-    if len(password) < settings.password.min_length:
-        raise AccountError(f"wachtwoord: gebruik minstens {settings.password.min_length} tekens")
+    """Long enough, not too long for argon2, not an e-mail address, and hard to guess (zxcvbn)."""
+    rules = settings.password
+    if len(password) < rules.min_length:
+        raise AccountError(f"wachtwoord: gebruik minstens {rules.min_length} tekens")
+    if len(password) > rules.max_length:
+        raise AccountError(f"wachtwoord: gebruik hoogstens {rules.max_length} tekens")
     local_part = account.email.split("@")[0].lower()
     if len(local_part) >= 4 and local_part in password.lower():
         raise AccountError("wachtwoord: mag uw e-mailadres niet bevatten")
+    name = account.name.lower()
+    own_words = [local_part, *re.split(r"[.@-]", account.email.lower()), name.replace(" ", ""), *name.split(),
+                 "mkb", "vitaliteitsmonitor", "vitaliteit", "monitor", *DUTCH_PASSWORD_WORDS]
+    estimate = zxcvbn(password[:_STRENGTH_WINDOW], user_inputs=own_words)
+    if estimate["score"] < rules.min_strength:
+        problem = _strength_problem(estimate["feedback"]["warning"] or "")
+        raise AccountError(f"wachtwoord: {problem}; {_STRENGTH_ADVICE}")
 
 
 def new_totp_secret() -> str:
@@ -275,7 +355,8 @@ def accept_invitation(connection: sqlite3.Connection, token: str, password: str,
     _check_password(password, account, settings)
     if invitation.needs_second_factor and not totp_secret:
         raise AccountError("tweede stap: stel eerst de app voor inlogcodes in")
-    if totp_secret and not (totp_code and _matching_step(totp_secret, totp_code, now) is not None):
+    step = _matching_step(totp_secret, totp_code, now) if totp_secret and totp_code else None
+    if totp_secret and step is None:
         raise AccountError("code uit de app: klopt niet; kijk of de tijd op uw telefoon goed staat en probeer de nieuwe code")
     with transaction(connection):
         taken = connection.execute(  # the link is spent here, once: a second use at the same moment finds it gone
@@ -284,9 +365,9 @@ def accept_invitation(connection: sqlite3.Connection, token: str, password: str,
         ).rowcount == 1
         if not taken:
             raise AccountError("Deze link is niet (meer) geldig. Vraag de beheerder om een nieuwe uitnodiging.")
-        connection.execute(
-            "UPDATE accounts SET password_hash = ?, totp_encrypted = ? WHERE id = ?",
-            [hash_secret(password), encrypt(totp_secret) if totp_secret else None, account.id],
+        connection.execute(  # the code just used is spent: it cannot log in as well
+            "UPDATE accounts SET password_hash = ?, totp_encrypted = ?, totp_last_step = ?, credential_version = credential_version + 1 WHERE id = ?",
+            [hash_secret(password), encrypt(totp_secret) if totp_secret else None, step, account.id],
         )
         connection.execute("UPDATE invitations SET used_at = ? WHERE account_id = ? AND used_at IS NULL", [now.isoformat(timespec="seconds"), account.id])
         codes = _new_recovery_codes(connection, account.id, settings) if totp_secret else []
@@ -305,7 +386,7 @@ def change_role(connection: sqlite3.Connection, actor: Account, account_id: int,
     if target.id == actor.id:
         raise AccountError("rol: u kunt uw eigen rol niet wijzigen; vraag een andere beheerder")
     with transaction(connection):
-        connection.execute("UPDATE accounts SET role = ? WHERE id = ?", [role, account_id])
+        connection.execute("UPDATE accounts SET role = ?, credential_version = credential_version + 1 WHERE id = ?", [role, account_id])
         audit.record(connection, actor.email, "role_changed", target.email, {"from": target.role, "to": role}, now)
     return get_account(connection, account_id)
 
@@ -317,7 +398,7 @@ def set_active(connection: sqlite3.Connection, actor: Account, account_id: int, 
     if target is None or target.id == actor.id:
         raise AccountError("account: u kunt uw eigen account niet blokkeren")
     with transaction(connection):
-        connection.execute("UPDATE accounts SET active = ? WHERE id = ?", [int(active), account_id])
+        connection.execute("UPDATE accounts SET active = ?, credential_version = credential_version + 1 WHERE id = ?", [int(active), account_id])
         audit.record(connection, actor.email, "account_unblocked" if active else "account_blocked", target.email, {}, now)
     return get_account(connection, account_id)
 
@@ -485,64 +566,122 @@ def record_event(connection: sqlite3.Connection, actor: Account | None, action: 
 # --------------------------------------------------------------------------- self-service
 
 
-def change_password(connection: sqlite3.Connection, actor: Account, current: str, new: str, settings: AccountSettings | None = None,
-                    now: datetime | None = None) -> None:
-    """A wrong current password counts as a failed login (so a taken-over session cannot guess freely)."""
-    settings, now = settings or account_settings(), now or datetime.now()
+def _confirm_password(connection: sqlite3.Connection, actor: Account, password: str, field: str, failed_action: str,
+                      settings: AccountSettings, now: datetime) -> None:
+    """Ask for the password again before a sensitive change; a wrong one counts as a failed login (a taken-over session cannot guess freely)."""
     key = _attempt_key(actor.email)
     refused, attempt = _reserve(connection, key, settings, now)
     if refused:
-        raise AccountError(f"huidig wachtwoord: {refused.message}")
+        raise AccountError(f"{field}: {refused.message}")
     row = connection.execute("SELECT password_hash FROM accounts WHERE id = ?", [actor.id]).fetchone()
-    if not verify_secret(row["password_hash"], current):
-        _failed(connection, key, attempt, actor.email, "password_change_failed", settings, now)
-        raise AccountError("huidig wachtwoord: klopt niet")
+    if not verify_secret(row["password_hash"], password):
+        _failed(connection, key, attempt, actor.email, failed_action, settings, now)
+        raise AccountError(f"{field}: klopt niet")
     with transaction(connection):
         connection.execute("DELETE FROM login_attempts WHERE email_hash = ?", [key])
+
+
+def _credential_version(connection: sqlite3.Connection, account_id: int) -> int:
+    return connection.execute("SELECT credential_version FROM accounts WHERE id = ?", [account_id]).fetchone()[0]
+
+
+def change_password(connection: sqlite3.Connection, actor: Account, current: str, new: str, settings: AccountSettings | None = None,
+                    now: datetime | None = None) -> int:
+    """Set a new password; every other session of the account ends. Returns the new credential version (for this session)."""
+    settings, now = settings or account_settings(), now or datetime.now()
+    _confirm_password(connection, actor, current, "huidig wachtwoord", "password_change_failed", settings, now)
     _check_password(new, actor, settings)
     with transaction(connection):
-        connection.execute("UPDATE accounts SET password_hash = ? WHERE id = ?", [hash_secret(new), actor.id])
+        connection.execute("UPDATE accounts SET password_hash = ?, credential_version = credential_version + 1 WHERE id = ?",
+                           [hash_secret(new), actor.id])
         audit.record(connection, actor.email, "password_changed", actor.email)
+        return _credential_version(connection, actor.id)
 
 
 def enable_second_factor(connection: sqlite3.Connection, actor: Account, secret: str, code: str,
-                         settings: AccountSettings | None = None, now: datetime | None = None) -> list[str]:
-    """Turn on the app code for one's own account; returns new recovery codes (shown once)."""
+                         settings: AccountSettings | None = None, now: datetime | None = None) -> tuple[list[str], int]:
+    """Turn on the app code for one's own account; every other session ends.
+
+    Returns new recovery codes (shown once) and the new credential version (for this session).
+    """
     settings, now = settings or account_settings(), now or datetime.now()
     if actor.has_second_factor:
         raise AccountError("tweede stap: staat al aan; vraag de beheerder als u een nieuwe telefoon heeft")
-    if _matching_step(secret, code, now) is None:
+    step = _matching_step(secret, code, now)
+    if step is None:
         raise AccountError("code uit de app: klopt niet; probeer de nieuwe code")
     with transaction(connection):
-        connection.execute("UPDATE accounts SET totp_encrypted = ? WHERE id = ?", [encrypt(secret), actor.id])
+        changed = connection.execute(  # the code just used is spent: it cannot log in as well
+            "UPDATE accounts SET totp_encrypted = ?, totp_last_step = ?, credential_version = credential_version + 1 "
+            "WHERE id = ? AND totp_encrypted IS NULL",
+            [encrypt(secret), step, actor.id],
+        ).rowcount
+        if not changed:  # turned on in another session meanwhile: never replace a second factor silently
+            raise AccountError("tweede stap: staat al aan; vraag de beheerder als u een nieuwe telefoon heeft")
         codes = _new_recovery_codes(connection, actor.id, settings)
         audit.record(connection, actor.email, "second_factor_enabled", actor.email, {}, now)
-    return codes
+        return codes, _credential_version(connection, actor.id)
 
 
-def new_recovery_codes(connection: sqlite3.Connection, actor: Account, settings: AccountSettings | None = None) -> list[str]:
-    """Replace one's own recovery codes (the old ones stop working); shown once."""
+def new_recovery_codes(connection: sqlite3.Connection, actor: Account, password: str, settings: AccountSettings | None = None,
+                       now: datetime | None = None) -> list[str]:
+    """Replace one's own recovery codes (the old ones stop working), after the password is given again; shown once."""
+    settings, now = settings or account_settings(), now or datetime.now()
     if not actor.has_second_factor:
         raise AccountError("herstelcodes: zet eerst de tweede stap aan")
+    _confirm_password(connection, actor, password, "wachtwoord", "recovery_codes_refused", settings, now)
     with transaction(connection):
-        codes = _new_recovery_codes(connection, actor.id, settings or account_settings())
-        audit.record(connection, actor.email, "recovery_codes_renewed", actor.email)
+        codes = _new_recovery_codes(connection, actor.id, settings)
+        audit.record(connection, actor.email, "recovery_codes_renewed", actor.email, {}, now)
     return codes
 
 
-def create_account(connection: sqlite3.Connection, data: dict, password: str, pseudonym_key: bytes, totp_secret: str | None = None,
+def reset_access(connection: sqlite3.Connection, actor: Account, account_id: int, mailer: Mailer, settings: AccountSettings | None = None,
+                 now: datetime | None = None) -> Account:
+    """A lost phone or password (administrators only; not one's own account): password, app code and recovery codes are
+    cleared, every session of the account ends, and the person gets a new one-time link to set them again."""
+    require_role(actor, "administrator")
+    settings, now = settings or account_settings(), now or datetime.now()
+    target = get_account(connection, account_id)
+    if target is None or target.id == actor.id:
+        raise AccountError("account: u kunt de toegang van uw eigen account niet herstellen; vraag een andere beheerder")
+    with transaction(connection):
+        connection.execute(
+            "UPDATE accounts SET password_hash = NULL, totp_encrypted = NULL, totp_last_step = NULL, "
+            "credential_version = credential_version + 1 WHERE id = ?", [account_id],
+        )
+        connection.execute("DELETE FROM recovery_codes WHERE account_id = ?", [account_id])
+        connection.execute("UPDATE invitations SET used_at = ? WHERE account_id = ? AND used_at IS NULL", [now.isoformat(timespec="seconds"), account_id])
+        token = _new_invitation(connection, account_id, settings, now)
+        audit.record(connection, actor.email, "access_reset", target.email, {}, now)
+    link = f"{settings.public_url()}/activeren?code={token}"
+    mailer.send(target.email, "Nieuwe toegang MKB Vitaliteitsmonitor", _reset_text(target.name, link, settings.invitation.valid_days))
+    return get_account(connection, account_id)
+
+
+def _reset_text(name: str, link: str, days: float) -> str:
+    return (
+        f"Beste {name},\n\n"
+        "De beheerder heeft de toegang tot uw account bij de MKB Vitaliteitsmonitor hersteld. "
+        "Uw oude wachtwoord en app-code werken niet meer.\n"
+        f"Stel ze opnieuw in via deze link (één keer te gebruiken, {days:g} dagen geldig):\n\n{link}\n\n"
+        "Heeft u hier niet om gevraagd? Neem dan contact op met de beheerder.\n"
+    )
+
+
+def create_account(connection: sqlite3.Connection, data: dict, password: str, totp_secret: str | None = None,
                    actor: str = SYSTEM, settings: AccountSettings | None = None, now: datetime | None = None) -> Account:
     """An active account straight away (for the demo and the first administrator, from the command line)."""
     settings, now = settings or account_settings(), now or datetime.now()
     member = _member(data)
     if settings.needs_second_factor(member.role) and not totp_secret:
         raise AccountError(f"tweede stap: verplicht voor een {ROLE_NAMES[member.role]}")
-    firm = pseudonym(member.kvk_number, pseudonym_key) if member.kvk_number else None
+    firm = firm_ref(member.kvk_number) if member.kvk_number else None
     probe = Account(0, member.email.lower(), member.name, member.role, firm, False, True)
     _check_password(password, probe, settings)
     with transaction(connection):
         cursor = connection.execute(
-            "INSERT INTO accounts (email, name, role, firm_id, kvk_encrypted, password_hash, totp_encrypted, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO accounts (email, name, role, firm_ref, kvk_encrypted, password_hash, totp_encrypted, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [member.email.lower(), member.name, member.role, firm, encrypt(member.kvk_number) if firm else None, hash_secret(password),
              encrypt(totp_secret) if totp_secret else None, now.isoformat(timespec="seconds")],
         )

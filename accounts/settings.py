@@ -9,8 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.pseudonymise import MIN_KEY_LENGTH
-from core.settings import CONFIG_DIR, PSEUDONYM_KEY_ENV, paths
+from core.settings import CONFIG_DIR, paths
 
 ACCOUNTS_KEY_ENV = "MKB_ACCOUNTS_KEY"
 ACCOUNTS_CONFIG_ENV = "MKB_ACCOUNTS_CONFIG"
@@ -45,6 +44,8 @@ class Invitation(_Strict):
 
 class Password(_Strict):
     min_length: int = Field(ge=8)
+    max_length: int = Field(default=128, ge=16, le=1024)  # argon2 is not handed megabytes
+    min_strength: int = Field(default=3, ge=0, le=4)  # zxcvbn score: 0 (guessed at once) to 4 (very hard to guess)
 
 
 class AccountSettings(_Strict):
@@ -95,11 +96,3 @@ def outbox_path() -> Path:
 
 def accounts_key_file() -> Path:
     return paths().secrets / "accounts.key"
-
-
-def pseudonym_key() -> bytes:
-    """The key that turns a KvK number into the firm's pseudonym, as at ingestion (environment, else the local key file)."""
-    key = os.environ.get(PSEUDONYM_KEY_ENV) or ((paths().secrets / "pseudonym.key").read_text().strip() if (paths().secrets / "pseudonym.key").exists() else "")
-    if len(key) < MIN_KEY_LENGTH:
-        raise RuntimeError(f"{PSEUDONYM_KEY_ENV} is missing or shorter than {MIN_KEY_LENGTH} characters; run `mkbvm keygen`.")
-    return key.encode()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from accounts.crypto import decrypt, firm_ref
 from accounts.settings import store_path
 from core.files import private_file, restrict_new_files
 
@@ -22,14 +23,16 @@ CREATE TABLE IF NOT EXISTS accounts (
     email TEXT NOT NULL UNIQUE,          -- lower case; needed to log in and to send messages
     name TEXT NOT NULL,
     role TEXT NOT NULL CHECK (role IN ('respondent', 'analyst', 'administrator')),
-    firm_id TEXT,                        -- HMAC of the KvK number, as in the warehouse (respondents only)
+    firm_ref TEXT,                       -- keyed hash of the KvK number under the accounts key (respondents only): which
+                                         -- accounts share a firm. Not the warehouse's firm_id: the web app never holds that key
     kvk_encrypted BLOB,                  -- Fernet; put on the respondent's submissions, never shown whole
     password_hash TEXT,                  -- argon2id; empty until the invitation is accepted
     totp_encrypted BLOB,                 -- Fernet-encrypted TOTP secret; empty without a second factor
     totp_last_step INTEGER,              -- last 30-second step whose code was used: no code works twice
+    credential_version INTEGER NOT NULL DEFAULT 0,  -- raised by a password, role, block or second-factor change: ends other sessions
     active INTEGER NOT NULL DEFAULT 1,
     created_at TEXT NOT NULL,
-    CHECK ((role = 'respondent') = (firm_id IS NOT NULL AND kvk_encrypted IS NOT NULL))
+    CHECK ((role = 'respondent') = (firm_ref IS NOT NULL AND kvk_encrypted IS NOT NULL))
 );
 CREATE TABLE IF NOT EXISTS recovery_codes (
     account_id INTEGER NOT NULL REFERENCES accounts (id),
@@ -95,6 +98,13 @@ def _migrate(connection: sqlite3.Connection) -> None:
     columns = {row["name"] for row in connection.execute("PRAGMA table_info(accounts)")}
     if "totp_last_step" not in columns:
         connection.execute("ALTER TABLE accounts ADD COLUMN totp_last_step INTEGER")
+    if "credential_version" not in columns:
+        connection.execute("ALTER TABLE accounts ADD COLUMN credential_version INTEGER NOT NULL DEFAULT 0")
+    if "firm_id" in columns:  # it held the warehouse pseudonym, so the web app needed the pseudonym key to invite a firm
+        with transaction(connection):
+            connection.execute("ALTER TABLE accounts RENAME COLUMN firm_id TO firm_ref")  # SQLite rewrites the CHECK too
+            for row in connection.execute("SELECT id, kvk_encrypted FROM accounts WHERE kvk_encrypted IS NOT NULL").fetchall():
+                connection.execute("UPDATE accounts SET firm_ref = ? WHERE id = ?", [firm_ref(decrypt(row["kvk_encrypted"])), row["id"]])
 
 
 @contextmanager

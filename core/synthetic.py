@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from core import reference
+from core.files import private_dir
 from core.jsonlines import json_lines
 from core.landing import write_atomically
 from core.survey import cgc_survey, landing_columns
@@ -281,7 +282,7 @@ def generate(
             progress(wave, rows.height)
     files.append(_write_wrong_encoding(landing, clean, wave_codes[-1], rng, defect_rows))
     total += sum(1 for d in defect_rows if d["kind"] == "encoding")
-    truth_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(truth_dir)  # ground truth: KvK numbers of the synthetic firms
     population.select("kvk_number", "sector", "size_class", "province", "municipality").write_parquet(truth_dir / "firms.parquet")
     pl.DataFrame(defect_rows, schema={"file_name": pl.Utf8, "row_number": pl.Int64, "kind": pl.Utf8}).write_parquet(
         truth_dir / "defects.parquet"

@@ -15,29 +15,27 @@ from dashboards import auth
 
 restrict_new_files()  # the web app's files (landing zone, account store and its WAL) are owner-only
 
-VIEWS = Path(__file__).parent / "views"
-
 st.set_page_config(page_title="MKB Vitaliteitsmonitor", page_icon="📊", layout="wide")
 
 
-def start() -> None:
-    """The address without a page: each role lands on its own first page."""
-    account = auth.current_account()
-    if account is not None:
-        st.switch_page(PAGES[auth.HOME[account.role]])
+HERE = Path(__file__).parent
+
+
+def _page(url_path: str, title: str, icon: str | None = None, default: bool = False) -> st.Page:
+    return st.Page(HERE / auth.view_file(url_path), title=title, url_path=url_path, icon=icon, default=default)
 
 
 PAGES = {
-    "start": st.Page(start, title="Start", url_path="start", default=True),
-    "gezondheidscheck": st.Page(VIEWS / "gezondheidscheck.py", title="Gezondheidscheck", url_path="gezondheidscheck", icon="📈"),
-    "sentiment": st.Page(VIEWS / "sentiment.py", title="Sentiment en uitdagingen", url_path="sentiment", icon="💬"),
-    "privacy": st.Page(VIEWS / "privacy.py", title="Privacy en nauwkeurigheid", url_path="privacy", icon="🔒"),
-    "invullen": st.Page(VIEWS / "invullen.py", title="Gezondheidscheck invullen", url_path="invullen", icon="📝"),
-    "account": st.Page(VIEWS / "account.py", title="Mijn account", url_path="account", icon="👤"),
-    "beheer-accounts": st.Page(VIEWS / "beheer_accounts.py", title="Accounts beheren", url_path="beheer-accounts", icon="👥"),
-    "beheer-berichten": st.Page(VIEWS / "beheer_berichten.py", title="Verstuurde berichten", url_path="beheer-berichten", icon="✉️"),
-    "beheer-audit": st.Page(VIEWS / "beheer_audit.py", title="Logboek", url_path="beheer-audit", icon="📜"),
-    "activeren": st.Page(VIEWS / "activeren.py", title="Account activeren", url_path="activeren"),
+    "start": _page("start", "Start", default=True),  # each role goes on to its own first page
+    "gezondheidscheck": _page("gezondheidscheck", "Gezondheidscheck", "📈"),
+    "sentiment": _page("sentiment", "Sentiment en uitdagingen", "💬"),
+    "privacy": _page("privacy", "Privacy en nauwkeurigheid", "🔒"),
+    "invullen": _page("invullen", "Gezondheidscheck invullen", "📝"),
+    "account": _page("account", "Mijn account", "👤"),
+    "beheer-accounts": _page("beheer-accounts", "Accounts beheren", "👥"),
+    "beheer-berichten": _page("beheer-berichten", "Verstuurde berichten", "✉️"),
+    "beheer-audit": _page("beheer-audit", "Logboek", "📜"),
+    "activeren": _page("activeren", "Account activeren"),
 }
 
 page = st.navigation(list(PAGES.values()), position="hidden")

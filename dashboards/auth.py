@@ -1,8 +1,10 @@
 """Who is logged in, and which pages each role may open.
 
-The session keeps only the account id and the time of the last click; the
-account itself is read from the store on every click, so a blocked account
-or a changed role takes effect at once. A session ends after the configured
+The session keeps only the account id, its credential version and the time
+of the last click; the account itself is read from the store on every click,
+so a blocked account or a changed role takes effect at once, and a password,
+role, block or second-factor change (which raises the account's credential
+version) ends every other session of that account. A session ends after the configured
 inactivity. Every page calls `require(...)` itself as well (not only the
 menu), and `app.py` checks the page before running it: opening a page by
 its URL without the role shows a Dutch message, never the page.
@@ -18,8 +20,11 @@ from accounts import service
 from accounts.service import ROLE_NAMES, Account
 from accounts.settings import account_settings
 from accounts.store import store
+from dashboards.safe import md
 
 ACCOUNT_ID, LAST_SEEN, PENDING = "account_id", "last_seen", "pending_second_factor"
+CREDENTIALS = "credential_version"
+ENDED_BY_CHANGE = "Uw wachtwoord of toegang is intussen gewijzigd. Log daarom opnieuw in."
 STAFF = ("analyst", "administrator")
 
 #: url path -> roles that may open it; pages not listed here are public (login, activation).
@@ -34,6 +39,11 @@ PAGE_ROLES = {
     "beheer-audit": ("administrator",),
 }
 HOME = {"respondent": "invullen", "analyst": "gezondheidscheck", "administrator": "beheer-accounts"}
+
+
+def view_file(url_path: str) -> str:
+    """The page's script, relative to `app.py` (as `st.page_link` and `st.switch_page` want it): url `beheer-accounts` is `views/beheer_accounts.py`."""
+    return f"views/{url_path.replace('-', '_')}.py"
 
 
 def may_open(account: Account | None, url_path: str) -> bool:
@@ -60,6 +70,11 @@ def current_account() -> Account | None:
             _forget()
             st.session_state["logged_out_reason"] = "U was een tijd niet actief en bent daarom uitgelogd. Log opnieuw in."
             return None
+        if account is not None and account.credential_version != st.session_state.get(CREDENTIALS):
+            service.record_event(connection, account, "session_ended_by_change", account.email)
+            _forget()
+            st.session_state["logged_out_reason"] = ENDED_BY_CHANGE
+            return None
     if account is None or not account.active:
         _forget()
         return None
@@ -68,14 +83,20 @@ def current_account() -> Account | None:
 
 
 def _forget() -> None:
-    for key in (ACCOUNT_ID, LAST_SEEN, PENDING):
+    for key in (ACCOUNT_ID, LAST_SEEN, PENDING, CREDENTIALS):
         st.session_state.pop(key, None)
 
 
 def start_session(account: Account) -> None:
     st.session_state[ACCOUNT_ID] = account.id
+    st.session_state[CREDENTIALS] = account.credential_version
     st.session_state[LAST_SEEN] = time.time()
     st.session_state.pop(PENDING, None)
+
+
+def keep_session(credential_version: int) -> None:
+    """This session made the change that raised the version (a new password, the app code turned on): it stays logged in."""
+    st.session_state[CREDENTIALS] = credential_version
 
 
 def logout(account: Account) -> None:
@@ -124,14 +145,19 @@ def login_page() -> None:
                 start_session(result.account)
                 st.rerun()
             elif result.status == "second_factor":
-                st.session_state[PENDING] = result.account.id
+                st.session_state[PENDING] = (result.account.id, result.account.credential_version)
                 st.rerun()
             else:
                 _show(result)
         st.caption("Nog geen account? U krijgt een uitnodiging per e-mail van de beheerder van de monitor.")
         return
+    pending_id, pending_version = pending
     with store() as connection:
-        account = service.get_account(connection, pending)
+        account = service.get_account(connection, pending_id)
+    if account is not None and account.credential_version != pending_version:  # the password changed since step one
+        _forget()
+        st.session_state["logged_out_reason"] = ENDED_BY_CHANGE
+        st.rerun()
     st.write("Vul de code van 6 cijfers uit uw app in (bijvoorbeeld Google Authenticator of Microsoft Authenticator). "
              "Heeft u uw telefoon niet bij de hand? Gebruik dan een van uw herstelcodes.")
     with st.form("second_factor"):
@@ -154,7 +180,7 @@ def login_page() -> None:
 def sidebar(account: Account, pages: dict[str, st.Page]) -> None:
     """The menu: only the pages this role may open, and who is logged in."""
     with st.sidebar:
-        st.write(f"Ingelogd als **{account.name}** ({account.role_name})")
+        st.write(f"Ingelogd als **{md(account.name)}** ({account.role_name})")
         for url_path, page in pages.items():
             if url_path in PAGE_ROLES and may_open(account, url_path):
                 st.page_link(page)

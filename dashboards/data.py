@@ -24,6 +24,7 @@ import polars as pl
 
 from core import reference
 from core.contracts import SubmissionError, validate_submission
+from core.files import public_dir
 from core.jsonlines import json_lines
 from core.landing import write_atomically
 from core.settings import paths
@@ -52,7 +53,7 @@ def _exports(exports: Path | None) -> Path:
 def released_connection(exports: Path | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that can read files under `exports/` and nothing else."""
     folder = _exports(exports)
-    folder.mkdir(parents=True, exist_ok=True)
+    public_dir(folder, top=folder)
     connection = duckdb.connect(":memory:")
     connection.execute("SET allowed_directories = [?]", [f"{folder}/"])
     connection.execute("SET enable_external_access = false")

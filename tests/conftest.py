@@ -74,7 +74,7 @@ def demo_accounts(data_dir: Path) -> dict[str, dict]:
     from accounts.store import store
 
     with store(data_dir / "accounts" / "accounts.sqlite") as connection:
-        logins = ensure_demo_accounts(connection, TEST_KEY.encode(), data_dir / "secrets" / "demo_accounts.json")
+        logins = ensure_demo_accounts(connection, data_dir / "secrets" / "demo_accounts.json")
         return {login["role"]: {**login, "id": find_account(connection, login["email"]).id} for login in logins}
 
 
@@ -83,16 +83,34 @@ def accounts(pipeline) -> dict[str, dict]:
     return demo_accounts(pipeline.data_dir)
 
 
+def invitation_code(outbox: Path, to: str | None = None) -> str:
+    """The one-time code in the newest invitation (to `to`), read from its .eml file as the recipient's mail would show it
+    (the administrator's outbox page masks it)."""
+    from email import policy
+    from email.parser import BytesParser
+
+    for path in sorted(outbox.glob("*.eml"), reverse=True):
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        if to is None or str(message["To"]) == to:
+            return message.get_body(preferencelist=("plain",)).get_content().split("code=")[1].split()[0]
+    raise LookupError(f"no invitation to {to} in {outbox}")
+
+
 def logged_in(login: dict, app_path: str = "../dashboards/app.py"):
     """The Streamlit app (AppTest) in a session of this account, as after a login through the form."""
     import time
 
     from streamlit.testing.v1 import AppTest
 
-    from dashboards.auth import ACCOUNT_ID, LAST_SEEN
+    from accounts.service import get_account
+    from accounts.store import store
+    from dashboards.auth import ACCOUNT_ID, CREDENTIALS, LAST_SEEN
 
+    with store() as connection:
+        account = get_account(connection, login["id"])
     app = AppTest.from_file(app_path, default_timeout=60)
     app.session_state[ACCOUNT_ID] = login["id"]
+    app.session_state[CREDENTIALS] = account.credential_version
     app.session_state[LAST_SEEN] = time.time()
     app.run()
     return app

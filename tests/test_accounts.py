@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
 
 from accounts import audit
+from accounts.crypto import firm_ref
 from accounts.mail import OutboxMailer, SmtpMailer, outbox
 from accounts.service import (
     DENIED,
@@ -38,7 +39,7 @@ from accounts.store import connect_store
 from accounts.store import store as store_at
 from core.pseudonymise import pseudonym
 from core.settings import CONFIG_DIR
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, invitation_code
 
 KEY = TEST_KEY.encode()
 NOW = datetime(2026, 11, 23, 10, 0, 0)
@@ -55,29 +56,28 @@ def store(tmp_path) -> sqlite3.Connection:
 
 @pytest.fixture()
 def admin(store):
-    return create_account(store, {"name": "Beheer", "email": "beheer@example.nl", "role": "administrator"}, PASSWORD, KEY,
+    return create_account(store, {"name": "Beheer", "email": "beheer@example.nl", "role": "administrator"}, PASSWORD,
                           totp_secret=new_totp_secret(), settings=SETTINGS, now=NOW)
 
 
 def token_from(folder: Path) -> str:
-    (message,) = outbox(folder)[:1]
-    return message.body.split("code=")[1].split()[0]
+    return invitation_code(folder)
 
 
 def test_passwords_totp_secrets_kvk_numbers_and_recovery_codes_are_never_stored_in_plain_text(store, tmp_path, admin):
     mail = OutboxMailer(tmp_path / "outbox")
-    invite(store, admin, {"name": "Ana List", "email": "ana@example.nl", "role": "analyst"}, mail, KEY, SETTINGS, NOW)
+    invite(store, admin, {"name": "Ana List", "email": "ana@example.nl", "role": "analyst"}, mail, SETTINGS, NOW)
     secret = new_totp_secret()
     codes = accept_invitation(store, token_from(tmp_path / "outbox"), PASSWORD, secret, pyotp.TOTP(secret).at(NOW), SETTINGS, NOW)
-    invite(store, admin, {"name": "Onder Nemer", "email": "on@example.nl", "role": "respondent", "kvk_number": "87654321"}, mail, KEY, SETTINGS, NOW)
+    invite(store, admin, {"name": "Onder Nemer", "email": "on@example.nl", "role": "respondent", "kvk_number": "87654321"}, mail, SETTINGS, NOW)
     store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     files = b"".join(p.read_bytes() for p in tmp_path.glob("accounts.sqlite*"))
     for secret_text in (PASSWORD, secret, "87654321", *codes):
         assert secret_text.encode() not in files, secret_text
     hashes = [row[0] for row in store.execute("SELECT password_hash FROM accounts WHERE password_hash IS NOT NULL")]
     assert hashes and all(h.startswith("$argon2id$") for h in hashes)
-    respondent = store.execute("SELECT firm_id FROM accounts WHERE email = 'on@example.nl'").fetchone()[0]
-    assert respondent == pseudonym("87654321", KEY)  # the same pseudonym the warehouse uses
+    respondent = store.execute("SELECT firm_ref FROM accounts WHERE email = 'on@example.nl'").fetchone()[0]
+    assert respondent == firm_ref("87654321") != pseudonym("87654321", KEY)  # not the warehouse pseudonym: the web app lacks that key
 
 
 def test_altering_deleting_or_inserting_an_audit_entry_is_detected(store, admin):
@@ -140,7 +140,7 @@ def test_an_unknown_address_is_locked_like_a_known_one(store):
 
 def test_staff_need_the_second_factor_and_a_recovery_code_works_once(store, tmp_path, admin):
     mail = OutboxMailer(tmp_path / "outbox")
-    invite(store, admin, {"name": "Ana List", "email": "ana@example.nl", "role": "analyst"}, mail, KEY, SETTINGS, NOW)
+    invite(store, admin, {"name": "Ana List", "email": "ana@example.nl", "role": "analyst"}, mail, SETTINGS, NOW)
     token = token_from(tmp_path / "outbox")
     assert open_invitation(store, token, NOW, SETTINGS).needs_second_factor
     with pytest.raises(AccountError, match="tweede stap"):
@@ -150,14 +150,16 @@ def test_staff_need_the_second_factor_and_a_recovery_code_works_once(store, tmp_
     step = login(store, "ana@example.nl", PASSWORD, SETTINGS, NOW)
     assert step.status == "second_factor"  # the password alone does not let anyone in
     assert second_factor(store, step.account, "000000", SETTINGS, NOW).status == "denied"
-    assert second_factor(store, step.account, pyotp.TOTP(secret).at(NOW), SETTINGS, NOW).status == "ok"
+    assert second_factor(store, step.account, pyotp.TOTP(secret).at(NOW), SETTINGS, NOW).status == "denied"  # spent at activation
+    assert second_factor(store, step.account, pyotp.TOTP(secret).at(NOW + timedelta(seconds=30)), SETTINGS,
+                         NOW + timedelta(seconds=11)).status == "ok"  # the next code, after the slow-down of 3 failures
     assert second_factor(store, step.account, codes[0], SETTINGS, NOW).status == "ok"
     assert second_factor(store, step.account, codes[0], SETTINGS, NOW).status == "denied"  # used up
 
 
 def test_an_invitation_link_works_once_and_expires(store, tmp_path, admin):
     mail = OutboxMailer(tmp_path / "outbox")
-    invite(store, admin, {"name": "Onder Nemer", "email": "on@example.nl", "role": "respondent", "kvk_number": "87654321"}, mail, KEY, SETTINGS, NOW)
+    invite(store, admin, {"name": "Onder Nemer", "email": "on@example.nl", "role": "respondent", "kvk_number": "87654321"}, mail, SETTINGS, NOW)
     token = token_from(tmp_path / "outbox")
     later = NOW + timedelta(days=SETTINGS.invitation.valid_days, seconds=1)
     with pytest.raises(AccountError, match="verlopen"):
@@ -179,7 +181,7 @@ def test_a_member_list_invites_good_rows_and_names_bad_ones(store, tmp_path, adm
         "Zonder KvK,zk@example.nl,,respondent\n"
         "Piet Bakker,piet@bakkerij.nl,11223344,respondent\n"
     )
-    report = import_members(store, admin, members, OutboxMailer(tmp_path / "outbox"), KEY, SETTINGS, NOW)
+    report = import_members(store, admin, members, OutboxMailer(tmp_path / "outbox"), SETTINGS, NOW)
     assert report.invited == ["piet@bakkerij.nl", "anna@ministerie.nl"]
     assert report.skipped == [
         "Rij 3: e-mailadres: is geen geldig e-mailadres",
@@ -190,17 +192,17 @@ def test_a_member_list_invites_good_rows_and_names_bad_ones(store, tmp_path, adm
     assert sorted(m.to for m in sent) == ["anna@ministerie.nl", "piet@bakkerij.nl"]
     assert all("/activeren?code=" in m.body and "7 dagen" in m.body for m in sent)
     with pytest.raises(AccountError, match="kolommen email, kvk_number ontbreken"):
-        import_members(store, admin, "name,role\nX,analyst\n", OutboxMailer(tmp_path / "outbox"), KEY, SETTINGS, NOW)
+        import_members(store, admin, "name,role\nX,analyst\n", OutboxMailer(tmp_path / "outbox"), SETTINGS, NOW)
 
 
 def test_every_write_checks_the_role_of_who_does_it(store, tmp_path, admin):
     mail = OutboxMailer(tmp_path / "outbox")
     respondent = create_account(store, {"name": "On", "email": "on@example.nl", "role": "respondent", "kvk_number": "87654321"},
-                                PASSWORD, KEY, settings=SETTINGS, now=NOW)
-    analyst = create_account(store, {"name": "An", "email": "an@example.nl", "role": "analyst"}, PASSWORD, KEY,
+                                PASSWORD, settings=SETTINGS, now=NOW)
+    analyst = create_account(store, {"name": "An", "email": "an@example.nl", "role": "analyst"}, PASSWORD,
                              totp_secret=new_totp_secret(), settings=SETTINGS, now=NOW)
     with pytest.raises(PermissionDenied, match="alleen een beheerder"):
-        invite(store, respondent, {"name": "X Y", "email": "x@example.nl", "role": "administrator"}, mail, KEY, SETTINGS, NOW)
+        invite(store, respondent, {"name": "X Y", "email": "x@example.nl", "role": "administrator"}, mail, SETTINGS, NOW)
     with pytest.raises(PermissionDenied, match="u bent ingelogd als analist"):
         change_role(store, analyst, analyst.id, "administrator")
     with pytest.raises(PermissionDenied):
@@ -275,7 +277,7 @@ def test_guesses_sent_at_once_cannot_get_past_the_lock(tmp_path, admin):
 
 def test_an_invitation_link_used_twice_at_once_works_once(store, tmp_path, admin):
     invite(store, admin, {"name": "Onder Nemer", "email": "on@example.nl", "role": "respondent", "kvk_number": "87654321"},
-           OutboxMailer(tmp_path / "outbox"), KEY, SETTINGS, NOW)
+           OutboxMailer(tmp_path / "outbox"), SETTINGS, NOW)
     token = token_from(tmp_path / "outbox")
 
     def accept(password):
@@ -295,11 +297,11 @@ def test_an_invitation_link_used_twice_at_once_works_once(store, tmp_path, admin
 
 def test_a_code_from_the_app_and_a_recovery_code_work_only_once(store, tmp_path, admin):
     secret = new_totp_secret()
-    analyst = create_account(store, {"name": "An", "email": "an@example.nl", "role": "analyst"}, PASSWORD, KEY, secret, settings=SETTINGS, now=NOW)
+    analyst = create_account(store, {"name": "An", "email": "an@example.nl", "role": "analyst"}, PASSWORD, secret, settings=SETTINGS, now=NOW)
     code = pyotp.TOTP(secret).at(NOW)
     assert second_factor(store, analyst, code, SETTINGS, NOW).status == "ok"
     assert second_factor(store, analyst, code, SETTINGS, NOW + timedelta(seconds=5)).status == "denied"  # replayed
-    codes = new_recovery_codes(store, analyst, SETTINGS)
+    codes = new_recovery_codes(store, analyst, PASSWORD, SETTINGS, NOW)
 
     def use(code):
         def call():

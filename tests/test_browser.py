@@ -12,13 +12,16 @@ import pytest
 from browser_support import launch, log_in, open_from_menu, streamlit_server
 from conftest import (  # pytest puts tests/ on sys.path (as `pytest` and `python -m pytest`)
     ARTIFACTS,
+    TEST_KEY,
     demo_accounts,
     make_installation,
     run_pipeline,
 )
 
 from accounts import audit
+from accounts.service import find_account, firm_kvk_number
 from accounts.store import store
+from core.pseudonymise import pseudonym
 from pipelines.definitions import cgc_pipeline
 from pipelines.sensors import build_automation
 
@@ -109,7 +112,7 @@ def test_analyst_pages_then_a_form_submission_that_reaches_raw_exactly_once(inst
     with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
         firm_id = connection.execute("SELECT firm_id FROM raw.cgc_responses WHERE response_id LIKE 'web-%'").fetchone()[0]
     with store(installation.data_dir / "accounts" / "accounts.sqlite") as connection:
-        account_firm = connection.execute("SELECT firm_id FROM accounts WHERE email = ?", [respondent["email"]]).fetchone()[0]
+        account_kvk = firm_kvk_number(connection, find_account(connection, respondent["email"]))
         actions = [entry["action"] for entry in audit.entries(connection)]
-    assert firm_id == account_firm and len(firm_id) == 64  # the answer counts for the account's own firm
+    assert firm_id == pseudonym(account_kvk, TEST_KEY.encode())  # the answer counts for the account's own firm
     assert {"login", "export", "logout"} <= set(actions)  # logins and the download are in the audit trail

@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 from browser_support import launch, log_in, streamlit_server
-from conftest import ARTIFACTS, TEST_KEY, demo_accounts
+from conftest import ARTIFACTS, demo_accounts
 
 from accounts.service import create_account
 from accounts.store import store
@@ -33,7 +33,7 @@ def server(pipeline, tmp_path_factory):
     logins = demo_accounts(data)
     with store(data / "accounts" / "accounts.sqlite") as connection:  # an account of its own for the lockout test
         create_account(connection, {"name": "Slot Test", "email": "slot@example.nl", "role": "respondent", "kvk_number": "55555555"},
-                       "een lang wachtwoord 42", TEST_KEY.encode())
+                       "een lang wachtwoord 42")
     logins["locked"] = {"email": "slot@example.nl", "password": "een lang wachtwoord 42"}
     ARTIFACTS.mkdir(exist_ok=True)
     with streamlit_server(data, MKB_ACCOUNTS_CONFIG=str(root / "accounts.yaml")) as url:

@@ -16,33 +16,46 @@ from accounts.service import (
 from accounts.settings import account_settings
 from accounts.store import store
 from dashboards import auth
+from dashboards.safe import md
 
 account = auth.require("respondent", "analyst", "administrator")  # every page checks the role itself
+rules = account_settings().password
 st.title("Mijn account")
-st.write(f"**{account.name}** · {account.email} · {account.role_name}")
+st.write(f"**{md(account.name)}** · {md(account.email)} · {account.role_name}")
 
 st.subheader("Wachtwoord wijzigen")
+st.caption("Als u uw wachtwoord wijzigt, wordt u overal anders uitgelogd (op andere computers en in andere tabbladen).")
 with st.form("password", clear_on_submit=True):
     current = st.text_input("Huidig wachtwoord", type="password", key="current_password")
-    new = st.text_input("Nieuw wachtwoord (minstens 12 tekens)", type="password", key="new_password")
+    new = st.text_input(f"Nieuw wachtwoord ({rules.min_length} tot {rules.max_length} tekens, moeilijk te raden)", type="password",
+                        key="new_password", max_chars=rules.max_length)
     if st.form_submit_button("Wachtwoord wijzigen"):
         with store() as connection:
             try:
-                change_password(connection, account, current or "", new or "")
+                version = change_password(connection, account, current or "", new or "")
             except AccountError as error:
-                st.error(f"Niet gewijzigd: {error}.")
+                st.error(f"Niet gewijzigd: {md(error)}.")
             else:
-                st.success("Uw wachtwoord is gewijzigd.")
+                auth.keep_session(version)
+                st.success("Uw wachtwoord is gewijzigd. Andere sessies van uw account zijn beëindigd.")
 
 st.subheader("Inloggen met een code uit een app")
 required = account_settings().needs_second_factor(account.role)
 if account.has_second_factor:
     st.write("Deze tweede stap staat aan" + (" (verplicht voor uw rol)." if required else "."))
-    if st.button("Nieuwe herstelcodes maken", help="De oude herstelcodes werken daarna niet meer."):
+    with st.form("recovery_codes", clear_on_submit=True):
+        st.write("Nieuwe herstelcodes maken? De oude herstelcodes werken daarna niet meer.")
+        password = st.text_input("Uw wachtwoord (ter controle)", type="password", key="recovery_password")
+        renew = st.form_submit_button("Nieuwe herstelcodes maken")
+    if renew:
         with store() as connection:
-            codes = new_recovery_codes(connection, account)
-        st.warning("Bewaar deze herstelcodes op een veilige plek. We laten ze maar één keer zien.")
-        st.code("\n".join(codes), language=None)
+            try:
+                codes = new_recovery_codes(connection, account, password or "")
+            except AccountError as error:
+                st.error(f"Geen nieuwe herstelcodes gemaakt: {md(error)}.")
+            else:
+                st.warning("Bewaar deze herstelcodes op een veilige plek. We laten ze maar één keer zien.")
+                st.code("\n".join(codes), language=None)
 else:
     st.write("Extra veilig: log in met uw wachtwoord én een code uit een app op uw telefoon. Dit is niet verplicht.")
     secret = st.session_state.setdefault("account_totp_secret", new_totp_secret())
@@ -55,10 +68,11 @@ else:
         if st.form_submit_button("Aanzetten"):
             with store() as connection:
                 try:
-                    codes = enable_second_factor(connection, account, secret, code or "")
+                    codes, version = enable_second_factor(connection, account, secret, code or "")
                 except AccountError as error:
-                    st.error(f"Niet aangezet: {error}.")
+                    st.error(f"Niet aangezet: {md(error)}.")
                 else:
+                    auth.keep_session(version)
                     st.session_state.pop("account_totp_secret", None)
                     st.success("De tweede stap staat aan. Bewaar deze herstelcodes op een veilige plek:")
                     st.code("\n".join(codes), language=None)

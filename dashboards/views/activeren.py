@@ -6,8 +6,12 @@ import segno
 import streamlit as st
 
 from accounts.service import AccountError, accept_invitation, new_totp_secret, open_invitation, provisioning_uri
+from accounts.settings import account_settings
 from accounts.store import store
+from dashboards import auth
+from dashboards.safe import md
 
+rules = account_settings().password
 st.title("Account activeren")
 code = st.query_params.get("code")
 if not code:
@@ -21,7 +25,7 @@ with store() as connection:
         st.error(str(error))
         st.stop()
 account = invitation.account
-st.write(f"Welkom, **{account.name}**. U krijgt toegang als **{account.role_name}** met het e-mailadres {account.email}.")
+st.write(f"Welkom, **{md(account.name)}**. U krijgt toegang als **{account.role_name}** met het e-mailadres {md(account.email)}.")
 
 secret = None
 if invitation.needs_second_factor:
@@ -36,7 +40,8 @@ if invitation.needs_second_factor:
 
 st.subheader("Stap 2: uw wachtwoord" if secret else "Kies uw wachtwoord")
 with st.form("activate"):
-    password = st.text_input("Wachtwoord (minstens 12 tekens)", type="password", key="activate_password", autocomplete="new-password")
+    password = st.text_input(f"Wachtwoord ({rules.min_length} tot {rules.max_length} tekens, moeilijk te raden)", max_chars=rules.max_length,
+                             type="password", key="activate_password", autocomplete="new-password")
     repeated = st.text_input("Wachtwoord nog een keer", type="password", key="activate_repeat", autocomplete="new-password")
     totp_code = st.text_input("Code uit de app (6 cijfers)", key="activate_code") if secret else None
     sent = st.form_submit_button("Account activeren", type="primary")
@@ -49,7 +54,7 @@ if sent:
         try:
             codes = accept_invitation(connection, code, password or "", secret, totp_code)
         except AccountError as error:
-            st.error(f"Uw account is nog niet actief. {str(error)[:1].upper()}{str(error)[1:]}.")
+            st.error(f"Uw account is nog niet actief. {md(str(error)[:1].upper() + str(error)[1:])}.")
             st.stop()
     st.session_state.pop("activation_totp_secret", None)
     st.success("Uw account is klaar. U kunt nu inloggen.")
@@ -57,4 +62,4 @@ if sent:
         st.warning("Bewaar deze herstelcodes op een veilige plek. Met elk ervan kunt u één keer inloggen als u uw telefoon kwijt bent. "
                    "We laten ze maar één keer zien.")
         st.code("\n".join(codes), language=None)
-    st.page_link("app.py", label="Naar inloggen", icon="➡️")
+    st.page_link(auth.view_file("start"), label="Naar inloggen", icon="➡️")

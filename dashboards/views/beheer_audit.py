@@ -27,7 +27,8 @@ ACTIONS = {
     "invitation_accepted": "account geactiveerd", "role_changed": "rol gewijzigd", "account_blocked": "geblokkeerd",
     "account_unblocked": "gedeblokkeerd", "password_changed": "wachtwoord gewijzigd", "second_factor_enabled": "app-code aangezet",
     "recovery_code_used": "herstelcode gebruikt", "recovery_codes_renewed": "nieuwe herstelcodes", "members_imported": "ledenlijst ingelezen",
-    "export": "cijfers gedownload",
+    "export": "cijfers gedownload", "access_reset": "toegang hersteld", "recovery_codes_refused": "herstelcodes geweigerd",
+    "session_ended_by_change": "sessie beëindigd na wijziging", "password_change_failed": "wachtwoord wijzigen mislukt",
 }
 st.dataframe(
     pl.DataFrame(

@@ -4,14 +4,16 @@ import streamlit as st
 
 from accounts.mail import outbox
 from dashboards import auth
+from dashboards.safe import md
 
 auth.require("administrator")  # every page checks the role itself
 st.title("Verstuurde berichten")
 st.write("Er is hier geen mailserver: berichten komen in deze postbus te staan (map `data/outbox/`). "
-         "Met een mailserver (MKB_SMTP_HOST) gaan ze echt de deur uit.")
+         "Met een mailserver (MKB_SMTP_HOST) gaan ze echt de deur uit. De code in een activeringslink ziet u hier niet: "
+         "die staat alleen in het bericht aan de ontvanger zelf.")
 messages = outbox()
 if not messages:
     st.info("Er zijn nog geen berichten verstuurd.")
 for message in messages:
-    with st.expander(f"{message.date} · aan {message.to} · {message.subject}"):
+    with st.expander(f"{md(message.date)} · aan {md(message.to)} · {md(message.subject)}"):
         st.text(message.body)

@@ -22,6 +22,7 @@ from dashboards.data import (
     suppression_reasons,
     wave_name,
 )
+from dashboards.safe import csv_download
 
 account = auth.require(*auth.STAFF)  # every page checks the role itself, not only the menu
 
@@ -104,7 +105,7 @@ def _logged_download() -> None:
 
 st.download_button(
     "Download deze tabel (CSV)",
-    overview_table(overview, table_level).write_csv(separator=";"),
+    csv_download(overview_table(overview, table_level)),
     file_name=f"saldo_{question}_{table_level}_{period}.csv",
     mime="text/csv",
     on_click=_logged_download,
