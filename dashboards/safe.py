@@ -11,6 +11,7 @@ that mention them) goes through `md()` before it reaches one of those.
 
 from __future__ import annotations
 
+import re
 import string
 
 import polars as pl
@@ -18,6 +19,11 @@ import polars as pl
 from core.contracts import FORBIDDEN_TEXT_CHARACTERS
 
 _MARKDOWN_SPECIAL = frozenset(string.punctuation)  # CommonMark lets a backslash escape any ASCII punctuation
+# Streamlit's Markdown turns "https://...", "www...." and "name@host.tld" into links even when they are escaped
+# (measured in Chromium, tests/test_browser_accounts.py); an invisible word joiner after ":" and "www" and before "@"
+# breaks those patterns and shows nothing.
+WORD_JOINER = "\u2060"
+_AUTOLINK_TRIGGER = re.compile(r"\\:|(?i:www)(?=\\\.)|\\@")
 _LEFT_OUT = {ord(c): None for c in FORBIDDEN_TEXT_CHARACTERS if c not in "\t\n\r\v\f\x1c\x1d\x1e\x1f\x85"}  # those are spaces
 
 
@@ -27,13 +33,16 @@ def md(text: object) -> str:
     Line breaks become spaces (a new line could start a heading or a list); control and reading-direction
     characters, which free text may not contain either (`core.contracts`), are left out.
 
-    >>> md("Jan [Klik hier](https://evil.example) ![t](http://host/t.png)")
-    'Jan \\\\[Klik hier\\\\]\\\\(https\\\\:\\\\/\\\\/evil\\\\.example\\\\) \\\\!\\\\[t\\\\]\\\\(http\\\\:\\\\/\\\\/host\\\\/t\\\\.png\\\\)'
-    >>> md("a\\nb  *c*")
-    'a b \\\\*c\\\\*'
+    >>> print(md("Jan [Klik hier](x) ![t](y.png)"))
+    Jan \\[Klik hier\\]\\(x\\) \\!\\[t\\]\\(y\\.png\\)
+    >>> print(md("a\\nb  *c*"))
+    a b \\*c\\*
+    >>> md("jan@x.nl https://y") == "jan" + WORD_JOINER + "\\\\@x\\\\.nl https\\\\:" + WORD_JOINER + "\\\\/\\\\/y"
+    True
     """
     flat = " ".join(str(text).translate(_LEFT_OUT).split())
-    return "".join(f"\\{character}" if character in _MARKDOWN_SPECIAL else character for character in flat)
+    escaped = "".join(f"\\{character}" if character in _MARKDOWN_SPECIAL else character for character in flat)
+    return _AUTOLINK_TRIGGER.sub(lambda match: match.group(0) + WORD_JOINER if match.group(0) != "\\@" else WORD_JOINER + "\\@", escaped)
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection). defusedcsv

@@ -28,10 +28,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from core.files import private_dir, restrict_new_files
 from core.settings import PROJECT_ROOT, PSEUDONYM_KEY_ENV, paths
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help="MKB Vitaliteitsmonitor: data pipeline and dashboards.")
 console = Console()
+
+
+@app.callback()
+def _owner_only_files() -> None:
+    """Everything this command and the servers it starts create under data/ is owner-only (see core.files)."""
+    restrict_new_files()
 
 
 def key_file() -> Path:
@@ -40,8 +47,7 @@ def key_file() -> Path:
 
 def dagster_home() -> Path:
     """DAGSTER_HOME under data/, holding a copy of the repository's dagster.yaml."""
-    home = paths().data_dir / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
+    home = private_dir(paths().data_dir / "dagster")
     shutil.copyfile(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
     return home
 
@@ -181,13 +187,12 @@ def invite(
     from accounts.mail import mailer
     from accounts.service import Account, AccountError
     from accounts.service import invite as invite_member
-    from accounts.settings import pseudonym_key
     from accounts.store import store
 
     operator = Account(0, COMMAND_LINE, "Commandoregel", "administrator", None, True, True)
     with store() as connection:
         try:
-            invited = invite_member(connection, operator, {"name": name, "email": email, "role": role, "kvk_number": kvk}, mailer(), pseudonym_key())
+            invited = invite_member(connection, operator, {"name": name, "email": email, "role": role, "kvk_number": kvk}, mailer())
         except AccountError as error:
             console.print(f"[red]Not invited: {error}[/red]")
             raise typer.Exit(2) from None
@@ -202,11 +207,10 @@ def print_demo_logins(streamlit_port: int) -> None:
     """Create the demo accounts if needed and show how to log in with each role."""
     prepare_environment()
     from accounts.demo import ensure_demo_accounts
-    from accounts.settings import pseudonym_key
     from accounts.store import store
 
     with store() as connection:
-        logins = ensure_demo_accounts(connection, pseudonym_key(), demo_secrets_file())
+        logins = ensure_demo_accounts(connection, demo_secrets_file())
     names = {"respondent": "ondernemer", "analyst": "analist", "administrator": "beheerder"}
     console.print(f"\nDemo-accounts, inloggen op http://127.0.0.1:{streamlit_port} :")
     for login in logins:
@@ -276,13 +280,17 @@ def _default_signals() -> None:
 
 
 def start_servers(dagster_port: int, streamlit_port: int) -> list[subprocess.Popen]:
-    """Start `dagster dev` and `streamlit run`, each in its own process group, bound to 127.0.0.1."""
+    """Start the Dagster daemon, the guarded Dagster UI and `streamlit run`, each in its own process group, on 127.0.0.1.
+
+    The daemon runs sensors, schedules and the run queue (what `dagster dev` added to the UI); the UI is
+    Dagster's webserver inside `pipelines.dagster_ui`, which lets only browsers with the login link in.
+    """
     env = prepare_environment()
-    logs = paths().data_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    logs = private_dir(paths().data_dir / "logs")
     binaries = Path(sys.executable).parent
     commands = {
-        "dagster": [str(binaries / "dagster"), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(dagster_port)],
+        "dagster-daemon": [str(binaries / "dagster-daemon"), "run", "-m", "pipelines.definitions"],
+        "dagster-ui": [sys.executable, "-m", "pipelines.dagster_ui", "--port", str(dagster_port)],  # reads data/secrets/dagster_ui.token
         "streamlit": [
             str(binaries / "streamlit"), "run", str(PROJECT_ROOT / "dashboards" / "app.py"),
             "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(streamlit_port),
@@ -316,11 +324,14 @@ def serve(
     dagster_port: int = typer.Option(3000, help="Port of the Dagster UI."),
     streamlit_port: int = typer.Option(8501, help="Port of the Streamlit app."),
 ) -> None:
-    """Start the Dagster UI (with sensor and schedule) and the dashboards; Ctrl-C stops both."""
+    """Start the Dagster UI (behind a login link), the Dagster daemon (sensor, schedule, run queue) and the dashboards; Ctrl-C stops all."""
+    from pipelines.dagster_ui import PUBLIC_HOST_ENV, login_link, new_login_token
+
     for port in (dagster_port, streamlit_port):
         if not _port_free(port):
             console.print(f"[red]Port {port} on 127.0.0.1 is in use; choose another with --dagster-port/--streamlit-port.[/red]")
             raise typer.Exit(2)
+    token = new_login_token()  # a new one per start: links and cookies of an earlier start stop working
     processes = start_servers(dagster_port, streamlit_port)
     try:
         with console.status("Dagster UI en dashboards starten ..."):
@@ -329,9 +340,12 @@ def serve(
         if not (dagster_up and streamlit_up):
             console.print(f"[red]A server did not start; see {paths().data_dir / 'logs'}.[/red]")
             raise typer.Exit(1)
-        console.print(f"Dagster UI:  http://127.0.0.1:{dagster_port}")
+        console.print(f"Dagster UI:  {login_link(f'http://127.0.0.1:{dagster_port}', token)}", soft_wrap=True, highlight=False)
+        if os.environ.get(PUBLIC_HOST_ENV):
+            console.print(f"   via proxy: {login_link(f'https://{os.environ[PUBLIC_HOST_ENV]}', token)}", soft_wrap=True, highlight=False)
+        console.print("   (open deze link om in te loggen; zonder de link weigert de Dagster UI elk verzoek)", soft_wrap=True)
         console.print(f"Dashboards:  http://127.0.0.1:{streamlit_port}")
-        console.print("Press Ctrl-C to stop both.")
+        console.print("Press Ctrl-C to stop all.")
         while all(p.poll() is None for p in processes):
             time.sleep(1)
         console.print("[red]A server stopped; see data/logs/.[/red]")

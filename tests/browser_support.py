@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pyotp
@@ -65,6 +66,19 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
+_USED_STEPS: dict[str, int] = {}  # the platform accepts each app code once: log in twice within 30 s with the next one
+
+
+def fresh_code(totp_secret: str) -> str:
+    """An app code this test run has not used yet (the current one, or the next, which the server also accepts)."""
+    totp = pyotp.TOTP(totp_secret)
+    step = max(totp.timecode(datetime.now()), _USED_STEPS.get(totp_secret, -1) + 1)
+    while step > totp.timecode(datetime.now()) + 1:  # both spent: wait for the clock
+        time.sleep(1)
+    _USED_STEPS[totp_secret] = step
+    return totp.generate_otp(step)
+
+
 def log_in(page, email: str, password: str, totp_secret: str | None = None) -> None:
     """Fill in the login form (and the app code, when a secret is given) as a person would."""
     from playwright.sync_api import expect
@@ -76,7 +90,7 @@ def log_in(page, email: str, password: str, totp_secret: str | None = None) -> N
     if totp_secret:
         code_field = page.get_by_label("Code uit de app of herstelcode")
         expect(code_field).to_be_visible(timeout=30_000)
-        code_field.fill(pyotp.TOTP(totp_secret).now())
+        code_field.fill(fresh_code(totp_secret))
         page.get_by_role("button", name="Verder").click()
 
 

@@ -1,17 +1,21 @@
 """Accounts in a real browser (headless Chromium against a real Streamlit server): a respondent cannot reach
-staff pages by URL nor submit for another firm, an analyst without the second factor is not let in, and a locked
-account stays locked for the set time. Screenshots go to test-artifacts/."""
+staff pages by URL nor submit for another firm, an analyst without the second factor is not let in, a locked
+account stays locked for the set time, an invitation is activated to the end and the new account logs in, a
+name with Markdown in it shows as plain text, and the websocket refuses a foreign Host. Screenshots go to
+test-artifacts/."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import re
 import shutil
 import time
 
 import pytest
 import yaml
-from browser_support import launch, log_in, streamlit_server
-from conftest import ARTIFACTS, demo_accounts
+from browser_support import fresh_code, launch, log_in, streamlit_server
+from conftest import ARTIFACTS, demo_accounts, invitation_code
 
 from accounts.service import create_account
 from accounts.store import store
@@ -127,3 +131,107 @@ def test_a_locked_account_stays_locked_for_the_set_time(server, browser_page):
     time.sleep(max(0.0, LOCK_SECONDS + 1 - (time.monotonic() - locked_at)))
     log_in(page, respondent["email"], respondent["password"])
     expect(page.get_by_role("heading", name="Gezondheidscheck invullen")).to_be_visible(timeout=30_000)
+
+
+def test_an_invitation_is_activated_to_the_end_and_the_new_account_logs_in(server, browser_page):
+    from playwright.sync_api import expect
+
+    url, data, logins = server
+    admin, page = logins["administrator"], browser_page
+    page.goto(url)
+    log_in(page, admin["email"], admin["password"], admin["totp_secret"])
+    expect(page.get_by_role("heading", name="Accounts beheren")).to_be_visible(timeout=30_000)
+    page.get_by_label("Naam").fill("Nina van Nieuw")
+    page.get_by_label("E-mailadres").fill("nina@example.nl")
+    page.get_by_role("combobox", name="Rol").click()
+    page.get_by_role("option", name="analist / beleidsmaker").click()
+    page.get_by_role("button", name="Uitnodiging versturen").click()
+    expect(page.get_by_text("staat klaar bij de verstuurde berichten", exact=False)).to_be_visible(timeout=30_000)
+    code = invitation_code(data / "outbox", "nina@example.nl")  # from the recipient's mail, as she would click it
+    page.get_by_role("link", name="Verstuurde berichten").click()
+    expect(page.get_by_role("heading", name="Verstuurde berichten")).to_be_visible(timeout=30_000)
+    page.get_by_text(re.compile("aan nina\u2060?@example")).click()  # md() puts an invisible word joiner before "@"
+    expect(page.get_by_text("verborgen: alleen in de e-mail aan de ontvanger", exact=False)).to_be_visible(timeout=30_000)
+    assert code not in page.content()  # the administrator cannot use someone else's invitation
+
+    invited = page.context.browser.new_page(viewport={"width": 1280, "height": 1400})
+    invited.goto(f"{url}/activeren?code={code}")
+    expect(invited.get_by_text("Welkom, Nina van Nieuw", exact=False)).to_be_visible(timeout=30_000)
+    key_text = invited.get_by_text("deze sleutel in de app", exact=False)
+    expect(key_text).to_be_visible(timeout=30_000)
+    secret = re.search(r"deze sleutel in de app: ([A-Z2-7]+)", key_text.inner_text()).group(1)
+    invited.get_by_label("Wachtwoord (").fill("een lang wachtwoord 77")
+    invited.get_by_label("Wachtwoord nog een keer").fill("een lang wachtwoord 77")
+    invited.get_by_label("Code uit de app (6 cijfers)").fill(fresh_code(secret))
+    invited.get_by_role("button", name="Account activeren").click()
+    expect(invited.get_by_text("Uw account is klaar. U kunt nu inloggen.")).to_be_visible(timeout=30_000)
+    expect(invited.get_by_text("Er ging iets mis", exact=False)).to_have_count(0)
+    invited.screenshot(path=str(ARTIFACTS / "activation_done.png"), full_page=True)
+    invited.get_by_role("link", name="Naar inloggen").click()
+    expect(invited.get_by_role("heading", name="Inloggen")).to_be_visible(timeout=30_000)
+    invited.get_by_label("E-mailadres").fill("nina@example.nl")
+    invited.get_by_label("Wachtwoord").fill("een lang wachtwoord 77")
+    invited.get_by_role("button", name="Inloggen").click()
+    code_field = invited.get_by_label("Code uit de app of herstelcode")
+    expect(code_field).to_be_visible(timeout=30_000)
+    code_field.fill(fresh_code(secret))  # the code used at activation is spent: this is the next one
+    invited.get_by_role("button", name="Verder").click()
+    expect(invited.get_by_role("heading", name="Gezondheidscheck van het MKB")).to_be_visible(timeout=30_000)
+    expect(invited.get_by_text("Er ging iets mis", exact=False)).to_have_count(0)
+
+
+ATTACK_NAME = "Jan [Klik hier](https://evil.example) ![t](http://host/t.png)"
+
+
+def test_a_name_with_markdown_shows_as_plain_text_everywhere(server, browser_page):
+    from playwright.sync_api import expect
+
+    url, data, logins = server
+    with store(data / "accounts" / "accounts.sqlite") as connection:  # a name stored before names were restricted
+        create_account(connection, {"name": "Jan Markdown", "email": "md@example.nl", "role": "respondent", "kvk_number": "66666666"},
+                       "een lang wachtwoord 43")
+        connection.execute("UPDATE accounts SET name = ? WHERE email = 'md@example.nl'", [ATTACK_NAME])
+    page = browser_page
+    page.goto(url)
+    log_in(page, "md@example.nl", "een lang wachtwoord 43")
+    expect(page.get_by_role("heading", name="Gezondheidscheck invullen")).to_be_visible(timeout=30_000)
+    shown_as_typed = re.compile(r"Jan \[Klik hier\]\(https:\u2060?//evil\.example\) !\[t\]\(http:\u2060?//host/t\.png\)")
+    expect(page.get_by_text(shown_as_typed).first).to_be_visible()  # as typed (md() adds an invisible word joiner after ":")
+    page.get_by_role("link", name="Mijn account").click()
+    expect(page.get_by_role("heading", name="Mijn account")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(shown_as_typed).first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "markdown_name.png"), full_page=True)
+    assert page.locator("a[href*='evil.example']").count() == 0 and page.locator("img[src*='host/t.png']").count() == 0
+    page.get_by_role("button", name="Uitloggen").click()
+
+    admin = logins["administrator"]
+    log_in(page, admin["email"], admin["password"], admin["totp_secret"])
+    expect(page.get_by_role("heading", name="Accounts beheren")).to_be_visible(timeout=30_000)
+    page.get_by_label("Naam").fill(ATTACK_NAME)  # the form refuses it, naming the rule and not the name
+    page.get_by_label("E-mailadres").fill("nog.een@example.nl")
+    page.get_by_role("button", name="Uitnodiging versturen").click()
+    expect(page.get_by_text("gebruik alleen letters", exact=False)).to_be_visible(timeout=30_000)
+    page.get_by_role("combobox", name="Account").click()
+    page.get_by_role("option", name=re.compile("Klik hier")).click()  # the stored name, chosen by an administrator
+    page.get_by_role("button", name="Blokkeren").click()
+    expect(page.get_by_text("is geblokkeerd", exact=False)).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "markdown_name_admin.png"), full_page=True)
+    assert page.locator("a[href*='evil.example']").count() == 0 and page.locator("img[src*='host/t.png']").count() == 0
+
+
+def _websocket_handshake(url: str, host: str) -> int:
+    address = url.removeprefix("http://")
+    connection = http.client.HTTPConnection(address, timeout=10)
+    connection.request("GET", "/_stcore/stream", headers={
+        "Host": host, "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": f"http://{host}",
+    })
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_the_websocket_refuses_a_foreign_host(server):
+    url, _, _ = server
+    assert _websocket_handshake(url, url.removeprefix("http://")) == 101  # the app's own address works
+    assert _websocket_handshake(url, "evil.example") != 101  # DNS rebinding: another name for 127.0.0.1 is refused
