@@ -4,7 +4,7 @@ The demo is run as a user would (`mkbvm demo` in its own process), started
 with the common umask 022 on purpose: the project must make its files
 owner-only itself. Then the web app, also started with umask 022, takes a
 respondent's submission in a real browser (a landing file, the account
-store's WAL). Every folder and file is then checked: 0700 / 0600, and
+store's WAL), with `mkbvm serve` running the Dagster daemon and UI beside it. Every folder and file is then checked: 0700 / 0600, and
 0755 / 0644 for released exports.
 """
 
@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from browser_support import launch, log_in, streamlit_server
+from browser_support import free_port, launch, log_in
 
 from core.files import file_mode, private_dir, private_file, public_dir, shared_group_bits
 
@@ -45,6 +47,19 @@ def _with_umask_022():
     os.umask(0o022)
 
 
+def _read_until(process: subprocess.Popen, marker: str, timeout: float) -> str:
+    """What a process printed up to the line holding `marker` (it must appear within `timeout` seconds)."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError("".join(seen) or f"no output within {timeout} s")
+
+
 @pytest.mark.browser
 def test_everything_the_demo_and_the_web_app_create_is_owner_only(tmp_path):
     from playwright.sync_api import expect, sync_playwright
@@ -64,21 +79,31 @@ def test_everything_the_demo_and_the_web_app_create_is_owner_only(tmp_path):
     demo_logins = json.loads((data / "secrets" / "demo_accounts.json").read_text())
     email = next(address for address, login in demo_logins.items() if login["role"] == "respondent")
     password = demo_logins[email]["password"]
-    keys = {"MKB_ACCOUNTS_KEY": "accounts.key", "MKB_PSEUDONYM_KEY": "pseudonym.key"}  # the demo's own, not the test session's
-    server_env = {variable: (data / "secrets" / name).read_text().strip() for variable, name in keys.items()}
-    with sync_playwright() as playwright, streamlit_server(data, umask=0o022, **server_env) as url:
-        browser = launch(playwright)
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})
-        page.goto(url)
-        log_in(page, email, password)
-        expect(page.get_by_role("heading", name="Gezondheidscheck invullen")).to_be_visible(timeout=30_000)
-        page.get_by_text("Gekrompen", exact=True).click()
-        for label, option in (("Sector", "G – Handel"), ("Bedrijfsgrootte", "2-9"), ("Provincie", "Utrecht")):
-            page.get_by_role("combobox", name=label).click()
-            page.get_by_role("option", name=option, exact=True).click()
-        page.get_by_role("button", name="Versturen").click()
-        expect(page.get_by_text("Bedankt! Uw antwoorden zijn veilig opgeslagen.")).to_be_visible(timeout=30_000)
-        browser.close()
+    dagster_port, streamlit_port = free_port(), free_port()
+    serve = subprocess.Popen(  # the UIs as `mkbvm serve` starts them: Dagster daemon, guarded Dagster UI, Streamlit
+        [str(Path(sys.executable).parent / "mkbvm"), "serve", "--dagster-port", str(dagster_port), "--streamlit-port", str(streamlit_port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        preexec_fn=_with_umask_022,
+    )
+    try:
+        output = _read_until(serve, "Press Ctrl-C", timeout=180)
+        assert "Dashboards:" in output, output
+        with sync_playwright() as playwright:
+            browser = launch(playwright)
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.goto(f"http://127.0.0.1:{streamlit_port}")
+            log_in(page, email, password)
+            expect(page.get_by_role("heading", name="Gezondheidscheck invullen")).to_be_visible(timeout=30_000)
+            page.get_by_text("Gekrompen", exact=True).click()
+            for label, option in (("Sector", "G – Handel"), ("Bedrijfsgrootte", "2-9"), ("Provincie", "Utrecht")):
+                page.get_by_role("combobox", name=label).click()
+                page.get_by_role("option", name=option, exact=True).click()
+            page.get_by_role("button", name="Versturen").click()
+            expect(page.get_by_text("Bedankt! Uw antwoorden zijn veilig opgeslagen.")).to_be_visible(timeout=30_000)
+            browser.close()
+    finally:
+        os.killpg(serve.pid, signal.SIGINT)  # as Ctrl-C: serve stops the servers it started
+        serve.wait(timeout=60)
     assert list((data / "landing" / "cgc").glob("form_*.jsonl")), "the web app wrote the submission"
     assert _wrong_modes(data) == []
 
