@@ -19,6 +19,9 @@ def sqlmesh_config(warehouse: Path) -> Config:
         gateways={"local": GatewayConfig(connection=DuckDBConnectionConfig(database=str(warehouse)))},
         default_gateway="local",
         model_defaults=ModelDefaultsConfig(dialect="duckdb", start="2024-01-01", cron="@daily"),
+        # Beside the warehouse, not in the repository: generated files live under data/, and in production the
+        # pipeline's user may not write the code folder.
+        cache_dir=str(warehouse.parent / "sqlmesh-cache"),
     )
 
 
