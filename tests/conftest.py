@@ -83,6 +83,27 @@ def accounts(pipeline) -> dict[str, dict]:
     return demo_accounts(pipeline.data_dir)
 
 
+@pytest.fixture()
+def store(tmp_path):
+    """An empty account store of this test's own (SQLite in tmp_path)."""
+    from accounts.store import connect_store
+
+    connection = connect_store(tmp_path / "accounts.sqlite")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture()
+def admin(store):
+    """An administrator in that store (with an app code, as the role requires)."""
+    from datetime import datetime
+
+    from accounts.service import create_account, new_totp_secret
+
+    return create_account(store, {"name": "Beheer", "email": "beheer@example.nl", "role": "administrator"}, "een lang wachtwoord 42",
+                          totp_secret=new_totp_secret(), now=datetime(2026, 11, 23, 10, 0, 0))
+
+
 def invitation_code(outbox: Path, to: str | None = None) -> str:
     """The one-time code in the newest invitation (to `to`), read from its .eml file as the recipient's mail would show it
     (the administrator's outbox page masks it)."""

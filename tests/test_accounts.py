@@ -47,19 +47,6 @@ SETTINGS = load_account_settings(CONFIG_DIR / "accounts.yaml")
 PASSWORD = "een lang wachtwoord 42"
 
 
-@pytest.fixture()
-def store(tmp_path) -> sqlite3.Connection:
-    connection = connect_store(tmp_path / "accounts.sqlite")
-    yield connection
-    connection.close()
-
-
-@pytest.fixture()
-def admin(store):
-    return create_account(store, {"name": "Beheer", "email": "beheer@example.nl", "role": "administrator"}, PASSWORD,
-                          totp_secret=new_totp_secret(), settings=SETTINGS, now=NOW)
-
-
 def token_from(folder: Path) -> str:
     return invitation_code(folder)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import sqlite3
 import time
 import unicodedata
 from datetime import datetime, timedelta
@@ -42,7 +41,6 @@ from accounts.service import (
     set_active,
 )
 from accounts.settings import load_account_settings
-from accounts.store import connect_store
 from accounts.store import store as store_at
 from core.contracts import FORBIDDEN_TEXT_CHARACTERS
 from core.settings import CONFIG_DIR
@@ -53,19 +51,6 @@ NOW = datetime(2026, 12, 1, 10, 0, 0)
 SETTINGS = load_account_settings(CONFIG_DIR / "accounts.yaml")
 PASSWORD = "een lang wachtwoord 42"
 ATTACK_NAME = "Jan [Klik hier](https://evil.example) ![t](http://host/t.png)"
-
-
-@pytest.fixture()
-def store(tmp_path) -> sqlite3.Connection:
-    connection = connect_store(tmp_path / "accounts.sqlite")
-    yield connection
-    connection.close()
-
-
-@pytest.fixture()
-def admin(store):
-    return create_account(store, {"name": "Beheer", "email": "beheer@example.nl", "role": "administrator"}, PASSWORD,
-                          totp_secret=new_totp_secret(), settings=SETTINGS, now=NOW)
 
 
 # --------------------------------------------------------------------------- names and typed cells
