@@ -52,8 +52,11 @@ def _key_for(text: str) -> Fernet:
 
 def _raw_key() -> str:
     key = os.environ.get(ACCOUNTS_KEY_ENV)
-    if not key and accounts_key_file().exists():
-        key = accounts_key_file().read_text().strip()
+    if not key:
+        try:
+            key = accounts_key_file().read_text().strip()
+        except OSError:  # absent, or in a secrets folder this service may not read (see the README's production layout)
+            key = ""
     if not key:
         raise MissingKey(f"{ACCOUNTS_KEY_ENV} is not set and there is no key file; run `mkbvm keygen`.")
     return key

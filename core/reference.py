@@ -3,6 +3,9 @@
 The CSV files in `reference/` are versioned with the code. They are public
 domains (SBI sections, size classes, provinces, municipalities, survey waves),
 so a group in a release never exists only because a respondent does.
+`reference/domains.yaml` names them; `domain_codes(name)` and
+`domain_labels(name)` read any of them, so a new domain is a CSV file and a
+YAML entry.
 """
 
 from __future__ import annotations
@@ -11,8 +14,66 @@ from datetime import date
 from functools import cache
 
 import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict
 
 from core.settings import REFERENCE_DIR
+
+
+class Domain(BaseModel):
+    """One public domain of `reference/domains.yaml`: a CSV file, its code column and its Dutch label column."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: str
+    code: str
+    label: str
+    description: str
+
+
+@cache
+def domains() -> dict[str, Domain]:
+    """Every public domain by name (`sector`, `size_class`, `province`, ...), from `reference/domains.yaml`."""
+    with open(REFERENCE_DIR / "domains.yaml", encoding="utf-8") as handle:
+        return {name: Domain.model_validate(entry) for name, entry in yaml.safe_load(handle).items()}
+
+
+class UnknownDomain(KeyError):
+    """A name that `reference/domains.yaml` does not list."""
+
+
+def _domain(name: str) -> Domain:
+    try:
+        return domains()[name]
+    except KeyError:
+        raise UnknownDomain(f"'{name}' is no public domain (known: {', '.join(domains())})") from None
+
+
+@cache
+def _domain_frame(name: str) -> pl.DataFrame:
+    entry = _domain(name)
+    return pl.read_csv(REFERENCE_DIR / entry.file, infer_schema=False).select(
+        pl.col(entry.code).alias("code"), pl.col(entry.label).alias("label")
+    )
+
+
+def domain_codes(name: str) -> list[str]:
+    """The codes of a public domain, in the order of its file.
+
+    >>> domain_codes("size_class")
+    ['0-1', '2-9', '10-49', '50-249']
+    """
+    return _domain_frame(name)["code"].to_list()
+
+
+def domain_labels(name: str) -> dict[str, str]:
+    """Code -> Dutch label of a public domain.
+
+    >>> domain_labels("province")["PV26"]
+    'Utrecht'
+    """
+    frame = _domain_frame(name)
+    return dict(zip(frame["code"], frame["label"], strict=True))
 
 
 @cache
@@ -46,27 +107,27 @@ def waves() -> pl.DataFrame:
 
 
 def sector_codes() -> list[str]:
-    return sbi_sections()["code"].to_list()
+    return domain_codes("sector")
 
 
 def sector_names() -> dict[str, str]:
-    return dict(zip(sbi_sections()["code"], sbi_sections()["name_nl"], strict=True))
+    return domain_labels("sector")
 
 
 def size_class_codes() -> list[str]:
-    return size_classes()["code"].to_list()
+    return domain_codes("size_class")
 
 
 def province_codes() -> list[str]:
-    return provinces()["code"].to_list()
+    return domain_codes("province")
 
 
 def province_names() -> dict[str, str]:
-    return dict(zip(provinces()["code"], provinces()["name"], strict=True))
+    return domain_labels("province")
 
 
 def wave_codes() -> list[str]:
-    return waves()["wave"].to_list()
+    return domain_codes("wave")
 
 
 def wave_of(day: date) -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from sqlmesh import Context
-from sqlmesh.core.config import Config, DuckDBConnectionConfig, GatewayConfig, ModelDefaultsConfig
+from core.settings import PROJECT_ROOT, paths
 
-from core.settings import PROJECT_ROOT
+# SQLMesh writes its user file to $SQLMESH_HOME (default ~/.sqlmesh) at import; a service account has no home,
+# and generated files belong under data/. Set before the first import of sqlmesh in this process.
+os.environ.setdefault("SQLMESH_HOME", str(paths().data_dir / "sqlmesh-home"))
+
+from sqlmesh import Context  # noqa: E402
+from sqlmesh.core.config import Config, DuckDBConnectionConfig, GatewayConfig, ModelDefaultsConfig  # noqa: E402
 
 # FULL models that hold data derived from `raw`; they are rebuilt (restated)
 # after every ingestion so the marts never lag behind the raw tables.
@@ -22,6 +27,7 @@ def sqlmesh_config(warehouse: Path) -> Config:
         # Beside the warehouse, not in the repository: generated files live under data/, and in production the
         # pipeline's user may not write the code folder.
         cache_dir=str(warehouse.parent / "sqlmesh-cache"),
+        disable_anonymized_analytics=True,  # no usage events leave the machine
     )
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -58,10 +59,10 @@ def accounts_key_file() -> Path:
 
 def prepare_environment() -> dict[str, str]:
     """Environment for pipeline processes: data dir, Dagster home and the keys (from the key files if unset)."""
-    if not os.environ.get(PSEUDONYM_KEY_ENV) and key_file().exists():
-        os.environ[PSEUDONYM_KEY_ENV] = key_file().read_text().strip()
-    if not os.environ.get("MKB_ACCOUNTS_KEY") and accounts_key_file().exists():
-        os.environ["MKB_ACCOUNTS_KEY"] = accounts_key_file().read_text().strip()
+    for variable, source in ((PSEUDONYM_KEY_ENV, key_file()), ("MKB_ACCOUNTS_KEY", accounts_key_file())):
+        if not os.environ.get(variable):
+            with contextlib.suppress(OSError):  # absent, or not ours to read: the command says which key it misses
+                os.environ[variable] = source.read_text().strip()
     os.environ.setdefault("MKB_DATA_DIR", str(paths().data_dir))
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     return dict(os.environ)
@@ -279,7 +280,7 @@ def _default_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def start_servers(dagster_port: int, streamlit_port: int) -> list[subprocess.Popen]:
+def start_servers(dagster_port: int, streamlit_port: int | None) -> list[subprocess.Popen]:
     """Start the Dagster daemon, the guarded Dagster UI and `streamlit run`, each in its own process group, on 127.0.0.1.
 
     The daemon runs sensors, schedules and the run queue (what `dagster dev` added to the UI); the UI is
@@ -297,6 +298,8 @@ def start_servers(dagster_port: int, streamlit_port: int) -> list[subprocess.Pop
             "--browser.gatherUsageStats", "false",
         ],
     }
+    if streamlit_port is None:  # production: the web app runs as its own user (README, "Production")
+        commands.pop("streamlit")
     processes = []
     for name, command in commands.items():
         log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
@@ -319,24 +322,30 @@ def stop_servers(processes: list[subprocess.Popen]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def _stop_on_term(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command()
 def serve(
     dagster_port: int = typer.Option(3000, help="Port of the Dagster UI."),
     streamlit_port: int = typer.Option(8501, help="Port of the Streamlit app."),
+    dashboards: bool = typer.Option(True, "--dashboards/--no-dashboards", help="Also start the Streamlit app (not when it runs as its own user)."),
 ) -> None:
     """Start the Dagster UI (behind a login link), the Dagster daemon (sensor, schedule, run queue) and the dashboards; Ctrl-C stops all."""
     from pipelines.dagster_ui import PUBLIC_HOST_ENV, login_link, new_login_token
 
-    for port in (dagster_port, streamlit_port):
+    signal.signal(signal.SIGTERM, _stop_on_term)  # systemd and `kill` stop the servers too, not only Ctrl-C
+    for port in (dagster_port, *([streamlit_port] if dashboards else [])):
         if not _port_free(port):
             console.print(f"[red]Port {port} on 127.0.0.1 is in use; choose another with --dagster-port/--streamlit-port.[/red]")
             raise typer.Exit(2)
     token = new_login_token()  # a new one per start: links and cookies of an earlier start stop working
-    processes = start_servers(dagster_port, streamlit_port)
+    processes = start_servers(dagster_port, streamlit_port if dashboards else None)
     try:
         with console.status("Dagster UI en dashboards starten ..."):
             dagster_up = _wait_for(f"http://127.0.0.1:{dagster_port}/server_info", 120)
-            streamlit_up = _wait_for(f"http://127.0.0.1:{streamlit_port}/_stcore/health", 60)
+            streamlit_up = not dashboards or _wait_for(f"http://127.0.0.1:{streamlit_port}/_stcore/health", 60)
         if not (dagster_up and streamlit_up):
             console.print(f"[red]A server did not start; see {paths().data_dir / 'logs'}.[/red]")
             raise typer.Exit(1)
@@ -344,7 +353,8 @@ def serve(
         if os.environ.get(PUBLIC_HOST_ENV):
             console.print(f"   via proxy: {login_link(f'https://{os.environ[PUBLIC_HOST_ENV]}', token)}", soft_wrap=True, highlight=False)
         console.print("   (open deze link om in te loggen; zonder de link weigert de Dagster UI elk verzoek)", soft_wrap=True)
-        console.print(f"Dashboards:  http://127.0.0.1:{streamlit_port}")
+        if dashboards:
+            console.print(f"Dashboards:  http://127.0.0.1:{streamlit_port}")
         console.print("Press Ctrl-C to stop all.")
         while all(p.poll() is None for p in processes):
             time.sleep(1)
@@ -371,7 +381,7 @@ def demo(
     run()
     print_demo_logins(streamlit_port)
     if serve_uis:
-        serve(dagster_port=dagster_port, streamlit_port=streamlit_port)
+        serve(dagster_port=dagster_port, streamlit_port=streamlit_port, dashboards=True)
 
 
 if __name__ == "__main__":
