@@ -81,7 +81,8 @@ from rich.table import Table
 from core import reference
 from privacy import engine, ledger
 from privacy.bounding import grain_violations
-from privacy.spec import PUBLIC_DOMAINS, Balance, PrivacySettings, ReleaseSpec, privacy_settings, release_specs
+from privacy.loading import privacy_settings, release_specs
+from privacy.spec import PUBLIC_DOMAINS, Balance, PrivacySettings, ReleaseSpec
 
 dp.enable_features("contrib")
 

@@ -29,7 +29,7 @@ from core.jsonlines import json_lines
 from core.landing import write_atomically
 from core.settings import paths
 from core.survey import cgc_survey
-from privacy.spec import privacy_settings, release_specs
+from privacy.loading import privacy_settings, release_specs
 
 BALANCE_RELEASE = "cgc_balance"
 PROFILE_RELEASE = "cgc_profile"

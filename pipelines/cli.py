@@ -143,7 +143,7 @@ def release_command(
 
     from assets.releases.factory import RELEASE_ASSETS
     from pipelines.resources import default_resources
-    from privacy.spec import release_specs
+    from privacy.loading import release_specs
 
     if name not in release_specs():
         console.print(f"[red]Unknown release '{name}'; known: {', '.join(release_specs())}.[/red]")
@@ -242,7 +242,7 @@ def budget() -> None:
 
     from core.warehouse import connect
     from privacy.ledger import budget_overview
-    from privacy.spec import privacy_settings
+    from privacy.loading import privacy_settings
 
     budgets = {name: (d.budget_per_period.epsilon, d.budget_per_period.delta) for name, d in privacy_settings().datasets.items()}
     with connect(paths().warehouse, read_only=True) as connection:

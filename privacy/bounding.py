@@ -43,7 +43,7 @@ class ContributionBoundViolated(RuntimeError):
 def period_filter(spec: ReleaseSpec, periods: list[str]) -> str:
     """`period IN ('2025-01', ...)`: a literal list, which DuckDB filters far faster than a list parameter.
 
-    >>> from privacy.spec import release_specs
+    >>> from privacy.loading import release_specs
     >>> print(period_filter(release_specs()["cgc_balance"], ["2025-01", "2025-02"]))
     "wave" IN ('2025-01', '2025-02')
     """
@@ -53,7 +53,7 @@ def period_filter(spec: ReleaseSpec, periods: list[str]) -> str:
 def bounded_source_sql(spec: ReleaseSpec, periods: list[str]) -> str:
     """SQL for the source rows of `periods`, at most the allowed rows per unit and period.
 
-    >>> from privacy.spec import release_specs
+    >>> from privacy.loading import release_specs
     >>> "QUALIFY" in bounded_source_sql(release_specs()["cgc_balance"], ["2025-01"])
     False
     """

@@ -10,7 +10,7 @@ period, or serves the stored one again:
    statistics of all requested periods are computed in one DuckDB query
    (`privacy.statistics`); levels are rolled up and completed with public keys.
 3. Each component's vector gets discrete Laplace noise from its OpenDP
-   measurement (`privacy.mechanisms`; the module docstring derives every
+   measurement (`privacy.mechanisms`; `privacy.sensitivity` derives every
    sensitivity). Noise for several periods is drawn in one call: the draws
    are independent per entry, exactly as in separate calls per period.
 4. Post-processing (`privacy.postprocess`): estimates, 95 % intervals and
@@ -40,20 +40,20 @@ import polars as pl
 from core import reference
 from privacy import ledger
 from privacy.bounding import require_grain
+from privacy.loading import privacy_settings
 from privacy.mechanisms import (
     LAPLACE,
     THRESHOLD,
-    Component,
     certified_epsilon,
     certified_selection,
     count_accuracy,
     noisy_vector,
-    plan,
     select_keys,
     selection_threshold,
 )
 from privacy.postprocess import post_process
-from privacy.spec import Count, PrivacySettings, ReleaseSpec, privacy_settings
+from privacy.sensitivity import Component, plan
+from privacy.spec import Count, PrivacySettings, ReleaseSpec
 from privacy.statistics import PERIOD, level_cells, sufficient_statistics
 
 PERIOD_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,32}")
@@ -295,7 +295,7 @@ def release(
     exactly after its last build (the blocking Dagster check); otherwise the
     release checks it itself for the periods it makes.
 
-    >>> import duckdb; from privacy.spec import release_specs
+    >>> import duckdb; from privacy.loading import release_specs
     >>> connection = duckdb.connect()
     >>> _ = connection.execute("CREATE SCHEMA marts; CREATE TABLE marts.cgc_firm_wave AS SELECT "
     ...     "'f' || i AS firm_id, '2025-01' AS wave, 'C' AS sector, '2-9' AS size_class, 'PV31' AS province, "

@@ -27,7 +27,8 @@ from privacy.accuracy import (
     share_intervals,
     sum_interval,
 )
-from privacy.mechanisms import Component, count_accuracy, numeric_steps
+from privacy.mechanisms import count_accuracy
+from privacy.sensitivity import Component, numeric_steps
 from privacy.spec import Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
 from privacy.statistics import LEVEL, PERIOD
 

@@ -1,11 +1,12 @@
-"""Declarative release specifications and privacy budgets, validated at load time.
+"""What a release specification and a privacy budget may say: the declarations and their rules.
 
 A release is one YAML file in `config/releases/` (see its README): the source
 mart, the privacy unit, the group keys, the measures with their bounds, the
 privacy loss and the suppression threshold. Budgets per dataset per period
 live in `config/privacy.yaml`. Adding a release for a new question is one
-spec file and no Python; an invalid spec fails at load time with an error
-that names the file, the field and the rule.
+spec file and no Python; `privacy.loading` reads the files, so an invalid
+spec fails at load time with an error that names the file, the field and
+the rule.
 """
 
 from __future__ import annotations
@@ -15,15 +16,11 @@ import json
 import math
 import re
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core import reference
-from core.settings import CONFIG_DIR
 
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 RELATION = r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$"
@@ -35,10 +32,6 @@ PUBLIC_DOMAINS: dict[str, Callable[[], list[str]]] = {
     "province": reference.province_codes,
     "municipality": lambda: reference.municipalities()["code"].to_list(),
 }
-
-
-class ReleaseSpecError(ValueError):
-    """A release specification or budget breaks a rule; the message names the file, the field and the rule."""
 
 
 class Strict(BaseModel):
@@ -305,104 +298,3 @@ class ReleaseSpec(Strict):
 
     def measure(self, name: str):
         return next(m for m in self.measures if m.name == name)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-KINDS = {"count", "sum", "mean", "quantiles", "shares", "balance"}
-
-
-def _explain(error: ValidationError, data: object = None) -> str:
-    """'field.path: rule' per problem; a measure is named by its name, a model rule's own field is appended."""
-    lines = []
-    for problem in error.errors():
-        parts, node = [], data
-        for part in problem["loc"]:
-            if part in KINDS and parts and parts[-1].startswith("measures."):
-                continue  # the discriminator tag pydantic adds
-            if isinstance(part, int) and isinstance(node, list) and part < len(node) and isinstance(node[part], dict) and "name" in node[part]:
-                parts.append(f"{parts.pop()}.{node[part]['name']}" if parts else str(node[part]["name"]))
-            else:
-                parts.append(str(part))
-            node = node[part] if isinstance(node, dict | list) and _has(node, part) else None
-        message = problem["msg"].removeprefix("Value error, ")
-        own_field = re.match(r"^([a-z_][a-z0-9_.]*): (.*)$", message, re.DOTALL)
-        if own_field:
-            parts.append(own_field.group(1))
-            message = own_field.group(2)
-        lines.append(f"{'.'.join(parts) or '(spec)'}: {message}")
-    return "; ".join(lines)
-
-
-def _has(node: dict | list, part: object) -> bool:
-    return part in node if isinstance(node, dict) else isinstance(part, int) and part < len(node)
-
-
-def _read_yaml(path: Path) -> object:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
-    except yaml.YAMLError as error:
-        raise ReleaseSpecError(f"{path.name}: not valid YAML ({error})") from None
-
-
-def load_settings(path: Path | None = None) -> PrivacySettings:
-    """Budgets per dataset per period from `config/privacy.yaml`."""
-    path = path or CONFIG_DIR / "privacy.yaml"
-    try:
-        return PrivacySettings.model_validate(_read_yaml(path))
-    except ValidationError as error:
-        raise ReleaseSpecError(f"{path.name}: {_explain(error)}") from None
-
-
-def load_spec(path: Path, settings: PrivacySettings | None = None) -> ReleaseSpec:
-    """One release specification; its name is the file name.
-
-    >>> spec = load_spec(CONFIG_DIR / "releases" / "cgc_balance.yaml")
-    >>> spec.name, spec.dataset, spec.privacy_loss.epsilon
-    ('cgc_balance', 'cgc', 1.5)
-    """
-    settings = settings or load_settings()
-    data = _read_yaml(path)
-    if not isinstance(data, dict):
-        raise ReleaseSpecError(f"{path.name}: a release specification is a YAML mapping")
-    if "name" in data and data["name"] != path.stem:
-        raise ReleaseSpecError(f"{path.name}: name: '{data['name']}' must equal the file name '{path.stem}'")
-    try:
-        spec = ReleaseSpec.model_validate({**data, "name": path.stem})
-    except ValidationError as error:
-        raise ReleaseSpecError(f"{path.name}: {_explain(error, data)}") from None
-    if spec.dataset not in settings.datasets:
-        raise ReleaseSpecError(f"{path.name}: dataset: '{spec.dataset}' has no budget in privacy.yaml (known: {', '.join(settings.datasets)})")
-    budget = settings.datasets[spec.dataset].budget_per_period
-    if spec.privacy_loss.epsilon > budget.epsilon or spec.privacy_loss.delta > budget.delta:
-        raise ReleaseSpecError(
-            f"{path.name}: privacy_loss: epsilon {spec.privacy_loss.epsilon} / delta {spec.privacy_loss.delta} exceeds the "
-            f"budget per period of '{spec.dataset}' (epsilon {budget.epsilon} / delta {budget.delta})"
-        )
-    from privacy.mechanisms import declared_sensitivity_problems  # the derivation lives beside the noise
-
-    problems = declared_sensitivity_problems(spec)
-    if problems:
-        raise ReleaseSpecError(f"{path.name}: " + "; ".join(problems))
-    return spec
-
-
-def load_specs(folder: Path | None = None, settings: PrivacySettings | None = None) -> dict[str, ReleaseSpec]:
-    """Every release specification in `folder` (default `config/releases/`), by name."""
-    folder = folder or CONFIG_DIR / "releases"
-    settings = settings or load_settings()
-    return {path.stem: load_spec(path, settings) for path in sorted(folder.glob("*.yaml"))}
-
-
-@cache
-def release_specs() -> dict[str, ReleaseSpec]:
-    """The configured releases (cached for the process)."""
-    return load_specs()
-
-
-@cache
-def privacy_settings() -> PrivacySettings:
-    """The configured budgets (cached for the process)."""
-    return load_settings()

@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from privacy.bounding import bounded_source_sql, literal
-from privacy.mechanisms import numeric_steps, stat_columns
+from privacy.sensitivity import numeric_steps, stat_columns
 from privacy.spec import PUBLIC_DOMAINS, Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
 
 PERIOD = "period"

@@ -10,7 +10,8 @@ import numpy as np
 import polars as pl
 
 from core import reference
-from privacy.spec import PrivacyLoss, PrivacySettings, ReleaseSpec, release_specs
+from privacy.loading import release_specs
+from privacy.spec import PrivacyLoss, PrivacySettings, ReleaseSpec
 
 SURVEY_ANSWERS = {
     "order_book": ["grown", "same", "shrunk"],

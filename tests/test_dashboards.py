@@ -24,7 +24,7 @@ from dashboards.data import (
     profile_releases,
     submit_cgc,
 )
-from privacy.spec import release_specs
+from privacy.loading import release_specs
 from tests.conftest import demo_accounts, logged_in
 
 APP = "../dashboards/app.py"

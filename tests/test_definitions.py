@@ -6,7 +6,7 @@ import dagster as dg
 
 from pipelines.definitions import cgc_pipeline, defs
 from pipelines.sensors import build_automation
-from privacy.spec import release_specs
+from privacy.loading import release_specs
 
 
 def test_asset_graph_has_every_layer_in_order():

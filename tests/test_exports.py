@@ -82,7 +82,7 @@ def test_exports_hold_released_numbers_only(pipeline):
 
 def test_exporting_again_writes_the_same_files(pipeline, tmp_path):
     from privacy.export import export_release
-    from privacy.spec import release_specs
+    from privacy.loading import release_specs
 
     first, second = tmp_path / "first", tmp_path / "second"
     with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:

@@ -17,8 +17,8 @@ from pipelines.resources import Warehouse
 from privacy.bounding import ContributionBoundViolated, grain_violations
 from privacy.engine import release, stored_release
 from privacy.ledger import spent
-from privacy.mechanisms import plan
-from privacy.spec import load_spec
+from privacy.loading import load_spec
+from privacy.sensitivity import plan
 from privacy.statistics import level_cells, sufficient_statistics
 from tests.privacy_support import cgc_spec, firms_frame, make_mart, settings, unlimited_settings, warehouse_with, without_noise
 

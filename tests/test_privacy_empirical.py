@@ -41,9 +41,10 @@ from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
 from privacy.engine import _noisy_cells
-from privacy.mechanisms import plan
+from privacy.loading import release_specs
 from privacy.postprocess import post_process
-from privacy.spec import PrivacyLoss, release_specs
+from privacy.sensitivity import plan
+from privacy.spec import PrivacyLoss
 from privacy.statistics import LEVEL, level_cells, sufficient_statistics
 from tests.privacy_support import firms_frame, make_mart
 

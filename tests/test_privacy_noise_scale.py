@@ -1,6 +1,6 @@
 """DP tier 2: the noise scale and accuracy OpenDP reports match the sensitivity derivation written beside each spec.
 
-The derivation (privacy/mechanisms.py, and the comments in config/releases/*.yaml):
+The derivation (privacy/sensitivity.py, and the comments in config/releases/*.yaml):
 a firm lies in one group per level and, per level, changes
   * the group's count by 1,
   * one of the three answer counts of each balance question by 1,
@@ -21,8 +21,10 @@ import polars as pl
 import pytest
 
 from privacy.engine import release
-from privacy.mechanisms import certified_epsilon, count_accuracy, plan, vector_measurement
-from privacy.spec import ReleaseSpec, release_specs
+from privacy.loading import release_specs
+from privacy.mechanisms import certified_epsilon, count_accuracy, vector_measurement
+from privacy.sensitivity import plan
+from privacy.spec import ReleaseSpec
 from privacy.statistics import SourceError, level_cells, statistic_names, sufficient_statistics
 from tests.privacy_support import cgc_spec, firms_frame, make_mart, settings
 

@@ -24,9 +24,9 @@ import pytest
 from scipy import stats
 
 from privacy.engine import _noisy_cells
-from privacy.mechanisms import Component, plan
+from privacy.loading import release_specs
 from privacy.postprocess import post_process
-from privacy.spec import release_specs
+from privacy.sensitivity import Component, plan
 from privacy.statistics import LEVEL, PERIOD, level_cells, sufficient_statistics
 from tests.privacy_support import firms_frame, make_mart
 

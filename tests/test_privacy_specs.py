@@ -17,7 +17,7 @@ from assets.releases.factory import build_release_asset
 from core.settings import CONFIG_DIR
 from pipelines.resources import Warehouse
 from privacy.engine import release, stored_release
-from privacy.spec import ReleaseSpecError, load_spec, load_specs, release_specs
+from privacy.loading import ReleaseSpecError, load_spec, load_specs, release_specs
 from tests.privacy_support import firms_frame, settings, warehouse_with
 
 BASE = yaml.safe_load((CONFIG_DIR / "releases" / "cgc_profile.yaml").read_text())

@@ -18,7 +18,8 @@ from pipelines.resources import Warehouse
 from privacy.bounding import grain_violations
 from privacy.engine import releasable_periods, release
 from privacy.ledger import budget_overview, ensure_ledger
-from privacy.spec import ReleaseSpec, privacy_settings, release_specs
+from privacy.loading import privacy_settings, release_specs
+from privacy.spec import ReleaseSpec
 
 LEDGER = dg.AssetKey(["privacy", "ledger"])
 

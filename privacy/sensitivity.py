@@ -1,0 +1,130 @@
+"""The sensitivity of a release: which vectors get noise, and how far one unit can move each.
+
+Every measure of a spec becomes one or two *components*: an integer vector
+of bounded sufficient statistics (one entry per group of every level, per
+statistic) that receives noise from one OpenDP measurement
+(`privacy.mechanisms`).
+
+Sensitivity (neighbouring datasets differ by one unit, added or removed).
+Let c be the rows one unit may contribute per period (`max_rows_per_unit`,
+1 for every survey mart) and L the number of levels. A unit lies in exactly
+one group per level, so its rows change only that group's entries, and per
+level the change is:
+
+| component | entries per group | L1 change per level |
+|---|---|---|
+| count | units | c |
+| sum, mean: count | non-empty values | c |
+| sum, mean: sum | sum of (value - centre), value clamped to the bounds and rounded to the resolution | c x B |
+| quantiles | one count per bin | c (each value lies in one bin) |
+| shares (single choice) | one count per category | c (each answer in one category) |
+| shares (multi-select) | respondents + one count per category | c x (1 + s) |
+| balance | positive, neutral, negative answers | c |
+
+with B = max(upper - centre, centre - lower) in steps of the resolution and
+s the selections counted per unit. Summed over the levels, a component's
+sensitivity is L times its per-level change. Each component gets its share
+of the release's epsilon (by measure weight, split evenly between a
+measure's count and sum), its scale is sensitivity / epsilon, and OpenDP's
+privacy map certifies the epsilon of exactly that measurement. The release
+is the sequential composition of its components: its epsilon is their sum.
+
+Private group keys: the count per observed key goes through OpenDP's
+Laplace-threshold measurement; a unit touches at most c keys, at most c per
+key (the count component's per-level change).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from privacy.spec import Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
+
+
+@dataclass(frozen=True)
+class Component:
+    """One noisy vector of a release: a part of one measure, with its sensitivity and share of epsilon."""
+
+    measure: str
+    part: str  # count | sum | bins | categories | sides
+    columns: tuple[str, ...]  # sufficient-statistic columns, in vector order per group
+    sensitivity_per_level: int
+    levels: int
+    epsilon: float  # allotted share of the release's epsilon
+
+    @property
+    def sensitivity(self) -> int:
+        """L1 sensitivity of the whole vector (all levels) under adding or removing one unit."""
+        return self.sensitivity_per_level * self.levels
+
+    @property
+    def scale(self) -> float:
+        return self.sensitivity / self.epsilon
+
+
+def numeric_steps(measure: Sum | Mean | Quantiles) -> tuple[int, int, int, int]:
+    """Integer grid of a numeric measure: (lower, upper, centre, B), all in steps of the resolution.
+
+    >>> from privacy.spec import Mean
+    >>> numeric_steps(Mean(name="m", kind="mean", column="x", bounds=(1, 5), unit="points", rationale="a 1-5 scale"))
+    (1, 5, 3, 2)
+    """
+    lower = round(measure.bounds[0] / measure.resolution)
+    upper = round(measure.bounds[1] / measure.resolution)
+    centre = (lower + upper) // 2
+    return lower, upper, centre, max(upper - centre, centre - lower)
+
+
+def stat_columns(measure) -> dict[str, tuple[str, ...]]:
+    """The sufficient-statistic columns of a measure, by part."""
+    name = measure.name
+    if isinstance(measure, Count):
+        return {"count": (f"{name}|n",)}
+    if isinstance(measure, Sum | Mean):
+        return {"count": (f"{name}|n",), "sum": (f"{name}|sum",)}
+    if isinstance(measure, Quantiles):
+        return {"bins": tuple(f"{name}|b{i}" for i in range(len(measure.bin_edges) - 1))}
+    if isinstance(measure, Shares):
+        categories = tuple(f"{name}|c{i}" for i in range(len(measure.categories)))
+        return {"categories": ((f"{name}|n",) if measure.multi_select else ()) + categories}
+    if isinstance(measure, Balance):
+        return {"sides": (f"{name}|positive", f"{name}|neutral", f"{name}|negative")}
+    raise TypeError(f"unknown measure kind {type(measure).__name__}")
+
+
+def _per_level(measure, part: str, rows: int) -> int:
+    if isinstance(measure, Sum | Mean | Quantiles) and part == "sum":
+        return rows * numeric_steps(measure)[3]
+    if isinstance(measure, Shares) and measure.multi_select:
+        return rows * (1 + measure.selections)
+    return rows
+
+
+def plan(spec: ReleaseSpec) -> list[Component]:
+    """The components of a release with their sensitivity and share of epsilon (see the module docstring)."""
+    total_weight = sum(m.weight for m in spec.measures)
+    rows, levels = spec.contribution.max_rows_per_unit, len(spec.groups.levels)
+    components = []
+    for measure in spec.measures:
+        parts = stat_columns(measure)
+        share = spec.privacy_loss.epsilon * measure.weight / total_weight / len(parts)
+        components += [
+            Component(measure.name, part, columns, _per_level(measure, part, rows), levels, share)
+            for part, columns in parts.items()
+        ]
+    return components
+
+
+def declared_sensitivity_problems(spec: ReleaseSpec) -> list[str]:
+    """Where a spec's written `l1_sensitivity` differs from the derivation above (empty when they agree)."""
+    problems = []
+    for measure in spec.measures:
+        if measure.l1_sensitivity is None:
+            continue
+        main = [c for c in plan(spec) if c.measure == measure.name][-1]  # the values vector (sum, bins, ...)
+        if main.sensitivity != measure.l1_sensitivity:
+            problems.append(
+                f"measures.{measure.name}.l1_sensitivity: declared {measure.l1_sensitivity}, but {main.levels} levels x "
+                f"{main.sensitivity_per_level} per level = {main.sensitivity}"
+            )
+    return problems
