@@ -82,7 +82,7 @@ from core import reference
 from privacy import engine, ledger
 from privacy.bounding import grain_violations
 from privacy.loading import privacy_settings, release_specs
-from privacy.spec import PUBLIC_DOMAINS, Balance, PrivacySettings, ReleaseSpec
+from privacy.spec import Balance, PrivacySettings, ReleaseSpec
 
 dp.enable_features("contrib")
 
@@ -288,7 +288,7 @@ def _max_groups(dims: list[str]) -> int:
     """Waves times the public domain size of every key column: all groups a level can have."""
     groups = len(WAVES)
     for dim in dims:
-        groups *= len(PUBLIC_DOMAINS[dim]())
+        groups *= len(reference.domain_codes(dim))
     return groups
 
 

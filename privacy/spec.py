@@ -15,7 +15,6 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -24,14 +23,6 @@ from core import reference
 
 IDENTIFIER = r"^[a-z_][a-z0-9_]*$"
 RELATION = r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$"
-
-#: Public group-key domains: a group exists because the reference data lists it, never because a unit does.
-PUBLIC_DOMAINS: dict[str, Callable[[], list[str]]] = {
-    "sector": reference.sector_codes,
-    "size_class": reference.size_class_codes,
-    "province": reference.province_codes,
-    "municipality": lambda: reference.municipalities()["code"].to_list(),
-}
 
 
 class Strict(BaseModel):
@@ -85,22 +76,27 @@ class Contribution(Strict):
 
 
 class Groups(Strict):
-    """Group keys: public domains from the reference data, or private keys chosen by partition selection."""
+    """Group keys: public domains (`reference/domains.yaml`), or private keys chosen by partition selection.
+
+    A public key column is named after its domain: its groups are the codes the
+    reference data lists, never the values units happen to have.
+    """
 
     keys: Literal["public", "private"] = "public"
     levels: dict[str, list[str]] = Field(min_length=1, description="level name -> key columns; [] is the whole population")
 
     @model_validator(mode="after")
     def _levels_are_well_formed(self) -> Groups:
+        public = reference.domains()
         for name, dims in self.levels.items():
             if not re.match(IDENTIFIER, name):
                 raise ValueError(f"levels.{name}: a level name uses only a-z, 0-9 and _")
             if len(set(dims)) != len(dims):
                 raise ValueError(f"levels.{name}: a key column may appear once")
             for dim in dims:
-                if self.keys == "public" and dim not in PUBLIC_DOMAINS:
+                if self.keys == "public" and dim not in public:
                     raise ValueError(
-                        f"levels.{name}: '{dim}' is no public domain ({', '.join(PUBLIC_DOMAINS)}); "
+                        f"levels.{name}: '{dim}' is no public domain (reference/domains.yaml lists {', '.join(public)}); "
                         "use keys: private for keys that are not public"
                     )
                 if not re.match(IDENTIFIER, dim):

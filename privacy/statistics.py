@@ -16,9 +16,10 @@ from itertools import product
 import duckdb
 import polars as pl
 
+from core import reference
 from privacy.bounding import bounded_source_sql, literal
 from privacy.sensitivity import numeric_steps, stat_columns
-from privacy.spec import PUBLIC_DOMAINS, Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
+from privacy.spec import Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
 
 PERIOD = "period"
 LEVEL = "level"
@@ -173,7 +174,7 @@ def statistic_names(spec: ReleaseSpec) -> list[str]:
 
 
 def _key_grid(dims: list[str], periods: list[str]) -> pl.DataFrame:
-    domains = [periods] + [PUBLIC_DOMAINS[d]() for d in dims]
+    domains = [periods] + [reference.domain_codes(d) for d in dims]
     return pl.DataFrame(list(product(*domains)), schema=[PERIOD, *dims], orient="row")
 
 

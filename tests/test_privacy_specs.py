@@ -4,6 +4,7 @@ and a new release is one YAML file and no Python."""
 from __future__ import annotations
 
 import copy
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from assets.releases.factory import build_release_asset
+from core import reference
 from core.settings import CONFIG_DIR
 from pipelines.resources import Warehouse
 from privacy.engine import release, stored_release
@@ -129,3 +131,79 @@ def test_a_new_release_is_one_yaml_file_and_no_python(tmp_path):
     metadata = result.asset_materializations_for_node(asset.node_def.name)[0].metadata
     assert metadata["periods_released"].value == 1 and metadata["periods_reused"].value == 1
     assert date.today() > date(2025, 2, 28)
+
+
+# --------------------------------------------------------------------------- public domains come from reference/
+
+CREDITOR_TYPES = {"energie": "Energieleverancier", "water": "Waterbedrijf", "wonen": "Woningcorporatie"}
+
+DEBT_BY_CREDITOR_TYPE = """
+title: Betalingsachterstanden per soort schuldeiser
+description: Persons with a payment arrear, per kind of creditor and month.
+dataset: debt
+source: marts.debt_person_month
+privacy_unit: {column: person_id, label: "person (pseudonymised BSN)", plural_nl: personen}
+period: month
+contribution:
+  max_rows_per_unit: 1
+  source_grain: [person_id, month]
+  rationale: One row per person per month in the mart.
+groups:
+  levels: {nation: [], creditor_type: [creditor_type]}
+measures:
+  - {name: persons, kind: count, l1_sensitivity: 2}
+privacy_loss: {epsilon: 1.0}
+"""
+
+
+def _clear_reference_caches() -> None:
+    for function in vars(reference).values():
+        if hasattr(function, "cache_clear"):
+            function.cache_clear()
+
+
+@pytest.fixture()
+def creditor_type_domain(tmp_path, monkeypatch) -> dict[str, str]:
+    """A reference folder whose domains.yaml names one more domain than the repository's: creditor types."""
+    folder = tmp_path / "reference"
+    shutil.copytree(reference.REFERENCE_DIR, folder)
+    rows = "".join(f"{code},{name}\n" for code, name in CREDITOR_TYPES.items())
+    (folder / "creditor_types.csv").write_text("code,name\n" + rows, encoding="utf-8")
+    registry = yaml.safe_load((folder / "domains.yaml").read_text(encoding="utf-8"))
+    registry["creditor_type"] = {"file": "creditor_types.csv", "code": "code", "label": "name", "description": "kind of creditor"}
+    (folder / "domains.yaml").write_text(yaml.safe_dump(registry), encoding="utf-8")
+    monkeypatch.setattr(reference, "REFERENCE_DIR", folder)
+    _clear_reference_caches()
+    yield CREDITOR_TYPES
+    _clear_reference_caches()  # before monkeypatch restores the folder, so nothing keeps the temporary domain
+
+
+def test_a_new_kind_of_group_is_a_reference_file_and_no_python(tmp_path, creditor_type_domain):
+    (tmp_path / "debt_by_creditor_type.yaml").write_text(DEBT_BY_CREDITOR_TYPE)
+    spec = load_spec(tmp_path / "debt_by_creditor_type.yaml", settings(debt=1.0))
+    people = 600
+    frame = pl.DataFrame(
+        {
+            "person_id": [f"person{p:05d}" for p in range(people)],
+            "month": ["2025-01"] * people,
+            "creditor_type": ["energie" if p % 3 else "water" for p in range(people)],  # none in 'wonen'
+        }
+    )
+    warehouse = warehouse_with(tmp_path / "warehouse.duckdb", frame, "marts.debt_person_month")
+    with duckdb.connect(str(warehouse)) as connection:
+        (outcome,) = release(connection, spec, ["2025-01"], settings=settings(debt=1.0))
+        cells = stored_release(connection, spec, outcome.release_id)
+    assert outcome.status == "released"
+    groups = cells.filter(pl.col("level") == "creditor_type")
+    assert groups["creditor_type"].to_list() == list(creditor_type_domain)  # every listed group, in the file's order
+    assert groups.filter(pl.col("creditor_type") == "wonen")["suppressed"].to_list() == [True]  # empty, but released
+
+
+def test_a_group_key_that_no_domain_lists_is_refused_naming_it(tmp_path, creditor_type_domain):
+    data = yaml.safe_load(DEBT_BY_CREDITOR_TYPE)
+    data["groups"]["levels"] = {"nation": [], "creditor_kind": ["creditor_kind"]}
+    with pytest.raises(ReleaseSpecError) as error:
+        load_spec(write_spec(tmp_path, "debt_by_creditor_type", data), settings(debt=1.0))
+    message = str(error.value)
+    assert "groups.levels.creditor_kind: 'creditor_kind' is no public domain" in message
+    assert "creditor_type" in message and "sector" in message  # the known domains, read from the registry
