@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import polars as pl
 
-from dashboards.data import wave_name
+from dashboards.formatting import wave_name
 
 # Decimal comma and thousands point in axes and tooltips.
 DUTCH_NUMBERS = {"number": {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["€ ", ""]}}

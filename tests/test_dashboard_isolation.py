@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboards.data import balance_releases, privacy_budget, privacy_ledger, profile_releases, released_connection
+from dashboards.cgc import balance_releases, profile_releases
+from dashboards.released import privacy_budget, privacy_ledger, released_connection
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
 FORBIDDEN_MODULES = {

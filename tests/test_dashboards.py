@@ -13,17 +13,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.contracts import SubmissionError
-from dashboards.data import (
+from dashboards.cgc import (
     MAX_PEER_HALF_WIDTH,
     balance_releases,
     balance_series,
     mark_clear_drops,
-    nl_number,
     peer_figures,
-    privacy_budget,
     profile_releases,
     submit_cgc,
 )
+from dashboards.formatting import nl_number
+from dashboards.released import privacy_budget
 from privacy.loading import release_specs
 from tests.conftest import demo_accounts, logged_in
 

@@ -1,6 +1,6 @@
 """Free text the form accepts comes back from `raw` as it was accepted (issue 8: "an answer lost after 'Bedankt'").
 
-The real path: `dashboards.data.submit_cgc` writes the landing file, `core.ingest.ingest_landing`
+The real path: `dashboards.cgc.submit_cgc` writes the landing file, `core.ingest.ingest_landing`
 loads it into a real DuckDB file, and we read `raw.cgc_responses.free_text` back.
 """
 
@@ -23,7 +23,7 @@ from core.jsonlines import LINE_BREAKS, json_line
 from core.pseudonymise import scrub_text
 from core.survey import cgc_survey, landing_columns
 from core.synthetic import _to_json_lines
-from dashboards.data import submit_cgc
+from dashboards.cgc import submit_cgc
 from tests.conftest import TEST_KEY
 
 KVK = "12345678"

@@ -8,20 +8,10 @@ from accounts.store import store
 from core.survey import cgc_survey
 from dashboards import auth
 from dashboards.charts import balance_chart
-from dashboards.data import (
-    LEVEL_NAMES,
-    balance_questions,
-    balance_releases,
-    balance_series,
-    group_codes,
-    group_name,
-    group_overview,
-    nl_interval,
-    nl_number,
-    overview_table,
-    suppression_reasons,
-    wave_name,
-)
+from dashboards.cgc import balance_questions, balance_releases, balance_series, group_overview, overview_table
+from dashboards.formatting import nl_interval, nl_number, wave_name
+from dashboards.groups import LEVEL_NAMES, group_codes, group_name
+from dashboards.released import suppression_reasons
 from dashboards.safe import csv_download
 
 account = auth.require(*auth.STAFF)  # every page checks the role itself, not only the menu

@@ -10,7 +10,7 @@ from core import reference
 from core.contracts import SubmissionError
 from core.survey import cgc_survey
 from dashboards import auth
-from dashboards.data import (
+from dashboards.cgc import (
     MAX_PEER_HALF_WIDTH,
     balance_releases,
     peer_challenges,
@@ -18,8 +18,8 @@ from dashboards.data import (
     peer_table,
     profile_releases,
     submit_cgc,
-    wave_name,
 )
+from dashboards.formatting import wave_name
 
 account = auth.require("respondent")  # every page checks the role itself, not only the menu
 survey = cgc_survey()

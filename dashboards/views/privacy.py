@@ -5,16 +5,10 @@ import streamlit as st
 
 from dashboards import auth
 from dashboards.charts import budget_chart
-from dashboards.data import (
-    accuracy_overview,
-    balance_releases,
-    budget_chart_data,
-    ledger_table,
-    nl_number,
-    privacy_budget,
-    privacy_ledger,
-    wave_name,
-)
+from dashboards.cgc import balance_releases
+from dashboards.formatting import nl_number, wave_name
+from dashboards.privacy_page import accuracy_overview, budget_chart_data, ledger_table
+from dashboards.released import privacy_budget, privacy_ledger
 
 auth.require(*auth.STAFF)  # every page checks the role itself, not only the menu
 

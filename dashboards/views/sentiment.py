@@ -6,17 +6,10 @@ import streamlit as st
 from core import reference
 from dashboards import auth
 from dashboards.charts import challenges_chart, sentiment_chart
-from dashboards.data import (
-    challenge_shares,
-    group_name,
-    median_answer,
-    nl_interval,
-    nl_number,
-    profile_releases,
-    sentiment_series,
-    suppression_reasons,
-    wave_name,
-)
+from dashboards.cgc import challenge_shares, median_answer, profile_releases, sentiment_series
+from dashboards.formatting import nl_interval, nl_number, wave_name
+from dashboards.groups import group_name
+from dashboards.released import suppression_reasons
 
 auth.require(*auth.STAFF)  # every page checks the role itself, not only the menu
 

@@ -1,35 +1,30 @@
-"""Released data for the dashboards, and the one write they may do (a form submission).
+"""The CGC (Gezondheidscheck) on the dashboards: its released figures, the respondent's comparison, the form.
 
-Dashboards read only the released Parquet files in `data/exports/`, through an
-in-memory DuckDB whose file access is locked to that folder: the warehouse,
-the landing zone and every other path are refused by DuckDB itself. The only
-write is a respondent's own submission, as a new file in the landing zone.
-
-Releases are in long format (one row per period x level x group x measure x
-statistic x category; see the codebook next to each release). Everything here
-is post-processing of released figures: selecting, joining, comparing and
-formatting them. Nothing is recomputed from answers.
+Everything here is post-processing of released figures (balances, sentiment,
+challenges): selecting, joining, comparing and formatting them; nothing is
+recomputed from answers. The one write is `submit_cgc`: a respondent's own
+submission, as a new file in the landing zone.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from core import reference
 from core.contracts import SubmissionError, validate_submission
-from core.files import public_dir
 from core.jsonlines import json_lines
 from core.landing import write_atomically
 from core.settings import paths
 from core.survey import cgc_survey
-from privacy.loading import privacy_settings, release_specs
+from dashboards.formatting import SUPPRESSED, nl_interval, nl_number, nl_percent
+from dashboards.groups import LEVEL_NAMES, group_codes, group_name
+from dashboards.released import release_cells
+from privacy.loading import release_specs
 
 BALANCE_RELEASE = "cgc_balance"
 PROFILE_RELEASE = "cgc_profile"
@@ -39,50 +34,8 @@ SENTIMENT_MEAN, SENTIMENT_MEDIAN, CHALLENGES = "sentiment_mean", "sentiment_medi
 # otherwise the comparison falls back to a larger group (sector, size class, nation).
 MAX_PEER_HALF_WIDTH = 25.0
 
-LEVEL_NAMES = {"nation": "Heel Nederland", "sector": "Sector", "province": "Provincie", "size_class": "Grootteklasse"}
-SUPPRESSED = "x"
 
-
-# --------------------------------------------------------------------------- reading released files
-
-
-def _exports(exports: Path | None) -> Path:
-    return (exports or paths().exports).resolve()
-
-
-def released_connection(exports: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that can read files under `exports/` and nothing else."""
-    folder = _exports(exports)
-    public_dir(folder, top=folder)
-    connection = duckdb.connect(":memory:")
-    connection.execute("SET allowed_directories = [?]", [f"{folder}/"])
-    connection.execute("SET enable_external_access = false")
-    connection.execute("SET lock_configuration = true")
-    return connection
-
-
-def _read(exports: Path | None, pattern: str, sql: str) -> pl.DataFrame:
-    """Run `sql` over the Parquet files matching `pattern` (relative to the exports folder); empty if none."""
-    folder = _exports(exports)
-    if not any(folder.glob(pattern)):
-        return pl.DataFrame()
-    connection = released_connection(exports)
-    try:
-        return connection.execute(sql.format(files=f"read_parquet('{folder}/{pattern}', union_by_name = true)")).pl()
-    finally:
-        connection.close()
-
-
-def release_cells(name: str, exports: Path | None = None) -> pl.DataFrame:
-    """All released cells of one release spec, the newest version per period only."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise ValueError(f"not a release name: {name!r}")
-    return _read(
-        exports,
-        f"{name}/{name}_*.parquet",
-        "SELECT * FROM {files} QUALIFY version = MAX(version) OVER (PARTITION BY period) "
-        "ORDER BY period, level, measure, statistic, category",
-    )
+# --------------------------------------------------------------------------- released cells and questions
 
 
 def balance_releases(exports: Path | None = None) -> pl.DataFrame:
@@ -93,58 +46,6 @@ def balance_releases(exports: Path | None = None) -> pl.DataFrame:
 def profile_releases(exports: Path | None = None) -> pl.DataFrame:
     """Released cells of the CGC sentiment and challenges release (newest version per wave)."""
     return release_cells(PROFILE_RELEASE, exports)
-
-
-def privacy_ledger(exports: Path | None = None) -> pl.DataFrame:
-    """The public ledger: one row per release (every version), newest period first."""
-    return _read(exports, "privacy_ledger.parquet", "SELECT * FROM {files} ORDER BY period DESC, release_name, version DESC")
-
-
-def privacy_budget(exports: Path | None = None) -> pl.DataFrame:
-    """Privacy loss spent per dataset per period, beside the configured budget per period."""
-    spent = _read(exports, "privacy_budget.parquet", "SELECT * FROM {files} ORDER BY dataset, period")
-    if spent.is_empty():
-        return spent
-    budgets = pl.DataFrame(
-        [
-            {"dataset": name, "epsilon_budget": d.budget_per_period.epsilon, "delta_budget": d.budget_per_period.delta}
-            for name, d in privacy_settings().datasets.items()
-        ]
-    )
-    return spent.join(budgets, on="dataset", how="left")
-
-
-# --------------------------------------------------------------------------- groups and labels
-
-
-def dataset_names() -> dict[str, str]:
-    """Dataset code -> its Dutch name (config/privacy.yaml)."""
-    return {name: dataset.title_nl for name, dataset in privacy_settings().datasets.items()}
-
-
-def protected_units() -> dict[str, str]:
-    """Release name -> whom it protects, in Dutch (the spec's unit, plural)."""
-    return {name: spec.privacy_unit.plural_nl for name, spec in release_specs().items()}
-
-
-def group_codes(level: str) -> list[str]:
-    """The public groups of a level (reference data), in their usual order."""
-    return {
-        "sector": reference.sector_codes,
-        "province": reference.province_codes,
-        "size_class": reference.size_class_codes,
-    }.get(level, list)()
-
-
-def group_name(level: str, code: str | None) -> str:
-    """Dutch name of a group: 'Heel Nederland', a sector, a province or a size class."""
-    if level == "nation" or code is None:
-        return "Heel Nederland"
-    if level == "sector":
-        return reference.sector_names().get(code, code)
-    if level == "province":
-        return reference.province_names().get(code, code)
-    return f"{code} werkzame personen"
 
 
 def _group(cells: pl.DataFrame, level: str, keys: dict[str, str] | None = None) -> pl.DataFrame:
@@ -236,13 +137,6 @@ def overview_table(overview: pl.DataFrame, level: str) -> pl.DataFrame:
             }
         )
     return pl.DataFrame(rows, schema=[LEVEL_NAMES[level], "Saldo", "95%-interval", "Bedrijven (ongeveer)"], orient="row")
-
-
-def suppression_reasons(frame: pl.DataFrame) -> list[str]:
-    """The distinct reasons why cells are not published, in the order they occur."""
-    if frame.is_empty() or "suppression_reason" not in frame.columns:
-        return []
-    return frame.filter(pl.col("suppressed"))["suppression_reason"].drop_nulls().unique(maintain_order=True).to_list()
 
 
 # --------------------------------------------------------------------------- sentiment and challenges
@@ -397,112 +291,6 @@ def peer_challenges(cells: pl.DataFrame, sector: str, chosen: list[str]) -> tupl
         orient="row",
     )
     return table, label
-
-
-# --------------------------------------------------------------------------- privacy page
-
-
-def budget_chart_data(budget: pl.DataFrame) -> pl.DataFrame:
-    """Per dataset and period: spent and remaining epsilon, with Dutch dataset names."""
-    return budget.select(
-        pl.col("dataset").replace_strict(dataset_names(), default=pl.col("dataset")).alias("dataset_name"),
-        "period", "epsilon_spent", "epsilon_budget", "releases",
-        (pl.col("epsilon_budget") - pl.col("epsilon_spent")).clip(lower_bound=0).alias("epsilon_left"),
-    )
-
-
-def _mechanism_in_dutch(text: str) -> str:
-    parts = []
-    for part in (text or "").split("; "):
-        if part.startswith("discrete Laplace"):
-            parts.append("Laplace-ruis (OpenDP)")
-        elif "threshold" in part.lower():
-            parts.append("drempel op de ruis voor het kiezen van groepen (OpenDP)")
-        else:
-            parts.append(part)
-    return "; ".join(parts)
-
-
-def ledger_table(ledger: pl.DataFrame) -> pl.DataFrame:
-    """The ledger as a Dutch table (no query text: that names internal tables)."""
-    titles = {name: spec.title for name, spec in release_specs().items()}
-    return ledger.select(
-        pl.col("release_name").replace_strict(titles, default=pl.col("release_name")).alias("Publicatie"),
-        pl.col("period").map_elements(wave_name, return_dtype=pl.Utf8).alias("Meting"),
-        pl.col("version").alias("Versie"),
-        pl.col("epsilon").map_elements(lambda v: nl_number(v, 2), return_dtype=pl.Utf8).alias("Epsilon"),
-        pl.col("delta").map_elements(lambda v: nl_number(v, 0) if v == 0 else f"{v:.0e}", return_dtype=pl.Utf8).alias("Delta"),
-        pl.col("mechanism").map_elements(_mechanism_in_dutch, return_dtype=pl.Utf8).alias("Mechanisme"),
-        pl.col("release_name").replace_strict(protected_units(), default=pl.col("privacy_unit")).alias("Beschermde eenheid"),
-        pl.col("created_at").dt.strftime("%d-%m-%Y").alias("Gemaakt op"),
-    )
-
-
-def accuracy_overview(cells: pl.DataFrame, period: str) -> pl.DataFrame:
-    """Per breakdown in one wave: how many balance cells are published and their typical margin (median half-width)."""
-    balances = cells.filter(
-        (pl.col("period") == period) & (pl.col("statistic") == "balance") & pl.col("level").is_in(list(LEVEL_NAMES))
-    )
-    summary = (
-        balances.group_by("level")
-        .agg(
-            pl.len().alias("cells"),
-            (~pl.col("suppressed")).sum().alias("shown"),
-            ((pl.col("ci_high") - pl.col("ci_low")) / 2).median().alias("margin"),
-        )
-        .with_columns(pl.col("level").replace_strict({k: i for i, k in enumerate(LEVEL_NAMES)}).alias("_order"))
-        .sort("_order")
-    )
-    return pl.DataFrame(
-        [
-            {
-                "Uitsplitsing": LEVEL_NAMES[row["level"]],
-                "Getoonde cijfers": f"{row['shown']} van {row['cells']}",
-                "Typische marge (± procentpunten)": SUPPRESSED if row["margin"] is None else nl_number(row["margin"], 0),
-            }
-            for row in summary.iter_rows(named=True)
-        ],
-        schema=["Uitsplitsing", "Getoonde cijfers", "Typische marge (± procentpunten)"],
-        orient="row",
-    )
-
-
-# --------------------------------------------------------------------------- Dutch number formatting
-
-
-def nl_number(value: float | None, decimals: int = 1, signed: bool = False) -> str:
-    """A number the Dutch way: decimal comma, thousands point.
-
-    >>> nl_number(1234.56), nl_number(-3.26, 1, signed=True), nl_number(-0.2, 0, signed=True)
-    ('1.234,6', '-3,3', '0')
-    """
-    if value is None:
-        return SUPPRESSED
-    rounded = round(value, decimals) or 0.0  # no '-0'
-    text = f"{rounded:{'+' if signed and rounded != 0 else ''},.{decimals}f}"
-    return text.replace(",", "_").replace(".", ",").replace("_", ".")
-
-
-def nl_interval(low: float | None, high: float | None, decimals: int = 1, signed: bool = False) -> str:
-    """'low tot high' in Dutch notation."""
-    return f"{nl_number(low, decimals, signed)} tot {nl_number(high, decimals, signed)}"
-
-
-MONTHS = ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"]
-
-
-def wave_name(period: str) -> str:
-    """A wave the way people say it.
-
-    >>> wave_name("2026-10")
-    'okt 2026'
-    """
-    match = re.fullmatch(r"(\d{4})-(\d{2})", period or "")
-    return f"{MONTHS[int(match[2]) - 1]} {match[1]}" if match and 1 <= int(match[2]) <= 12 else str(period)
-
-
-def nl_percent(value: float | None) -> str:
-    return SUPPRESSED if value is None else f"{nl_number(value, 0)}%"
 
 
 # --------------------------------------------------------------------------- the form
