@@ -7,7 +7,7 @@ import dagster as dg
 from accounts.service import SYSTEM, record_event
 from accounts.store import store
 from assets.releases.factory import LEDGER, SPECS, release_key
-from pipelines.resources import Folders, Warehouse
+from assets.resources import Folders, Warehouse
 from privacy.export import export_ledger, export_release
 from privacy.spec import ReleaseSpec
 

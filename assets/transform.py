@@ -5,29 +5,46 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.ingest.cgc import RAW
+from assets.ingest.factory import raw_key
+from assets.resources import Warehouse
+from core.sources import Source, sources
 from core.sqlmesh_project import plan_and_refresh
-from pipelines.resources import Warehouse
-
-ANSWERS = dg.AssetKey(["staging", "cgc_answers"])
-PROFILES = dg.AssetKey(["staging", "cgc_profiles"])
-FIRM_WAVE = dg.AssetKey(["marts", "cgc_firm_wave"])
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(ANSWERS, deps=[RAW], description="Latest answer per firm per wave per question (view).", group_name="transform"),
-        dg.AssetSpec(PROFILES, deps=[RAW], description="Firm profile per wave from its latest submission (view).", group_name="transform"),
-        dg.AssetSpec(FIRM_WAVE, deps=[ANSWERS, PROFILES], description="Private mart: one row per firm per wave.", group_name="transform"),
-    ],
-    compute_kind="sqlmesh",
-)
+def answers_key(declared: Source) -> dg.AssetKey:
+    return dg.AssetKey(["staging", f"{declared.name}_answers"])
+
+
+def profiles_key(declared: Source) -> dg.AssetKey:
+    return dg.AssetKey(["staging", f"{declared.name}_profiles"])
+
+
+def mart_key(declared: Source) -> dg.AssetKey:
+    return dg.AssetKey(["marts", declared.mart])
+
+
+def _specs(declared: Source) -> list[dg.AssetSpec]:
+    unit, period = declared.unit, declared.period.field
+    return [
+        dg.AssetSpec(answers_key(declared), deps=[raw_key(declared)], group_name="transform",
+                     description=f"Latest answer per {unit} per {period} per question of {declared.title} (view)."),
+        dg.AssetSpec(profiles_key(declared), deps=[raw_key(declared)], group_name="transform",
+                     description=f"The {unit}'s profile per {period} from its latest submission (view)."),
+        dg.AssetSpec(mart_key(declared), deps=[answers_key(declared), profiles_key(declared)], group_name="transform",
+                     description=f"Private mart: one row per {unit} per {period}."),
+    ]
+
+
+@dg.multi_asset(specs=[spec for declared in sources().values() for spec in _specs(declared)], compute_kind="sqlmesh")
 def sqlmesh_models(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    """Run `sqlmesh plan` (prod, auto-apply) and restate the mart so it holds every raw row."""
+    """Run `sqlmesh plan` (prod, auto-apply) and restate the marts so they hold every raw row."""
     outcome = plan_and_refresh(Path(warehouse.path))
     context.log.info(f"SQLMesh: {outcome}")
-    with warehouse.connect() as connection:
-        firm_waves, waves = connection.execute("SELECT COUNT(*), COUNT(DISTINCT wave) FROM marts.cgc_firm_wave").fetchone()
-    yield dg.MaterializeResult(asset_key=ANSWERS, metadata={"models_changed": ", ".join(outcome["models_changed"]) or "none"})
-    yield dg.MaterializeResult(asset_key=PROFILES)
-    yield dg.MaterializeResult(asset_key=FIRM_WAVE, metadata={"firm_waves": firm_waves, "waves": waves})
+    for declared in sources().values():
+        with warehouse.connect() as connection:
+            rows, periods = connection.execute(
+                f"SELECT COUNT(*), COUNT(DISTINCT {declared.period.field}) FROM marts.{declared.mart}"
+            ).fetchone()
+        yield dg.MaterializeResult(asset_key=answers_key(declared), metadata={"models_changed": ", ".join(outcome["models_changed"]) or "none"})
+        yield dg.MaterializeResult(asset_key=profiles_key(declared))
+        yield dg.MaterializeResult(asset_key=mart_key(declared), metadata={"rows": rows, "periods": periods})

@@ -1,43 +1,37 @@
-"""The CGC submission contract (pydantic) and its Dutch error messages.
+"""The row contract of every declared source (pydantic), built from its declaration, and its Dutch messages.
 
 One submission is validated here (form entries, JSON lines); bulk files use
-the vectorised twin in `core.validation`, and a property test keeps the two in
-agreement. Both name the field and the rule that failed, in plain Dutch.
+the vectorised twin in `core.validation`, built from the same declaration,
+and a property test keeps the two in agreement. Both name the field, the
+value and the rule that failed, in plain Dutch.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
-from core import reference
-from core.survey import cgc_survey
+from core.messages import ANSWERS_LABEL, dutch_problems
+from core.sources import TIMESTAMP_FORMAT, Source, SourceField, source
 
-RESPONSE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-KVK_PATTERN = r"^[0-9]{8}$"
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
-
-FIELD_LABELS: dict[str, str] = {
-    "response_id": "Antwoordnummer (response_id)",
-    "submitted_at": "Tijdstip van invullen (submitted_at)",
-    "wave": "Meting (wave)",
-    "kvk_number": "KvK-nummer",
-    "sector": "Sector",
-    "size_class": "Bedrijfsgrootte",
-    "province": "Provincie",
-    "free_text": "Toelichting",
-}
-
-PATTERN_RULES = {
-    "response_id": "mag alleen letters, cijfers, '-' en '_' bevatten (1 tot 64 tekens)",
-    "kvk_number": "moet uit precies 8 cijfers bestaan",
-}
-
+KVK_PATTERN = source("cgc").fields["kvk_number"].pattern  # accounts check a respondent's KvK number the same way
 NO_ANSWER_RULE = "beantwoord ten minste één vraag"
+NUMBER = r"^[+-]?[0-9]+([.,][0-9]+)?$"
+NUMBER_RULE = "is geen getal (gebruik cijfers, met een komma of punt voor decimalen)"
 
 EDGE_WHITESPACE = "\t\n\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 """What is stripped from both ends of every field, here and in `core.validation`.
@@ -97,14 +91,9 @@ def _allowed_text(value: str) -> str:
     return value
 
 
-def field_label(field: str) -> str:
-    """The Dutch name of a field as respondents and analysts see it."""
-    survey = cgc_survey()
-    if field in survey.questions:
-        return survey.questions[field].short_label
-    if field in survey.multi_select:
-        return survey.multi_select[field].short_label
-    return FIELD_LABELS.get(field, field)
+def field_label(field: str, name: str = "cgc") -> str:
+    """The Dutch name of a field of source `name` as respondents and analysts see it."""
+    return source(name).label(field)
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -134,6 +123,33 @@ def _parse_timestamp(value: Any) -> Any:
     return value
 
 
+def range_rule(field: SourceField, text: str) -> str:
+    """The Dutch rule for a number outside its declared bounds, naming the value as it was typed."""
+    unit = f" {field.unit}" if field.unit else ""
+    return f"'{text}' ligt buiten het bereik van {_plain(field.minimum)} tot en met {_plain(field.maximum)}{unit}"
+
+
+def _number(field: SourceField):
+    """'12', '-3,5' and '0.5' are numbers (a comma or a point before the decimals, no thousands separators),
+    within the declared bounds; an integer field takes whole numbers only."""
+
+    def check(value: Any) -> Any:
+        value = _blank_to_none(value)
+        if value is None or isinstance(value, bool):
+            return value
+        text = value if isinstance(value, str) else _plain(value)
+        if not re.fullmatch(NUMBER, text.replace(" ", "")):
+            raise ValueError(f"'{text}' {NUMBER_RULE}")
+        number = float(text.replace(",", "."))
+        if field.type == "integer" and not number.is_integer():
+            raise ValueError(f"'{text}' is geen geheel getal")
+        if not field.minimum <= number <= field.maximum:
+            raise ValueError(range_rule(field, text))
+        return int(number) if field.type == "integer" else number
+
+    return BeforeValidator(check)
+
+
 def _split_multi(value: Any) -> Any:
     if value is None:
         return []
@@ -145,78 +161,94 @@ def _split_multi(value: Any) -> Any:
 Blank = BeforeValidator(_blank_to_none)
 
 
-class _SubmissionBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _one_of(values: list[str]) -> Any:
+    return Literal[tuple(values)]  # type: ignore[valid-type]
 
-    @model_validator(mode="after")
-    def at_least_one_answer(self) -> _SubmissionBase:
-        survey = cgc_survey()
-        answered = [getattr(self, name) for name in survey.questions] + [getattr(self, name) for name in survey.multi_select]
-        if not any(answered):
-            raise ValueError(NO_ANSWER_RULE)
-        return self
+
+def _annotation(field: SourceField) -> tuple[Any, Any]:
+    """The pydantic type and default of one declared field."""
+    optional = not field.required
+    if field.type in ("text", "identifier"):
+        kind: Any = Annotated[str, Blank, StringConstraints(pattern=field.pattern)]
+    elif field.type == "timestamp":
+        kind = Annotated[datetime, BeforeValidator(_parse_timestamp)]
+    elif field.type == "choice":
+        kind = Annotated[_one_of(field.allowed()), BeforeValidator(_number_to_code if field.integer_codes else _blank_to_none)]
+    elif field.type == "multi_choice":
+        return Annotated[list[_one_of(field.allowed())], BeforeValidator(_split_multi)], []
+    elif field.type in ("integer", "decimal"):
+        kind = Annotated[int if field.type == "integer" else float, _number(field)]
+    else:  # free text
+        limited = Annotated[str, StringConstraints(max_length=field.max_length), AfterValidator(_allowed_text)]
+        return Annotated[limited | None, Blank], None
+    if optional:
+        return kind | None, None
+    return kind, ...
+
+
+def _base(declared: Source) -> type[BaseModel]:
+    class Row(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+        @model_validator(mode="after")
+        def at_least_one_answer(self) -> Row:
+            answered = [getattr(self, name) for name in declared.answers_counted()]
+            if declared.at_least_one_answer and all(value is None or value == [] for value in answered):
+                raise ValueError(NO_ANSWER_RULE)
+            return self
+
+    return Row
 
 
 @cache
+def row_model(name: str) -> type[BaseModel]:
+    """The pydantic model of one row of source `name` (a form submission or a line of a bulk file), from its declaration."""
+    declared = source(name)
+    fields = {field_name: _annotation(field) for field_name, field in declared.fields.items()}
+    return create_model(f"{name.title()}Row", __base__=_base(declared), **fields)
+
+
 def submission_model() -> type[BaseModel]:
-    """The pydantic model of one CGC submission, built from the questionnaire and reference data."""
-    survey = cgc_survey()
-
-    def one_of(values: list[str]) -> Any:
-        return Literal[tuple(values)]  # type: ignore[valid-type]
-
-    fields: dict[str, Any] = {
-        "response_id": (Annotated[str, Blank, StringConstraints(pattern=RESPONSE_ID_PATTERN)], ...),
-        "submitted_at": (Annotated[datetime, BeforeValidator(_parse_timestamp)], ...),
-        "wave": (Annotated[one_of(reference.wave_codes()), Blank], ...),
-        "kvk_number": (Annotated[str, Blank, StringConstraints(pattern=KVK_PATTERN)], ...),
-        "sector": (Annotated[one_of(reference.sector_codes()), Blank], ...),
-        "size_class": (Annotated[one_of(reference.size_class_codes()), Blank], ...),
-        "province": (Annotated[one_of(reference.province_codes()), Blank], ...),
-    }
-    for name, question in survey.questions.items():
-        fields[name] = (Annotated[one_of(list(question.options)) | None, BeforeValidator(_number_to_code)], None)
-    for name, question in survey.multi_select.items():
-        fields[name] = (Annotated[list[one_of(list(question.options))], BeforeValidator(_split_multi)], [])
-    limited_text = Annotated[str, StringConstraints(max_length=survey.free_text.max_length), AfterValidator(_allowed_text)]
-    fields["free_text"] = (Annotated[limited_text | None, Blank], None)
-    return create_model("CgcSubmission", __base__=_SubmissionBase, **fields)
+    """The CGC row contract."""
+    return row_model("cgc")
 
 
-def _dutch_rule(field: str, error: dict[str, Any]) -> str:
-    kind = error["type"]
-    if kind == "missing" or (error.get("input") is None and kind in ("literal_error", "string_type", "datetime_type")):
+def _dutch_rule(declared: Source, field: str, error: dict[str, Any]) -> str:
+    kind, value = error["type"], error.get("input")
+    declared_field = declared.fields.get(field)
+    if kind == "missing" or (value is None and kind in ("literal_error", "string_type", "datetime_type", "int_type", "float_type")):
         return "ontbreekt (verplicht veld)"
     if kind == "literal_error":
         allowed = str(error.get("ctx", {}).get("expected", "")).replace(" or ", ", ")
-        return f"'{error.get('input')}' is geen geldige keuze (toegestaan: {allowed})"
+        return f"'{value}' is geen geldige keuze (toegestaan: {allowed})"
     if kind == "string_pattern_mismatch":
-        return PATTERN_RULES.get(field, "heeft een ongeldige vorm")
+        return (declared_field.pattern_rule if declared_field else None) or "heeft een ongeldige vorm"
     if kind == "string_too_long":
         return f"is te lang (maximaal {error['ctx']['max_length']} tekens)"
     if kind == "value_error":
         return str(error.get("msg", "")).removeprefix("Value error, ")
     if kind.startswith("datetime"):
-        return f"'{error.get('input')}' is geen geldige datum en tijd (verwacht JJJJ-MM-DDTuu:mm:ss)"
+        return f"'{value}' is geen geldige datum en tijd (verwacht JJJJ-MM-DDTuu:mm:ss)"
     if kind == "extra_forbidden":
         return "is een onbekend veld"
-    if kind in ("string_type", "list_type"):
-        return "heeft het verkeerde type"
-    return str(error.get("msg", kind))
+    return "heeft het verkeerde type"
 
 
-def explain(error: ValidationError) -> list[str]:
-    """Turn a pydantic error into Dutch lines 'Veld: regel', one per problem."""
-    lines: list[str] = []
-    for item in error.errors():
-        location = [part for part in item["loc"] if isinstance(part, str)]
-        if not location:  # model-level rule
-            message = str(item.get("msg", "")).removeprefix("Value error, ")
-            lines.append(f"Antwoorden: {message}")
-            continue
-        field = location[0]
-        lines.append(f"{field_label(field)}: {_dutch_rule(field, item)}")
-    return lines
+def _plain(number: Any) -> str:
+    """A bound or value as people write it: 12 not 12.0, a comma before decimals.
+
+    >>> _plain(12.0), _plain(-0.5), _plain(7)
+    ('12', '-0,5', '7')
+    """
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return str(number).replace(".", ",") if isinstance(number, float) else str(number)
+
+
+def explain(error: ValidationError, name: str = "cgc") -> list[str]:
+    """Turn a pydantic error of source `name`'s contract into Dutch lines 'Veld: regel', one per problem."""
+    declared = source(name)
+    return dutch_problems(error, declared.label, lambda field, item: _dutch_rule(declared, field, item), model_label=ANSWERS_LABEL)
 
 
 class SubmissionError(ValueError):
@@ -227,8 +259,16 @@ class SubmissionError(ValueError):
         self.problems = problems
 
 
+def validate_row(name: str, record: dict[str, Any]) -> BaseModel:
+    """Validate one row of source `name`; raise `SubmissionError` naming each field, value and rule."""
+    try:
+        return row_model(name).model_validate(record)
+    except ValidationError as error:
+        raise SubmissionError(explain(error, name)) from None
+
+
 def validate_submission(record: dict[str, Any]) -> BaseModel:
-    """Validate one submission; raise `SubmissionError` naming each field and rule.
+    """Validate one CGC submission; raise `SubmissionError` naming each field and rule.
 
     >>> try:
     ...     validate_submission({"response_id": "r1", "sector": "Z"})
@@ -236,16 +276,13 @@ def validate_submission(record: dict[str, Any]) -> BaseModel:
     ...     print(error.problems[:2])
     ['Tijdstip van invullen (submitted_at): ontbreekt (verplicht veld)', 'Meting (wave): ontbreekt (verplicht veld)']
     """
-    try:
-        return submission_model().model_validate(record)
-    except ValidationError as error:
-        raise SubmissionError(explain(error)) from None
+    return validate_row("cgc", record)
 
 
-def invalid_fields(record: dict[str, Any]) -> set[str]:
-    """Names of the fields a record breaks ('*' for the model-level answer rule)."""
+def invalid_fields(record: dict[str, Any], name: str = "cgc") -> set[str]:
+    """Names of the fields a record of source `name` breaks ('*' for the model-level answer rule)."""
     try:
-        submission_model().model_validate(record)
+        row_model(name).model_validate(record)
     except ValidationError as error:
         return {next((p for p in e["loc"] if isinstance(p, str)), "*") for e in error.errors()}
     return set()

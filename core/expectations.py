@@ -1,4 +1,4 @@
-"""The Great Expectations suite for `raw.cgc_responses`.
+"""The Great Expectations suite of each source's raw table, built from its declaration.
 
 These checks guard what ingestion promises: identifiers pseudonymised, group
 keys from the public domains, answers in range, free text scrubbed. Dagster
@@ -19,8 +19,10 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from core import reference
-from core.survey import cgc_survey
+from core.sources import source
+
+PSEUDONYM = r"^[0-9a-f]{64}$"  # HMAC-SHA256 in hex
+IDENTIFIER_IN_TEXT = r"[0-9]{8}|@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"  # a KvK number, BSN or e-mail address left in free text
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
@@ -33,27 +35,38 @@ class ExpectationOutcome:
     description: str
 
 
-def raw_cgc_suite() -> dict[str, gx.expectations.Expectation]:
-    """Expectation name -> expectation; the name is the Dagster check name."""
-    survey = cgc_survey()
+def raw_suite(name: str = "cgc") -> dict[str, gx.expectations.Expectation]:
+    """Expectation name -> expectation for `raw.<table>` of source `name`, from its declaration; the name is the Dagster check name."""
+    declared = source(name)
     suite: dict[str, gx.expectations.Expectation] = {
-        "response_id_unique": gx.expectations.ExpectColumnValuesToBeUnique(column="response_id"),
-        "firm_id_is_pseudonym": gx.expectations.ExpectColumnValuesToMatchRegex(column="firm_id", regex=r"^[0-9a-f]{64}$"),
-        "wave_known": gx.expectations.ExpectColumnValuesToBeInSet(column="wave", value_set=reference.wave_codes()),
-        "sector_known": gx.expectations.ExpectColumnValuesToBeInSet(column="sector", value_set=reference.sector_codes()),
-        "size_class_known": gx.expectations.ExpectColumnValuesToBeInSet(column="size_class", value_set=reference.size_class_codes()),
-        "province_known": gx.expectations.ExpectColumnValuesToBeInSet(column="province", value_set=reference.province_codes()),
-        "sentiment_in_range": gx.expectations.ExpectColumnValuesToBeBetween(column="sentiment", min_value=1, max_value=5),
-        "free_text_has_no_identifiers": gx.expectations.ExpectColumnValuesToNotMatchRegex(
-            column="free_text", regex=r"[0-9]{8}|@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
-        ),
+        f"{declared.key}_unique": gx.expectations.ExpectColumnValuesToBeUnique(column=declared.key),
     }
-    for name, question in survey.questions.items():
-        if name != "sentiment":
-            suite[f"{name}_valid"] = gx.expectations.ExpectColumnValuesToBeInSet(column=name, value_set=list(question.options))
-    for name in ("firm_id", "submitted_at", "wave", "sector", "size_class", "province"):
-        suite[f"{name}_not_null"] = gx.expectations.ExpectColumnValuesToNotBeNull(column=name)
+    for column, field in declared.fields.items():
+        stored = field.pseudonym or column
+        if field.type == "identifier":
+            suite[f"{stored}_is_pseudonym"] = gx.expectations.ExpectColumnValuesToMatchRegex(column=stored, regex=PSEUDONYM)
+        elif field.type == "choice" and field.integer_codes:
+            codes = [int(code) for code in field.allowed()]
+            suite[f"{column}_in_range"] = gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=min(codes), max_value=max(codes))
+        elif field.type == "choice":
+            suite[f"{column}_{'known' if field.domain else 'valid'}"] = gx.expectations.ExpectColumnValuesToBeInSet(
+                column=column, value_set=field.allowed()
+            )
+        elif field.type in ("integer", "decimal"):
+            suite[f"{column}_in_range"] = gx.expectations.ExpectColumnValuesToBeBetween(
+                column=column, min_value=field.minimum, max_value=field.maximum
+            )
+        elif field.type == "free_text":
+            suite[f"{column}_has_no_identifiers"] = gx.expectations.ExpectColumnValuesToNotMatchRegex(column=column, regex=IDENTIFIER_IN_TEXT)
+    for column, field in declared.fields.items():
+        if field.required and field.role != "key":
+            stored = field.pseudonym or column
+            suite[f"{stored}_not_null"] = gx.expectations.ExpectColumnValuesToNotBeNull(column=stored)
     return suite
+
+
+def raw_cgc_suite() -> dict[str, gx.expectations.Expectation]:
+    return raw_suite("cgc")
 
 
 def _config_key(configuration) -> str:
@@ -62,8 +75,8 @@ def _config_key(configuration) -> str:
     return f"{configuration.type}:{sorted((k, str(v)) for k, v in kwargs.items())}"
 
 
-def validate_raw_cgc(frame: pd.DataFrame) -> list[ExpectationOutcome]:
-    """Run the suite on a frame of `raw.cgc_responses`."""
+def validate_raw(frame: pd.DataFrame, name: str = "cgc") -> list[ExpectationOutcome]:
+    """Run source `name`'s suite on a frame of its raw table."""
     context = gx.get_context(
         mode="ephemeral",
         project_config=DataContextConfig(
@@ -74,12 +87,12 @@ def validate_raw_cgc(frame: pd.DataFrame) -> list[ExpectationOutcome]:
     )
     batch = (
         context.data_sources.add_pandas("warehouse")
-        .add_dataframe_asset("raw_cgc_responses")
+        .add_dataframe_asset(f"raw_{name}")
         .add_batch_definition_whole_dataframe("all_rows")
         .get_batch(batch_parameters={"dataframe": frame})
     )
-    named = raw_cgc_suite()
-    suite = gx.ExpectationSuite(name="raw_cgc_responses", expectations=list(named.values()))
+    named = raw_suite(name)
+    suite = gx.ExpectationSuite(name=f"raw_{name}", expectations=list(named.values()))
     by_config = {_config_key(r.expectation_config): r for r in batch.validate(suite).results}
     outcomes = []
     for name, expectation in named.items():
@@ -87,3 +100,7 @@ def validate_raw_cgc(frame: pd.DataFrame) -> list[ExpectationOutcome]:
         unexpected = int(result.result.get("unexpected_count", 0) or 0)
         outcomes.append(ExpectationOutcome(name, bool(result.success), unexpected, expectation.expectation_type))
     return outcomes
+
+
+def validate_raw_cgc(frame: pd.DataFrame) -> list[ExpectationOutcome]:
+    return validate_raw(frame, "cgc")

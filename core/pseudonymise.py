@@ -14,7 +14,7 @@ import re
 
 import polars as pl
 
-MIN_KEY_LENGTH = 32  # characters; checked where the key enters (pipelines.resources)
+MIN_KEY_LENGTH = 32  # characters; checked where the key enters (assets.resources)
 
 # Runs of 8 or 9 digits are KvK numbers or BSNs as people type them
 # (also with spaces or dots between groups, e.g. "1234 5678").

@@ -1,17 +1,17 @@
-"""The CGC questionnaire, read from `config/cgc_survey.yaml`.
+"""The questionnaire view of a survey-like source: questions, options, balance sides, free text.
 
-Questions live in configuration so a new answer option is a YAML change; the
-contracts, the vectorised checks, the form and the release all read them here.
+The questions live in the source declaration (`sources/<name>/source.yaml`),
+so a new answer option is a YAML change; the form and the release pages read
+them here.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
-import yaml
 from pydantic import BaseModel, Field, model_validator
 
-from core.settings import CONFIG_DIR
+from core.sources import source
 
 
 class SingleChoiceQuestion(BaseModel):
@@ -52,20 +52,36 @@ class Survey(BaseModel):
 
 @cache
 def cgc_survey() -> Survey:
-    """The CGC questionnaire (validated at load time)."""
-    with open(CONFIG_DIR / "cgc_survey.yaml", encoding="utf-8") as handle:
-        return Survey.model_validate(yaml.safe_load(handle))
+    """The CGC questionnaire, as the form and the releases see it, from the source declaration `sources/cgc/source.yaml`."""
+    return survey_of("cgc")
 
 
-PROFILE_FIELDS = ("response_id", "submitted_at", "wave", "kvk_number", "sector", "size_class", "province")
-"""Fields every submission must carry, in export order."""
+@cache
+def survey_of(name: str) -> Survey:
+    """The questionnaire view of a declared source: its closed questions, multi-select questions and free text."""
+    declared = source(name)
+    questions = {
+        key: SingleChoiceQuestion(label=field.question or field.label, short_label=field.label, options=field.labels(),
+                                  positive=field.positive, negative=field.negative)
+        for key, field in declared.questions().items() if field.type == "choice"
+    }
+    multi = {
+        key: MultiSelectQuestion(label=field.question or field.label, short_label=field.label, options=field.labels())
+        for key, field in declared.questions().items() if field.type == "multi_choice"
+    }
+    (free_text,) = [FreeTextQuestion(label=field.question or field.label, max_length=field.max_length)
+                    for field in declared.questions().values() if field.type == "free_text"]
+    return Survey(survey=name, questions=questions, multi_select=multi, free_text=free_text)
 
 
 def answer_fields() -> tuple[str, ...]:
-    survey = cgc_survey()
-    return (*survey.questions, *survey.multi_select, "free_text")
+    return tuple(source("cgc").questions())
 
 
 def landing_columns() -> tuple[str, ...]:
     """Column order of a CGC export file as the survey tool writes it."""
-    return (*PROFILE_FIELDS, *answer_fields())
+    return source("cgc").landing_columns()
+
+
+PROFILE_FIELDS = tuple(name for name in source("cgc").landing_columns() if name in source("cgc").required_fields())
+"""Fields every CGC submission must carry, in export order."""

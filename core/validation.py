@@ -1,28 +1,27 @@
-"""Vectorised validation of bulk CGC files (polars), the twin of `core.contracts`.
+"""Vectorised validation of bulk files (polars), the twin of `core.contracts`, built from the same declaration.
 
 A million rows are checked in well under a second: each rule is one polars
 expression that yields a Dutch message ('Veld: regel') or null, and a row's
 reason is its messages joined with '; '. `tests/test_contracts.py` checks
-that these rules and the pydantic contract agree field by field.
+that these rules and the pydantic contract agree field by field, for every
+declared source.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from core import reference
 from core.contracts import (
     EDGE_WHITESPACE,
     FORBIDDEN_TEXT_CHARACTERS,
-    KVK_PATTERN,
     NO_ANSWER_RULE,
-    PATTERN_RULES,
-    RESPONSE_ID_PATTERN,
-    TIMESTAMP_FORMAT,
-    field_label,
+    NUMBER,
+    NUMBER_RULE,
     forbidden_character_rule,
+    range_rule,
 )
-from core.survey import PROFILE_FIELDS, cgc_survey, landing_columns
+from core.messages import ANSWERS_LABEL
+from core.sources import TIMESTAMP_FORMAT, Source, SourceField, source
 
 REASON_SEPARATOR = "; "
 
@@ -40,86 +39,96 @@ _FORBIDDEN_CLASS = char_class(FORBIDDEN_TEXT_CHARACTERS)
 _FORBIDDEN_RULES = {c: forbidden_character_rule(c) for c in FORBIDDEN_TEXT_CHARACTERS}
 
 
-def normalise(frame: pl.DataFrame) -> pl.DataFrame:
-    """All landing columns as trimmed strings, blanks as null, missing columns added as null."""
+def normalise(frame: pl.DataFrame, name: str = "cgc") -> pl.DataFrame:
+    """All landing columns of source `name` as trimmed strings, blanks as null, missing columns added as null."""
     columns = []
-    for name in landing_columns():
-        if name in frame.columns:
-            value = pl.col(name).cast(pl.Utf8).str.strip_chars(EDGE_WHITESPACE)  # exactly what the contract strips
-            columns.append(pl.when(value == "").then(None).otherwise(value).alias(name))
+    for column in source(name).landing_columns():
+        if column in frame.columns:
+            value = pl.col(column).cast(pl.Utf8).str.strip_chars(EDGE_WHITESPACE)  # exactly what the contract strips
+            columns.append(pl.when(value == "").then(None).otherwise(value).alias(column))
         else:
-            columns.append(pl.lit(None, dtype=pl.Utf8).alias(name))
+            columns.append(pl.lit(None, dtype=pl.Utf8).alias(column))
     return frame.select(columns)
 
 
-def _message(field: str, rule: pl.Expr | str) -> pl.Expr:
-    prefix = f"{field_label(field)}: "
-    if isinstance(rule, str):
-        return pl.lit(prefix + rule)
-    return pl.concat_str([pl.lit(prefix), rule])
+def _fail_when(condition: pl.Expr, label: str, rule: pl.Expr | str) -> pl.Expr:
+    message = pl.lit(f"{label}: {rule}") if isinstance(rule, str) else pl.concat_str([pl.lit(f"{label}: "), rule])
+    return pl.when(condition).then(message).otherwise(None)
 
 
-def _fail_when(condition: pl.Expr, field: str, rule: pl.Expr | str) -> pl.Expr:
-    return pl.when(condition).then(_message(field, rule)).otherwise(None)
+def parsed_timestamp(column: str = "submitted_at") -> pl.Expr:
+    return pl.col(column).str.strptime(pl.Datetime("us"), TIMESTAMP_FORMAT, strict=False)
 
 
-def _choice_rule(field: str, allowed: list[str]) -> pl.Expr:
-    value = pl.col(field)
-    rule = pl.format("'{}' is geen geldige keuze (toegestaan: {})", value, pl.lit(", ".join(f"'{a}'" for a in allowed)))
-    return _fail_when(value.is_not_null() & ~value.is_in(allowed), field, rule)
+def _allowed_list(allowed: list[str]) -> pl.Expr:
+    return pl.lit(", ".join(f"'{a}'" for a in allowed))
 
 
-def parsed_timestamp() -> pl.Expr:
-    return pl.col("submitted_at").str.strptime(pl.Datetime("us"), TIMESTAMP_FORMAT, strict=False)
-
-
-def rule_expressions() -> list[pl.Expr]:
-    """One expression per rule; each yields a message for rows that break it, else null."""
-    survey = cgc_survey()
-    rules: list[pl.Expr] = [_fail_when(pl.col(f).is_null(), f, "ontbreekt (verplicht veld)") for f in PROFILE_FIELDS]
-    for field, pattern in (("response_id", RESPONSE_ID_PATTERN), ("kvk_number", KVK_PATTERN)):
-        broken = pl.col(field).is_not_null() & ~pl.col(field).str.contains(pattern)
-        rules.append(_fail_when(broken, field, PATTERN_RULES[field]))
-    bad_time = pl.col("submitted_at").is_not_null() & parsed_timestamp().is_null()
-    rules.append(
-        _fail_when(
-            bad_time,
-            "submitted_at",
-            pl.format("'{}' is geen geldige datum en tijd (verwacht JJJJ-MM-DDTuu:mm:ss)", pl.col("submitted_at")),
-        )
+def _multi_parts(column: str) -> pl.Expr:
+    return pl.col(column).str.split(";").list.eval(pl.element().str.strip_chars(EDGE_WHITESPACE)).list.eval(
+        pl.element().filter(pl.element() != "")
     )
-    rules.append(_choice_rule("wave", reference.wave_codes()))
-    rules.append(_choice_rule("sector", reference.sector_codes()))
-    rules.append(_choice_rule("size_class", reference.size_class_codes()))
-    rules.append(_choice_rule("province", reference.province_codes()))
-    for name, question in survey.questions.items():
-        rules.append(_choice_rule(name, list(question.options)))
-    for name, question in survey.multi_select.items():
-        allowed = list(question.options)
-        parts = pl.col(name).str.split(";").list.eval(pl.element().str.strip_chars(EDGE_WHITESPACE)).list.eval(
-            pl.element().filter(pl.element() != "")
+
+
+def parsed_number(column: str) -> pl.Expr:
+    """A number as the contract reads it ('-3,5' is -3.5); null where it is no number."""
+    text = pl.col(column).str.replace_all(" ", "")
+    return pl.when(text.str.contains(NUMBER)).then(text.str.replace(",", ".").cast(pl.Float64, strict=False))
+
+
+def _field_rules(column: str, field: SourceField) -> list[pl.Expr]:
+    value, label = pl.col(column), field.label
+    rules = []
+    if field.required:
+        rules.append(_fail_when(value.is_null(), label, "ontbreekt (verplicht veld)"))
+    if field.pattern:
+        rules.append(_fail_when(value.is_not_null() & ~value.str.contains(field.pattern), label, field.pattern_rule))
+    if field.type == "timestamp":
+        bad = value.is_not_null() & parsed_timestamp(column).is_null()
+        rules.append(_fail_when(bad, label, pl.format("'{}' is geen geldige datum en tijd (verwacht JJJJ-MM-DDTuu:mm:ss)", value)))
+    elif field.type == "choice":
+        allowed = field.allowed()
+        rule = pl.format("'{}' is geen geldige keuze (toegestaan: {})", value, _allowed_list(allowed))
+        rules.append(_fail_when(value.is_not_null() & ~value.is_in(allowed), label, rule))
+    elif field.type == "multi_choice":
+        allowed = field.allowed()
+        unknown = _multi_parts(column).list.eval(pl.element().filter(~pl.element().is_in(allowed))).list.join(", ")
+        rule = pl.format("'{}' is geen geldige keuze (toegestaan: {})", unknown, _allowed_list(allowed))
+        rules.append(_fail_when(value.is_not_null() & (unknown != ""), label, rule))
+    elif field.type in ("integer", "decimal"):
+        number = parsed_number(column)
+        rules.append(_fail_when(value.is_not_null() & number.is_null(), label, pl.format("'{}' " + NUMBER_RULE, value)))
+        if field.type == "integer":
+            rules.append(_fail_when(number.is_not_null() & (number != number.round()), label, pl.format("'{}' is geen geheel getal", value)))
+        outside = number.is_not_null() & (number == number.round() if field.type == "integer" else number.is_not_null()) & (
+            (number < field.minimum) | (number > field.maximum)
         )
-        unknown = parts.list.eval(pl.element().filter(~pl.element().is_in(allowed))).list.join(", ")
-        rule = pl.format("'{}' is geen geldige keuze (toegestaan: {})", unknown, pl.lit(", ".join(f"'{a}'" for a in allowed)))
-        rules.append(_fail_when(pl.col(name).is_not_null() & (unknown != ""), name, rule))
-    limit = survey.free_text.max_length
-    rules.append(_fail_when(pl.col("free_text").str.len_chars() > limit, "free_text", f"is te lang (maximaal {limit} tekens)"))
-    refused = pl.col("free_text").str.extract(f"({_FORBIDDEN_CLASS})", 1)  # the first one, as the contract names it
-    rules.append(_fail_when(refused.is_not_null(), "free_text", refused.replace_strict(_FORBIDDEN_RULES, default=None, return_dtype=pl.Utf8)))
-    answers = [*survey.questions, *survey.multi_select]
-    no_answer = pl.all_horizontal([_answer_missing(name) for name in answers])
-    rules.append(pl.when(no_answer).then(pl.lit(f"Antwoorden: {NO_ANSWER_RULE}")).otherwise(None))
+        rules.append(_fail_when(outside, label, pl.format(range_rule(field, "{}"), value)))
+    elif field.type == "free_text":
+        rules.append(_fail_when(value.str.len_chars() > field.max_length, label, f"is te lang (maximaal {field.max_length} tekens)"))
+        refused = value.str.extract(f"({_FORBIDDEN_CLASS})", 1)  # the first one, as the contract names it
+        rules.append(_fail_when(refused.is_not_null(), label, refused.replace_strict(_FORBIDDEN_RULES, default=None, return_dtype=pl.Utf8)))
     return rules
 
 
-def _answer_missing(name: str) -> pl.Expr:
-    value = pl.col(name)
-    if name in cgc_survey().multi_select:
+def _answer_missing(column: str, field: SourceField) -> pl.Expr:
+    value = pl.col(column)
+    if field.type == "multi_choice":
         return value.is_null() | (value.str.replace_all(char_class(";" + EDGE_WHITESPACE), "") == "")
     return value.is_null()
 
 
-def with_reasons(frame: pl.DataFrame) -> pl.DataFrame:
+def rule_expressions(name: str = "cgc") -> list[pl.Expr]:
+    """One expression per rule of source `name`; each yields a message for rows that break it, else null."""
+    declared: Source = source(name)
+    rules = [rule for column, field in declared.fields.items() for rule in _field_rules(column, field)]
+    if declared.at_least_one_answer:
+        no_answer = pl.all_horizontal([_answer_missing(column, declared.fields[column]) for column in declared.answers_counted()])
+        rules.append(pl.when(no_answer).then(pl.lit(f"{ANSWERS_LABEL}: {NO_ANSWER_RULE}")).otherwise(None))
+    return rules
+
+
+def with_reasons(frame: pl.DataFrame, name: str = "cgc") -> pl.DataFrame:
     """Add `reason`: null for a valid row, else every broken rule as 'Veld: regel; ...'."""
-    reason = pl.concat_str(rule_expressions(), separator=REASON_SEPARATOR, ignore_nulls=True)
+    reason = pl.concat_str(rule_expressions(name), separator=REASON_SEPARATOR, ignore_nulls=True)
     return frame.with_columns(pl.when(reason == "").then(None).otherwise(reason).alias("reason"))

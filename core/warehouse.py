@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: connections and the tables the ingestion owns.
+"""The DuckDB warehouse: connections and the tables the ingestion owns (their DDL comes from the source declarations).
 
 DuckDB allows one read-write process per file; only pipeline runs write it
 (see DESIGN.md). SQLMesh owns `staging` and `marts`; `privacy/` owns the
@@ -15,16 +15,16 @@ from pathlib import Path
 import duckdb
 
 from core.files import private_dir, restrict_new_files
-from core.survey import cgc_survey
+from core.sources import source
 
 INGEST_DDL = """
 CREATE SCHEMA IF NOT EXISTS raw;
 CREATE SCHEMA IF NOT EXISTS quarantine;
 CREATE SCHEMA IF NOT EXISTS meta;
 CREATE TABLE IF NOT EXISTS meta.ingest_manifest (
-    file_hash VARCHAR PRIMARY KEY,      -- SHA-256 of the file's bytes
+    file_hash VARCHAR NOT NULL,         -- SHA-256 of the file's bytes: a file is loaded once per source, whatever its name
     file_name VARCHAR NOT NULL,
-    source VARCHAR NOT NULL,            -- landing sub-folder, e.g. 'cgc'
+    source VARCHAR NOT NULL,            -- the declared source (sources/<name>/), its landing sub-folder
     file_format VARCHAR NOT NULL,       -- csv | jsonl
     encoding VARCHAR NOT NULL,          -- as detected; anything but utf-8 is quarantined
     bytes BIGINT NOT NULL,
@@ -33,48 +33,64 @@ CREATE TABLE IF NOT EXISTS meta.ingest_manifest (
     rows_quarantined BIGINT NOT NULL,   -- invalid rows (reason_code <> 'duplicate')
     rows_duplicate BIGINT NOT NULL,     -- exact repeats of a row already loaded
     loaded_at TIMESTAMP NOT NULL,
-    run_id VARCHAR
+    run_id VARCHAR,
+    PRIMARY KEY (source, file_hash)
 );
-CREATE TABLE IF NOT EXISTS quarantine.cgc_responses (
+"""
+
+_QUARANTINE_COLUMNS = """
     file_hash VARCHAR NOT NULL,
     file_name VARCHAR NOT NULL,
     row_number BIGINT NOT NULL,         -- 1-based data row (or line) in the file
-    response_id VARCHAR,
+    {key} VARCHAR,
     reason_code VARCHAR NOT NULL,       -- invalid | encoding | conflict | duplicate | unreadable
     reason VARCHAR NOT NULL,            -- Dutch, names the field and the rule
-    payload VARCHAR,                    -- the row as JSON, KvK number pseudonymised, text scrubbed
+    payload VARCHAR,                    -- the row as JSON, identifiers pseudonymised, text scrubbed
     quarantined_at TIMESTAMP NOT NULL
-);
 """
 
 
-def raw_cgc_ddl() -> str:
-    survey = cgc_survey()
-    answers = ",\n    ".join(f"{name} VARCHAR" for name in survey.questions if name != "sentiment")
-    multi = ",\n    ".join(f"{name} VARCHAR[]" for name in survey.multi_select)
-    return f"""
-CREATE TABLE IF NOT EXISTS raw.cgc_responses (
-    response_id VARCHAR NOT NULL,
-    firm_id VARCHAR NOT NULL,           -- HMAC-SHA256 of the KvK number
-    submitted_at TIMESTAMP NOT NULL,
-    wave VARCHAR NOT NULL,
-    sector VARCHAR NOT NULL,
-    size_class VARCHAR NOT NULL,
-    province VARCHAR NOT NULL,
-    {answers},
-    sentiment TINYINT,
-    {multi},
-    free_text VARCHAR,                  -- scrubbed of e-mail addresses and KvK/BSN numbers
-    file_hash VARCHAR NOT NULL,
-    row_number BIGINT NOT NULL,
-    loaded_at TIMESTAMP NOT NULL
-);
-"""
+def column_types(name: str) -> dict[str, str]:
+    """The columns of `raw.<table>` of source `name` and their DuckDB types, from its declaration (identifiers as their pseudonym)."""
+    declared = source(name)
+    columns: dict[str, str] = {}
+    for column, field in declared.fields.items():
+        if field.type == "identifier":
+            columns[field.pseudonym] = "VARCHAR"
+        elif field.type == "timestamp":
+            columns[column] = "TIMESTAMP"
+        elif field.type == "choice" and field.integer_codes:
+            columns[column] = "TINYINT"
+        elif field.type == "multi_choice":
+            columns[column] = "VARCHAR[]"
+        elif field.type == "integer":
+            columns[column] = "BIGINT"
+        elif field.type == "decimal":
+            columns[column] = "DOUBLE"
+        else:
+            columns[column] = "VARCHAR"
+    return {**columns, "file_hash": "VARCHAR", "row_number": "BIGINT", "loaded_at": "TIMESTAMP"}
 
 
-def ensure_ingest_tables(connection: duckdb.DuckDBPyConnection) -> None:
+def raw_ddl(name: str) -> str:
+    """CREATE TABLE of `raw.<table>` of source `name`; required fields and the load columns are NOT NULL."""
+    declared = source(name)
+    required = {field.pseudonym or column for column, field in declared.fields.items() if field.required}
+    required |= {"file_hash", "row_number", "loaded_at"}
+    columns = ",\n    ".join(f"{column} {kind}{' NOT NULL' if column in required else ''}" for column, kind in column_types(name).items())
+    return f"CREATE TABLE IF NOT EXISTS {declared.raw_table} (\n    {columns}\n);"
+
+
+def quarantine_ddl(name: str) -> str:
+    declared = source(name)
+    return f"CREATE TABLE IF NOT EXISTS {declared.quarantine_table} ({_QUARANTINE_COLUMNS.format(key=declared.key)});"
+
+
+def ensure_ingest_tables(connection: duckdb.DuckDBPyConnection, name: str = "cgc") -> None:
+    """The manifest and source `name`'s raw and quarantine tables (idempotent)."""
     connection.execute(INGEST_DDL)
-    connection.execute(raw_cgc_ddl())
+    connection.execute(raw_ddl(name))
+    connection.execute(quarantine_ddl(name))
 
 
 class WarehouseBusy(RuntimeError):

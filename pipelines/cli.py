@@ -116,7 +116,7 @@ def run() -> None:
     started = time.monotonic()
     with console.status("Pipeline draait: inlezen, SQLMesh, privacy-releases, export ..."):
         with DagsterInstance.get() as instance:
-            result = defs.resolve_job_def("cgc_pipeline").execute_in_process(
+            result = defs.resolve_job_def("pipeline").execute_in_process(
                 instance=instance,
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},

@@ -1,7 +1,9 @@
 """The one Dagster `Definitions`: start here to find every asset, check, sensor and schedule.
 
-    ingest      raw/cgc_responses, quarantine/cgc_responses, meta/ingest_manifest  (+ GX checks)
-    transform   staging/cgc_answers, staging/cgc_profiles, marts/cgc_firm_wave     (SQLMesh, + blocking grain check)
+    ingest      per declared source (sources/<name>/source.yaml): raw/<table>, quarantine/<table>;
+                meta/ingest_manifest                                              (+ GX checks per source)
+    transform   per source: staging/<name>_answers, staging/<name>_profiles, marts/<mart>
+                                                                                  (SQLMesh, + blocking grain check)
     releases    releases/<spec> per config/releases/*.yaml, privacy/ledger        (OpenDP)
     exports     exports/<spec>, exports/privacy_ledger                            (Parquet)
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.exports import EXPORT_ASSETS
-from assets.ingest.cgc import cgc_ingestion, raw_cgc_expectations
+from assets.ingest.factory import EXPECTATION_CHECKS, INGEST_ASSETS
 from assets.releases.factory import GRAIN_CHECKS, LEDGER_ASSET, RELEASE_ASSETS
 from assets.transform import sqlmesh_models
 from core.files import restrict_new_files
@@ -20,22 +22,22 @@ from pipelines.sensors import build_automation
 
 restrict_new_files()  # the code location's process (sensor runs, materialisations) creates owner-only files
 
-ALL_ASSETS = [cgc_ingestion, sqlmesh_models, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS]
-ALL_CHECKS = [raw_cgc_expectations, *GRAIN_CHECKS]
+ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS]
+ALL_CHECKS = [*EXPECTATION_CHECKS, *GRAIN_CHECKS]
 
 # One step at a time in one process: DuckDB has one writer per file.
-cgc_pipeline = dg.define_asset_job(
-    "cgc_pipeline",
+pipeline = dg.define_asset_job(
+    "pipeline",
     selection=dg.AssetSelection.all(),
     executor_def=dg.in_process_executor,
     description="Landing files -> raw/quarantine -> SQLMesh -> DP releases -> Parquet exports.",
 )
-landing_zone_sensor, daily_schedule = build_automation(cgc_pipeline)
+landing_zone_sensor, daily_schedule = build_automation(pipeline)
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
-    jobs=[cgc_pipeline],
+    jobs=[pipeline],
     sensors=[landing_zone_sensor],
     schedules=[daily_schedule],
     resources=default_resources(),

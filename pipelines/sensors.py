@@ -12,9 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from core.ingest import SOURCE
 from core.landing import list_landing_files
 from core.settings import paths
+from core.sources import sources
 
 SENSOR_INTERVAL_SECONDS = 20
 
@@ -24,13 +24,13 @@ def build_automation(job, landing: Path | None = None):
 
     @dg.sensor(job=job, minimum_interval_seconds=SENSOR_INTERVAL_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)
     def landing_zone_sensor(context: dg.SensorEvaluationContext):
-        """Start the pipeline when new CGC files (form submissions, survey exports) land."""
+        """Start the pipeline when new files of any declared source (form submissions, exports, deliveries) land."""
         folder = landing_dir or paths().landing
         seen_until = int(context.cursor or 0)
-        new = [f for f in list_landing_files(folder, SOURCE) if f.modified_ns > seen_until]
+        new = [f for name in sources() for f in list_landing_files(folder, name) if f.modified_ns > seen_until]
         if not new:
             return dg.SkipReason("no new landing files")
-        names = sorted(f.path.name for f in new)
+        names = sorted(f"{f.source}/{f.path.name}" for f in new)
         run_key = hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=f"landing-{run_key}", tags={"landing_files": str(len(new))})],
@@ -38,7 +38,7 @@ def build_automation(job, landing: Path | None = None):
         )
 
     daily = dg.ScheduleDefinition(
-        name="daily_cgc_pipeline",
+        name="daily_pipeline",
         job=job,
         cron_schedule="0 6 * * *",
         execution_timezone="Europe/Amsterdam",

@@ -21,7 +21,7 @@ os.environ["MKB_ACCOUNTS_KEY"] = ACCOUNTS_TEST_KEY
 
 from core.synthetic import generate  # noqa: E402
 from pipelines.definitions import ALL_ASSETS, ALL_CHECKS  # noqa: E402
-from pipelines.resources import Folders, PseudonymKey, Warehouse  # noqa: E402
+from assets.resources import Folders, PseudonymKey, Warehouse  # noqa: E402
 
 LAST_WAVE = "2026-10"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -22,7 +22,7 @@ from accounts import audit
 from accounts.service import find_account, firm_kvk_number
 from accounts.store import store
 from core.pseudonymise import pseudonym
-from pipelines.definitions import cgc_pipeline
+from pipelines.definitions import pipeline
 from pipelines.sensors import build_automation
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -46,7 +46,7 @@ def test_analyst_pages_then_a_form_submission_that_reaches_raw_exactly_once(inst
 
     ARTIFACTS.mkdir(exist_ok=True)
     logins = demo_accounts(installation.data_dir)
-    sensor, _ = build_automation(cgc_pipeline, landing=installation.landing)
+    sensor, _ = build_automation(pipeline, landing=installation.landing)
     cursor = sensor(dg.build_sensor_context()).cursor  # everything generated so far is known
 
     with sync_playwright() as playwright, streamlit_server(installation.data_dir) as url:

@@ -40,7 +40,7 @@ REFUSED_WITHOUT_LOGIN = "Open de link die `mkbvm serve` liet zien"
 TOKEN = "t" * 43
 LAUNCH_RUN = ("mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename } }",
               json.dumps({"p": {"selector": {"repositoryLocationName": "pipelines.definitions", "repositoryName": "__repository__",
-                                             "jobName": "cgc_pipeline"}}}))
+                                             "jobName": "pipeline"}}}))
 
 
 # --- the decisions, as plain functions ---------------------------------------------------------
@@ -331,7 +331,7 @@ def test_the_login_link_opens_the_dagster_ui_and_another_site_cannot_use_it(serv
             assert received, "the Dagster UI's websocket received nothing"
             assert server.token not in page.url
             page.goto(f"{server.base}/jobs")  # the job list comes through GraphQL, past the guard
-            expect(page.get_by_role("link", name="cgc_pipeline").first).to_be_visible(timeout=60_000)
+            expect(page.get_by_role("link", name="pipeline").first).to_be_visible(timeout=60_000)
             (kept,) = context.cookies()
             assert kept["httpOnly"] and kept["sameSite"] == "Strict" and kept["value"] != server.token
             cookie = f"{kept['name']}={kept['value']}"

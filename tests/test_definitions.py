@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.definitions import cgc_pipeline, defs
+from pipelines.definitions import pipeline, defs
 from pipelines.sensors import build_automation
 from privacy.loading import release_specs
 
@@ -33,11 +33,11 @@ def test_asset_graph_has_every_layer_in_order():
 
 def test_sensor_and_schedule_are_defined():
     assert defs.resolve_sensor_def("landing_zone_sensor").minimum_interval_seconds <= 30
-    assert defs.resolve_schedule_def("daily_cgc_pipeline").cron_schedule == "0 6 * * *"
+    assert defs.resolve_schedule_def("daily_pipeline").cron_schedule == "0 6 * * *"
 
 
 def test_sensor_requests_one_run_per_new_batch(tmp_path):
-    sensor, _ = build_automation(cgc_pipeline, landing=tmp_path)
+    sensor, _ = build_automation(pipeline, landing=tmp_path)
     assert isinstance(sensor(dg.build_sensor_context()), dg.SkipReason)
     (tmp_path / "cgc").mkdir()
     (tmp_path / "cgc" / "form_a.jsonl").write_text("{}\n")

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from assets.releases.factory import build_grain_check, build_release_asset
-from pipelines.resources import Warehouse
+from assets.resources import Warehouse
 from privacy.bounding import ContributionBoundViolated, grain_violations
 from privacy.engine import release, stored_release
 from privacy.ledger import spent

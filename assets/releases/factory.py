@@ -14,7 +14,7 @@ from datetime import date
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from pipelines.resources import Warehouse
+from assets.resources import Warehouse
 from privacy.bounding import grain_violations
 from privacy.engine import releasable_periods, release
 from privacy.ledger import budget_overview, ensure_ledger

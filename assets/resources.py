@@ -1,0 +1,49 @@
+"""The resources assets use: the warehouse file, the landing/exports/account folders, the pseudonymisation key.
+
+They live beside the assets that use them (an asset never reaches up into
+`pipelines/`); `pipelines/resources.py` builds them from the environment, and
+tests build them around `tmp_path`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from core import warehouse
+from core.pseudonymise import MIN_KEY_LENGTH
+from core.settings import PSEUDONYM_KEY_ENV
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB warehouse file (one writer: pipeline runs, one step at a time)."""
+
+    path: str
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with warehouse.connect(Path(self.path)) as connection:
+            yield connection
+
+
+class Folders(dg.ConfigurableResource):
+    """Landing zone (input files), exports (released Parquet) and the account store (its audit trail records exports)."""
+
+    landing: str
+    exports: str
+    accounts: str
+
+
+class PseudonymKey(dg.ConfigurableResource):
+    """The HMAC key for identifiers; set `MKB_PSEUDONYM_KEY` (the demo writes a local key)."""
+
+    key: str
+
+    def as_bytes(self) -> bytes:
+        if len(self.key) < MIN_KEY_LENGTH:
+            raise dg.Failure(f"{PSEUDONYM_KEY_ENV} must be at least {MIN_KEY_LENGTH} characters; run `mkbvm keygen`.")
+        return self.key.encode()
