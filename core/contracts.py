@@ -177,7 +177,8 @@ def _annotation(field: SourceField) -> tuple[Any, Any]:
     elif field.type == "multi_choice":
         return Annotated[list[_one_of(field.allowed())], BeforeValidator(_split_multi)], []
     elif field.type in ("integer", "decimal"):
-        kind = Annotated[int if field.type == "integer" else float, _number(field)]
+        number_type = int if field.type == "integer" else float
+        kind = Annotated[number_type, _number(field)]
     else:  # free text
         limited = Annotated[str, StringConstraints(max_length=field.max_length), AfterValidator(_allowed_text)]
         return Annotated[limited | None, Blank], None
