@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from assets.releases.factory import build_release_asset
+from assets.resources import Warehouse
 from core import reference
 from core.settings import CONFIG_DIR
-from assets.resources import Warehouse
 from privacy.engine import release, stored_release
 from privacy.loading import ReleaseSpecError, load_spec, load_specs, release_specs
 from tests.privacy_support import firms_frame, settings, warehouse_with

@@ -7,8 +7,8 @@ from accounts.service import record_event
 from accounts.store import store
 from core.survey import cgc_survey
 from dashboards import auth
-from dashboards.charts import balance_chart
 from dashboards.cgc import balance_questions, balance_releases, balance_series, group_overview, overview_table
+from dashboards.charts import balance_chart
 from dashboards.formatting import nl_interval, nl_number, wave_name
 from dashboards.groups import LEVEL_NAMES, group_codes, group_name
 from dashboards.released import suppression_reasons

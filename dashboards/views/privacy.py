@@ -4,8 +4,8 @@ import polars as pl
 import streamlit as st
 
 from dashboards import auth
-from dashboards.charts import budget_chart
 from dashboards.cgc import balance_releases
+from dashboards.charts import budget_chart
 from dashboards.formatting import nl_number, wave_name
 from dashboards.privacy_page import accuracy_overview, budget_chart_data, ledger_table
 from dashboards.released import privacy_budget, privacy_ledger

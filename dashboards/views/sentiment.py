@@ -5,8 +5,8 @@ import streamlit as st
 
 from core import reference
 from dashboards import auth
-from dashboards.charts import challenges_chart, sentiment_chart
 from dashboards.cgc import challenge_shares, median_answer, profile_releases, sentiment_series
+from dashboards.charts import challenges_chart, sentiment_chart
 from dashboards.formatting import nl_interval, nl_number, wave_name
 from dashboards.groups import group_name
 from dashboards.released import suppression_reasons
