@@ -1,4 +1,5 @@
-"""The account store: one SQLite file, written by the web process and the CLI alike.
+"""The web app's store: accounts, the audit trail and the administrators' content (proposals), in one SQLite file
+written by the web process, the CLI and the pipeline's audit entries alike.
 
 SQLite in WAL mode lets several processes read while one writes, and makes
 each write wait (busy timeout) instead of failing; every change is one
@@ -66,6 +67,14 @@ CREATE TABLE IF NOT EXISTS audit_head (
     entries INTEGER NOT NULL,            -- how many entries the log holds
     chain TEXT NOT NULL,                 -- the newest entry's chain value
     seal TEXT NOT NULL                   -- HMAC of the two: removing the newest entries shows
+);
+CREATE TABLE IF NOT EXISTS proposals (   -- the policy pipeline (content/proposals.py): public content, audited
+    id TEXT PRIMARY KEY,                 -- short name in addresses and files, e.g. 'minimumloon-2027'
+    content TEXT NOT NULL,               -- the proposal as JSON (title, explanation, phases, articles ...)
+    simulation_opens TEXT NOT NULL,      -- ISO date: respondents can simulate from this day
+    simulation_closes TEXT NOT NULL,     -- ISO date, inclusive: figures are released after it
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL
 );
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;

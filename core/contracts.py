@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from core import reference
 from core.messages import ANSWERS_LABEL, dutch_problems
 from core.sources import TIMESTAMP_FORMAT, Source, SourceField, source
 
@@ -201,9 +202,17 @@ def _base(declared: Source) -> type[BaseModel]:
     return Row
 
 
-@cache
 def row_model(name: str) -> type[BaseModel]:
-    """The pydantic model of one row of source `name` (a form submission or a line of a bulk file), from its declaration."""
+    """The pydantic model of one row of source `name` (a form submission or a line of a bulk file), from its declaration.
+
+    Built once per source, and again when a dynamic domain it uses (the proposals) has changed.
+    """
+    domains = [field.domain for field in source(name).fields.values() if field.domain]
+    return _row_model(name, reference.dynamic_codes(domains))
+
+
+@cache
+def _row_model(name: str, dynamic: tuple) -> type[BaseModel]:
     declared = source(name)
     fields = {field_name: _annotation(field) for field_name, field in declared.fields.items()}
     return create_model(f"{name.title()}Row", __base__=_base(declared), **fields)

@@ -9,7 +9,9 @@ its SQL route through duckdb_engine misreports results (see STACK-NOTES).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import great_expectations as gx
 import pandas as pd
@@ -19,7 +21,7 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from core.sources import source
+from core.sources import SourceField, source
 
 PSEUDONYM = r"^[0-9a-f]{64}$"  # HMAC-SHA256 in hex
 IDENTIFIER_IN_TEXT = r"[0-9]{8}|@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"  # a KvK number, BSN or e-mail address left in free text
@@ -35,34 +37,45 @@ class ExpectationOutcome:
     description: str
 
 
-def raw_suite(name: str = "cgc") -> dict[str, gx.expectations.Expectation]:
-    """Expectation name -> expectation for `raw.<table>` of source `name`, from its declaration; the name is the Dagster check name."""
+def _expectations(name: str) -> dict[str, Callable[[], gx.expectations.Expectation]]:
+    """Expectation name -> how to build it, for `raw.<table>` of source `name` (values of dynamic domains are read when built)."""
     declared = source(name)
-    suite: dict[str, gx.expectations.Expectation] = {
-        f"{declared.key}_unique": gx.expectations.ExpectColumnValuesToBeUnique(column=declared.key),
+    gxe = gx.expectations
+    suite: dict[str, Callable[[], gx.expectations.Expectation]] = {
+        f"{declared.key}_unique": lambda: gxe.ExpectColumnValuesToBeUnique(column=declared.key),
     }
     for column, field in declared.fields.items():
         stored = field.pseudonym or column
         if field.type == "identifier":
-            suite[f"{stored}_is_pseudonym"] = gx.expectations.ExpectColumnValuesToMatchRegex(column=stored, regex=PSEUDONYM)
+            suite[f"{stored}_is_pseudonym"] = partial(gxe.ExpectColumnValuesToMatchRegex, column=stored, regex=PSEUDONYM)
         elif field.type == "choice" and field.integer_codes:
             codes = [int(code) for code in field.allowed()]
-            suite[f"{column}_in_range"] = gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=min(codes), max_value=max(codes))
+            suite[f"{column}_in_range"] = partial(gxe.ExpectColumnValuesToBeBetween, column=column, min_value=min(codes), max_value=max(codes))
         elif field.type == "choice":
-            suite[f"{column}_{'known' if field.domain else 'valid'}"] = gx.expectations.ExpectColumnValuesToBeInSet(
-                column=column, value_set=field.allowed()
-            )
+            suite[f"{column}_{'known' if field.domain else 'valid'}"] = partial(_in_set, column, field)
         elif field.type in ("integer", "decimal"):
-            suite[f"{column}_in_range"] = gx.expectations.ExpectColumnValuesToBeBetween(
-                column=column, min_value=field.minimum, max_value=field.maximum
-            )
+            suite[f"{column}_in_range"] = partial(gxe.ExpectColumnValuesToBeBetween, column=column, min_value=field.minimum, max_value=field.maximum)
         elif field.type == "free_text":
-            suite[f"{column}_has_no_identifiers"] = gx.expectations.ExpectColumnValuesToNotMatchRegex(column=column, regex=IDENTIFIER_IN_TEXT)
+            suite[f"{column}_has_no_identifiers"] = partial(gxe.ExpectColumnValuesToNotMatchRegex, column=column, regex=IDENTIFIER_IN_TEXT)
     for column, field in declared.fields.items():
         if field.required and field.role != "key":
             stored = field.pseudonym or column
-            suite[f"{stored}_not_null"] = gx.expectations.ExpectColumnValuesToNotBeNull(column=stored)
+            suite[f"{stored}_not_null"] = partial(gxe.ExpectColumnValuesToNotBeNull, column=stored)
     return suite
+
+
+def _in_set(column: str, field: SourceField) -> gx.expectations.Expectation:
+    return gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=field.allowed())
+
+
+def expectation_names(name: str) -> dict[str, str]:
+    """Check name -> what it checks, without reading any domain (for the Dagster definitions)."""
+    return {check: check.replace("_", " ") for check in _expectations(name)}
+
+
+def raw_suite(name: str = "cgc") -> dict[str, gx.expectations.Expectation]:
+    """Expectation name -> expectation for `raw.<table>` of source `name`, from its declaration; the name is the Dagster check name."""
+    return {check: build() for check, build in _expectations(name).items()}
 
 
 def raw_cgc_suite() -> dict[str, gx.expectations.Expectation]:

@@ -10,25 +10,49 @@ YAML entry.
 
 from __future__ import annotations
 
+import importlib
 from datetime import date
 from functools import cache
 
 import polars as pl
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.settings import REFERENCE_DIR
 
 
 class Domain(BaseModel):
-    """One public domain of `reference/domains.yaml`: a CSV file, its code column and its Dutch label column."""
+    """One public domain of `reference/domains.yaml`: a CSV file with its code and Dutch label columns, or a
+    provider (`module:function`) for a domain that changes while the platform runs (the proposals)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    file: str
-    code: str
-    label: str
+    file: str | None = None
+    code: str | None = None
+    label: str | None = None
+    provider: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_.]*:[a-z_][a-z0-9_]*$", description="codes, read fresh each time")
+    labels: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_.]*:[a-z_][a-z0-9_]*$", description="code -> label")
     description: str
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Domain:
+        if (self.file is None) == (self.provider is None):
+            raise ValueError("a domain is either a file (with code and label) or a provider (with labels)")
+        if self.file and not (self.code and self.label):
+            raise ValueError("a file domain names its code and label columns")
+        if self.provider and not self.labels:
+            raise ValueError("a provider domain names its labels function too")
+        return self
+
+    @property
+    def dynamic(self) -> bool:
+        """Its codes may change while a process runs: never cached."""
+        return self.provider is not None
+
+
+def _call(reference_to: str):
+    module, function = reference_to.split(":")
+    return getattr(importlib.import_module(module), function)()
 
 
 @cache
@@ -58,11 +82,14 @@ def _domain_frame(name: str) -> pl.DataFrame:
 
 
 def domain_codes(name: str) -> list[str]:
-    """The codes of a public domain, in the order of its file.
+    """The codes of a public domain, in the order of its file (or as its provider gives them).
 
     >>> domain_codes("size_class")
     ['0-1', '2-9', '10-49', '50-249']
     """
+    entry = _domain(name)
+    if entry.dynamic:
+        return list(_call(entry.provider))
     return _domain_frame(name)["code"].to_list()
 
 
@@ -72,8 +99,16 @@ def domain_labels(name: str) -> dict[str, str]:
     >>> domain_labels("province")["PV26"]
     'Utrecht'
     """
+    entry = _domain(name)
+    if entry.dynamic:
+        return dict(_call(entry.labels))
     frame = _domain_frame(name)
     return dict(zip(frame["code"], frame["label"], strict=True))
+
+
+def dynamic_codes(names: list[str]) -> tuple[tuple[str, ...], ...]:
+    """The current codes of those of `names` that are dynamic domains (a cache key for what is built from them)."""
+    return tuple(tuple(domain_codes(name)) for name in names if _domain(name).dynamic)
 
 
 @cache

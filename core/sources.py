@@ -65,6 +65,9 @@ class SourceField(_Strict):
     maximum: float | None = None
     unit: str | None = Field(default=None, description="Dutch unit of a number, e.g. 'euro per jaar', 'uur per maand'")
     step: float | None = Field(default=None, gt=0, description="a number's resolution on a form, e.g. 0.1 FTE")
+    form_range: dict[str, tuple[float, float]] | None = Field(
+        default=None, description="a number's slider range on a form, per size class (within minimum and maximum)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SourceField:
@@ -88,6 +91,13 @@ class SourceField(_Strict):
             raise ValueError("an identifier is pseudonymised at the boundary: name its pseudonym column (and only identifiers have one)")
         if self.type in ("integer", "decimal") and (self.minimum is None or self.maximum is None or self.minimum >= self.maximum):
             raise ValueError("a number needs minimum < maximum (bounds are part of the contract)")
+        if self.form_range is not None:
+            if self.type not in ("integer", "decimal"):
+                raise ValueError("form_range is for numbers only")
+            unknown = set(self.form_range) - set(reference.domain_codes("size_class"))
+            outside = [code for code, (low, high) in self.form_range.items() if not self.minimum <= low < high <= self.maximum]
+            if unknown or outside:
+                raise ValueError(f"form_range: size classes {sorted(unknown)} unknown, ranges {outside} not within minimum and maximum")
         if self.type == "free_text" and self.max_length is None:
             raise ValueError("free text needs max_length")
         return self
@@ -99,6 +109,16 @@ class SourceField(_Strict):
     def labels(self) -> dict[str, str]:
         """Code -> Dutch label of a choice."""
         return reference.domain_labels(self.domain) if self.domain else dict(self.options or {})
+
+
+class SourcePage(_Strict):
+    """A page of the dashboards that belongs to a source (its form, its figures), registered from the declaration."""
+
+    url: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="the address of the page, e.g. 'dis-invullen'")
+    title: str
+    icon: str | None = None
+    file: str = Field(pattern=r"^views/[a-z0-9_]+\.py$", description="the page's script, relative to dashboards/")
+    roles: list[Literal["respondent", "analyst", "administrator"]] = Field(min_length=1)
 
 
 class Period(_Strict):
@@ -119,6 +139,7 @@ class Source(_Strict):
     period: Period
     at_least_one_answer: bool = Field(default=True, description="a row must answer at least one question")
     fields: dict[str, SourceField]
+    pages: list[SourcePage] = Field(default_factory=list, description="its pages: form, figures (dashboards/views/)")
 
     @model_validator(mode="after")
     def _roles(self) -> Source:

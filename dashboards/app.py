@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.files import restrict_new_files
 from dashboards import auth
+from dashboards.pages import all_pages
 
 restrict_new_files()  # the web app's files (landing zone, account store and its WAL) are owner-only
 
@@ -20,22 +21,10 @@ st.set_page_config(page_title="MKB Vitaliteitsmonitor", page_icon="📊", layout
 
 HERE = Path(__file__).parent
 
-
-def _page(url_path: str, title: str, icon: str | None = None, default: bool = False) -> st.Page:
-    return st.Page(HERE / auth.view_file(url_path), title=title, url_path=url_path, icon=icon, default=default)
-
-
+# Every page is registered (dashboards/pages.py: the app's own, and each source's from its declaration).
 PAGES = {
-    "start": _page("start", "Start", default=True),  # each role goes on to its own first page
-    "gezondheidscheck": _page("gezondheidscheck", "Gezondheidscheck", "📈"),
-    "sentiment": _page("sentiment", "Sentiment en uitdagingen", "💬"),
-    "privacy": _page("privacy", "Privacy en nauwkeurigheid", "🔒"),
-    "invullen": _page("invullen", "Gezondheidscheck invullen", "📝"),
-    "account": _page("account", "Mijn account", "👤"),
-    "beheer-accounts": _page("beheer-accounts", "Accounts beheren", "👥"),
-    "beheer-berichten": _page("beheer-berichten", "Verstuurde berichten", "✉️"),
-    "beheer-audit": _page("beheer-audit", "Logboek", "📜"),
-    "activeren": _page("activeren", "Account activeren"),
+    info.url: st.Page(HERE / info.file, title=info.title, url_path=info.url, icon=info.icon, default=info.url == "start")
+    for info in all_pages()
 }
 
 page = st.navigation(list(PAGES.values()), position="hidden")

@@ -20,30 +20,21 @@ from accounts import service
 from accounts.service import ROLE_NAMES, Account
 from accounts.settings import account_settings
 from accounts.store import store
+from dashboards.pages import all_pages
+from dashboards.pages import page as page_info
 from dashboards.safe import md
 
 ACCOUNT_ID, LAST_SEEN, PENDING = "account_id", "last_seen", "pending_second_factor"
 CREDENTIALS = "credential_version"
 ENDED_BY_CHANGE = "Uw wachtwoord of toegang is intussen gewijzigd. Log daarom opnieuw in."
-STAFF = ("analyst", "administrator")
-
-#: url path -> roles that may open it; pages not listed here are public (login, activation).
-PAGE_ROLES = {
-    "gezondheidscheck": STAFF,
-    "sentiment": STAFF,
-    "privacy": STAFF,
-    "invullen": ("respondent",),
-    "account": ("respondent", "analyst", "administrator"),
-    "beheer-accounts": ("administrator",),
-    "beheer-berichten": ("administrator",),
-    "beheer-audit": ("administrator",),
-}
+#: url path -> roles that may open it; pages not listed are public (login, activation). From dashboards/pages.py.
+PAGE_ROLES = {info.url: info.roles for info in all_pages() if info.roles is not None}
 HOME = {"respondent": "invullen", "analyst": "gezondheidscheck", "administrator": "beheer-accounts"}
 
 
 def view_file(url_path: str) -> str:
-    """The page's script, relative to `app.py` (as `st.page_link` and `st.switch_page` want it): url `beheer-accounts` is `views/beheer_accounts.py`."""
-    return f"views/{url_path.replace('-', '_')}.py"
+    """The page's script, relative to `app.py` (as `st.page_link` and `st.switch_page` want it)."""
+    return page_info(url_path).file
 
 
 def may_open(account: Account | None, url_path: str) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import Folders, PseudonymKey, Warehouse
-from core.expectations import raw_suite, validate_raw
+from core.expectations import expectation_names, validate_raw
 from core.ingest import ingest_landing
 from core.sources import Source, sources
 
@@ -73,11 +73,10 @@ def build_ingest_asset(declared: Source) -> dg.AssetsDefinition:
 
 def build_expectation_checks(declared: Source) -> dg.AssetChecksDefinition:
     asset = raw_key(declared)
-    suite = raw_suite(declared.name)
 
     @dg.multi_asset_check(
         name=f"{declared.name}_expectations",
-        specs=[dg.AssetCheckSpec(name, asset=asset, description=expectation.expectation_type) for name, expectation in suite.items()],
+        specs=[dg.AssetCheckSpec(name, asset=asset, description=what) for name, what in expectation_names(declared.name).items()],
     )
     def expectations(warehouse: Warehouse):
         with warehouse.connect() as connection:
