@@ -40,3 +40,25 @@ def wave_name(period: str) -> str:
 
 def nl_percent(value: float | None) -> str:
     return SUPPRESSED if value is None else f"{nl_number(value, 0)}%"
+
+
+FULL_MONTHS = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"]
+
+
+def nl_date(day) -> str:
+    """A date the way people write it.
+
+    >>> from datetime import date
+    >>> nl_date(date(2027, 1, 5))
+    '5 januari 2027'
+    """
+    return f"{day.day} {FULL_MONTHS[day.month - 1]} {day.year}"
+
+
+def nl_euro(value: float | None, decimals: int = 0) -> str:
+    """An amount in euros.
+
+    >>> nl_euro(12345.6), nl_euro(-250)
+    ('€ 12.346', '€ -250')
+    """
+    return SUPPRESSED if value is None else f"€ {nl_number(value, decimals)}"

@@ -28,7 +28,8 @@ ACTIONS = {
     "account_unblocked": "gedeblokkeerd", "password_changed": "wachtwoord gewijzigd", "second_factor_enabled": "app-code aangezet",
     "recovery_code_used": "herstelcode gebruikt", "recovery_codes_renewed": "nieuwe herstelcodes", "members_imported": "ledenlijst ingelezen",
     "export": "cijfers gedownload", "access_reset": "toegang hersteld", "recovery_codes_refused": "herstelcodes geweigerd",
-    "session_ended_by_change": "sessie beëindigd na wijziging", "password_change_failed": "wachtwoord wijzigen mislukt",
+    "session_ended_by_change": "sessie beëindigd na wijziging", "proposal_added": "voorstel toegevoegd",
+    "proposal_changed": "voorstel gewijzigd", "password_change_failed": "wachtwoord wijzigen mislukt",
 }
 st.dataframe(
     pl.DataFrame(
