@@ -20,6 +20,7 @@ from accounts import service
 from accounts.service import ROLE_NAMES, Account
 from accounts.settings import account_settings
 from accounts.store import store
+from dashboards.pages import STAFF as STAFF  # pages check `auth.require(*auth.STAFF)`
 from dashboards.pages import all_pages
 from dashboards.pages import page as page_info
 from dashboards.safe import md

@@ -8,22 +8,17 @@ submission, as a new file in the landing zone.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
-from core import reference
-from core.contracts import SubmissionError, validate_submission
-from core.jsonlines import json_lines
-from core.landing import write_atomically
-from core.settings import paths
 from core.survey import cgc_survey
 from dashboards.formatting import SUPPRESSED, nl_interval, nl_number, nl_percent
 from dashboards.groups import LEVEL_NAMES, group_codes, group_name
 from dashboards.released import release_cells
+from dashboards.submissions import submit
 from privacy.loading import release_specs
 
 BALANCE_RELEASE = "cgc_balance"
@@ -297,27 +292,8 @@ def peer_challenges(cells: pl.DataFrame, sector: str, chosen: list[str]) -> tupl
 
 
 def submit_cgc(answers: dict[str, object], kvk_number: str, landing: Path | None = None, now: datetime | None = None) -> dict:
-    """Validate a form submission for the respondent's own firm and write it durably to the landing zone.
-
-    `kvk_number` comes from the logged-in respondent's account; answers that try
-    to name a firm themselves are refused. Returns the stored record; raises
-    `core.contracts.SubmissionError` (Dutch lines naming field and rule) for invalid input.
-    """
-    if "kvk_number" in answers or "firm_id" in answers:
-        raise SubmissionError(["KvK-nummer: komt uit uw account; u kunt niet voor een ander bedrijf invullen"])
-    now = (now or datetime.now()).replace(microsecond=0)
-    record = {
-        "response_id": f"web-{uuid.uuid4().hex}",
-        "submitted_at": now.strftime("%Y-%m-%dT%H:%M:%S"),
-        "wave": reference.wave_of(now.date()),
-        "kvk_number": kvk_number,
-        **answers,
-    }
-    validate_submission(record)
-    # One record, one line, whatever the free text holds: ingestion reads a line as a submission.
-    content = json_lines([record])
-    write_atomically((landing or paths().landing) / "cgc", f"form_{record['response_id']}.jsonl", content)
-    return record
+    """Validate a CGC form submission for the respondent's own firm and write it durably (`dashboards.submissions.submit`)."""
+    return submit("cgc", answers, kvk_number, landing, now)
 
 
 def option_label(question: str, code: str | None) -> str:
