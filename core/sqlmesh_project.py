@@ -1,22 +1,156 @@
-"""Running the SQLMesh project (the repository root) against a given warehouse."""
+"""The SQLMesh project (the repository root): what it reads from the source declarations, and running it.
+
+Every declared source (`sources/<name>/source.yaml`, see `core.sources`)
+gets, without code of its own:
+
+- its raw table in `external_models.yaml` (generated here, from
+  `core.warehouse.column_types`; `write_external_models()` rewrites it and a
+  test fails when the committed file and the declarations differ);
+- `staging.<name>_answers`, `staging.<name>_profiles` and `marts.<mart>`:
+  SQLMesh Python models that return SQL, one blueprint per source
+  (`models/staging/answers.py`, `models/staging/profiles.py`,
+  `models/marts/unit_period.py`); the blueprint variables come from the
+  helpers below;
+- a restatement of its mart after every ingestion (`rebuilt_models()`).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import yaml
+
+from core.reference import domains
 from core.settings import PROJECT_ROOT, paths
+from core.sources import Source, SourceField, sources
+from core.warehouse import column_types
 
 # SQLMesh writes its user file to $SQLMESH_HOME (default ~/.sqlmesh) at import; a service account has no home,
 # and generated files belong under data/. Set before the first import of sqlmesh in this process.
 os.environ.setdefault("SQLMESH_HOME", str(paths().data_dir / "sqlmesh-home"))
 
+from sqlglot import exp  # noqa: E402
 from sqlmesh import Context  # noqa: E402
 from sqlmesh.core.config import Config, DuckDBConnectionConfig, GatewayConfig, ModelDefaultsConfig  # noqa: E402
 
-# FULL models that hold data derived from `raw`; they are rebuilt (restated)
-# after every ingestion so the marts never lag behind the raw tables.
-REBUILT_MODELS = ["marts.cgc_firm_wave"]
+EXTERNAL_MODELS = PROJECT_ROOT / "external_models.yaml"
+REGENERATE = '.venv/bin/python -c "from core.sqlmesh_project import write_external_models; write_external_models()"'
+LOAD_COLUMNS = {
+    "file_hash": "SHA-256 of the delivered file",
+    "row_number": "data row (or line) in that file, 1-based",
+    "loaded_at": "when the row was loaded",
+}
+
+
+def rebuilt_models() -> list[str]:
+    """The FULL models that hold data derived from `raw` (every source's mart): restated after every ingestion."""
+    return [f"marts.{declared.mart}" for declared in sources().values()]
+
+
+# ---------------------------------------------------------------------------- from a declaration to SQLMesh
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def field_comment(declared: Source, name: str, field: SourceField, joined: bool = False) -> str:
+    """One line about a column, from the declaration's label and rules (for `/* comments */` and descriptions).
+
+    `joined`: a multi-select answer as text, its codes joined with ';' (staging and marts; raw holds a list).
+    """
+    label = field.label
+    if field.role == "unit":
+        text = f"{label}, pseudonymised (keyed hash): the privacy unit ({declared.unit})"
+    elif field.role == "period":
+        text = f"{label}: " + ("month 'YYYY-MM'" if declared.period.calendar == "month" else "one period per proposal")
+    elif field.role == "key":
+        text = f"{label}: the submission"
+    elif field.type in ("choice", "multi_choice") and field.domain:
+        text = f"{label}: {domains()[field.domain].description} (domain '{field.domain}')"
+    elif field.type == "choice" and field.integer_codes:
+        labels = field.labels()
+        first, last = next(iter(labels)), list(labels)[-1]
+        text = f"{label}: {first} ({labels[first]}) to {last} ({labels[last]})"
+    elif field.type == "choice":
+        text = f"{label}: {' | '.join(field.allowed())}"
+    elif field.type == "multi_choice":
+        joined_with = "';'-joined " if joined else ""
+        text = f"{label}: {joined_with}codes in the respondent's order, of {' | '.join(field.allowed())}"
+    elif field.type in ("integer", "decimal"):
+        unit = f" {field.unit}" if field.unit else ""
+        step = f" in steps of {_number(field.step)}" if field.step else ""
+        text = f"{label}: {_number(field.minimum)} to {_number(field.maximum)}{unit}{step}"
+    elif field.type == "free_text":
+        text = f"{label}: free text, scrubbed at ingestion (at most {field.max_length} characters)"
+    else:
+        text = label
+    return " ".join(text.replace("*/", "* /").split())
+
+
+def column_comments(declared: Source, joined: bool = False) -> dict[str, str]:
+    """Raw column -> one line about it (identifiers under their pseudonym), the load columns included."""
+    comments = {field.pseudonym or name: field_comment(declared, name, field, joined) for name, field in declared.fields.items()}
+    return {**comments, **LOAD_COLUMNS}
+
+
+def columns(*names: str) -> exp.Tuple:
+    """`(a, b, c)` for an audit's `columns :=` (a blueprint variable must be SQL, not text, to name columns)."""
+    return exp.Tuple(expressions=[exp.column(name) for name in names])
+
+
+def answer_rules(declared: Source) -> exp.Tuple:
+    """The mart's answer checks as `forall` criteria: own options (accepted values), integer codes, number bounds (range).
+
+    A blueprint shares its model's audit list, so the per-answer `accepted_values` and `accepted_range` audits
+    (whose number differs per source) are written as what they render to, one criterion per answer.
+    A null answer (not given) passes, as it does in `accepted_values`.
+    """
+    rules: list[exp.Expr] = []
+    for name, field in declared.questions().items():
+        column = exp.column(name)
+        if field.type == "choice" and field.integer_codes:
+            rules.append(column.isin(*(exp.Literal.number(int(code)) for code in field.allowed())))
+        elif field.type == "choice" and field.options:
+            rules.append(column.isin(*(exp.Literal.string(code) for code in field.allowed())))
+        elif field.type == "multi_choice" and field.options:
+            options = exp.Array(expressions=[exp.Literal.string(code) for code in field.allowed()])
+            rules.append(exp.func("LIST_HAS_ALL", options, exp.func("STRING_SPLIT", column, exp.Literal.string(";"))))
+        elif field.type in ("integer", "decimal"):
+            rules.append(column.between(exp.Literal.number(_number(field.minimum)), exp.Literal.number(_number(field.maximum))))
+    return exp.Tuple(expressions=rules or [exp.true()])
+
+
+# ---------------------------------------------------------------------------- external models
+
+
+def external_models_yaml() -> str:
+    """`external_models.yaml`: every source's raw table with its DuckDB types (`core.warehouse`) and column descriptions."""
+    entries = []
+    for name, declared in sources().items():
+        identifier = declared.fields[declared.unit_field]
+        entries.append({
+            "name": declared.raw_table,
+            "description": f"{declared.title} ({name}): one row per accepted submission, "
+                           f"{identifier.label} pseudonymised as {declared.unit_column}. Written by the Dagster ingestion.",
+            "columns": column_types(name),
+            "column_descriptions": column_comments(declared),
+        })
+    header = (
+        "# Tables SQLMesh reads but does not own: the raw tables the Dagster ingestion writes, one per declared source.\n"
+        "# GENERATED from sources/*/source.yaml; do not edit. After changing a declaration, run\n"
+        f"#   {REGENERATE}\n"
+    )
+    return header + yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def write_external_models(path: Path = EXTERNAL_MODELS) -> Path:
+    path.write_text(external_models_yaml(), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------- running the project
 
 
 def sqlmesh_config(warehouse: Path) -> Config:
@@ -31,18 +165,20 @@ def sqlmesh_config(warehouse: Path) -> Config:
     )
 
 
-def sqlmesh_context(warehouse: Path) -> Context:
-    return Context(paths=str(PROJECT_ROOT), config=sqlmesh_config(warehouse))
+def sqlmesh_context(warehouse: Path, project: Path = PROJECT_ROOT) -> Context:
+    """A Context on `warehouse`; the Python models read `core.sources.sources()` while it loads."""
+    return Context(paths=str(project), config=sqlmesh_config(warehouse))
 
 
-def plan_and_refresh(warehouse: Path) -> dict[str, object]:
-    """Apply model changes to prod (a real plan), then rebuild the data-bearing models."""
-    context = sqlmesh_context(warehouse)
+def plan_and_refresh(warehouse: Path, project: Path = PROJECT_ROOT) -> dict[str, object]:
+    """Apply model changes to prod (a real plan), then rebuild every source's mart from its raw table."""
+    rebuilt = rebuilt_models()
+    context = sqlmesh_context(warehouse, project)
     try:
         plan = context.plan(auto_apply=True, no_prompts=True)
         changed = sorted(s.name for s in plan.new_snapshots)
-        context.plan(restate_models=REBUILT_MODELS, auto_apply=True, no_prompts=True)
-        return {"models_changed": changed, "models_rebuilt": REBUILT_MODELS}
+        context.plan(restate_models=rebuilt, auto_apply=True, no_prompts=True)
+        return {"models_changed": changed, "models_rebuilt": rebuilt}
     finally:
         context.close()
 
