@@ -1,25 +1,45 @@
 """Ingestion of landing files of any declared source into `raw`, `quarantine` and the manifest.
 
-For each new file (new = its SHA-256 is not in the manifest):
-1. decode (UTF-8 expected; anything else is detected, read, and quarantined
-   whole with the encoding named) and parse CSV or JSON lines as strings;
+Every file in a source's landing folder ends up in `meta.ingest_manifest`
+once (keyed by the SHA-256 of its bytes) with a status:
+- `loaded`: its rows were read and sorted (below);
+- `quarantined`: a problem with the whole file (empty, binary or compressed
+  content, not UTF-8, a field or line over the limits of `config/ingest.yaml`,
+  a header without the required columns, a crash while reading it), with a
+  Dutch `reason`; none of its rows reach `raw`;
+- `refused`: a type the ingestion does not read (say `.xlsx`).
+A file is never retried under the same content; a corrected file (new bytes,
+new hash) is read afresh. One file's problem never stops the others.
+
+For each new file that can be read:
+1. decode (UTF-8, a byte-order mark is dropped; anything else is detected,
+   read, and every row quarantined with the encoding named), recognise the
+   CSV separator (',', ';' or tab) and parse CSV or JSON lines as strings;
 2. validate every row with the vectorised rules of `core.validation`;
 3. sort valid rows into new, exact duplicates (of an earlier row in this file
    or in `raw`) and conflicts (a known key, e.g. response_id, with other answers);
-4. pseudonymise the declared identifier (HMAC) and scrub free text;
+4. pseudonymise the declared identifier (HMAC, set-wise) and scrub free text;
 5. in ONE transaction: new rows to `raw.<table>`, everything else to
    `quarantine.<table>` with a reason, and the file to the manifest.
 Which columns, rules and tables: the source's declaration (`core.sources`).
 So rows_in = rows_raw + rows_quarantined + rows_duplicate for every file, and
-a crash leaves the warehouse as it was.
+a crash leaves the warehouse as it was. The work per file is bounded: its
+size and its fields are capped, and every step is linear in its size.
+
+The manifest also records the pseudonym key's fingerprint: the ingestion
+refuses to run under another key than the warehouse was loaded with (a firm
+would get a second `firm_id`); `core.rekey` changes the key explicitly.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import io
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,11 +50,27 @@ import polars as pl
 
 from core.contracts import EDGE_WHITESPACE
 from core.jsonlines import numbered_lines
-from core.landing import LandingFile, content_hash, list_landing_files
-from core.pseudonymise import pseudonym, pseudonymise_column, scrub_column, scrub_text
+from core.landing import (
+    LANDING_SUFFIXES,
+    IngestLimits,
+    LandingFile,
+    binary_kind,
+    content_hash,
+    file_hash,
+    ingest_limits,
+    list_landing_files,
+)
+from core.pseudonymise import key_fingerprint, pseudonymise_column, scrub_column, scrub_text
+from core.settings import PSEUDONYM_KEY_ENV
 from core.sources import Source, source
 from core.validation import REASON_SEPARATOR, normalise, parsed_number, parsed_timestamp, with_reasons
 from core.warehouse import ensure_ingest_tables
+
+log = logging.getLogger(__name__)
+
+LOADED, QUARANTINED, REFUSED = "loaded", "quarantined", "refused"
+SEPARATORS = (",", ";", "\t")  # CSV separators recognised from the header; ',' wins a tie
+PAYLOAD_CHARACTERS = 2000  # of an unreadable line or row kept in quarantine (after scrubbing)
 
 
 @dataclass(frozen=True)
@@ -49,9 +85,23 @@ class IngestResult:
     rows_raw: int
     rows_quarantined: int
     rows_duplicate: int
+    status: str = LOADED
+    reason: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+class FileRejected(Exception):
+    """A problem with a whole file: recorded once with this status and Dutch reason, none of its rows read."""
+
+    def __init__(self, reason: str, status: str = QUARANTINED, encoding: str = "unknown") -> None:
+        super().__init__(reason)
+        self.reason, self.status, self.encoding = reason, status, encoding
+
+
+class KeyMismatch(RuntimeError):
+    """The pseudonym key is not the one the warehouse was loaded with."""
 
 
 @dataclass(frozen=True)
@@ -62,19 +112,57 @@ class ParsedFile:
     file_problem: str | None  # a reason that applies to every row (wrong encoding)
 
 
+# --------------------------------------------------------------------------- whole-file checks
+
+
+def _size(count: int) -> str:
+    """A size as a Dutch reader writes it: '50,0 MB', '64 KB', '12 bytes'."""
+    if count >= 1024 * 1024:
+        return f"{count / 1024 / 1024:.1f} MB".replace(".", ",")
+    if count >= 1024:
+        return f"{count // 1024} KB"
+    return f"{count} bytes"
+
+
+def format_of(file_name: str) -> str:
+    """csv | jsonl for the types the ingestion reads, else the file's extension (or 'unknown')."""
+    suffix = Path(file_name).suffix.lower()
+    return {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix, suffix.lstrip(".") or "unknown")
+
+
+def file_level_problem(file_name: str, size: int, limits: IngestLimits) -> FileRejected | None:
+    """What is wrong with a file before reading it: a type we do not read, or too large a file."""
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in LANDING_SUFFIXES:
+        kind = f"type '{suffix}'" if suffix else "een bestand zonder extensie"
+        return FileRejected(f"Bestand: {kind} wordt niet ingelezen; lever CSV (.csv) of JSON lines (.jsonl) aan", REFUSED)
+    if size > limits.max_file_bytes:
+        return FileRejected(
+            f"Bestand: is {_size(size)}, groter dan de grens van {_size(limits.max_file_bytes)} (config/ingest.yaml); lever het in delen aan"
+        )
+    return None
+
+
+def _is_empty(data: bytes) -> bool:
+    return not data.removeprefix(codecs.BOM_UTF8).strip(b" \t\r\n")
+
+
 # --------------------------------------------------------------------------- parsing
 
 
 def decode(data: bytes) -> tuple[str, str, str | None]:
-    """Text, encoding name and a file-level problem (None when the file is proper UTF-8)."""
+    """Text, encoding name and a file-level problem (None when the file is proper UTF-8; a byte-order mark is dropped)."""
     try:
         return data.decode("utf-8-sig"), "utf-8", None
     except UnicodeDecodeError:
-        best = charset_normalizer.from_bytes(data).best()
-        encoding = best.encoding if best is not None else "latin-1"
-        text = data.decode(encoding, errors="replace")
-        problem = f"Bestand: is niet in UTF-8 gecodeerd (herkend als {encoding}); lever het bestand opnieuw aan in UTF-8"
-        return text, encoding, problem
+        pass
+    if b"\x00" in data and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # UTF-16/32 text has NULs
+        raise FileRejected("Bestand: bevat binaire gegevens (NUL-bytes) en is geen tekst; lever CSV of JSON lines aan", encoding="binary")
+    best = charset_normalizer.from_bytes(data).best()
+    encoding = best.encoding if best is not None else "latin-1"
+    text = data.decode(encoding, errors="replace")
+    problem = f"Bestand: is niet in UTF-8 gecodeerd (herkend als {encoding}); lever het bestand opnieuw aan in UTF-8"
+    return text, encoding, problem
 
 
 def _empty_unreadable() -> pl.DataFrame:
@@ -85,23 +173,126 @@ def _with_row_numbers(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_row_index("row_number", offset=1).with_columns(pl.col("row_number").cast(pl.Int64))
 
 
-def parse_csv(text: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """CSV as strings; rows with the wrong number of fields are reported, not dropped."""
+def _payload(text: str) -> str:
+    """What quarantine keeps of a line it could not read: scrubbed, then cut to a readable length."""
+    return scrub_text(text)[:PAYLOAD_CHARACTERS]
+
+
+@contextlib.contextmanager
+def _csv_field_limit(characters: int) -> Iterator[None]:
+    previous = csv.field_size_limit(characters)
     try:
-        frame = pl.read_csv(io.StringIO(text), infer_schema=False, raise_if_empty=False)
-        return _with_row_numbers(frame), _empty_unreadable()
-    except pl.exceptions.ComputeError:
-        pass  # ragged rows: fall back to the exact (slower) reader
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, [])
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _split_header(line: str, separator: str, limits: IngestLimits) -> list[str]:
+    with _csv_field_limit(limits.max_line_bytes):
+        try:
+            return next(csv.reader([line], delimiter=separator), [])
+        except csv.Error:
+            return [line]
+
+
+def header_line(text: str, limits: IngestLimits) -> str:
+    """The first line of a CSV text (its header); a first line over the line limit is a whole-file problem."""
+    end = text.find("\n", 0, limits.max_line_bytes + 1)
+    if end == -1:
+        if len(text) > limits.max_line_bytes:
+            raise FileRejected(f"Bestand: de eerste regel (de kopregel) is langer dan {_size(limits.max_line_bytes)}; is dit wel een CSV-bestand?")
+        end = len(text)
+    return text[:end].removesuffix("\r")
+
+
+def sniff_separator(line: str, declared: Source, limits: IngestLimits) -> str:
+    """The separator (',', ';' or tab) under which the header names the most declared columns.
+
+    >>> from core.sources import source
+    >>> sniff_separator("response_id;submitted_at;wave", source("cgc"), ingest_limits())
+    ';'
+    """
+    known = set(declared.landing_columns())
+    return max(SEPARATORS, key=lambda sep: (len(known & set(_split_header(line, sep, limits))), -SEPARATORS.index(sep)))
+
+
+def check_header(header: list[str], declared: Source, limits: IngestLimits) -> None:
+    """A header must be short enough, name each column once and hold every required column."""
+    if len(header) > limits.max_columns:
+        raise FileRejected(f"Bestand: de kopregel heeft {len(header)} kolommen, meer dan de grens van {limits.max_columns} (config/ingest.yaml)")
+    seen: set[str] = set()
+    for name in header:
+        if name in seen and name:
+            raise FileRejected(f"Bestand: kolom '{_payload(name)[:80]}' staat meer dan eens in de kopregel")
+        seen.add(name)
+    missing = [name for name in declared.required_fields() if name not in seen]
+    if missing:
+        found = ", ".join(f"'{_payload(name)[:40]}'" for name in header[:8]) + (", ..." if len(header) > 8 else "")
+        wanted = ", ".join(f"{name} ({declared.label(name)})" for name in missing)
+        raise FileRejected(f"Bestand: de kopregel mist verplichte kolommen: {wanted}; gevonden: {found or 'niets'}")
+
+
+def check_field_sizes(frame: pl.DataFrame, limits: IngestLimits, unit: str) -> None:
+    """No field over the field limit (a missing closing quote makes one field of the rest of a file)."""
+    columns = [c for c in frame.columns if c != "row_number" and frame[c].dtype == pl.Utf8]
+    if not columns or frame.height == 0:
+        return
+    longest = frame.select(pl.max_horizontal(pl.col(c).str.len_bytes().fill_null(0) for c in columns).alias("bytes"))["bytes"]
+    if longest.max() <= limits.max_field_bytes:
+        return
+    index = longest.arg_max()
+    row = frame.row(index, named=True)
+    column = max(columns, key=lambda c: len((row[c] or "").encode()))
+    raise FileRejected(
+        f"Bestand: {unit} {row['row_number']}, kolom '{column}' heeft een veld van {_size(longest[index])}, "
+        f"groter dan de grens van {_size(limits.max_field_bytes)} (config/ingest.yaml); ontbreekt er een afsluitend aanhalingsteken?"
+    )
+
+
+def parse_csv(text: str, declared: Source, limits: IngestLimits, utf8: bytes | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """CSV as strings; rows with the wrong number of fields are reported, not dropped.
+
+    `utf8` is the file's own UTF-8 bytes (without byte-order mark) when it has
+    them, so a proper file is not encoded again.
+    """
+    line = header_line(text, limits)
+    separator = sniff_separator(line, declared, limits)
+    header = [name.strip(EDGE_WHITESPACE) for name in _split_header(line, separator, limits)]
+    check_header(header, declared, limits)
+    try:
+        frame = pl.read_csv(
+            utf8 if utf8 is not None else text.encode("utf-8"), separator=separator, infer_schema=False, raise_if_empty=False
+        )
+        if frame.width == len(header):
+            frame.columns = header
+            frame = _with_row_numbers(frame)
+            check_field_sizes(frame, limits, "rij")
+            return frame, _empty_unreadable()
+    except pl.exceptions.PolarsError:
+        pass  # ragged rows or stray quotes: fall back to the exact (slower) reader
+    return _parse_csv_exactly(text, separator, header, limits)
+
+
+def _parse_csv_exactly(text: str, separator: str, header: list[str], limits: IngestLimits) -> tuple[pl.DataFrame, pl.DataFrame]:
     good, bad = [], []
-    for number, row in enumerate(reader, start=1):
-        if len(row) == len(header):
-            good.append([number, *row])
-        else:
-            reason = f"Rij: heeft {len(row)} velden, verwacht {len(header)}"
-            bad.append({"row_number": number, "reason": reason, "payload": scrub_text(",".join(row))})
-    frame = pl.DataFrame(good, schema=["row_number", *header], orient="row", schema_overrides={"row_number": pl.Int64})
+    with _csv_field_limit(limits.max_field_bytes):
+        try:
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+            next(reader, None)
+            for number, row in enumerate(reader, start=1):
+                if len(row) == len(header):
+                    good.append([number, *row])
+                else:
+                    reason = f"Rij: heeft {len(row)} velden, verwacht {len(header)}"
+                    bad.append({"row_number": number, "reason": reason, "payload": _payload(separator.join(row))})
+        except csv.Error as error:
+            if "field larger than field limit" in str(error):
+                raise FileRejected(
+                    f"Bestand: bevat een veld groter dan de grens van {_size(limits.max_field_bytes)} (config/ingest.yaml); "
+                    "ontbreekt er een afsluitend aanhalingsteken?"
+                ) from None
+            raise FileRejected(f"Bestand: is geen geldige CSV ({error})") from None
+    frame = pl.DataFrame(good, schema={"row_number": pl.Int64, **{name: pl.Utf8 for name in header}}, orient="row")
     return frame, pl.DataFrame(bad, schema=_empty_unreadable().schema)
 
 
@@ -115,34 +306,55 @@ def _as_text(value: object) -> str | None:
     return str(value)
 
 
-def parse_json_lines(text: str, columns: tuple[str, ...]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _line_too_long(line: str, limits: IngestLimits) -> bool:
+    return len(line) > limits.max_line_bytes or (4 * len(line) > limits.max_line_bytes and len(line.encode()) > limits.max_line_bytes)
+
+
+def parse_json_lines(text: str, columns: tuple[str, ...], limits: IngestLimits) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One JSON object per line; lists become ';'-joined strings as in the CSV export.
 
     Lines end at "\\n" only (`core.jsonlines.numbered_lines`): U+2028, U+0085
     and the like are data inside a line, so free text cannot split a record.
     `row_number` is the line number in the file (blank lines are counted, not loaded).
+    Only the declared columns are kept, so no file can make the frame wide.
     """
     good, bad = [], []
     for number, line in numbered_lines(text):
+        if _line_too_long(line, limits):
+            raise FileRejected(f"Bestand: regel {number} is langer dan de grens van {_size(limits.max_line_bytes)} (config/ingest.yaml)")
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # ValueError: not JSON, or an integer of thousands of digits
             record = None
         if not isinstance(record, dict):
-            bad.append({"row_number": number, "reason": "Regel: is geen geldig JSON-object", "payload": scrub_text(line[:2000])})
+            bad.append({"row_number": number, "reason": "Regel: is geen geldig JSON-object", "payload": _payload(line)})
             continue
-        good.append({"row_number": number, **{k: _as_text(v) for k, v in record.items()}})
-    schema = {"row_number": pl.Int64, **{name: pl.Utf8 for name in columns}}
-    frame = pl.DataFrame(good, schema_overrides={"row_number": pl.Int64}, infer_schema_length=None) if good else pl.DataFrame(schema=schema)
+        good.append([number, *(_as_text(record.get(name)) for name in columns)])
+    frame = pl.DataFrame(good, schema={"row_number": pl.Int64, **{name: pl.Utf8 for name in columns}}, orient="row")
+    check_field_sizes(frame, limits, "regel")
     return frame, pl.DataFrame(bad, schema=_empty_unreadable().schema)
 
 
-def parse(data: bytes, file_name: str, declared: Source) -> ParsedFile:
+def parse(data: bytes, file_name: str, declared: Source, limits: IngestLimits | None = None) -> ParsedFile:
+    """A landing file's rows as strings, or FileRejected for a problem with the whole file."""
+    limits = limits or ingest_limits()
+    if _is_empty(data):
+        raise FileRejected("Bestand: is leeg; lever het bestand opnieuw aan", encoding="utf-8")
+    kind = binary_kind(data)
+    if kind is not None:
+        raise FileRejected(
+            f"Bestand: de inhoud is geen tekst maar een {kind}-bestand; lever het (uitgepakt) aan als CSV of JSON lines", encoding="binary"
+        )
     text, encoding, problem = decode(data)
-    if file_name.lower().endswith(".csv"):
-        rows, unreadable = parse_csv(text)
-    else:
-        rows, unreadable = parse_json_lines(text, declared.landing_columns())
+    try:
+        if format_of(file_name) == "csv":
+            utf8 = data.removeprefix(codecs.BOM_UTF8) if problem is None else None
+            rows, unreadable = parse_csv(text, declared, limits, utf8)
+        else:
+            rows, unreadable = parse_json_lines(text, declared.landing_columns(), limits)
+    except FileRejected as rejected:
+        rejected.encoding = encoding
+        raise
     return ParsedFile(rows, unreadable, encoding, problem)
 
 
@@ -151,7 +363,10 @@ def parse(data: bytes, file_name: str, declared: Source) -> ParsedFile:
 
 def classify(parsed: ParsedFile, declared: Source) -> pl.DataFrame:
     """Normalised rows with `reason_code` (null = valid) and Dutch `reason`."""
-    frame = normalise(parsed.rows, declared.name).with_columns(parsed.rows["row_number"])
+    # Every declared column present (null where a file lacks it): `normalise` then keeps the file's height.
+    missing = [pl.lit(None, pl.Utf8).alias(c) for c in declared.landing_columns() if c not in parsed.rows.columns]
+    rows = parsed.rows.with_columns(missing)
+    frame = normalise(rows, declared.name).with_columns(rows["row_number"])
     frame = with_reasons(frame, declared.name)
     if parsed.file_problem:
         return frame.with_columns(reason_code=pl.lit("encoding"), reason=pl.lit(parsed.file_problem))
@@ -227,7 +442,7 @@ def quarantine_rows(frame: pl.DataFrame, declared: Source, key: bytes, file_hash
         if column not in frame.columns:
             continue
         if field.type == "identifier":  # even an invalid one: it may be a real number with a typo
-            kept.append(frame[column].map_elements(lambda v: pseudonym(v, key), return_dtype=pl.Utf8, skip_nulls=True).alias(column))
+            kept.append(pseudonymise_column(frame[column], key).alias(column))
         elif field.type == "timestamp":
             kept.append(pl.col(column))
         else:
@@ -277,6 +492,27 @@ def already_loaded(connection: duckdb.DuckDBPyConnection, name: str, file_hash: 
     return connection.execute("SELECT 1 FROM meta.ingest_manifest WHERE source = ? AND file_hash = ?", [name, file_hash]).fetchone() is not None
 
 
+def check_key(connection: duckdb.DuckDBPyConnection, key: bytes) -> str:
+    """The key's fingerprint, after checking that every file in the manifest was loaded under this key."""
+    fingerprint = key_fingerprint(key)
+    others = connection.execute(
+        "SELECT key_fingerprint, COUNT(*) FROM meta.ingest_manifest WHERE key_fingerprint <> ? GROUP BY 1 ORDER BY 2 DESC", [fingerprint]
+    ).fetchall()
+    if others:
+        earlier = ", ".join(f"{other} ({files} files)" for other, files in others)
+        raise KeyMismatch(
+            f"The pseudonym key ({PSEUDONYM_KEY_ENV}, fingerprint {fingerprint}) is not the key this warehouse was loaded with "
+            f"(fingerprint {earlier}): ingesting under it would give every firm a second pseudonym. Nothing was loaded. "
+            f"Set {PSEUDONYM_KEY_ENV} back to the earlier key, or re-key the warehouse first with "
+            "`mkbvm rekey --old-key-file <file with the earlier key>`."
+        )
+    return fingerprint
+
+
+def _rejected_result(problem: FileRejected, file_name: str, file_hash: str, size: int) -> IngestResult:
+    return IngestResult(file_name, file_hash, problem.encoding, size, 0, 0, 0, 0, problem.status, problem.reason)
+
+
 def ingest_bytes(
     connection: duckdb.DuckDBPyConnection,
     data: bytes,
@@ -284,17 +520,37 @@ def ingest_bytes(
     key: bytes,
     run_id: str | None = None,
     name: str = "cgc",
+    limits: IngestLimits | None = None,
 ) -> IngestResult | None:
-    """Load one landing file of source `name` in one transaction; None if its content was loaded before."""
-    declared = source(name)
+    """Load one landing file of source `name` in one transaction; None if its content was seen before.
+
+    A problem with the whole file is recorded (status quarantined or refused,
+    Dutch reason) instead of raised; a crash rolls back and raises.
+    """
+    declared, limits = source(name), limits or ingest_limits()
     ensure_ingest_tables(connection, name)
+    fingerprint = check_key(connection, key)
     file_hash = content_hash(data)
     if already_loaded(connection, name, file_hash):
         return None
     loaded_at = datetime.now().replace(microsecond=0)
-    parsed = parse(data, file_name, declared)
-    rows = classify(parsed, declared)
+    try:
+        problem = file_level_problem(file_name, len(data), limits)
+        if problem is not None:
+            raise problem
+        parsed = parse(data, file_name, declared, limits)
+    except FileRejected as rejected:
+        result = _rejected_result(rejected, file_name, file_hash, len(data))
+        _write(connection, declared, None, None, result, run_id, loaded_at, format_of(file_name), fingerprint)
+        return result
+    new_rows, rejected_rows, result = sort_rows(connection, parsed, declared, key, file_name, file_hash, len(data), loaded_at)
+    _write(connection, declared, new_rows, rejected_rows, result, run_id, loaded_at, format_of(file_name), fingerprint)
+    return result
 
+
+def sort_rows(connection, parsed: ParsedFile, declared: Source, key: bytes, file_name: str, file_hash: str, size: int, loaded_at: datetime):
+    """(rows for raw, rows for quarantine, the file's IngestResult) of a parsed file; writes nothing."""
+    rows = classify(parsed, declared)
     valid = rows.filter(pl.col("reason_code").is_null())
     typed = typed_rows(valid, declared, key, file_hash, loaded_at)
     status = _against_raw(connection, typed, declared)
@@ -333,42 +589,87 @@ def ingest_bytes(
         file_name=file_name,
         file_hash=file_hash,
         encoding=parsed.encoding,
-        size_bytes=len(data),
+        size_bytes=size,
         rows_in=rows.height + unreadable.height,
         rows_raw=new_rows.height,
         rows_quarantined=rejected.height - duplicates,
         rows_duplicate=duplicates,
+        status=QUARANTINED if parsed.file_problem else LOADED,
+        reason=parsed.file_problem,
     )
-    _write(connection, declared, new_rows, rejected, result, run_id, loaded_at, format_of(file_name))
-    return result
+    return new_rows, rejected, result
 
 
-def format_of(file_name: str) -> str:
-    return "csv" if file_name.lower().endswith(".csv") else "jsonl"
+MANIFEST_COLUMNS = (
+    "file_hash, file_name, source, file_format, encoding, bytes, rows_in, rows_raw, rows_quarantined, rows_duplicate, "
+    "loaded_at, run_id, status, reason, key_fingerprint"
+)
 
 
-def _write(connection, declared: Source, new_rows, rejected, result, run_id, loaded_at, file_format) -> None:
+def _manifest_values(declared: Source, result: IngestResult, run_id, loaded_at, file_format: str, fingerprint: str) -> list:
+    return [
+        result.file_hash, result.file_name, declared.name, file_format, result.encoding, result.size_bytes,
+        result.rows_in, result.rows_raw, result.rows_quarantined, result.rows_duplicate, loaded_at, run_id,
+        result.status, result.reason, fingerprint,
+    ]
+
+
+def _write(connection, declared: Source, new_rows, rejected, result, run_id, loaded_at, file_format, fingerprint) -> None:
+    """Rows and the manifest row of one file in one transaction (a whole-file outcome has no rows)."""
+    frames = {"new_rows": new_rows, "rejected_rows": rejected}
     connection.execute("BEGIN TRANSACTION")
     try:
-        connection.register("new_rows", new_rows)
-        connection.register("rejected_rows", rejected)
-        connection.execute(f"INSERT INTO {declared.raw_table} BY NAME SELECT * FROM new_rows")
-        connection.execute(f"INSERT INTO {declared.quarantine_table} BY NAME SELECT * FROM rejected_rows")
+        if new_rows is not None and new_rows.height:
+            connection.register("new_rows", new_rows)
+            connection.execute(f"INSERT INTO {declared.raw_table} BY NAME SELECT * FROM new_rows")
+        if rejected is not None and rejected.height:
+            connection.register("rejected_rows", rejected)
+            connection.execute(f"INSERT INTO {declared.quarantine_table} BY NAME SELECT * FROM rejected_rows")
         connection.execute(
-            "INSERT INTO meta.ingest_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                result.file_hash, result.file_name, declared.name, file_format, result.encoding,
-                result.size_bytes, result.rows_in, result.rows_raw, result.rows_quarantined, result.rows_duplicate,
-                loaded_at, run_id,
-            ],
+            f"INSERT INTO meta.ingest_manifest ({MANIFEST_COLUMNS}) VALUES ({', '.join('?' * 15)})",
+            _manifest_values(declared, result, run_id, loaded_at, file_format, fingerprint),
         )
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
     finally:
-        connection.unregister("new_rows")
-        connection.unregister("rejected_rows")
+        for view, frame in frames.items():
+            if frame is not None and frame.height:
+                connection.unregister(view)
+
+
+def ingest_file(
+    connection: duckdb.DuckDBPyConnection, landing_file: LandingFile, key: bytes, run_id: str | None, name: str, limits: IngestLimits
+) -> IngestResult | None:
+    """One landing file: a type we do not read or too large a file is recorded without reading it into memory."""
+    problem = file_level_problem(landing_file.path.name, landing_file.size, limits)
+    if problem is None:
+        return ingest_bytes(connection, landing_file.path.read_bytes(), landing_file.path.name, key, run_id, name, limits)
+    return record_file_outcome(connection, landing_file, key, run_id, name, problem)
+
+
+def record_file_outcome(
+    connection: duckdb.DuckDBPyConnection, landing_file: LandingFile, key: bytes, run_id: str | None, name: str, problem: FileRejected
+) -> IngestResult | None:
+    """Record a whole-file outcome (once per content) without reading the file into memory; None if recorded before."""
+    declared = source(name)
+    fingerprint = check_key(connection, key)
+    try:
+        digest = file_hash(landing_file.path)
+    except OSError:  # not even readable: this version of the file (name, size, time) stands in for its content
+        digest = f"unreadable:{landing_file.path.name}:{landing_file.size}:{landing_file.modified_ns}"
+    if already_loaded(connection, name, digest):
+        return None
+    result = _rejected_result(problem, landing_file.path.name, digest, landing_file.size)
+    loaded_at = datetime.now().replace(microsecond=0)
+    _write(connection, declared, None, None, result, run_id, loaded_at, format_of(landing_file.path.name), fingerprint)
+    return result
+
+
+def _rollback_if_open(connection: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):  # "no transaction is active" is the usual case
+        connection.execute("ROLLBACK")
 
 
 def ingest_landing(
@@ -378,13 +679,30 @@ def ingest_landing(
     run_id: str | None = None,
     on_file: Callable[[LandingFile, IngestResult | None], None] | None = None,
     name: str = "cgc",
+    limits: IngestLimits | None = None,
 ) -> list[IngestResult]:
-    """Ingest every new file of source `name` in the landing zone (`landing/<name>/`), each in its own transaction."""
+    """Ingest every new file of source `name` in the landing zone (`landing/<name>/`), each in its own transaction.
+
+    Returns what happened to each file seen for the first time. A crash while
+    reading one file is logged (with its traceback) and recorded as that
+    file's outcome; the other files are read as usual. Only a wrong key
+    (KeyMismatch) or a broken warehouse stops the run.
+    """
+    limits = limits or ingest_limits()
     ensure_ingest_tables(connection, name)
+    check_key(connection, key)
     results = []
     for landing_file in list_landing_files(landing, name):
-        data = landing_file.path.read_bytes()
-        result = ingest_bytes(connection, data, landing_file.path.name, key, run_id, name)
+        try:
+            result = ingest_file(connection, landing_file, key, run_id, name, limits)
+        except KeyMismatch:
+            raise
+        except Exception as error:  # noqa: BLE001 - one file's crash must not stop the others
+            _rollback_if_open(connection)
+            log.exception("%s/%s could not be ingested", name, landing_file.path.name)
+            # The reason names the kind of error only: a message may quote the file's content.
+            reason = f"Bestand: kon niet worden gelezen ({type(error).__name__}); de foutmelding staat in het logboek van de run"
+            result = record_file_outcome(connection, landing_file, key, run_id, name, FileRejected(reason))
         if result is not None:
             results.append(result)
         if on_file:

@@ -1,22 +1,37 @@
-"""The landing zone: one file per submission or delivery, written atomically.
+"""The landing zone: one file per submission or delivery, written atomically; what a landing file is.
 
 A file appears under its final name only when it is complete and on disk
 (temporary file, fsync, rename, fsync of the folder), so the ingestion never
 reads half a file and a respondent is thanked only after the answer is safe.
+
+Every complete file is listed, whatever its type: the ingestion records the
+ones it does not read (say `.xlsx`) as refused instead of passing them over.
+The limits per file (`config/ingest.yaml`) and the recognition of binary
+content by its bytes (`filetype`), not its name, live here too.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+import filetype
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
 from core.files import file_mode, private_dir
+from core.settings import CONFIG_DIR
 
 LANDING_SUFFIXES = (".csv", ".jsonl", ".json")
+"""The types the ingestion reads: CSV, and JSON lines (one object per line, also under `.json`)."""
 TEMP_PREFIX = ".incoming-"
+LIMITS_FILE = CONFIG_DIR / "ingest.yaml"
+SNIFF_BYTES = 8192  # filetype reads at most this much of a file's head
 
 
 def write_atomically(folder: Path, name: str, content: bytes, public: bool = False) -> Path:
@@ -55,15 +70,20 @@ class LandingFile:
     size: int
     modified_ns: int
 
+    @property
+    def readable(self) -> bool:
+        """Whether the ingestion reads this type of file (by its name; its content is checked when read)."""
+        return self.path.suffix.lower() in LANDING_SUFFIXES
+
 
 def list_landing_files(landing: Path, source: str) -> list[LandingFile]:
-    """Complete landing files of one source, oldest first (temporary files are skipped)."""
+    """Every complete landing file of one source, of any type, oldest first (temporary and hidden files are skipped)."""
     folder = landing / source
     if not folder.is_dir():
         return []
     found = []
     for path in folder.iterdir():
-        if path.name.startswith((TEMP_PREFIX, ".")) or path.suffix.lower() not in LANDING_SUFFIXES:
+        if path.name.startswith((TEMP_PREFIX, ".")) or not path.is_file():
             continue
         status = path.stat()
         found.append(LandingFile(path, source, status.st_size, status.st_mtime_ns))
@@ -73,3 +93,73 @@ def list_landing_files(landing: Path, source: str) -> list[LandingFile]:
 def content_hash(data: bytes) -> str:
     """SHA-256 of a file's bytes: the manifest key, so a file is loaded once whatever its name."""
     return hashlib.sha256(data).hexdigest()
+
+
+def file_hash(path: Path) -> str:
+    """`content_hash` of a file on disk, read in chunks (for files too large to read whole)."""
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+# --------------------------------------------------------------------------- limits and content
+
+
+class IngestLimits(BaseModel):
+    """How much work one landing file may cause (`config/ingest.yaml`); sizes in bytes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_file_megabytes: float = Field(gt=0)
+    max_field_kilobytes: float = Field(gt=0)
+    max_line_kilobytes: float = Field(gt=0)
+    max_columns: int = Field(gt=0)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_megabytes * 1024 * 1024)
+
+    @property
+    def max_field_bytes(self) -> int:
+        return int(self.max_field_kilobytes * 1024)
+
+    @property
+    def max_line_bytes(self) -> int:
+        return int(self.max_line_kilobytes * 1024)
+
+
+@cache
+def ingest_limits() -> IngestLimits:
+    """The limits of `config/ingest.yaml`."""
+    with open(LIMITS_FILE, encoding="utf-8") as handle:
+        return IngestLimits.model_validate(yaml.safe_load(handle))
+
+
+def binary_kind(data: bytes) -> str | None:
+    """What binary content a file holds, by its bytes (e.g. 'gzip (application/gzip)'); None for text.
+
+    `filetype` knows archives, documents and images by their first bytes. Some
+    signatures are plain letters (a BMP starts with "BM"), so a head that reads
+    as text without NUL bytes counts as text whatever it resembles.
+
+    >>> import gzip
+    >>> binary_kind(gzip.compress(b"a,b\\n1,2\\n"))
+    'gz (application/gzip)'
+    >>> binary_kind(b"BMW,Audi\\n1,2\\n") is None
+    True
+    """
+    head = data[:SNIFF_BYTES]
+    kind = filetype.guess(head)
+    if kind is None or _reads_as_text(head):
+        return None
+    return f"{kind.extension} ({kind.mime})"
+
+
+def _reads_as_text(head: bytes) -> bool:
+    """UTF-8 without NUL bytes (a character cut off at the end of the head is fine)."""
+    if b"\x00" in head:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True

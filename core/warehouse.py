@@ -34,8 +34,19 @@ CREATE TABLE IF NOT EXISTS meta.ingest_manifest (
     rows_duplicate BIGINT NOT NULL,     -- exact repeats of a row already loaded
     loaded_at TIMESTAMP NOT NULL,
     run_id VARCHAR,
+    status VARCHAR DEFAULT 'loaded',    -- loaded | quarantined (whole file, see reason) | refused (a type the ingestion does not read)
+    reason VARCHAR,                     -- Dutch, for a file-level outcome ('Bestand: ...'); null for a file read as usual
+    key_fingerprint VARCHAR,            -- core.pseudonymise.key_fingerprint of the key its identifiers were hashed with
     PRIMARY KEY (source, file_hash)
 );
+"""
+
+# Warehouses made before a column existed get it here (in the same order as above);
+# their files were all loaded (status 'loaded'), under a key nobody recorded (null).
+MANIFEST_MIGRATIONS = """
+ALTER TABLE meta.ingest_manifest ADD COLUMN IF NOT EXISTS status VARCHAR DEFAULT 'loaded';
+ALTER TABLE meta.ingest_manifest ADD COLUMN IF NOT EXISTS reason VARCHAR;
+ALTER TABLE meta.ingest_manifest ADD COLUMN IF NOT EXISTS key_fingerprint VARCHAR;
 """
 
 _QUARANTINE_COLUMNS = """
@@ -89,6 +100,7 @@ def quarantine_ddl(name: str) -> str:
 def ensure_ingest_tables(connection: duckdb.DuckDBPyConnection, name: str = "cgc") -> None:
     """The manifest and source `name`'s raw and quarantine tables (idempotent)."""
     connection.execute(INGEST_DDL)
+    connection.execute(MANIFEST_MIGRATIONS)
     connection.execute(raw_ddl(name))
     connection.execute(quarantine_ddl(name))
 

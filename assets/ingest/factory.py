@@ -2,8 +2,11 @@
 
 For source `name` with table `t`: `raw/t` (accepted rows, identifiers
 pseudonymised), `quarantine/t` (rejected rows with a Dutch reason) and the
-shared `meta/ingest_manifest` (one row per loaded file per source), loaded
-from `data/landing/<name>/`, each file in one transaction.
+shared `meta/ingest_manifest` (one row per landing file per source, with its
+status: loaded, quarantined whole with a Dutch reason, or refused), loaded
+from `data/landing/<name>/`, each file in one transaction. The step fails
+(and loads nothing) when the pseudonym key is not the one the warehouse was
+loaded with.
 """
 
 from pathlib import Path
@@ -12,7 +15,7 @@ import dagster as dg
 
 from assets.resources import Folders, PseudonymKey, Warehouse
 from core.expectations import expectation_names, validate_raw
-from core.ingest import ingest_landing
+from core.ingest import LOADED, KeyMismatch, ingest_landing
 from core.sources import Source, sources
 
 MANIFEST = dg.AssetKey(["meta", "ingest_manifest"])
@@ -29,10 +32,20 @@ def quarantine_key(declared: Source) -> dg.AssetKey:
 def _files_table(results) -> dg.MetadataValue:
     return dg.MetadataValue.md(
         "\n".join(
-            ["| file | in | raw | quarantined | duplicate | encoding |", "|---|---|---|---|---|---|"]
-            + [f"| {r.file_name} | {r.rows_in} | {r.rows_raw} | {r.rows_quarantined} | {r.rows_duplicate} | {r.encoding} |" for r in results]
+            ["| file | status | in | raw | quarantined | duplicate | encoding | reason |", "|---|---|---|---|---|---|---|---|"]
+            + [f"| {r.file_name} | {r.status} | {r.rows_in} | {r.rows_raw} | {r.rows_quarantined} | {r.rows_duplicate} | {r.encoding} "
+               f"| {(r.reason or '').replace('|', '/')} |" for r in results]
         )
     )
+
+
+def _log_file(context: dg.AssetExecutionContext, landing_file, result) -> None:
+    if result is None:
+        context.log.info(f"{landing_file.path.name}: already in the manifest")
+    elif result.status == LOADED:
+        context.log.info(f"{landing_file.path.name}: {result.as_dict()}")
+    else:  # a whole file quarantined or refused: the data engineer has to act
+        context.log.warning(f"{landing_file.path.name}: {result.status}: {result.reason}")
 
 
 def build_ingest_asset(declared: Source) -> dg.AssetsDefinition:
@@ -45,27 +58,31 @@ def build_ingest_asset(declared: Source) -> dg.AssetsDefinition:
     ]
     if declared.name == next(iter(sources())):  # the shared manifest is materialised by the first source's asset
         specs.append(dg.AssetSpec(MANIFEST, group_name="ingest",
-                                  description="One row per loaded landing file per source, keyed by content hash; rows_in = raw + quarantined + duplicate."))
+                                  description="One row per landing file per source, keyed by content hash: status (loaded, quarantined, refused), "
+                                              "Dutch reason, key fingerprint; rows_in = raw + quarantined + duplicate."))
 
     @dg.multi_asset(name=f"{declared.name}_ingestion", specs=specs, compute_kind="duckdb")
     def ingestion(context: dg.AssetExecutionContext, warehouse: Warehouse, folders: Folders, pseudonym_key: PseudonymKey):
         key = pseudonym_key.as_bytes()
         with warehouse.connect() as connection:
-            results = ingest_landing(
-                connection, Path(folders.landing), key, run_id=context.run.run_id, name=declared.name,
-                on_file=lambda f, r: context.log.info(f"{f.path.name}: {'already loaded' if r is None else r.as_dict()}"),
-            )
+            try:
+                results = ingest_landing(connection, Path(folders.landing), key, run_id=context.run.run_id, name=declared.name,
+                                         on_file=lambda f, r: _log_file(context, f, r))
+            except KeyMismatch as error:
+                raise dg.Failure(str(error)) from None
             raw_total, quarantine_total, files_total = connection.execute(
                 f"SELECT (SELECT COUNT(*) FROM {declared.raw_table}), (SELECT COUNT(*) FROM {declared.quarantine_table}), "
                 "(SELECT COUNT(*) FROM meta.ingest_manifest WHERE source = ?)", [declared.name],
             ).fetchone()
         rows = {field: sum(getattr(r, field) for r in results) for field in ("rows_in", "rows_raw", "rows_quarantined", "rows_duplicate")}
-        yield dg.MaterializeResult(asset_key=raw_key(declared),
-                                   metadata={"files_loaded": len(results), **rows, "rows_total": raw_total, "files_this_run": _files_table(results)})
+        statuses = {status: sum(r.status == status for r in results) for status in ("loaded", "quarantined", "refused")}
+        yield dg.MaterializeResult(asset_key=raw_key(declared), metadata={
+            "files_loaded": statuses["loaded"], "files_quarantined": statuses["quarantined"], "files_refused": statuses["refused"],
+            **rows, "rows_total": raw_total, "files_this_run": _files_table(results)})
         yield dg.MaterializeResult(asset_key=quarantine_key(declared), metadata={
             "rows_quarantined": rows["rows_quarantined"], "rows_duplicate": rows["rows_duplicate"], "rows_total": quarantine_total})
         if MANIFEST in [spec.key for spec in specs]:
-            yield dg.MaterializeResult(asset_key=MANIFEST, metadata={"files_loaded": len(results), "files_total": files_total})
+            yield dg.MaterializeResult(asset_key=MANIFEST, metadata={"files_recorded": len(results), "files_total": files_total})
 
     ingestion.__doc__ = f"Load every new {declared.title} landing file (CSV or JSON lines) from landing/{declared.name}/; each file in one transaction."
     return ingestion
