@@ -50,7 +50,7 @@ class Article(_Strict):
 class Proposal(_Strict):
     """A proposal as an administrator enters it."""
 
-    id: str = Field(pattern=SLUG, min_length=3, max_length=60)
+    id: str = Field(pattern=SLUG, min_length=3, max_length=32)  # it becomes a release period, part of file names
     kind: Literal["wetsvoorstel", "beleidsmaatregel"] = "wetsvoorstel"
     title: str = Field(min_length=5, max_length=200)
     summary: str = Field(min_length=20, max_length=3000, description="core points and intended impact, B1 Dutch")
@@ -191,6 +191,21 @@ def proposal_codes() -> list[str]:
         return [proposal.id for proposal in list_proposals(connection)]
 
 
+def closed_proposals(today: date) -> list[str]:
+    """Proposals whose simulation window has ended: their figures may be released."""
+    from accounts.store import store
+
+    with store() as connection:
+        return [proposal.id for proposal in list_proposals(connection) if proposal.is_closed(today)]
+
+
+def open_proposal_codes(today: date) -> list[str]:
+    from accounts.store import store
+
+    with store() as connection:
+        return [proposal.id for proposal in open_proposals(connection, today)]
+
+
 def proposal_titles() -> dict[str, str]:
     from accounts.store import store
 
@@ -201,7 +216,7 @@ def proposal_titles() -> dict[str, str]:
 def slug(title: str) -> str:
     """A short name made from a title.
 
-    >>> slug("Verhoging van het minimumloon 2027!")
-    'verhoging-van-het-minimumloon-2027'
+    >>> slug("Minimumloon 2027!")
+    'minimumloon-2027'
     """
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60].strip("-")
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:32].strip("-")

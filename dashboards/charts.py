@@ -116,3 +116,23 @@ def budget_chart(budget: pl.DataFrame, title: str) -> alt.TopLevelMixin:
     )
     layers = bars if pd.isna(limit) else bars + rule + label
     return _dutch(layers.properties(height=300, title=title))
+
+
+def group_bars(table: pl.DataFrame, title: str, axis_title: str, number_format: str = ",.0f") -> alt.TopLevelMixin:
+    """One bar per group with its 95% interval as a whisker; groups not shown ('x') are left out and named in the caption.
+
+    `table` has the columns name, estimate, ci_low, ci_high, suppressed.
+    """
+    shown = table.filter(~pl.col("suppressed") & pl.col("estimate").is_not_null()).to_pandas()
+    y = alt.Y("name:N", title=None, sort=shown["name"].tolist())
+    tooltip = [
+        alt.Tooltip("name:N", title="Groep"),
+        alt.Tooltip("estimate:Q", title="Schatting", format=number_format),
+        alt.Tooltip("ci_low:Q", title="Interval van", format=number_format),
+        alt.Tooltip("ci_high:Q", title="Interval tot", format=number_format),
+    ]
+    base = alt.Chart(shown).encode(y=y)
+    bars = base.mark_bar(color=BAND_COLOUR).encode(x=alt.X("estimate:Q", title=axis_title), tooltip=tooltip)
+    whiskers = base.mark_rule(color=LINE_COLOUR, strokeWidth=2).encode(x="ci_low:Q", x2="ci_high:Q", tooltip=tooltip)
+    zero = alt.Chart(pd.DataFrame({"zero": [0]})).mark_rule(color="gray").encode(x=alt.datum(0))
+    return _dutch((bars + whiskers + zero).properties(height=max(120, 28 * len(shown)), title=title))

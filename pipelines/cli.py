@@ -89,9 +89,18 @@ def generate(
     last_wave: str = typer.Option(None, help="Last wave (YYYY-MM); default: last month."),
     seed: int = typer.Option(20261122, help="Random seed (same seed, same files)."),
 ) -> None:
-    """Write synthetic CGC exports (CSV and JSON lines, with about 1 % defects) into data/landing/cgc/."""
-    from core.synthetic import generate as generate_data
+    """Synthetic data: CGC exports (CSV and JSON lines, about 1 % defects) into data/landing/cgc/, the five demo
+    proposals into the policy pipeline, and the firms' impact estimates (DIS) into data/landing/dis/."""
+    from datetime import date
 
+    import polars as pl
+
+    from accounts.store import store
+    from content.demo import ensure_demo_proposals
+    from core.synthetic import generate as generate_data
+    from core.synthetic_dis import generate_dis
+
+    prepare_environment()  # the proposals' audit entries need the accounts key
     current = paths()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("Golven genereren", total=waves)
@@ -100,6 +109,10 @@ def generate(
             progress=lambda wave, rows: bar.update(task, advance=1, description=f"Golf {wave}: {rows} rijen"),
         )
     console.print(f"{len(result.files)} files, {result.rows} rows ({result.defects} defective) for {result.firms} firms in {current.landing / 'cgc'}")
+    with store() as connection:
+        proposals = ensure_demo_proposals(connection, date.today())
+    files = generate_dis(current.landing, pl.read_parquet(current.synthetic / "firms.parquet"), date.today(), seed=seed)
+    console.print(f"{len(proposals)} proposals in the policy pipeline; {len(files)} DIS files in {current.landing / 'dis'}")
 
 
 @app.command()

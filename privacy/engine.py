@@ -37,7 +37,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from core import reference
+from core.periods import closed_periods
 from privacy import ledger
 from privacy.bounding import require_grain
 from privacy.loading import privacy_settings
@@ -350,9 +350,4 @@ def releasable_periods(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec,
     present = [row[0] for row in connection.execute(
         f'SELECT DISTINCT CAST("{spec.period}" AS VARCHAR) FROM {spec.source} WHERE "{spec.period}" IS NOT NULL ORDER BY 1'
     ).fetchall() if PERIOD_PATTERN.fullmatch(row[0])]
-    if kind == "wave":
-        closed = set(reference.closed_waves(today))
-        return [p for p in present if p in closed]
-    if kind == "month":  # 'YYYY-MM': a month is closed once it is over
-        return [p for p in present if p < f"{today:%Y-%m}"]
-    raise ValueError(f"{spec.dataset}: period: releasing '{kind}' periods is not supported yet")
+    return closed_periods(kind, today, present)

@@ -7,7 +7,9 @@ only the sizes are small. The session runs in a temporary data folder.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -48,17 +50,45 @@ def make_installation(root: Path) -> Installation:
 
 
 def run_pipeline(installation: Installation, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
-    result = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], resources=installation.resources(), instance=instance)
+    with data_dir(installation.data_dir):  # the proposals live in the installation's own store
+        result = dg.materialize([*ALL_ASSETS, *ALL_CHECKS], resources=installation.resources(), instance=instance)
     assert result.success
     return result
 
 
+@contextmanager
+def data_dir(path: Path):
+    """MKB_DATA_DIR set to `path` for a while: code that reads the installation's own stores (the proposals) finds them."""
+    before = os.environ.get("MKB_DATA_DIR")
+    os.environ["MKB_DATA_DIR"] = str(path)
+    try:
+        yield path
+    finally:
+        if before is None:
+            os.environ.pop("MKB_DATA_DIR", None)
+        else:
+            os.environ["MKB_DATA_DIR"] = before
+
+
+def generate_installation(installation: Installation, firms: int, waves: int, seed: int = 7) -> None:
+    """Synthetic CGC waves, the demo proposals (three closed, two open) and the firms' DIS estimates."""
+    from accounts.store import store
+    from content.demo import ensure_demo_proposals
+    from core.synthetic_dis import generate_dis
+
+    generate(installation.landing, installation.synthetic, firms=firms, waves=waves, last_wave=LAST_WAVE, seed=seed)
+    with store(installation.data_dir / "accounts" / "accounts.sqlite") as connection:
+        ensure_demo_proposals(connection, date.today())
+    generate_dis(installation.landing, pl.read_parquet(installation.synthetic / "firms.parquet"), date.today(), seed=seed)
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory) -> Installation:
-    """Small synthetic data (1,500 firms, 4 waves) after one full pipeline run."""
+    """Small synthetic data (1,500 firms, 4 waves, 5 proposals) after one full pipeline run."""
     installation = make_installation(tmp_path_factory.mktemp("installation"))
-    generate(installation.landing, installation.synthetic, firms=1_500, waves=4, last_wave=LAST_WAVE, seed=7)
-    run_pipeline(installation)
+    with data_dir(installation.data_dir):
+        generate_installation(installation, firms=1_500, waves=4)
+        run_pipeline(installation)
     return installation
 
 

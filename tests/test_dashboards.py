@@ -126,11 +126,13 @@ def test_privacy_page_shows_budget_and_ledger(app):
     assert not app.exception and not app.error
     ledger = app.table[0].value
     assert list(ledger.columns) == ["Publicatie", "Meting", "Versie", "Epsilon", "Delta", "Mechanisme", "Beschermde eenheid", "Gemaakt op"]
-    assert len(ledger) == 8  # 2 releases x 4 waves
-    assert set(ledger["Publicatie"]) == {"Saldo's van de Gezondheidscheck", "Sentiment en uitdagingen"}
-    per_wave = sum(spec.privacy_loss.epsilon for spec in release_specs().values())  # every spec released once per wave
+    cgc = {name: spec for name, spec in release_specs().items() if spec.dataset == "cgc"}
+    dis = {name: spec for name, spec in release_specs().items() if spec.dataset == "dis"}
+    assert len(ledger) == len(cgc) * 4 + len(dis) * 3  # every CGC spec per wave (4), every DIS spec per closed proposal (3)
+    assert set(ledger["Publicatie"]) == {spec.title for spec in release_specs().values()}
+    per_wave = sum(spec.privacy_loss.epsilon for spec in cgc.values())  # every spec released once per wave
     budget, rows = charts(app)[0]
-    assert [row["epsilon_spent"] for row in rows if "epsilon_spent" in row] == [pytest.approx(per_wave)] * 4
+    assert [row["epsilon_spent"] for row in rows if "epsilon_spent" in row and row.get("dataset", "cgc") == "cgc"][:4] == [pytest.approx(per_wave)] * 4
     assert any(layer["mark"]["type"] == "rule" for layer in budget["layer"])
     assert f"{per_wave:.1f}".replace(".", ",") + " van het budget van 3,0" in app.caption[0].value
     text = " ".join(m.value for m in app.markdown)
@@ -246,7 +248,7 @@ def test_peer_comparison_falls_back_to_larger_groups():
 
 def test_budget_joins_the_configured_budget(pipeline):
     budget = privacy_budget(pipeline.exports)
-    assert budget.height == 4
+    assert budget.filter(pl.col("dataset") == "cgc").height == 4 and budget.filter(pl.col("dataset") == "dis").height == 3
     assert (budget["epsilon_budget"] == 3.0).all() and (budget["epsilon_spent"] <= budget["epsilon_budget"]).all()
     assert profile_releases(pipeline.exports)["release_name"].unique().to_list() == ["cgc_profile"]
 

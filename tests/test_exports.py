@@ -8,6 +8,8 @@ import sys
 
 import duckdb
 
+from privacy.loading import release_specs
+
 READER = r"""
 import json, sys
 from pathlib import Path
@@ -54,10 +56,11 @@ def read_exports_without_our_code(exports) -> dict:
 def test_exports_open_with_duckdb_and_pandas_and_carry_their_privacy_metadata(pipeline):
     report = read_exports_without_our_code(pipeline.exports)
     assert report["our_code_loaded"] == []
-    assert set(report["folders"]) == {"cgc_balance", "cgc_profile"}
+    assert set(report["folders"]) == set(release_specs())
     ledger = {row["release_id"]: row for row in report["ledger"]}
     for name, folder in report["folders"].items():
-        assert len(folder["files"]) == 4 and all(f.startswith(f"{name}_2026-") and f.endswith("_v1.parquet") for f in folder["files"])
+        periods = 4 if release_specs()[name].dataset == "cgc" else 3  # four closed waves, three closed proposals
+        assert len(folder["files"]) == periods and all(f.startswith(f"{name}_") and f.endswith("_v1.parquet") for f in folder["files"])
         metadata = folder["metadata"]
         assert REQUIRED_METADATA <= set(metadata) and REQUIRED_METADATA <= set(folder["pyarrow_metadata_keys"])
         entry = ledger[metadata["release_id"]]

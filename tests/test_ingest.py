@@ -10,21 +10,24 @@ import pytest
 
 from core import ingest
 from core.ingest import ingest_landing
+from core.sources import source, sources
 from core.synthetic import generate
 from tests.conftest import TEST_KEY
 
 
-def test_rows_reconcile_for_every_landing_file(pipeline):
+@pytest.mark.parametrize("name", list(sources()))
+def test_rows_reconcile_for_every_landing_file(pipeline, name):
+    declared = source(name)
     with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
-        manifest = connection.execute("SELECT * FROM meta.ingest_manifest").pl()
-        raw = connection.execute("SELECT file_hash, COUNT(*) AS n FROM raw.cgc_responses GROUP BY 1").pl()
+        manifest = connection.execute("SELECT * FROM meta.ingest_manifest WHERE source = ?", [name]).pl()
+        raw = connection.execute(f"SELECT file_hash, COUNT(*) AS n FROM {declared.raw_table} GROUP BY 1").pl()
         quarantine = connection.execute(
             "SELECT file_hash, COUNT(*) FILTER (reason_code <> 'duplicate') AS bad, COUNT(*) FILTER (reason_code = 'duplicate') AS dup "
-            "FROM quarantine.cgc_responses GROUP BY 1"
+            f"FROM {declared.quarantine_table} GROUP BY 1"
         ).pl()
-        reasons_missing = connection.execute("SELECT COUNT(*) FROM quarantine.cgc_responses WHERE reason IS NULL OR reason = ''").fetchone()[0]
-    files = sorted(p.name for p in (pipeline.landing / "cgc").iterdir())
-    assert sorted(manifest["file_name"]) == files
+        reasons_missing = connection.execute(f"SELECT COUNT(*) FROM {declared.quarantine_table} WHERE reason IS NULL OR reason = ''").fetchone()[0]
+    files = sorted(p.name for p in (pipeline.landing / name).iterdir())
+    assert files and sorted(manifest["file_name"]) == files
     joined = manifest.join(raw, on="file_hash", how="left").join(quarantine, on="file_hash", how="left").fill_null(0)
     for row in joined.iter_rows(named=True):
         assert row["rows_in"] == row["rows_raw"] + row["rows_quarantined"] + row["rows_duplicate"], row["file_name"]

@@ -16,6 +16,7 @@ import pytest
 
 from privacy import ledger
 from privacy.engine import SpecChanged, release, stored_release
+from privacy.loading import release_specs
 from tests.privacy_support import cgc_spec, firms_frame, settings, warehouse_with
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,5 +192,5 @@ def test_the_pipeline_relies_on_the_grain_check_of_its_own_run(pipeline):
     """In a full run the blocking check passed right after the build, so the release did not check again."""
     with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
         routes = {row[0] for row in connection.execute("SELECT bounding FROM privacy.ledger").fetchall()}
-    assert routes == {"source grain: one row per firm_id per wave in marts.cgc_firm_wave, checked exactly by the blocking check "
-                      "after the mart's build in the same run"}
+    assert routes == {f"source grain: one row per firm_id per {spec.period} in {spec.source}, checked exactly by the blocking check "
+                      "after the mart's build in the same run" for spec in release_specs().values()}

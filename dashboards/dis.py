@@ -1,0 +1,221 @@
+"""The DIS (impact simulations of proposals) on the dashboards: released figures per proposal, the respondent's
+comparison with similar firms, and the cumulative burden of all proposals.
+
+Everything here is post-processing of released figures; nothing is computed
+from answers. The respondent's own answers are shown beside them as they
+were typed (they are the respondent's own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from core.sources import source
+from dashboards.formatting import SUPPRESSED, nl_interval, nl_number
+from dashboards.groups import group_name
+from dashboards.released import release_cells
+
+IMPACT_RELEASE = "dis_impact"
+RESPONDENTS = "respondents"
+# Measure -> (statistic, Dutch label, the answer field it summarises, decimals)
+FIGURES = {
+    "cost_change_mean": ("mean", "Gemiddelde kostenverandering (euro per jaar)", "cost_change_euro", 0),
+    "cost_change_median": ("p50", "Mediaan kostenverandering (euro per jaar)", "cost_change_euro", 0),
+    "cost_change_percent_mean": ("mean", "Gemiddelde kostenverandering (% van de kosten)", "cost_change_percent", 1),
+    "fte_mean": ("mean", "Gemiddeld effect op personeel (FTE per bedrijf)", "fte_change", 1),
+    "fte_total": ("sum", "Totaal effect op personeel (FTE, alle bedrijven die antwoordden)", "fte_change", 1),
+    "admin_hours_mean": ("mean", "Gemiddelde extra administratie (uur per maand)", "admin_hours_per_month", 1),
+}
+POSITION = "competitive_position"
+# A peer figure is used only if its interval is at most this wide (half-width), per measure; else a larger group.
+MAX_PEER_HALF_WIDTH = {"cost_change_mean": 10_000.0, "admin_hours_mean": 10.0, "fte_mean": 2.0}
+
+
+def impact_releases(exports: Path | None = None) -> pl.DataFrame:
+    """Released cells of the DIS impact release (newest version per proposal)."""
+    return release_cells(IMPACT_RELEASE, exports)
+
+
+def released_proposals(cells: pl.DataFrame) -> list[str]:
+    return [] if cells.is_empty() else sorted(cells["period"].unique().to_list())
+
+
+def _level(cells: pl.DataFrame, proposal: str, level: str) -> pl.DataFrame:
+    return cells.filter((pl.col("period") == proposal) & (pl.col("level") == level))
+
+
+def figure_table(cells: pl.DataFrame, proposal: str, level: str, measure: str) -> pl.DataFrame:
+    """One measure of one proposal per group of a level: estimate, interval, suppression, firms.
+
+    Columns: group, name, estimate, ci_low, ci_high, suppressed, suppression_reason, respondents.
+    """
+    frame = _level(cells, proposal, level)
+    statistic = FIGURES[measure][0] if measure in FIGURES else "share"
+    chosen = frame.filter((pl.col("measure") == measure) & (pl.col("statistic") == statistic))
+    respondents = frame.filter((pl.col("measure") == RESPONDENTS) & (pl.col("statistic") == "count"))
+    group = pl.lit(None, pl.Utf8) if level == "nation" else pl.col(level)
+    keys = ["category"] if measure == POSITION else []
+    table = chosen.select(group.alias("group"), *keys, "estimate", "ci_low", "ci_high", "suppressed", "suppression_reason")
+    firms = respondents.select(group.alias("group"), pl.col("estimate").alias("respondents"))
+    table = table.join(firms, on="group", how="left", nulls_equal=True)
+    return table.with_columns(pl.col("group").map_elements(lambda code: group_name(level, code), return_dtype=pl.Utf8).alias("name"))
+
+
+def overview(cells: pl.DataFrame, proposal: str, level: str) -> pl.DataFrame:
+    """Every figure of one proposal per group of a level, formatted for a table ('x' for what is not shown)."""
+    rows = []
+    for measure, (_, label, _, decimals) in FIGURES.items():
+        for row in figure_table(cells, proposal, level, measure).iter_rows(named=True):
+            shown = not row["suppressed"] and row["estimate"] is not None
+            rows.append({"Groep": row["name"], "Cijfer": label,
+                         "Schatting": nl_number(row["estimate"], decimals, signed=True) if shown else SUPPRESSED,
+                         "95%-interval": nl_interval(row["ci_low"], row["ci_high"], decimals, signed=True) if shown else ""})
+    return pl.DataFrame(rows, schema=["Groep", "Cijfer", "Schatting", "95%-interval"], orient="row")
+
+
+@dataclass(frozen=True)
+class PeerImpact:
+    label: str  # "bedrijven in de sector Handel", ...
+    level: str
+    figures: pl.DataFrame  # measure, label, estimate, ci_low, ci_high, suppressed
+    position: pl.DataFrame  # category, estimate, ci_low, ci_high, suppressed
+
+
+def _precise(frame: pl.DataFrame) -> bool:
+    for measure, limit in MAX_PEER_HALF_WIDTH.items():
+        row = frame.filter(pl.col("measure") == measure)
+        if row.is_empty() or row["suppressed"][0] or row["estimate"][0] is None or (row["ci_high"][0] - row["ci_low"][0]) / 2 > limit:
+            return False
+    return True
+
+
+def peer_impact(cells: pl.DataFrame, proposal: str, sector: str, size_class: str) -> PeerImpact | None:
+    """Released figures of the most specific group that is precise enough: sector, size class, else the nation."""
+    candidates = [("sector", sector, f"bedrijven in de sector {group_name('sector', sector)}"),
+                  ("size_class", size_class, f"bedrijven met {group_name('size_class', size_class)}"),
+                  ("nation", None, "alle bedrijven in Nederland")]
+    for level, code, label in candidates:
+        frame = _level(cells, proposal, level)
+        if code is not None:
+            frame = frame.filter(pl.col(level) == code)
+        if frame.is_empty():
+            continue
+        figures = frame.filter(pl.col("measure").is_in(list(FIGURES)) & (pl.col("statistic") == pl.col("measure").replace_strict(
+            {m: s for m, (s, *_) in FIGURES.items()}, default=None)))
+        if level == "nation" or _precise(figures):
+            position = frame.filter((pl.col("measure") == POSITION) & (pl.col("statistic") == "share"))
+            return PeerImpact(label, level, figures.select("measure", "estimate", "ci_low", "ci_high", "suppressed"),
+                              position.select("category", "estimate", "ci_low", "ci_high", "suppressed"))
+    return None
+
+
+def comparison_table(peers: PeerImpact, answers: dict) -> pl.DataFrame:
+    """The respondent's own answers beside the peer figures (mean or median, with the interval)."""
+    rows = []
+    for measure, (_, label, field, decimals) in FIGURES.items():
+        if measure in ("fte_total", "cost_change_median"):
+            continue
+        own = answers.get(field)
+        row = peers.figures.filter(pl.col("measure") == measure)
+        shown = not row.is_empty() and not row["suppressed"][0] and row["estimate"][0] is not None
+        rows.append({
+            "Vraag": label.replace("Gemiddelde ", "").replace("Gemiddeld ", "").capitalize(),
+            "Uw antwoord": "niet ingevuld" if own is None else nl_number(float(own), decimals, signed=True),
+            "Vergelijkbare bedrijven (gemiddeld)": nl_number(row["estimate"][0], decimals, signed=True) if shown else SUPPRESSED,
+            "95%-interval": nl_interval(row["ci_low"][0], row["ci_high"][0], decimals, signed=True) if shown else "",
+        })
+    return pl.DataFrame(rows, orient="row")
+
+
+def position_labels() -> dict[str, str]:
+    return source("dis").fields[POSITION].labels()
+
+
+# --------------------------------------------------------------------------- cumulative burden
+
+BURDEN_RELEASE = "dis_burden"
+BURDEN_MEASURES = {"cost_change_mean": "kosten (euro per jaar)", "admin_hours_mean": "administratie (uur per maand)"}
+SEGMENT_LEVELS = {"sector_size": "Per sector en grootteklasse", "province": "Per provincie"}
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """The standard cost model of regeldruk assessments (`config/regeldruk.yaml`)."""
+
+    hourly_tariff_euro: float
+    hourly_tariff_source: str
+    frequency_per_year: int
+    mkb_firms: int
+    mkb_firms_source: str
+
+
+def cost_model() -> CostModel:
+    import yaml
+
+    from core.settings import CONFIG_DIR
+
+    with open(CONFIG_DIR / "regeldruk.yaml", encoding="utf-8") as handle:
+        return CostModel(**yaml.safe_load(handle))
+
+
+def burden_releases(exports: Path | None = None) -> pl.DataFrame:
+    """Released cells of the DIS burden release (per sector x size class and per province; newest version per proposal)."""
+    return release_cells(BURDEN_RELEASE, exports)
+
+
+def _segment_firms(level: str, model: CostModel) -> pl.DataFrame:
+    """Firms per segment in the population: the total split by the reference shares (sector x size class: their product)."""
+    from core import reference
+
+    if level == "province":
+        shares = reference.provinces().select(pl.col("code").alias("province"), pl.col("population_share").alias("share"))
+    else:
+        shares = reference.sbi_sections().select(pl.col("code").alias("sector"), pl.col("population_share").alias("s")).join(
+            reference.size_classes().select(pl.col("code").alias("size_class"), pl.col("population_share").alias("z")), how="cross"
+        ).select("sector", "size_class", (pl.col("s") * pl.col("z")).alias("share"))
+    return shares.with_columns((pl.col("share") * model.mkb_firms).round().alias("firms")).drop("share")
+
+
+def cumulative_burden(cells: pl.DataFrame, phases: dict[str, str], level: str, model: CostModel) -> pl.DataFrame:
+    """Per segment and phase, the summed mean cost change and extra hours per firm over all released proposals.
+
+    The noise of different proposals is independent, so the 95 % half-widths add in quadrature (a normal
+    approximation of the sum of independent errors). A sum with a part that is not shown ('x') is not shown
+    either: the missing part could be anything within its bounds. Regulatory cost per firm per year =
+    hours per month x frequency x hourly tariff; for the segment, x firms in the segment.
+    Columns: the segment keys, phase, proposals, measure, estimate, half_width, shown.
+    """
+    keys = ["sector", "size_class"] if level == "sector_size" else ["province"]
+    if cells.is_empty():
+        return pl.DataFrame()
+    frame = cells.filter((pl.col("level") == level) & pl.col("measure").is_in(list(BURDEN_MEASURES)) & (pl.col("statistic") == "mean"))
+    frame = frame.with_columns(pl.col("period").replace_strict(phases, default=None).alias("phase")).filter(pl.col("phase").is_not_null())
+    ok = ~pl.col("suppressed") & pl.col("estimate").is_not_null()
+    half = (pl.col("ci_high") - pl.col("ci_low")) / 2
+    summed = frame.group_by([*keys, "phase", "measure"]).agg(
+        pl.col("period").n_unique().alias("proposals"),
+        pl.col("estimate").sum().alias("estimate"),
+        (half ** 2).sum().sqrt().alias("half_width"),
+        ok.all().alias("shown"),
+    )
+    everything = frame.group_by([*keys, "measure"]).agg(
+        pl.col("period").n_unique().alias("proposals"), pl.col("estimate").sum().alias("estimate"),
+        (half ** 2).sum().sqrt().alias("half_width"), ok.all().alias("shown"),
+    ).with_columns(pl.lit("alle fasen").alias("phase"))
+    total = pl.concat([summed, everything.select(summed.columns)])
+    hours = total.filter(pl.col("measure") == "admin_hours_mean").with_columns(
+        pl.lit("regeldruk_euro").alias("measure"),
+        pl.col("estimate") * model.frequency_per_year * model.hourly_tariff_euro,
+        pl.col("half_width") * model.frequency_per_year * model.hourly_tariff_euro,
+    )
+    result = pl.concat([total, hours]).join(_segment_firms(level, model), on=keys, how="left")
+    return result.sort([*keys, "phase", "measure"])
+
+
+def segment_name(level: str, row: dict) -> str:
+    if level == "province":
+        return group_name("province", row["province"])
+    return f"{group_name('sector', row['sector'])}, {row['size_class']}"

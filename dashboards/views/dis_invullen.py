@@ -1,0 +1,103 @@
+"""Respondent page: estimate what an open proposal would do to the firm (DIS), then see it beside similar firms."""
+
+import logging
+from datetime import date
+
+import streamlit as st
+
+from accounts.service import firm_kvk_number
+from accounts.store import store
+from content.proposals import open_proposals
+from core.contracts import SubmissionError
+from core.sources import source
+from dashboards import auth
+from dashboards.dis import comparison_table, impact_releases, peer_impact, position_labels
+from dashboards.formatting import nl_date, nl_number
+from dashboards.groups import group_name
+from dashboards.safe import md
+from dashboards.submissions import submit
+
+account = auth.require("respondent")  # every page checks the role itself
+dis = source("dis")
+st.title("Impact van een voorstel inschatten")
+st.write("Wat betekent een wetsvoorstel of beleidsmaatregel voor uw bedrijf? Vul in wat u verwacht. "
+         "Daarna ziet u uw antwoorden naast die van vergelijkbare bedrijven. U kunt later opnieuw invullen: dan telt uw nieuwste antwoord.")
+
+with store() as connection:
+    proposals = open_proposals(connection, date.today())
+    kvk_number = firm_kvk_number(connection, account)  # the firm comes from the account, never from the form
+if not proposals:
+    st.info("Er staan op dit moment geen voorstellen open om in te schatten. U krijgt bericht als er een nieuw voorstel is.")
+    st.stop()
+
+chosen = st.selectbox("Voorstel", proposals, format_func=lambda p: p.title, key="dis_proposal")
+with st.container(border=True):
+    st.markdown(f"**{md(chosen.title)}** · {md(chosen.ministry)} · fase: {chosen.phase_name}")
+    st.write(md(chosen.summary))
+    st.caption(f"U kunt dit voorstel inschatten tot en met {nl_date(chosen.simulation_closes)}.")
+    if chosen.link:
+        st.link_button("Lees het voorstel", chosen.link)
+
+st.subheader("Uw bedrijf")
+st.write(f"U vult in voor uw bedrijf met KvK-nummer eindigend op **{kvk_number[-3:]}** (zo staat het in uw account).")
+left, middle, right = st.columns(3)
+sector = left.selectbox("Sector", dis.fields["sector"].allowed(), index=None, placeholder="Kies uw sector",
+                        format_func=lambda s: f"{s} – {group_name('sector', s)}", key="dis_sector")
+size_class = middle.selectbox("Bedrijfsgrootte (werkzame personen)", dis.fields["size_class"].allowed(), index=None,
+                              placeholder="Kies de grootte", key="dis_size_class")
+province = right.selectbox("Provincie", dis.fields["province"].allowed(), index=None, placeholder="Kies uw provincie",
+                           format_func=lambda p: group_name("province", p), key="dis_province")
+
+
+def number_field(name: str, container=st):
+    """A number field with the range and step the declaration gives for this firm's size (empty = not answered)."""
+    field = dis.fields[name]
+    low, high = (field.form_range or {}).get(size_class or "", (field.minimum, field.maximum))
+    step = field.step or 1.0
+    decimals = max(0, len(f"{step:g}".split(".")[1]) if "." in f"{step:g}" else 0)
+    return container.number_input(f"{field.question} ({field.unit})", min_value=float(low), max_value=float(high), value=None,
+                                  step=float(step), format=f"%.{decimals}f", key=f"dis_{name}",
+                                  help=f"Van {nl_number(low, decimals)} tot {nl_number(high, decimals)} {field.unit}. Leeg laten als u het niet weet.")
+
+
+st.subheader("Wat verwacht u?")
+with st.form("dis_form"):
+    st.write("Vul de kosten in euro of in procenten in (één van beide is genoeg). Laat leeg wat u niet weet.")
+    left, right = st.columns(2)
+    answers = {"cost_change_euro": number_field("cost_change_euro", left), "cost_change_percent": number_field("cost_change_percent", right)}
+    answers["fte_change"] = number_field("fte_change")
+    left, right = st.columns(2)
+    answers["revenue_change_percent"] = number_field("revenue_change_percent", left)
+    answers["profit_change_percent"] = number_field("profit_change_percent", right)
+    answers["admin_hours_per_month"] = number_field("admin_hours_per_month")
+    labels = position_labels()
+    answers["competitive_position"] = st.radio(dis.fields["competitive_position"].question, list(labels), index=None,
+                                               format_func=labels.get, horizontal=True, key="dis_competitive_position")
+    answers["free_text"] = st.text_area(dis.fields["free_text"].question, max_chars=dis.fields["free_text"].max_length, key="dis_free_text")
+    sent = st.form_submit_button("Versturen", type="primary")
+
+if sent:
+    record = {"proposal": chosen.id, "sector": sector, "size_class": size_class, "province": province, **answers}
+    try:
+        stored = submit("dis", record, kvk_number)
+    except SubmissionError as error:
+        st.error("Uw inschatting is nog niet verstuurd. Controleer deze punten:\n\n" + "\n".join(f"- {md(p)}" for p in error.problems))
+    except Exception:  # noqa: BLE001 - a respondent never sees a traceback
+        logging.getLogger(__name__).exception("saving a DIS submission failed")
+        st.error("Uw inschatting kon niet worden opgeslagen. Probeer het over een paar minuten opnieuw.")
+    else:
+        st.session_state["dis_submission"] = stored
+
+stored = st.session_state.get("dis_submission")
+if stored and stored["proposal"] == chosen.id:
+    st.success("Bedankt! Uw inschatting is veilig opgeslagen.")
+    st.subheader("Uw inschatting naast die van vergelijkbare bedrijven")
+    peers = peer_impact(impact_releases(), chosen.id, stored["sector"], stored["size_class"])
+    if peers is None:
+        st.info("Er zijn voor dit voorstel nog geen gepubliceerde cijfers om mee te vergelijken. "
+                "De cijfers komen na de sluitingsdatum; u ziet ze dan hier en op uw startpagina.")
+    else:
+        st.write(f"Vergelijking met **{md(peers.label)}**.")
+        st.table(comparison_table(peers, stored), hide_index=True)
+        st.caption("Tussen haakjes staat het 95%-interval: de echte waarde ligt daar met grote zekerheid binnen. "
+                   "Het interval is breder bij weinig antwoorden en door de ruis die we toevoegen om bedrijven anoniem te houden.")

@@ -1,0 +1,62 @@
+"""Analyst page: the cumulative burden of all proposals per segment (sector x size class, province), per phase."""
+
+import polars as pl
+import streamlit as st
+
+from accounts.store import store
+from content.proposals import PHASES, list_proposals
+from dashboards import auth
+from dashboards.dis import SEGMENT_LEVELS, burden_releases, cost_model, cumulative_burden, segment_name
+from dashboards.formatting import SUPPRESSED, nl_euro, nl_number
+from dashboards.groups import group_name
+
+auth.require(*auth.STAFF)  # every page checks the role itself
+st.title("Stapeling van regeldruk")
+st.write("Wat betekenen alle voorstellen in de beleidspijplijn samen voor een groep bedrijven? Hier tellen we de verwachte "
+         "gevolgen per bedrijf op over alle voorstellen waarvan cijfers zijn gepubliceerd, per fase van het voorstel. "
+         "Zo ziet u de stapeling die per voorstel apart niet opvalt.")
+
+with store() as connection:
+    proposals = {p.id: p for p in list_proposals(connection)}
+cells = burden_releases()
+model = cost_model()
+if cells.is_empty():
+    st.info("Er zijn nog geen gepubliceerde cijfers. De cijfers van een voorstel verschijnen nadat de simulatie is gesloten.")
+    st.stop()
+
+level = st.radio("Segment", list(SEGMENT_LEVELS), format_func=SEGMENT_LEVELS.get, horizontal=True, key="burden_level")
+phase_names = {**PHASES, "alle fasen": "Alle fasen samen"}
+phase = st.selectbox("Fase van de voorstellen", ["alle fasen", *PHASES], format_func=phase_names.get, key="burden_phase")
+burden = cumulative_burden(cells, {pid: p.phase for pid, p in proposals.items()}, level, model)
+burden = burden.filter(pl.col("phase") == phase) if not burden.is_empty() else burden
+if level == "sector_size":
+    sector = st.selectbox("Sector", sorted(burden["sector"].unique().to_list()) if not burden.is_empty() else [],
+                          format_func=lambda s: f"{s} – {group_name('sector', s)}", key="burden_sector")
+    burden = burden.filter(pl.col("sector") == sector) if not burden.is_empty() else burden
+if burden.is_empty():
+    st.info("Voor deze keuze zijn er geen gepubliceerde voorstellen.")
+    st.stop()
+
+rows = {}
+for row in burden.iter_rows(named=True):
+    name = segment_name(level, row)
+    entry = rows.setdefault(name, {"Segment": name, "Voorstellen": row["proposals"]})
+    shown = row["shown"] and row["estimate"] is not None
+    if row["measure"] == "cost_change_mean":
+        entry["Kosten per bedrijf (euro per jaar)"] = f"{nl_euro(row['estimate'])} ± {nl_number(row['half_width'], 0)}" if shown else SUPPRESSED
+    elif row["measure"] == "admin_hours_mean":
+        entry["Administratie per bedrijf (uur per maand)"] = f"{nl_number(row['estimate'], 1, signed=True)} ± {nl_number(row['half_width'], 1)}" if shown else SUPPRESSED
+    else:
+        entry["Regeldruk per bedrijf (euro per jaar)"] = f"{nl_euro(row['estimate'])} ± {nl_number(row['half_width'], 0)}" if shown else SUPPRESSED
+        firms = row["firms"] or 0
+        entry["Regeldruk alle bedrijven (miljoen euro per jaar)"] = (
+            f"{nl_number(row['estimate'] * firms / 1e6, 1, signed=True)} ± {nl_number(row['half_width'] * firms / 1e6, 1)}" if shown else SUPPRESSED)
+st.dataframe(pl.DataFrame(list(rows.values())), hide_index=True, width="stretch")
+st.caption(
+    "± is de marge van het 95%-interval; de marges van de voorstellen tellen op als onafhankelijke fouten (wortel uit de som van de kwadraten). "
+    f"x = niet te tonen, omdat het cijfer van ten minste één voorstel te onzeker is. Regeldruk in euro = uren per maand × {model.frequency_per_year} "
+    f"× € {nl_number(model.hourly_tariff_euro, 0)} per uur (standaardkostenmodel). Bron van het uurtarief: {model.hourly_tariff_source.strip()} "
+    f"Aantal bedrijven per segment: {model.mkb_firms_source.strip()}"
+)
+st.info("Ter vergelijking: de MKB-toets van de overheid raadpleegt per voorstel een panel van ongeveer tien ondernemers "
+        "en telt de voorstellen niet bij elkaar op.")
