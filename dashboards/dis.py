@@ -61,7 +61,7 @@ def figure_table(cells: pl.DataFrame, proposal: str, level: str, measure: str) -
     table = chosen.select(group.alias("group"), *keys, "estimate", "ci_low", "ci_high", "suppressed", "suppression_reason")
     firms = respondents.select(group.alias("group"), pl.col("estimate").alias("respondents"))
     table = table.join(firms, on="group", how="left", nulls_equal=True)
-    return table.with_columns(pl.col("group").map_elements(lambda code: group_name(level, code), return_dtype=pl.Utf8).alias("name"))
+    return table.with_columns(pl.Series("name", [group_name(level, code) for code in table["group"]], dtype=pl.Utf8))
 
 
 def overview(cells: pl.DataFrame, proposal: str, level: str) -> pl.DataFrame:
