@@ -36,6 +36,7 @@ from accounts.mail import Mailer
 from accounts.settings import ROLES, AccountSettings, account_settings
 from accounts.store import transaction
 from core.contracts import KVK_PATTERN
+from core.messages import dutch_problems
 
 ROLE_NAMES = {"respondent": "ondernemer", "analyst": "analist / beleidsmaker", "administrator": "beheerder"}
 SYSTEM = "system"
@@ -165,27 +166,29 @@ class Member(BaseModel):
 FIELD_NAMES = {"name": "naam", "email": "e-mailadres", "role": "rol", "kvk_number": "KvK-nummer"}
 
 
+def _member_rule(field: str, item: dict) -> str:
+    """A member's problem in Dutch; never the typed value (a CSV cell may carry Markdown or a formula)."""
+    message = str(item["msg"]).removeprefix("Value error, ")
+    if item["type"] == "missing":
+        return "ontbreekt"
+    if item["type"] == "extra_forbidden":
+        return "is een onbekende kolom"
+    if field == "email" and not message.startswith("mag niet"):
+        return "is geen geldig e-mailadres"
+    if item["type"] == "string_too_short":
+        return f"is te kort (minstens {item['ctx']['min_length']} tekens)"
+    if item["type"] == "string_too_long":
+        return f"is te lang (hoogstens {item['ctx']['max_length']} tekens)"
+    if item["type"] != "value_error":  # pydantic's own English texts; ours are Dutch value errors
+        return "heeft een ongeldige waarde"
+    return message
+
+
 def _member(data: dict) -> Member:
     try:
         member = Member.model_validate(data)
     except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            field = FIELD_NAMES.get(str(item["loc"][0]) if item["loc"] else "", "regel")
-            message = str(item["msg"]).removeprefix("Value error, ")
-            if item["type"] == "missing":
-                message = "ontbreekt"
-            elif item["type"] == "extra_forbidden":
-                message = "is een onbekende kolom"
-            elif item["loc"] and item["loc"][0] == "email" and not message.startswith("mag niet"):
-                message = "is geen geldig e-mailadres"
-            elif item["type"] == "string_too_short":
-                message = f"is te kort (minstens {item['ctx']['min_length']} tekens)"
-            elif item["type"] == "string_too_long":
-                message = f"is te lang (hoogstens {item['ctx']['max_length']} tekens)"
-            elif item["type"] != "value_error":  # pydantic's own English texts; ours are Dutch value errors
-                message = "heeft een ongeldige waarde"
-            problems.append(f"{field}: {message}")
+        problems = dutch_problems(error, lambda field: FIELD_NAMES.get(field, field), _member_rule, model_label="regel")
         raise AccountError("; ".join(problems)) from None
     if (member.role == "respondent") != (member.kvk_number is not None):
         raise AccountError("KvK-nummer: verplicht voor een ondernemer, leeg laten voor andere rollen")
