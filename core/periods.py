@@ -44,3 +44,16 @@ def open_periods(calendar: str, today: date, present: list[str]) -> list[str]:
 
     still_open = set(open_proposal_codes(today))
     return [period for period in present if period in still_open]
+
+
+def proposal_windows() -> dict[str, tuple[date, date]]:
+    """The simulation window (first day, last day; both open) of every proposal, by id, read fresh.
+
+    Running figures (`privacy.continual`) split a proposal's window into its
+    days; the window is public content set by the administrator.
+    """
+    from accounts.store import store
+    from content.proposals import list_proposals
+
+    with store() as connection:
+        return {proposal.id: (proposal.simulation_opens, proposal.simulation_closes) for proposal in list_proposals(connection)}
