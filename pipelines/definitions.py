@@ -14,6 +14,7 @@ import dagster as dg
 
 from assets.exports import EXPORT_ASSETS
 from assets.ingest.factory import EXPECTATION_CHECKS, INGEST_ASSETS
+from assets.releases.continual import RUNNING_ASSETS
 from assets.releases.factory import GRAIN_CHECKS, LEDGER_ASSET, RELEASE_ASSETS
 from assets.transform import sqlmesh_models
 from core.files import restrict_new_files
@@ -22,7 +23,7 @@ from pipelines.sensors import build_automation
 
 restrict_new_files()  # the code location's process (sensor runs, materialisations) creates owner-only files
 
-ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS]
+ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS, *RUNNING_ASSETS]
 ALL_CHECKS = [*EXPECTATION_CHECKS, *GRAIN_CHECKS]
 
 # One step at a time in one process: DuckDB has one writer per file.
