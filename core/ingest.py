@@ -39,6 +39,7 @@ import csv
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -47,6 +48,7 @@ from pathlib import Path
 import charset_normalizer
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from core.contracts import EDGE_WHITESPACE
 from core.jsonlines import numbered_lines
@@ -63,7 +65,7 @@ from core.landing import (
 from core.pseudonymise import key_fingerprint, pseudonymise_column, scrub_column, scrub_text
 from core.settings import PSEUDONYM_KEY_ENV
 from core.sources import Source, source
-from core.validation import REASON_SEPARATOR, normalise, parsed_number, parsed_timestamp, with_reasons
+from core.validation import REASON_SEPARATOR, normalise, parsed_number, parsed_timestamp, rule_expressions
 from core.warehouse import ensure_ingest_tables
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,8 @@ log = logging.getLogger(__name__)
 LOADED, QUARANTINED, REFUSED = "loaded", "quarantined", "refused"
 SEPARATORS = (",", ";", "\t")  # CSV separators recognised from the header; ',' wins a tie
 PAYLOAD_CHARACTERS = 2000  # of an unreadable line or row kept in quarantine (after scrubbing)
+DISTINCT_SAMPLE = 10_000  # rows from which `_repeats_values` judges a column
+ARROW_BATCH_ROWS = 122_880  # DuckDB's row group: one batch per thread of its scan
 
 
 @dataclass(frozen=True)
@@ -143,8 +147,11 @@ def file_level_problem(file_name: str, size: int, limits: IngestLimits) -> FileR
     return None
 
 
+_NOT_BLANK = re.compile(rb"[^ \t\r\n]")
+
+
 def _is_empty(data: bytes) -> bool:
-    return not data.removeprefix(codecs.BOM_UTF8).strip(b" \t\r\n")
+    return _NOT_BLANK.search(data, len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0) is None
 
 
 # --------------------------------------------------------------------------- parsing
@@ -249,13 +256,17 @@ def check_field_sizes(frame: pl.DataFrame, limits: IngestLimits, unit: str) -> N
     )
 
 
-def parse_csv(text: str, declared: Source, limits: IngestLimits, utf8: bytes | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def parse_csv(text: str | None, declared: Source, limits: IngestLimits, utf8: bytes | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """CSV as strings; rows with the wrong number of fields are reported, not dropped.
 
-    `utf8` is the file's own UTF-8 bytes (without byte-order mark) when it has
-    them, so a proper file is not encoded again.
+    `utf8` is the file's own bytes (without byte-order mark) when they are
+    meant as UTF-8: polars reads them directly (and checks the encoding), so a
+    proper file is never decoded in Python; `text` (None: decode `utf8` when
+    needed) serves the header and the exact fallback reader.
     """
-    line = header_line(text, limits)
+    # A head that is no UTF-8 raises UnicodeDecodeError (a character cut off at its end is fine).
+    head = text if text is not None else codecs.getincrementaldecoder("utf-8")().decode(utf8[: limits.max_line_bytes + 8])
+    line = header_line(head, limits)
     separator = sniff_separator(line, declared, limits)
     header = [name.strip(EDGE_WHITESPACE) for name in _split_header(line, separator, limits)]
     check_header(header, declared, limits)
@@ -270,7 +281,7 @@ def parse_csv(text: str, declared: Source, limits: IngestLimits, utf8: bytes | N
             return frame, _empty_unreadable()
     except pl.exceptions.PolarsError:
         pass  # ragged rows or stray quotes: fall back to the exact (slower) reader
-    return _parse_csv_exactly(text, separator, header, limits)
+    return _parse_csv_exactly(text if text is not None else utf8.decode("utf-8"), separator, header, limits)
 
 
 def _parse_csv_exactly(text: str, separator: str, header: list[str], limits: IngestLimits) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -345,11 +356,20 @@ def parse(data: bytes, file_name: str, declared: Source, limits: IngestLimits | 
         raise FileRejected(
             f"Bestand: de inhoud is geen tekst maar een {kind}-bestand; lever het (uitgepakt) aan als CSV of JSON lines", encoding="binary"
         )
+    if format_of(file_name) == "csv":
+        try:  # the usual case, a proper UTF-8 file: polars checks the encoding while it parses
+            rows, unreadable = parse_csv(None, declared, limits, data.removeprefix(codecs.BOM_UTF8))
+            return ParsedFile(rows, unreadable, "utf-8", None)
+        except UnicodeDecodeError:
+            pass  # not UTF-8 after all (the exact reader decodes): detect the encoding below
+        except FileRejected as rejected:
+            with contextlib.suppress(FileRejected):
+                rejected.encoding = decode(data)[1]
+            raise
     text, encoding, problem = decode(data)
     try:
         if format_of(file_name) == "csv":
-            utf8 = data.removeprefix(codecs.BOM_UTF8) if problem is None else None
-            rows, unreadable = parse_csv(text, declared, limits, utf8)
+            rows, unreadable = parse_csv(text, declared, limits, None)
         else:
             rows, unreadable = parse_json_lines(text, declared.landing_columns(), limits)
     except FileRejected as rejected:
@@ -365,26 +385,124 @@ def classify(parsed: ParsedFile, declared: Source) -> pl.DataFrame:
     """Normalised rows with `reason_code` (null = valid) and Dutch `reason`."""
     # Every declared column present (null where a file lacks it): `normalise` then keeps the file's height.
     missing = [pl.lit(None, pl.Utf8).alias(c) for c in declared.landing_columns() if c not in parsed.rows.columns]
-    rows = parsed.rows.with_columns(missing)
-    frame = normalise(rows, declared.name).with_columns(rows["row_number"])
-    frame = with_reasons(frame, declared.name)
+    frame = normalised_with_reasons(parsed.rows.with_columns(missing), declared)
     if parsed.file_problem:
         return frame.with_columns(reason_code=pl.lit("encoding"), reason=pl.lit(parsed.file_problem))
     frame = frame.with_columns(reason_code=pl.when(pl.col("reason").is_not_null()).then(pl.lit("invalid")))
     return _mark_in_file_repeats(frame, declared)
 
 
+def _repeats_values(values: pl.Series) -> bool:
+    """Whether a column holds few distinct values (a choice, a wave, a multi-select), judged on its first rows."""
+    sample = values.head(DISTINCT_SAMPLE)
+    return sample.n_unique() * 10 <= sample.len()
+
+
+def normalised_with_reasons(rows: pl.DataFrame, declared: Source) -> pl.DataFrame:
+    """Exactly `with_reasons(normalise(rows))` with `row_number`, computed once per distinct value where a column repeats.
+
+    Normalising and every rule that reads one column are elementwise: a
+    value's outcome does not depend on its row. So for a column with few
+    distinct values (sector, wave, the answers) they run once per value and
+    are mapped back (and not at all when every value is clean and valid, the
+    usual case); the other columns and the rules over several columns (at
+    least one answer) run per row. A million rows hold about twenty sectors,
+    so most of the work is done a few hundred times instead of a million.
+    The reason joins the rules' messages in their order, so it is joined per
+    run of consecutive rules on one column, then across those runs.
+    `tests/test_ingest_robust.py` checks the result equals the plain route.
+    """
+    name, columns = declared.name, declared.landing_columns()
+    rules = rule_expressions(name)
+    if rows.height == 0:
+        frame = normalise(rows, name).with_columns(rows["row_number"])
+        return frame.with_columns(_joined_reasons(frame.select([rule.alias(f"rule_{i}") for i, rule in enumerate(rules)])))
+    blocks = _rule_blocks(rules)
+    repeating = [c for c in columns if _repeats_values(rows[c])]
+    direct = [c for c in columns if c not in repeating]
+    values: dict[str, pl.Series] = normalise(rows.select(direct), name).select(direct).to_dict() if direct else {}
+    messages: dict[int, pl.Series | None] = {}  # per block: its messages per row (None: no row breaks its rules)
+    for column in repeating:
+        own = [b for b, (root, _) in enumerate(blocks) if root == column]
+        distinct = rows.select(pl.col(column).unique())
+        per_value = normalise(distinct, name).select(column).with_columns(distinct[column].alias("landed"))
+        per_value = per_value.with_columns([_block_message([rules[i] for i in blocks[b][1]]).alias(f"block_{b}") for b in own])
+        clean = per_value[column].equals(per_value["landed"], check_names=False, null_equal=True)
+        values[column] = rows[column] if clean else _mapped(rows[column], per_value["landed"], per_value[column])
+        for b in own:
+            message = per_value[f"block_{b}"]
+            messages[b] = None if message.null_count() == message.len() else _mapped(rows[column], per_value["landed"], message)
+    frame = pl.DataFrame([values[c].alias(c) for c in columns]).with_columns(rows["row_number"])
+    remaining = [b for b in range(len(blocks)) if b not in messages]
+    if remaining:
+        evaluated = frame.select([_block_message([rules[i] for i in blocks[b][1]]).alias(f"block_{b}") for b in remaining])
+        messages.update({b: evaluated[f"block_{b}"] for b in remaining})
+    present = [messages[b].alias(f"block_{b}") for b in range(len(blocks)) if messages[b] is not None]
+    reason = _joined_reasons(pl.DataFrame(present)) if present else pl.Series("reason", [None] * rows.height, pl.Utf8)
+    return frame.with_columns(reason)
+
+
+def _rule_blocks(rules: list[pl.Expr]) -> list[tuple[str | None, list[int]]]:
+    """The rules in runs of consecutive rules that read one and the same column (None: a rule over several columns)."""
+    blocks: list[tuple[str | None, list[int]]] = []
+    for index, rule in enumerate(rules):
+        roots = set(rule.meta.root_names())
+        column = roots.pop() if len(roots) == 1 else None
+        if blocks and column is not None and blocks[-1][0] == column:
+            blocks[-1][1].append(index)
+        else:
+            blocks.append((column, [index]))
+    return blocks
+
+
+def _block_message(rules: list[pl.Expr]) -> pl.Expr:
+    joined = pl.concat_str(rules, separator=REASON_SEPARATOR, ignore_nulls=True)
+    return pl.when(joined == "").then(None).otherwise(joined)
+
+
+def _mapped(values: pl.Series, landed: pl.Series, result: pl.Series) -> pl.Series:
+    """Each value replaced by `result` at its place in `landed` (the distinct values, null among them)."""
+    lookup = pl.DataFrame({"landed": landed, "result": result})
+    known = lookup.filter(pl.col("landed").is_not_null())
+    mapped = values.replace_strict(known["landed"], known["result"], default=None, return_dtype=result.dtype)
+    for_null = lookup.filter(pl.col("landed").is_null())["result"]
+    if for_null.len() and for_null[0] is not None:
+        mapped = pl.select(pl.when(values.is_null()).then(pl.lit(for_null[0], result.dtype)).otherwise(mapped)).to_series()
+    return mapped.alias(values.name)
+
+
+def _joined_reasons(outcomes: pl.DataFrame) -> pl.Series:
+    """`reason` as `core.validation.with_reasons` joins it: every broken rule in order, '; ' between, null if none."""
+    joined = outcomes.select(pl.concat_str(pl.all(), separator=REASON_SEPARATOR, ignore_nulls=True).alias("reason"))
+    return joined.select(pl.when(pl.col("reason") == "").then(None).otherwise(pl.col("reason")).alias("reason"))["reason"]
+
+
 def _mark_in_file_repeats(frame: pl.DataFrame, declared: Source) -> pl.DataFrame:
-    """Among valid rows, a repeat of an earlier row is a duplicate; a reused key a conflict."""
-    content, key = list(declared.landing_columns()), declared.key
-    valid = pl.col("reason_code").is_null()
-    first_seen = (
-        frame.filter(valid)
-        .group_by(key, maintain_order=True)
-        .agg(pl.col("row_number").first().alias("first_row"), pl.struct(content).first().alias("first_content"))
+    """Among valid rows, a repeat of an earlier row is a duplicate; a reused key a conflict.
+
+    Only rows whose key occurs more than once among the valid rows are
+    compared (a few in a million), the rest are left as they are.
+    """
+    key = declared.key
+    valid_keys = frame.select(pl.when(pl.col("reason_code").is_null()).then(pl.col(key)))[key]
+    repeated = valid_keys.is_duplicated() & valid_keys.is_not_null()
+    if not repeated.any():
+        return frame
+    positions = repeated.arg_true()
+    marked = _mark_repeats(frame.filter(repeated), declared)  # in the same order as `positions`
+    return frame.with_columns(
+        frame["reason_code"].scatter(positions, marked["reason_code"]), frame["reason"].scatter(positions, marked["reason"])
     )
-    marked = frame.join(first_seen, on=key, how="left")
-    repeat = valid & (pl.col("row_number") != pl.col("first_row"))
+
+
+def _mark_repeats(frame: pl.DataFrame, declared: Source) -> pl.DataFrame:
+    """`_mark_in_file_repeats` on valid rows that share their key: the first keeps it, the others repeat it."""
+    content, key = list(declared.landing_columns()), declared.key
+    first_seen = frame.group_by(key, maintain_order=True).agg(
+        pl.col("row_number").first().alias("first_row"), pl.struct(content).first().alias("first_content")
+    )
+    marked = frame.join(first_seen, on=key, how="left", maintain_order="left")
+    repeat = pl.col("row_number") != pl.col("first_row")
     same = pl.struct(content) == pl.col("first_content")
     duplicate_reason = pl.format("Dubbele inzending: gelijk aan rij {} van dit bestand", pl.col("first_row"))
     conflict_reason = pl.format(
@@ -394,6 +512,12 @@ def _mark_in_file_repeats(frame: pl.DataFrame, declared: Source) -> pl.DataFrame
         reason_code=pl.when(repeat & same).then(pl.lit("duplicate")).when(repeat).then(pl.lit("conflict")).otherwise(pl.col("reason_code")),
         reason=pl.when(repeat & same).then(duplicate_reason).when(repeat).then(conflict_reason).otherwise(pl.col("reason")),
     ).drop("first_row", "first_content")
+
+
+def _per_distinct_value(frame: pl.DataFrame, column: str, expression: pl.Expr) -> pl.Series:
+    """`expression` over `column`, computed once per distinct value (a multi-select has a few hundred, not a million)."""
+    distinct = frame.select(pl.col(column).unique()).with_columns(expression.alias("__value"))
+    return frame.select(column).join(distinct, on=column, how="left", maintain_order="left", nulls_equal=True)["__value"].alias(column)
 
 
 def _multi_choices(column: str) -> pl.Expr:
@@ -430,6 +554,8 @@ def typed_rows(frame: pl.DataFrame, declared: Source, key: bytes, file_hash: str
             columns.append(pseudonymise_column(frame[column], key).alias(field.pseudonym))
         elif field.type == "free_text":
             columns.append(scrub_column(frame[column]).alias(column))
+        elif field.type == "multi_choice":
+            columns.append(_per_distinct_value(frame, column, _typed(column, declared)))
         else:
             columns.append(_typed(column, declared))
     return frame.select(*columns, pl.lit(file_hash).alias("file_hash"), "row_number", pl.lit(loaded_at).alias("loaded_at"))
@@ -466,26 +592,38 @@ def quarantine_rows(frame: pl.DataFrame, declared: Source, key: bytes, file_hash
 
 
 def _against_raw(connection: duckdb.DuckDBPyConnection, typed: pl.DataFrame, declared: Source) -> pl.DataFrame:
-    """For each new row: 'new', 'duplicate' (same row already in raw) or 'conflict' (its key with other content)."""
+    """The incoming rows whose key is already in raw: 'duplicate' (the same row) or 'conflict' (other content).
+
+    Rows not returned are new. Only the keys cross to DuckDB first; the full
+    rows only of the few whose key raw knows.
+    """
     key = declared.key
+    connection.register("incoming_keys", _arrow(typed.select(key)))
+    try:
+        known = connection.execute(f"SELECT DISTINCT r.{key} FROM {declared.raw_table} r JOIN incoming_keys i ON r.{key} = i.{key}").pl()
+    finally:
+        connection.unregister("incoming_keys")
+    empty = pl.DataFrame(schema={"row_number": pl.Int64, "status": pl.Utf8, "earlier_file": pl.Utf8, "earlier_row": pl.Int64})
+    if known.height == 0:
+        return empty
     content = [c for c in typed.columns if c not in (key, "file_hash", "row_number", "loaded_at")]
     same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM t.{c}" for c in content)
-    connection.register("incoming_typed", typed)
+    connection.register("incoming_typed", typed.join(known, on=key, how="semi"))
     try:
-        return connection.execute(
+        found = connection.execute(
             f"""
             SELECT t.row_number,
-                   CASE WHEN r.{key} IS NULL THEN 'new'
-                        WHEN {same} THEN 'duplicate' ELSE 'conflict' END AS status,
+                   CASE WHEN {same} THEN 'duplicate' ELSE 'conflict' END AS status,
                    m.file_name AS earlier_file, r.row_number AS earlier_row
             FROM incoming_typed t
-            LEFT JOIN {declared.raw_table} r USING ({key})
+            JOIN {declared.raw_table} r USING ({key})
             LEFT JOIN meta.ingest_manifest m ON m.file_hash = r.file_hash AND m.source = ?
             """,
             [declared.name],
         ).pl()
     finally:
         connection.unregister("incoming_typed")
+    return pl.concat([empty, found], how="vertical_relaxed")
 
 
 def already_loaded(connection: duckdb.DuckDBPyConnection, name: str, file_hash: str) -> bool:
@@ -552,24 +690,21 @@ def sort_rows(connection, parsed: ParsedFile, declared: Source, key: bytes, file
     """(rows for raw, rows for quarantine, the file's IngestResult) of a parsed file; writes nothing."""
     rows = classify(parsed, declared)
     valid = rows.filter(pl.col("reason_code").is_null())
-    typed = typed_rows(valid, declared, key, file_hash, loaded_at)
-    status = _against_raw(connection, typed, declared)
-    typed = typed.join(status, on="row_number", how="left")
-    earlier = pl.format("{} rij {}", pl.col("earlier_file"), pl.col("earlier_row"))
-    against_raw = (
-        typed.filter(pl.col("status") != "new")
-        .select(
+    new_rows = typed_rows(valid, declared, key, file_hash, loaded_at)
+    known = _against_raw(connection, new_rows, declared)
+    if known.height:
+        earlier = pl.format("{} rij {}", pl.col("earlier_file"), pl.col("earlier_row"))
+        against_raw = known.select(
             "row_number",
             reason_code_raw=pl.col("status"),
             reason_raw=pl.when(pl.col("status") == "duplicate")
             .then(pl.concat_str([pl.lit("Dubbele inzending: al geladen uit "), earlier]))
             .otherwise(pl.concat_str([pl.lit(f"{declared.label(declared.key)}: al geladen uit "), earlier, pl.lit(", met andere antwoorden")])),
         )
-    )
-    rows = rows.join(against_raw, on="row_number", how="left").with_columns(
-        reason_code=pl.coalesce("reason_code", "reason_code_raw"), reason=pl.coalesce("reason", "reason_raw")
-    )
-    new_rows = typed.filter(pl.col("status") == "new").drop("status", "earlier_file", "earlier_row")
+        rows = rows.join(against_raw, on="row_number", how="left", maintain_order="left").with_columns(
+            reason_code=pl.coalesce("reason_code", "reason_code_raw"), reason=pl.coalesce("reason", "reason_raw")
+        )
+        new_rows = new_rows.join(known, on="row_number", how="anti", maintain_order="left")
     rejected = quarantine_rows(rows.filter(pl.col("reason_code").is_not_null()), declared, key, file_hash, file_name, loaded_at)
     unreadable = parsed.unreadable.with_columns(
         reason_code=pl.lit("unreadable"),
@@ -614,16 +749,25 @@ def _manifest_values(declared: Source, result: IngestResult, run_id, loaded_at, 
     ]
 
 
+def _arrow(frame: pl.DataFrame) -> pa.Table:
+    """A frame as DuckDB scans it fastest: Arrow batches of one row group (read in parallel) with plain large strings.
+
+    Measured on 1M raw rows: 0.36 s into DuckDB, against 2.2 s for the polars frame itself (one chunk of string views).
+    """
+    table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+    return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS), table.schema)
+
+
 def _write(connection, declared: Source, new_rows, rejected, result, run_id, loaded_at, file_format, fingerprint) -> None:
     """Rows and the manifest row of one file in one transaction (a whole-file outcome has no rows)."""
     frames = {"new_rows": new_rows, "rejected_rows": rejected}
     connection.execute("BEGIN TRANSACTION")
     try:
         if new_rows is not None and new_rows.height:
-            connection.register("new_rows", new_rows)
+            connection.register("new_rows", _arrow(new_rows))
             connection.execute(f"INSERT INTO {declared.raw_table} BY NAME SELECT * FROM new_rows")
         if rejected is not None and rejected.height:
-            connection.register("rejected_rows", rejected)
+            connection.register("rejected_rows", _arrow(rejected))
             connection.execute(f"INSERT INTO {declared.quarantine_table} BY NAME SELECT * FROM rejected_rows")
         connection.execute(
             f"INSERT INTO meta.ingest_manifest ({MANIFEST_COLUMNS}) VALUES ({', '.join('?' * 15)})",

@@ -30,8 +30,9 @@ from hypothesis import strategies as st
 from core import ingest, pseudonymise
 from core.ingest import KeyMismatch, ingest_bytes, ingest_landing
 from core.landing import IngestLimits, content_hash, ingest_limits, write_atomically
-from core.sources import source
+from core.sources import source, sources
 from core.synthetic import generate
+from core.validation import normalise, with_reasons
 from tests.conftest import TEST_KEY
 
 KEY = TEST_KEY.encode()
@@ -408,3 +409,35 @@ free_texts = st.one_of(st.text(), st.lists(st.one_of(st.sampled_from(PIECES), st
 def test_set_wise_scrubbing_equals_scrub_text_and_scrub_text_equals_the_regular_expressions(texts):
     assert pseudonymise.scrub_column(pl.Series(texts, dtype=pl.Utf8)).to_list() == [pseudonymise.scrub_text(t) for t in texts]
     assert [pseudonymise.scrub_text(t) for t in texts if t is not None] == [reference_scrub(t) for t in texts if t is not None]
+
+
+def _vocabulary(field) -> list[str | None]:
+    """Values a column of this field may land with: valid codes, near misses, blanks, padding, junk."""
+    codes = field.allowed() if field.type in ("choice", "multi_choice") else []
+    values = [None, "", " ", "\u00a0", "?", "misschien", "12345678", "1234567", "2025-03-01T10:00:00", "01-03-2025 10:00", "3,5", "-7", "1e3"]
+    values += codes[:6] + [f" {code} " for code in codes[:2]]
+    if field.type == "multi_choice":
+        values += [";".join(codes[:3]), f"{codes[0]}; ;{codes[0]}", f"{codes[0]};onbekend", ";;"]
+    if field.type == "free_text":
+        values += ["Goede maand", "mail jan@x.nl", "x" * (field.max_length + 1), "a\u202eb"]
+    return values
+
+
+@pytest.mark.parametrize("name", list(sources()))
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), height=st.integers(min_value=0, max_value=120))
+def test_checking_per_distinct_value_equals_checking_per_row(name, data, height):
+    declared = source(name)
+    columns = {}
+    for column, field in declared.fields.items():
+        if field.role == "key":  # distinct per row: checked per row
+            columns[column] = [data.draw(st.sampled_from([f"r{i}", f" r{i}", None, f"r {i}"])) for i in range(height)]
+        else:  # a few values repeated (checked per distinct value) or many (per row)
+            palette = data.draw(st.one_of(st.lists(st.sampled_from(_vocabulary(field)), min_size=1, max_size=4, unique=True),
+                                          st.just(_vocabulary(field))))
+            columns[column] = data.draw(st.lists(st.sampled_from(palette), min_size=height, max_size=height))
+    rows = pl.DataFrame(columns, schema={c: pl.Utf8 for c in columns}).with_row_index("row_number", offset=1).with_columns(
+        pl.col("row_number").cast(pl.Int64)
+    )
+    expected = with_reasons(normalise(rows, name).with_columns(rows["row_number"]), name)
+    assert ingest.normalised_with_reasons(rows, declared).equals(expected)
