@@ -78,6 +78,9 @@ def keygen(force: bool = typer.Option(False, help="Replace existing keys (earlie
         if target.exists() and not force:
             console.print(f"Key exists: {target}")
             continue
+        if target == key_file() and target.exists() and not target.with_name("pseudonym.previous.key").exists():  # for `mkbvm rekey`
+            os.replace(target, target.with_name("pseudonym.previous.key"))
+            console.print("[yellow]The warehouse was loaded under the old key (kept as pseudonym.previous.key): run `mkbvm rekey` next; ingestion refuses the new key until then.[/yellow]")
         write_secret_file(target, make())
         console.print(f"New key written to {target}. In production set {variable} from a secret store instead.")
 
@@ -395,6 +398,33 @@ def demo(
     print_demo_logins(streamlit_port)
     if serve_uis:
         serve(dagster_port=dagster_port, streamlit_port=streamlit_port, dashboards=True)
+
+
+@app.command("rekey")
+def rekey_command(
+    old_key_file: Path = typer.Option(None, help="File holding the key the warehouse was loaded with (default: data/secrets/pseudonym.previous.key, kept by `keygen --force`)."),
+) -> None:
+    """Re-key the warehouse to the current pseudonym key: every stored pseudonym recomputed from the landing files, in one transaction."""
+    prepare_environment()
+    from core.rekey import RekeyRefused, rekey
+    from core.warehouse import connect
+
+    previous = old_key_file or key_file().with_name("pseudonym.previous.key")
+    new_key = os.environ.get(PSEUDONYM_KEY_ENV, "")
+    if not previous.is_file() or not new_key:
+        console.print(f"[red]Need the old key in {previous} (or --old-key-file) and the new one in {PSEUDONYM_KEY_ENV} or {key_file()}.[/red]")
+        raise typer.Exit(2)
+    with connect(paths().warehouse) as connection:
+        try:
+            result = rekey(connection, paths().landing, previous.read_text().strip().encode(), new_key.encode())
+        except RekeyRefused as refused:
+            console.print(f"[red]Not re-keyed: {refused}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"Re-keyed {result.files} landing files: {result.raw_rows} raw and {result.quarantine_rows} quarantined rows, "
+                  f"key fingerprint {result.old_fingerprint} -> {result.new_fingerprint}. The next `mkbvm run` rebuilds the marts.")
+    if old_key_file is None:
+        previous.unlink()  # the old key has done its last job; a rotated key should not linger
+        console.print(f"Removed {previous}.")
 
 
 if __name__ == "__main__":
