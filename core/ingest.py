@@ -647,6 +647,24 @@ def check_key(connection: duckdb.DuckDBPyConnection, key: bytes) -> str:
     return fingerprint
 
 
+def _adopt_unrecorded_key(connection: duckdb.DuckDBPyConnection, landing: Path, key: bytes) -> None:
+    """Files loaded before fingerprints were recorded: the key must reproduce their pseudonyms, then its fingerprint is theirs."""
+    if connection.execute("SELECT COUNT(*) FROM meta.ingest_manifest WHERE key_fingerprint IS NULL").fetchone()[0] == 0:
+        return
+    from core.rekey import verify_key  # core.rekey builds on this module
+
+    verdict = verify_key(connection, landing, key)
+    if verdict is False:
+        raise KeyMismatch(
+            f"The pseudonym key ({PSEUDONYM_KEY_ENV}, fingerprint {key_fingerprint(key)}) does not reproduce the pseudonyms of files "
+            "loaded before key fingerprints were recorded: they were made with another key. Nothing was loaded. Set "
+            f"{PSEUDONYM_KEY_ENV} back to that key, or re-key with `mkbvm rekey --old-key-file <file with that key>`."
+        )
+    if verdict is None:
+        log.warning("no landing file left to check the key against the files loaded before fingerprints were recorded; adopting it")
+    connection.execute("UPDATE meta.ingest_manifest SET key_fingerprint = ? WHERE key_fingerprint IS NULL", [key_fingerprint(key)])
+
+
 def _rejected_result(problem: FileRejected, file_name: str, file_hash: str, size: int) -> IngestResult:
     return IngestResult(file_name, file_hash, problem.encoding, size, 0, 0, 0, 0, problem.status, problem.reason)
 
@@ -835,6 +853,7 @@ def ingest_landing(
     limits = limits or ingest_limits()
     ensure_ingest_tables(connection, name)
     check_key(connection, key)
+    _adopt_unrecorded_key(connection, landing, key)
     results = []
     for landing_file in list_landing_files(landing, name):
         try:

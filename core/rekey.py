@@ -180,3 +180,31 @@ def rekey(connection: duckdb.DuckDBPyConnection, landing: Path, old_key: bytes, 
     files = sum(count for count, _, _ in plans.values())
     return RekeyResult(files, raw_rows, quarantine_rows, key_fingerprint(old_key), key_fingerprint(new_key))
 
+
+
+def verify_key(connection: duckdb.DuckDBPyConnection, landing: Path, key: bytes) -> bool | None:
+    """Whether `key` reproduces the stored pseudonyms of the newest readable landing file of each source (None: none to check).
+
+    For manifests written before fingerprints were recorded: their key is
+    judged by what it made.
+    """
+    verdict = None
+    for name, declared in sources().items():
+        files = connection.execute(
+            "SELECT file_hash, file_name FROM meta.ingest_manifest WHERE source = ? AND rows_raw > 0 ORDER BY loaded_at DESC", [name]
+        ).fetchall()
+        for file_hash, file_name in files:
+            path, _ = _landing_file(landing / name, file_name, file_hash, {})  # by its recorded name only
+            if path is None:
+                continue
+            try:
+                found = _identifiers(path.read_bytes(), file_name, declared)
+            except RekeyRefused:
+                continue  # no longer reads as it did: it cannot tell
+            try:
+                _rekeyed_raw(connection, declared, file_hash, file_name, found, key, key)
+            except RekeyRefused:
+                return False
+            verdict = True
+            break
+    return verdict

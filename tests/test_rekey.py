@@ -141,3 +141,14 @@ def test_a_crash_during_the_rekey_leaves_the_warehouse_as_it_was(loaded, monkeyp
     rekey(connection, landing, OLD, NEW)  # and it can be run again
     with pytest.raises(RekeyRefused):  # but not twice: the warehouse is under the new key now
         rekey(connection, landing, OLD, NEW)
+
+
+def test_files_loaded_before_fingerprints_were_recorded_are_judged_by_their_pseudonyms(loaded):
+    landing, connection = loaded
+    connection.execute("UPDATE meta.ingest_manifest SET key_fingerprint = NULL")  # as a migrated warehouse has them
+    write_atomically(landing / "cgc", "form_again.jsonl", submission("form-2", order_book="shrunk"))
+    with pytest.raises(KeyMismatch, match="does not reproduce the pseudonyms"):
+        ingest_landing(connection, landing, NEW)
+    (again,) = ingest_landing(connection, landing, OLD)
+    assert again.rows_raw == 1
+    assert connection.execute("SELECT DISTINCT key_fingerprint FROM meta.ingest_manifest").fetchall() == [(key_fingerprint(OLD),)]
