@@ -339,7 +339,7 @@ def half_width(scale: float, draws: int, alpha: float) -> float:
         summed = np.clip(np.fft.irfft(np.fft.rfft(pmf, size) ** draws, size)[:points], 0.0, None)
         centre = reach * draws
         cumulative = np.cumsum(summed)
-        within = cumulative[centre:] - np.concatenate(([0.0], cumulative[: centre][::-1]))[: points - centre]  # P(|Z| <= a)
+        within = cumulative[centre:] - np.concatenate((cumulative[:centre][::-1], [0.0]))  # P(|Z| <= a), a = 0, 1, ...
         outside = np.maximum(1.0 - within, 0.0)
         return float(np.argmax(outside <= alpha))
     # too large to convolve: Z = L + W with L the sum of `draws` continuous Laplace(scale) and |W| < draws
