@@ -91,7 +91,7 @@ from core.settings import CONFIG_DIR
 from privacy import ledger
 from privacy.accuracy import count_interval, mean_interval
 from privacy.bounding import literal, require_grain
-from privacy.engine import SpecChanged
+from privacy.engine import SpecChanged, _bounding_text
 from privacy.export import _measure_description, write_parquet_atomically
 from privacy.loading import ReleaseSpecError, privacy_settings, release_specs
 from privacy.mechanisms import LAPLACE, certified_epsilon, noisy_vector
@@ -426,7 +426,9 @@ class _Plan:
 
 def _exists(connection: duckdb.DuckDBPyConnection, relation: str) -> bool:
     schema, table = relation.split(".")
-    return bool(connection.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, table]).fetchone()[0])
+    return bool(connection.execute(  # SQLMesh serves its models as views
+        "SELECT (SELECT COUNT(*) FROM duckdb_tables() WHERE schema_name = $s AND table_name = $t) "
+        "+ (SELECT COUNT(*) FROM duckdb_views() WHERE schema_name = $s AND view_name = $t)", {"s": schema, "t": table}).fetchone()[0])
 
 
 def _plans(connection, series: RunningSeries, windows: dict[str, tuple[date, date]], today: date, version: int) -> list[_Plan]:
@@ -463,17 +465,20 @@ def _plans(connection, series: RunningSeries, windows: dict[str, tuple[date, dat
     return plans
 
 
-def daily_statistics(connection, series: RunningSeries, windows: dict[str, tuple[date, int]]) -> pl.DataFrame:
+def daily_statistics(connection, series: RunningSeries, windows: dict[str, tuple[date, int]], grain_checked: bool = False) -> pl.DataFrame:
     """Exact bounded statistics per proposal, day of first answer and group, for the days that are over (private).
 
-    `windows`: proposal -> (first day of its window, number of days over).
+    `windows`: proposal -> (first day of its window, number of days over);
+    `grain_checked`: the mart's one-row-per-firm grain was checked after its
+    last build (the blocking Dagster check), otherwise it is checked here.
     """
     spec, group = series.spec, series.group
     unit, period, answers = spec.privacy_unit.column, spec.period, series.declaration.answers
     for relation in (spec.source, answers.table):
         if not _exists(connection, relation):
             raise SourceError(f"{series.name}: table '{relation}' does not exist in the warehouse")
-    require_grain(connection, spec, list(windows))  # one row per firm per proposal in the mart: one leaf per firm
+    if not grain_checked:
+        require_grain(connection, spec, list(windows))  # one row per firm per proposal in the mart: one leaf per firm
     statistics = [sql for measure in series.measures for sql in _statistics_sql(measure, {})]
     values = ", ".join(f"({literal(p)}, DATE '{opens.isoformat()}', {done})" for p, (opens, done) in windows.items())
     sql = f"""
@@ -514,7 +519,7 @@ def _node_statistics(daily: pl.DataFrame, plans: list[_Plan], series: RunningSer
     )
 
 
-def _entry(series: RunningSeries, plan_: _Plan, components: list[Component], version: int, now: datetime) -> ledger.Entry:
+def _entry(series: RunningSeries, plan_: _Plan, components: list[Component], version: int, now: datetime, grain_checked: bool) -> ledger.Entry:
     height = components[0].levels
     details = json.dumps([
         {"measure": c.measure, "part": c.part, "node_sensitivity": c.sensitivity_per_level, "tree_levels": c.levels,
@@ -525,14 +530,13 @@ def _entry(series: RunningSeries, plan_: _Plan, components: list[Component], ver
     return ledger.Entry(
         release_id=plan_.rid, release_name=series.name, dataset=series.dataset, period=plan_.proposal, version=version,
         query=f"running {measures} per day of {plan_.days} ({plan_.opens} .. {plan_.closes}), nation and per {series.group}, "
-              f"from {series.spec.source}",
+              f"from {series.spec.source}; a firm counts in the leaf of its first answer "
+              f"({series.declaration.answers.table}.{series.declaration.answers.submitted_at}), so in one node per level",
         privacy_unit=series.spec.privacy_unit.label,
         epsilon=float(sum(certified_epsilon(c) for c in components)), delta=0.0,
         mechanism=f"binary tree mechanism (continual counting), {height} levels over {plan_.days} days; every node: {LAPLACE}",
         components=details,
-        bounding=f"one row per {series.spec.privacy_unit.column} per {series.spec.period} in {series.spec.source} (checked exactly); "
-                 f"counted in the leaf of its first answer ({series.declaration.answers.table}.{series.declaration.answers.submitted_at}), "
-                 f"so in one node per level",
+        bounding=_bounding_text(series.spec, grain_checked),  # the mart's grain, as for the release after closing
         spec_hash=series.semantic_hash(), created_at=now,
     )
 
@@ -553,6 +557,7 @@ def update(
     *,
     settings: PrivacySettings | None = None,
     now: datetime | None = None,
+    grain_checked: bool = False,
     attempts: int = 8,
 ) -> list[RunningOutcome]:
     """Noise the nodes whose days are all over (and only those), store them, charge a new series once.
@@ -561,7 +566,8 @@ def update(
     A series starts on the first day after its proposal opened and runs to the
     last day of its window (also after the proposal closed); it is charged its
     whole epsilon when its first nodes are noised. Running again on the same
-    day adds nothing and charges nothing.
+    day adds nothing and charges nothing. `grain_checked` as in
+    `privacy.engine.release`.
 
     >>> import duckdb; series = running_series()["dis_running"]
     >>> connection = duckdb.connect()
@@ -598,14 +604,14 @@ def update(
         if not to_make:
             return [outcomes[p.proposal] for p in plans]
         try:
-            rows = _noised_nodes(connection, series, to_make, now)
+            rows = _noised_nodes(connection, series, to_make, now, grain_checked)
             connection.execute("BEGIN TRANSACTION")
             accepted = []
             for plan_ in to_make:
                 charged = 0.0
                 if plan_.new:
                     components = plan_series(series, plan_.days)
-                    entry = _entry(series, plan_, components, version, now)
+                    entry = _entry(series, plan_, components, version, now, grain_checked)
                     try:
                         ledger.charge(connection, entry, (budget.epsilon, budget.delta))
                     except ledger.BudgetExceeded as refused:
@@ -633,9 +639,9 @@ def update(
     raise RuntimeError(f"{series.name}: the ledger stayed busy after {attempts} attempts; nothing was released")
 
 
-def _noised_nodes(connection, series: RunningSeries, plans: list[_Plan], now: datetime) -> pl.DataFrame:
+def _noised_nodes(connection, series: RunningSeries, plans: list[_Plan], now: datetime, grain_checked: bool) -> pl.DataFrame:
     """The due nodes with OpenDP's noise, one row per node x group x measure x part (one OpenDP call per component and series)."""
-    daily = daily_statistics(connection, series, {p.proposal: (p.opens, p.done) for p in plans})
+    daily = daily_statistics(connection, series, {p.proposal: (p.opens, p.done) for p in plans}, grain_checked)
     group, frames = series.group, []
     by_days: dict[int, list[_Plan]] = {}
     for plan_ in plans:  # proposals with as many days share their components (and so their scales)

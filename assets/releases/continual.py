@@ -14,6 +14,7 @@ import dagster as dg
 
 from accounts.service import SYSTEM, record_event
 from accounts.store import store
+from assets.releases.factory import _grain_checked_in_this_run
 from assets.resources import Folders, Warehouse
 from core.periods import proposal_windows
 from privacy.continual import export_running, running_series, update
@@ -34,7 +35,7 @@ RUNNING_KEY = dg.AssetKey(["releases", SERIES.name])
 def running_release(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     windows = proposal_windows()
     with warehouse.connect() as connection:
-        outcomes = update(connection, SERIES, windows, date.today())
+        outcomes = update(connection, SERIES, windows, date.today(), grain_checked=_grain_checked_in_this_run(context, SERIES.spec))
     for outcome in outcomes:
         if outcome.status == "refused":
             context.log.warning(outcome.message)
