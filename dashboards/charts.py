@@ -121,10 +121,11 @@ def budget_chart(budget: pl.DataFrame, title: str) -> alt.TopLevelMixin:
 def group_bars(table: pl.DataFrame, title: str, axis_title: str, number_format: str = ",.0f") -> alt.TopLevelMixin:
     """One bar per group with its 95% interval as a whisker; groups not shown ('x') are left out and named in the caption.
 
-    `table` has the columns name, estimate, ci_low, ci_high, suppressed.
+    `table` has the columns name, estimate, ci_low, ci_high, suppressed; the bars keep its row order.
     """
     shown = table.filter(~pl.col("suppressed") & pl.col("estimate").is_not_null()).to_pandas()
-    y = alt.Y("name:N", title=None, sort=shown["name"].tolist())
+    # Every group gets its own label: Vega would hide every other label when rows are thinner than the text.
+    y = alt.Y("name:N", title=None, sort=shown["name"].tolist(), axis=alt.Axis(labelLimit=220, labelOverlap=False))
     tooltip = [
         alt.Tooltip("name:N", title="Groep"),
         alt.Tooltip("estimate:Q", title="Schatting", format=number_format),
@@ -132,7 +133,10 @@ def group_bars(table: pl.DataFrame, title: str, axis_title: str, number_format: 
         alt.Tooltip("ci_high:Q", title="Interval tot", format=number_format),
     ]
     base = alt.Chart(shown).encode(y=y)
-    bars = base.mark_bar(color=BAND_COLOUR).encode(x=alt.X("estimate:Q", title=axis_title), tooltip=tooltip)
-    whiskers = base.mark_rule(color=LINE_COLOUR, strokeWidth=2).encode(x="ci_low:Q", x2="ci_high:Q", tooltip=tooltip)
+    x = alt.X("estimate:Q", title=axis_title, axis=alt.Axis(tickCount=5))
+    bars = base.mark_bar(color=BAND_COLOUR, height={"band": 0.7}).encode(x=x, tooltip=tooltip)
+    whiskers = base.mark_errorbar(ticks=True, color=LINE_COLOUR, thickness=2).encode(
+        x=alt.X("ci_low:Q", title=axis_title), x2="ci_high:Q", tooltip=tooltip)
     zero = alt.Chart(pd.DataFrame({"zero": [0]})).mark_rule(color="gray").encode(x=alt.datum(0))
-    return _dutch((bars + whiskers + zero).properties(height=max(120, 28 * len(shown)), title=title))
+    # The height is the whole chart: 34 px per group plus about 120 px for the title and the axis below.
+    return _dutch((bars + whiskers + zero).properties(height=34 * len(shown) + 120, title=title))

@@ -9,13 +9,14 @@ were typed (they are the respondent's own).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import polars as pl
 
 from core.sources import source
-from dashboards.formatting import SUPPRESSED, nl_interval, nl_number
-from dashboards.groups import group_name
+from dashboards.formatting import SUPPRESSED, nl_date, nl_interval, nl_number
+from dashboards.groups import group_codes, group_name
 from dashboards.released import release_cells
 
 IMPACT_RELEASE = "dis_impact"
@@ -47,6 +48,39 @@ def _level(cells: pl.DataFrame, proposal: str, level: str) -> pl.DataFrame:
     return cells.filter((pl.col("period") == proposal) & (pl.col("level") == level))
 
 
+def simulation_status(proposal, today: date) -> str:
+    """The simulation window of a proposal as a person says it: open until, closed, or opens on."""
+    if proposal.is_open(today):
+        return f"open tot en met {nl_date(proposal.simulation_closes)}"
+    if proposal.is_closed(today):
+        return f"gesloten, liep tot en met {nl_date(proposal.simulation_closes)}"
+    return f"opent op {nl_date(proposal.simulation_opens)}"
+
+
+def phase_text(proposal) -> str:
+    """'Tweede Kamer, sinds 20 juli 2026' (the phase and the day it began, when known)."""
+    since = proposal.phase_dates.get(proposal.phase)
+    return f"{proposal.phase_name}, sinds {nl_date(since)}" if since else proposal.phase_name
+
+
+def in_reference_order(frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
+    """`frame` sorted by its group columns in their usual order (sectors A to U, size classes small to large, ...).
+
+    `columns` maps a column of `frame` to the level whose codes it holds, e.g. {"group": "size_class"}.
+
+    >>> in_reference_order(pl.DataFrame({"group": ["2-9", "10-49", "0-1"]}), {"group": "size_class"})["group"].to_list()
+    ['0-1', '2-9', '10-49']
+    """
+    ranks = []
+    for column, level in columns.items():
+        order = {code: index for index, code in enumerate(group_codes(level))}
+        ranks.append(pl.col(column).replace_strict(order, default=len(order), return_dtype=pl.Int64).alias(f"_rank_{column}"))
+    if not ranks or frame.is_empty():
+        return frame
+    names = [rank.meta.output_name() for rank in ranks]
+    return frame.with_columns(ranks).sort(names, maintain_order=True).drop(names)
+
+
 def figure_table(cells: pl.DataFrame, proposal: str, level: str, measure: str) -> pl.DataFrame:
     """One measure of one proposal per group of a level: estimate, interval, suppression, firms.
 
@@ -61,7 +95,23 @@ def figure_table(cells: pl.DataFrame, proposal: str, level: str, measure: str) -
     table = chosen.select(group.alias("group"), *keys, "estimate", "ci_low", "ci_high", "suppressed", "suppression_reason")
     firms = respondents.select(group.alias("group"), pl.col("estimate").alias("respondents"))
     table = table.join(firms, on="group", how="left", nulls_equal=True)
-    return table.with_columns(pl.Series("name", [group_name(level, code) for code in table["group"]], dtype=pl.Utf8))
+    table = table.with_columns(pl.Series("name", [group_name(level, code) for code in table["group"]], dtype=pl.Utf8))
+    return table if level == "nation" else in_reference_order(table, {"group": level})
+
+
+def figure_rows(table: pl.DataFrame, decimals: int) -> pl.DataFrame:
+    """`figure_table` of one measure as a Dutch table: estimate, interval and firms, 'x' and the reason where not shown."""
+    rows = []
+    for row in table.iter_rows(named=True):
+        shown = not row["suppressed"] and row["estimate"] is not None
+        rows.append({
+            "Groep": row["name"],
+            "Schatting": nl_number(row["estimate"], decimals, signed=True) if shown else SUPPRESSED,
+            "95%-interval": nl_interval(row["ci_low"], row["ci_high"], decimals, signed=True) if shown else "",
+            "Bedrijven (ongeveer)": SUPPRESSED if row["respondents"] is None else nl_number(row["respondents"], 0),
+            "Waarom x": "" if shown else (row["suppression_reason"] or "geen cijfer"),
+        })
+    return pl.DataFrame(rows, schema=["Groep", "Schatting", "95%-interval", "Bedrijven (ongeveer)", "Waarom x"], orient="row")
 
 
 def overview(cells: pl.DataFrame, proposal: str, level: str) -> pl.DataFrame:
@@ -112,18 +162,20 @@ def peer_impact(cells: pl.DataFrame, proposal: str, sector: str, size_class: str
     return None
 
 
-def comparison_table(peers: PeerImpact, answers: dict) -> pl.DataFrame:
-    """The respondent's own answers beside the peer figures (mean or median, with the interval)."""
+def comparison_table(peers: PeerImpact, answers: dict | None) -> pl.DataFrame:
+    """The respondent's own answers beside the peer figures (the mean, with the interval); no answers: the figures only."""
     rows = []
     for measure, (_, label, field, decimals) in FIGURES.items():
         if measure in ("fte_total", "cost_change_median"):
             continue
-        own = answers.get(field)
+        question = label.replace("Gemiddelde ", "").replace("Gemiddeld ", "")
         row = peers.figures.filter(pl.col("measure") == measure)
         shown = not row.is_empty() and not row["suppressed"][0] and row["estimate"][0] is not None
+        own = {} if answers is None else {
+            "Uw antwoord": "niet ingevuld" if answers.get(field) is None else nl_number(float(answers[field]), decimals, signed=True)}
         rows.append({
-            "Vraag": label.replace("Gemiddelde ", "").replace("Gemiddeld ", "").capitalize(),
-            "Uw antwoord": "niet ingevuld" if own is None else nl_number(float(own), decimals, signed=True),
+            "Vraag": question[:1].upper() + question[1:],  # not str.capitalize(): 'FTE' stays 'FTE'
+            **own,
             "Vergelijkbare bedrijven (gemiddeld)": nl_number(row["estimate"][0], decimals, signed=True) if shown else SUPPRESSED,
             "95%-interval": nl_interval(row["ci_low"][0], row["ci_high"][0], decimals, signed=True) if shown else "",
         })
@@ -212,7 +264,7 @@ def cumulative_burden(cells: pl.DataFrame, phases: dict[str, str], level: str, m
         pl.col("half_width") * model.frequency_per_year * model.hourly_tariff_euro,
     )
     result = pl.concat([total, hours]).join(_segment_firms(level, model), on=keys, how="left")
-    return result.sort([*keys, "phase", "measure"])
+    return in_reference_order(result.sort(["phase", "measure"]), {key: key for key in keys})
 
 
 def segment_name(level: str, row: dict) -> str:

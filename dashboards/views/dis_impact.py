@@ -11,11 +11,21 @@ from accounts.store import store
 from content.proposals import list_proposals
 from dashboards import auth
 from dashboards.charts import group_bars
-from dashboards.dis import FIGURES, POSITION, figure_table, impact_releases, overview, position_labels, released_proposals
-from dashboards.formatting import SUPPRESSED, nl_date, nl_number
-from dashboards.groups import LEVEL_NAMES
+from dashboards.dis import (
+    FIGURES,
+    POSITION,
+    figure_rows,
+    figure_table,
+    impact_releases,
+    overview,
+    phase_text,
+    position_labels,
+    released_proposals,
+    simulation_status,
+)
+from dashboards.formatting import SUPPRESSED, nl_number
 from dashboards.released import suppression_reasons
-from dashboards.safe import csv_download, md
+from dashboards.safe import csv_download
 
 account = auth.require(*auth.STAFF)  # every page checks the role itself
 BREAKDOWNS = {"nation": "Heel Nederland", "sector": "Per sector", "province": "Per provincie", "size_class": "Per grootteklasse"}
@@ -31,11 +41,9 @@ today = date.today()
 
 st.subheader("Beleidspijplijn")
 if proposals:
-    st.dataframe(pl.DataFrame(
-        [{"Voorstel": p.title, "Ministerie": p.ministry, "Fase": p.phase_name, "Sinds": nl_date(p.phase_dates[p.phase]) if p.phase in p.phase_dates else "",
-          "Simulatie": f"{nl_date(p.simulation_opens)} t/m {nl_date(p.simulation_closes)}",
-          "Status": "open" if p.is_open(today) else ("gesloten" if p.is_closed(today) else "nog niet open")} for p in proposals.values()],
-        schema=["Voorstel", "Ministerie", "Fase", "Sinds", "Simulatie", "Status"], orient="row"), hide_index=True, width="stretch")
+    st.table(pl.DataFrame(  # a table wraps its text: every column stays visible on a narrow screen
+        [{"Voorstel": p.title, "Ministerie": p.ministry, "Fase": phase_text(p), "Simulatie": simulation_status(p, today)} for p in proposals.values()],
+        schema=["Voorstel", "Ministerie", "Fase", "Simulatie"], orient="row"), hide_index=True)
 else:
     st.info("Er staan nog geen voorstellen in de beleidspijplijn.")
 
@@ -53,29 +61,38 @@ if not firms.is_empty() and firms[0] is not None:
 
 measure = st.selectbox("Cijfer", list(FIGURES), format_func=lambda m: FIGURES[m][1], key="dis_impact_measure")
 table = figure_table(cells, proposal, level, measure)
-decimals = FIGURES[measure][3]
-st.altair_chart(group_bars(table, FIGURES[measure][1], FIGURES[measure][1], ",.0f" if decimals == 0 else ",.1f"), width="stretch")
-hidden = table.filter(pl.col("suppressed") | pl.col("estimate").is_null())
-if hidden.height:
-    st.caption(f"Niet getoond ({SUPPRESSED}): {', '.join(md(n) for n in hidden['name'])}. " + "; ".join(suppression_reasons(table)))
+label, decimals = FIGURES[measure][1], FIGURES[measure][3]
+breakdown = BREAKDOWNS[level][:1].lower() + BREAKDOWNS[level][1:]  # 'per sector', 'heel Nederland'
+st.altair_chart(group_bars(table, f"{label}, {breakdown}", label, ",.0f" if decimals == 0 else ",.1f"), width="stretch")
+st.caption("De streep door elke balk is het 95%-interval: de echte waarde ligt met grote zekerheid tussen het begin en het eind "
+           "van de streep. Hoe langer de streep, hoe onzekerder het cijfer.")
+rows = figure_rows(table, decimals)
+if (rows["Schatting"] == SUPPRESSED).any():
+    st.table(rows, hide_index=True)
+    st.caption("x = dit cijfer tonen we niet; de reden staat erbij. Bij zo weinig antwoorden is het cijfer te onzeker "
+               "en zegt het te veel over losse bedrijven.")
+else:
+    st.table(rows.drop("Waarom x"), hide_index=True)
 
 st.subheader("Concurrentiepositie")
+st.write("Welk deel van de bedrijven verwacht dat hun concurrentiepositie verbetert, gelijk blijft of verslechtert.")
 position = figure_table(cells, proposal, level, POSITION)
 labels = position_labels()
 rows = []
 for name in position["name"].unique(maintain_order=True):
     group = position.filter(pl.col("name") == name)
     row = {"Groep": name}
-    for category, label in labels.items():
+    for category, category_label in labels.items():
         cell = group.filter(pl.col("category") == category)
         shown = not cell.is_empty() and not cell["suppressed"][0] and cell["estimate"][0] is not None
-        row[label] = f"{nl_number(cell['estimate'][0], 0)}%" if shown else SUPPRESSED
+        row[category_label] = (f"{nl_number(cell['estimate'][0], 0)}% ({nl_number(cell['ci_low'][0], 0)} tot {nl_number(cell['ci_high'][0], 0)}%)"
+                               if shown else SUPPRESSED)
     rows.append(row)
 st.table(pl.DataFrame(rows, orient="row"), hide_index=True)
+st.caption("Tussen haakjes staat het 95%-interval. x = dit cijfer tonen we niet" +
+           (f" ({'; '.join(suppression_reasons(position))})" if suppression_reasons(position) else "") + ".")
 
-st.subheader(f"Alle cijfers {LEVEL_NAMES.get(level, '').lower() if level != 'nation' else 'voor heel Nederland'}")
 table_all = overview(cells, proposal, level)
-st.dataframe(table_all, hide_index=True, width="stretch")
 
 
 def _logged_download() -> None:
@@ -83,6 +100,5 @@ def _logged_download() -> None:
         record_event(connection, account, "export", f"dis {proposal} {level}", {"page": "dis-impact", "format": "csv"})
 
 
-st.download_button("Download deze tabel (CSV)", csv_download(table_all), file_name=f"impact_{proposal}_{level}.csv", mime="text/csv",
-                   on_click=_logged_download, key="download_dis")
-st.caption("x = dit cijfer tonen we niet: bij zo weinig antwoorden is het te onzeker en zegt het te veel over losse bedrijven.")
+st.download_button("Download alle cijfers van dit voorstel (CSV)", csv_download(table_all), file_name=f"impact_{proposal}_{level}.csv",
+                   mime="text/csv", on_click=_logged_download, key="download_dis")
