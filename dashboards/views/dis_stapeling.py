@@ -37,9 +37,13 @@ if burden.is_empty():
     st.info("Voor deze keuze zijn er geen gepubliceerde voorstellen.")
     st.stop()
 
+# The burden first: on a narrow screen the grid scrolls sideways, and these are what the page is about.
+COLUMNS = ["Segment", "Regeldruk per bedrijf (euro per jaar)", "Regeldruk alle bedrijven (miljoen euro per jaar)",
+           "Kosten per bedrijf (euro per jaar)", "Administratie per bedrijf (uur per maand)", "Voorstellen"]
 rows = {}
 for row in burden.iter_rows(named=True):
-    name = segment_name(level, row)
+    # The sector is chosen above: a row names its size class only.
+    name = group_name("size_class", row["size_class"]) if level == "sector_size" else segment_name(level, row)
     entry = rows.setdefault(name, {"Segment": name, "Voorstellen": row["proposals"]})
     shown = row["shown"] and row["estimate"] is not None
     if row["measure"] == "cost_change_mean":
@@ -51,12 +55,18 @@ for row in burden.iter_rows(named=True):
         firms = row["firms"] or 0
         entry["Regeldruk alle bedrijven (miljoen euro per jaar)"] = (
             f"{nl_number(row['estimate'] * firms / 1e6, 1, signed=True)} ± {nl_number(row['half_width'] * firms / 1e6, 1)}" if shown else SUPPRESSED)
-st.dataframe(pl.DataFrame(list(rows.values())), hide_index=True, width="stretch")
+st.dataframe(pl.DataFrame(list(rows.values()), schema=COLUMNS, orient="row"), hide_index=True, width="stretch",
+             height=36 * (len(rows) + 1) + 2)  # every segment in view, no scrolling inside the table
 st.caption(
-    "± is de marge van het 95%-interval; de marges van de voorstellen tellen op als onafhankelijke fouten (wortel uit de som van de kwadraten). "
-    f"x = niet te tonen, omdat het cijfer van ten minste één voorstel te onzeker is. Regeldruk in euro = uren per maand × {model.frequency_per_year} "
-    f"× € {nl_number(model.hourly_tariff_euro, 0)} per uur (standaardkostenmodel). Bron van het uurtarief: {model.hourly_tariff_source.strip()} "
-    f"Aantal bedrijven per segment: {model.mkb_firms_source.strip()}"
+    "± is de marge van het 95%-interval: de echte waarde ligt met grote zekerheid tussen het getal min en plus de marge. "
+    "De marges van de voorstellen tellen op als onafhankelijke fouten (de wortel uit de som van de kwadraten). "
+    "x = dit cijfer tonen we niet, omdat het cijfer van ten minste één voorstel te onzeker is."
+)
+st.caption(  # the sources in config/regeldruk.yaml are notes for maintainers, in English: the page says them in Dutch
+    f"Regeldruk in euro = uren per maand × {model.frequency_per_year} maanden × € {nl_number(model.hourly_tariff_euro, 0)} per uur "
+    "(het standaardkostenmodel). Het uurtarief komt uit het Handboek Meting Regeldrukkosten van de Rijksoverheid. "
+    f"Het aantal bedrijven per segment is een schatting: ongeveer {nl_number(model.mkb_firms / 1e6, 1)} miljoen mkb-bedrijven "
+    "(CBS), verdeeld naar hun aandeel per sector, grootteklasse en provincie."
 )
 st.info("Ter vergelijking: de MKB-toets van de overheid raadpleegt per voorstel een panel van ongeveer tien ondernemers "
         "en telt de voorstellen niet bij elkaar op.")
