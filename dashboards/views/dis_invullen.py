@@ -7,11 +7,11 @@ import streamlit as st
 
 from accounts.service import firm_kvk_number
 from accounts.store import store
-from content.proposals import open_proposals
+from content.proposals import list_proposals, open_proposals
 from core.contracts import SubmissionError
 from core.sources import source
 from dashboards import auth
-from dashboards.dis import comparison_table, impact_releases, peer_impact, position_labels
+from dashboards.dis import comparison_table, impact_releases, peer_impact, position_labels, released_proposals
 from dashboards.formatting import nl_date, nl_number
 from dashboards.groups import group_name
 from dashboards.safe import md
@@ -25,9 +25,30 @@ st.write("Wat betekent een wetsvoorstel of beleidsmaatregel voor uw bedrijf? Vul
 
 with store() as connection:
     proposals = open_proposals(connection, date.today())
+    titles = {p.id: p.title for p in list_proposals(connection)}
     kvk_number = firm_kvk_number(connection, account)  # the firm comes from the account, never from the form
+cells = impact_releases()
+
+
+def closed_results(sector: str | None, size_class: str | None) -> None:
+    """Released figures of closed proposals, for firms like the respondent's (what the comparison shows once a proposal closed)."""
+    closed = [pid for pid in released_proposals(cells) if pid in titles]
+    if not closed:
+        return
+    st.subheader("Uitkomsten van gesloten voorstellen")
+    st.write("Van deze voorstellen is de simulatie gesloten. Dit verwachten de bedrijven die meededen.")
+    pick = st.selectbox("Gesloten voorstel", closed, format_func=titles.get, key="dis_closed_proposal")
+    peers = peer_impact(cells, pick, sector or "", size_class or "")
+    if peers is not None:
+        st.write(f"Cijfers van **{md(peers.label)}**.")
+        st.table(comparison_table(peers, None), hide_index=True)
+        st.caption("Het 95%-interval laat zien hoe zeker een cijfer is: de echte waarde ligt met grote zekerheid tussen die twee getallen. "
+                   "x = dit cijfer tonen we niet, omdat er te weinig antwoorden zijn.")
+
+
 if not proposals:
     st.info("Er staan op dit moment geen voorstellen open om in te schatten. U krijgt bericht als er een nieuw voorstel is.")
+    closed_results(None, None)
     st.stop()
 
 chosen = st.selectbox("Voorstel", proposals, format_func=lambda p: p.title, key="dis_proposal")
@@ -92,12 +113,14 @@ stored = st.session_state.get("dis_submission")
 if stored and stored["proposal"] == chosen.id:
     st.success("Bedankt! Uw inschatting is veilig opgeslagen.")
     st.subheader("Uw inschatting naast die van vergelijkbare bedrijven")
-    peers = peer_impact(impact_releases(), chosen.id, stored["sector"], stored["size_class"])
+    peers = peer_impact(cells, chosen.id, stored["sector"], stored["size_class"])
     if peers is None:
-        st.info("Er zijn voor dit voorstel nog geen gepubliceerde cijfers om mee te vergelijken. "
-                "De cijfers komen na de sluitingsdatum; u ziet ze dan hier en op uw startpagina.")
+        st.info("Er zijn voor dit voorstel nog geen gepubliceerde cijfers om mee te vergelijken. We publiceren de cijfers "
+                f"na de sluitingsdatum ({nl_date(chosen.simulation_closes)}). U vindt ze dan onder 'Uitkomsten van gesloten voorstellen'.")
     else:
         st.write(f"Vergelijking met **{md(peers.label)}**.")
         st.table(comparison_table(peers, stored), hide_index=True)
-        st.caption("Tussen haakjes staat het 95%-interval: de echte waarde ligt daar met grote zekerheid binnen. "
+        st.caption("Het 95%-interval laat zien hoe zeker een cijfer is: de echte waarde ligt met grote zekerheid tussen die twee getallen. "
                    "Het interval is breder bij weinig antwoorden en door de ruis die we toevoegen om bedrijven anoniem te houden.")
+
+closed_results(sector, size_class)
