@@ -685,7 +685,12 @@ def ingest_bytes(
     """
     declared, limits = source(name), limits or ingest_limits()
     ensure_ingest_tables(connection, name)
-    fingerprint = check_key(connection, key)
+    return _ingest_checked(connection, data, file_name, key, check_key(connection, key), run_id, declared, limits)
+
+
+def _ingest_checked(connection, data: bytes, file_name: str, key: bytes, fingerprint: str, run_id, declared: Source, limits: IngestLimits):
+    """`ingest_bytes` once its tables exist and its key is checked."""
+    name = declared.name
     file_hash = content_hash(data)
     if already_loaded(connection, name, file_hash):
         return None
@@ -802,21 +807,21 @@ def _write(connection, declared: Source, new_rows, rejected, result, run_id, loa
 
 
 def ingest_file(
-    connection: duckdb.DuckDBPyConnection, landing_file: LandingFile, key: bytes, run_id: str | None, name: str, limits: IngestLimits
+    connection: duckdb.DuckDBPyConnection, landing_file: LandingFile, key: bytes, fingerprint: str, run_id: str | None, name: str,
+    limits: IngestLimits,
 ) -> IngestResult | None:
-    """One landing file: a type we do not read or too large a file is recorded without reading it into memory."""
+    """One landing file (tables made, key checked): a type we do not read or too large a file is recorded without reading it."""
     problem = file_level_problem(landing_file.path.name, landing_file.size, limits)
     if problem is None:
-        return ingest_bytes(connection, landing_file.path.read_bytes(), landing_file.path.name, key, run_id, name, limits)
-    return record_file_outcome(connection, landing_file, key, run_id, name, problem)
+        return _ingest_checked(connection, landing_file.path.read_bytes(), landing_file.path.name, key, fingerprint, run_id, source(name), limits)
+    return record_file_outcome(connection, landing_file, fingerprint, run_id, name, problem)
 
 
 def record_file_outcome(
-    connection: duckdb.DuckDBPyConnection, landing_file: LandingFile, key: bytes, run_id: str | None, name: str, problem: FileRejected
+    connection: duckdb.DuckDBPyConnection, landing_file: LandingFile, fingerprint: str, run_id: str | None, name: str, problem: FileRejected
 ) -> IngestResult | None:
     """Record a whole-file outcome (once per content) without reading the file into memory; None if recorded before."""
     declared = source(name)
-    fingerprint = check_key(connection, key)
     try:
         digest = file_hash(landing_file.path)
     except OSError:  # not even readable: this version of the file (name, size, time) stands in for its content
@@ -852,12 +857,12 @@ def ingest_landing(
     """
     limits = limits or ingest_limits()
     ensure_ingest_tables(connection, name)
-    check_key(connection, key)
+    fingerprint = check_key(connection, key)
     _adopt_unrecorded_key(connection, landing, key)
     results = []
     for landing_file in list_landing_files(landing, name):
         try:
-            result = ingest_file(connection, landing_file, key, run_id, name, limits)
+            result = ingest_file(connection, landing_file, key, fingerprint, run_id, name, limits)
         except KeyMismatch:
             raise
         except Exception as error:  # noqa: BLE001 - one file's crash must not stop the others
@@ -865,7 +870,7 @@ def ingest_landing(
             log.exception("%s/%s could not be ingested", name, landing_file.path.name)
             # The reason names the kind of error only: a message may quote the file's content.
             reason = f"Bestand: kon niet worden gelezen ({type(error).__name__}); de foutmelding staat in het logboek van de run"
-            result = record_file_outcome(connection, landing_file, key, run_id, name, FileRejected(reason))
+            result = record_file_outcome(connection, landing_file, fingerprint, run_id, name, FileRejected(reason))
         if result is not None:
             results.append(result)
         if on_file:
