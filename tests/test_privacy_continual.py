@@ -140,9 +140,14 @@ def exact_running(mart: pl.DataFrame, raw: pl.DataFrame, proposal: str, days: in
 # --------------------------------------------------------------------------- 1. without noise: exact
 
 
-def test_running_figures_without_noise_are_the_exact_prefix_counts_and_means(tmp_path):
+def with_height(height) -> continual.RunningSeries:
+    return continual.RunningSeries(SERIES.declaration.model_copy(update={"tree_height": height}), SERIES.spec, SERIES.measures)
+
+
+@pytest.mark.parametrize("height", ["full", 1])
+def test_running_figures_without_noise_are_the_exact_prefix_counts_and_means(tmp_path, height):
     mart, raw = dis_frames(["p1"])
-    exact_series = SERIES.with_epsilon(math.inf)
+    exact_series = with_height(height).with_epsilon(math.inf)
     connection = warehouse(mart, raw)
     windows = {"p1": (OPENS, CLOSES)}
     for done in (20, DAYS + 3):  # halfway, then after the window closed (the last days' nodes complete)
@@ -188,6 +193,26 @@ def test_noise_scale_per_node_is_levels_times_change_per_node_over_epsilon(days)
         assert component.scale == pytest.approx(height * per_node[component.measure, component.part] / share)
         assert certified_epsilon(component) == pytest.approx(share, rel=1e-9)  # OpenDP's privacy map of that very measurement
     assert sum(certified_epsilon(c) for c in components) == pytest.approx(SERIES.epsilon)
+    leaves = plan_series(with_height(1), days)  # capped at one level: each firm in one node, scale = change per node / epsilon
+    assert [c.scale for c in leaves] == pytest.approx([c.scale / height for c in components])
+
+
+def test_the_readme_states_the_modules_half_widths():
+    """README.md, 'Running figures while a proposal is open': T = 42, epsilon 0.5 (0.25 for the count)."""
+    (count,) = [c for c in plan_series(SERIES, DAYS) if c.measure == "respondents"]
+    table = {1: (72, 137), 3: (99, 191), 7: (119, 233), 15: (137, 268), 16: (72, 137), 31: (152, 299), 42: (119, 233)}
+    for t, (size_class, nation) in table.items():
+        nodes = len(prefix_nodes(t, tree_height(DAYS)))
+        assert (half_width(count.scale, nodes, 0.05), half_width(count.scale, 4 * nodes, 0.05)) == (size_class, nation)
+    worst = {}
+    for days, stated in {7: 60, 30: 114, 42: 152, 90: 194, 365: 286}.items():
+        (c,) = [c for c in plan_series(SERIES, days) if c.measure == "respondents"]
+        worst[days] = max(half_width(c.scale, len(prefix_nodes(t, tree_height(days))), 0.05) for t in range(1, days + 1))
+        assert worst[days] == stated
+        assert 2.5 < worst[days] * 0.25 / math.log2(days) ** 1.5 < 3.3  # about 3 x log2(T)^1.5 / epsilon of the count
+    (leaf,) = [c for c in plan_series(with_height(1), DAYS) if c.measure == "respondents"]
+    assert max(half_width(leaf.scale, t, 0.05) for t in range(1, DAYS + 1)) == 72
+    assert half_width(DAYS / 0.25, 1, 0.05) == 503  # a fresh release every day at epsilon / 42
 
 
 @pytest.mark.parametrize("scale", [1.0, 3.0, 24.0, 96.0, 250.0])
