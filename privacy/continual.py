@@ -69,6 +69,7 @@ conservative by at most k steps of the resolution.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -175,8 +176,7 @@ class RunningSeries:
         return self.declaration.group
 
     def semantic_hash(self) -> str:
-        import hashlib
-
+        """Hash of everything that changes what the series' numbers mean (titles and rationales do not count)."""
         data = self.declaration.model_dump(mode="json", exclude={"title", "description"})
         data["measures"] = [m.model_dump(mode="json", exclude={"rationale", "l1_sensitivity"}) for m in self.measures]
         data["source"], data["unit"], data["period"] = self.spec.source, self.spec.privacy_unit.column, self.spec.period
@@ -435,8 +435,8 @@ def _plans(connection, series: RunningSeries, windows: dict[str, tuple[date, dat
     """What each series should noise today: open proposals, and started series that are not complete (closed since)."""
     stored = {row["proposal"]: row for row in connection.execute(
         f"SELECT * FROM {series_table(series)} WHERE version = ?", [version]).pl().iter_rows(named=True)}
-    made = connection.execute(f"SELECT DISTINCT proposal, level, node_start FROM {nodes_table(series)} WHERE release_id LIKE ?",
-                              [f"{series.name}/%/v{version}"]).fetchall()
+    made = connection.execute(f"SELECT DISTINCT proposal, level, node_start FROM {nodes_table(series)} WHERE list_contains(?, release_id)",
+                              [[row["release_id"] for row in stored.values()]]).fetchall()
     made_nodes = {(p, level, start) for p, level, start in made}
     plans = []
     # the proposals are chosen from the public calendar alone: whether anyone answered never decides whether a series exists
