@@ -39,6 +39,7 @@ import csv
 import io
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -422,16 +423,22 @@ def normalised_with_reasons(rows: pl.DataFrame, declared: Source) -> pl.DataFram
     direct = [c for c in columns if c not in repeating]
     values: dict[str, pl.Series] = normalise(rows.select(direct), name).select(direct).to_dict() if direct else {}
     messages: dict[int, pl.Series | None] = {}  # per block: its messages per row (None: no row breaks its rules)
+    per_values: dict[str, pl.DataFrame] = {}
     for column in repeating:
         own = [b for b, (root, _) in enumerate(blocks) if root == column]
         distinct = rows.select(pl.col(column).unique())
         per_value = normalise(distinct, name).select(column).with_columns(distinct[column].alias("landed"))
         per_value = per_value.with_columns([_block_message([rules[i] for i in blocks[b][1]]).alias(f"block_{b}") for b in own])
+        per_values[column] = per_value
         clean = per_value[column].equals(per_value["landed"], check_names=False, null_equal=True)
         values[column] = rows[column] if clean else _mapped(rows[column], per_value["landed"], per_value[column])
         for b in own:
             message = per_value[f"block_{b}"]
             messages[b] = None if message.null_count() == message.len() else _mapped(rows[column], per_value["landed"], message)
+    for b, (root, indices) in enumerate(blocks):
+        roots = sorted(set().union(*(rules[i].meta.root_names() for i in indices)))
+        if root is None and roots and all(r in per_values for r in roots) and math.prod(per_values[r].height for r in roots) < 2**62:
+            messages[b] = _per_combination(rows, per_values, roots, [rules[i] for i in indices])
     frame = pl.DataFrame([values[c].alias(c) for c in columns]).with_columns(rows["row_number"])
     remaining = [b for b in range(len(blocks)) if b not in messages]
     if remaining:
@@ -440,6 +447,29 @@ def normalised_with_reasons(rows: pl.DataFrame, declared: Source) -> pl.DataFram
     present = [messages[b].alias(f"block_{b}") for b in range(len(blocks)) if messages[b] is not None]
     reason = _joined_reasons(pl.DataFrame(present)) if present else pl.Series("reason", [None] * rows.height, pl.Utf8)
     return frame.with_columns(reason)
+
+
+def _per_combination(rows: pl.DataFrame, per_values: dict[str, pl.DataFrame], roots: list[str], rules: list[pl.Expr]) -> pl.Series | None:
+    """A block of rules over several repeating columns, run once per combination of their values that occurs.
+
+    Each row's values become one number (a digit per column, in the base of
+    its count of distinct values); the rules run on the distinct numbers,
+    decoded into the columns' normalised values, and map back (None: no row
+    breaks them). The caller checks that the numbers fit in 64 bits.
+    """
+    sizes = [per_values[r].height for r in roots]
+    combined = pl.Series("combined", [0] * rows.height, pl.UInt64)
+    strides = []
+    for root, size in zip(roots, sizes, strict=True):
+        strides.append(math.prod(sizes[: len(strides)]))
+        code = _mapped(rows[root], per_values[root]["landed"], pl.Series(range(size), dtype=pl.UInt64))
+        combined = combined + code * strides[-1]
+    combinations = combined.unique()
+    decoded = pl.DataFrame(
+        [per_values[root][root].gather((combinations // stride) % size) for root, stride, size in zip(roots, strides, sizes, strict=True)]
+    )
+    message = decoded.select(_block_message(rules).alias("message"))["message"]
+    return None if message.null_count() == message.len() else _mapped(combined, combinations, message)
 
 
 def _rule_blocks(rules: list[pl.Expr]) -> list[tuple[str | None, list[int]]]:
