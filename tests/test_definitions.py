@@ -24,7 +24,9 @@ def test_asset_graph_has_every_layer_in_order():
     assert keys == {
         *per_source, "meta/ingest_manifest", "privacy/ledger", "exports/privacy_ledger",
         *(f"releases/{name}" for name in specs), *(f"exports/{name}" for name in specs),
+        "releases/dis_running", "exports/dis_running",  # running figures while a proposal is open (privacy/continual.py)
     }
+    assert graph.get(dg.AssetKey(["releases", "dis_running"])).parent_keys == {dg.AssetKey(["marts", "dis_firm_proposal"])}
     upstream = graph.get(dg.AssetKey(["marts", "cgc_firm_wave"])).parent_keys
     assert dg.AssetKey(["staging", "cgc_answers"]) in upstream
     for name, spec in specs.items():  # one release asset per spec, reading the spec's source mart
