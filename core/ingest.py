@@ -406,9 +406,10 @@ def normalised_with_reasons(rows: pl.DataFrame, declared: Source) -> pl.DataFram
     value's outcome does not depend on its row. So for a column with few
     distinct values (sector, wave, the answers) they run once per value and
     are mapped back (and not at all when every value is clean and valid, the
-    usual case); the other columns and the rules over several columns (at
-    least one answer) run per row. A million rows hold about twenty sectors,
-    so most of the work is done a few hundred times instead of a million.
+    usual case); a rule over several such columns (at least one answer) runs
+    once per combination of their values that occurs; the other columns run
+    per row. A million rows hold about twenty sectors, so most of the work is
+    done a few hundred times instead of a million.
     The reason joins the rules' messages in their order, so it is joined per
     run of consecutive rules on one column, then across those runs.
     `tests/test_ingest_robust.py` checks the result equals the plain route.
