@@ -140,3 +140,18 @@ def group_bars(table: pl.DataFrame, title: str, axis_title: str, number_format: 
     zero = alt.Chart(pd.DataFrame({"zero": [0]})).mark_rule(color="gray").encode(x=alt.datum(0))
     # The height is the whole chart: 34 px per group plus about 120 px for the title and the axis below.
     return _dutch((bars + whiskers + zero).properties(height=34 * len(shown) + 120, title=title))
+
+
+def running_chart(series: pl.DataFrame, title: str) -> alt.TopLevelMixin:
+    """The running number of responding firms per day of an open proposal, with its 95% band.
+
+    `series` has the columns date, estimate, ci_low, ci_high.
+    """
+    data = series.to_pandas()
+    x = alt.X("date:T", title="Dag", axis=alt.Axis(format="%d-%m"))
+    tooltip = [alt.Tooltip("date:T", title="Dag", format="%d-%m-%Y"), alt.Tooltip("estimate:Q", title="Bedrijven (ongeveer)", format=",.0f"),
+               alt.Tooltip("ci_low:Q", title="Interval van", format=",.0f"), alt.Tooltip("ci_high:Q", title="Interval tot", format=",.0f")]
+    base = alt.Chart(data).encode(x=x)
+    band = base.mark_area(opacity=0.35, color=BAND_COLOUR).encode(y=alt.Y("ci_low:Q", title="Bedrijven (tot nu toe)"), y2="ci_high:Q")
+    line = base.mark_line(point=True, color=LINE_COLOUR, strokeWidth=3).encode(y="estimate:Q", tooltip=tooltip)
+    return _dutch((band + line).properties(height=260, title=title))

@@ -17,7 +17,7 @@ import polars as pl
 from core.sources import source
 from dashboards.formatting import SUPPRESSED, nl_date, nl_interval, nl_number
 from dashboards.groups import group_codes, group_name
-from dashboards.released import release_cells
+from dashboards.released import release_cells, running_cells
 
 IMPACT_RELEASE = "dis_impact"
 RESPONDENTS = "respondents"
@@ -33,6 +33,64 @@ FIGURES = {
 POSITION = "competitive_position"
 # A peer figure is used only if its interval is at most this wide (half-width), per measure; else a larger group.
 MAX_PEER_HALF_WIDTH = {"cost_change_mean": 10_000.0, "admin_hours_mean": 10.0, "fte_mean": 2.0}
+
+
+RUNNING_RELEASE = "dis_running"
+RUNNING_FIGURES = {"cost_change_mean": ("Kostenverandering (euro per jaar)", "cost_change_euro", 0),
+                   "admin_hours_mean": ("Extra administratie (uur per maand)", "admin_hours_per_month", 1)}
+
+
+def running_releases(exports: Path | None = None) -> pl.DataFrame:
+    """Released days of the running series of open proposals (privacy/continual.py)."""
+    return running_cells(RUNNING_RELEASE, exports)
+
+
+@dataclass(frozen=True)
+class RunningPeers:
+    label: str
+    day: object  # the date of the newest released day
+    firms: float | None
+    figures: pl.DataFrame  # measure, estimate, ci_low, ci_high, suppressed
+
+
+def running_peers(cells: pl.DataFrame, proposal: str, size_class: str | None) -> RunningPeers | None:
+    """The newest day of a proposal's running series: its size class when precise enough, else the nation."""
+    if cells.is_empty():
+        return None
+    series = cells.filter(pl.col("proposal") == proposal)
+    if series.is_empty():
+        return None
+    newest = series.filter(pl.col("day") == series["day"].max())
+    candidates = [("size_class", size_class, f"bedrijven met {group_name('size_class', size_class)}")] if size_class else []
+    for level, code, label in [*candidates, ("nation", None, "alle bedrijven in Nederland")]:
+        frame = newest.filter(pl.col("level") == level)
+        if code is not None:
+            frame = frame.filter(pl.col("size_class") == code)
+        figures = frame.filter(pl.col("measure").is_in(list(RUNNING_FIGURES))).select("measure", "estimate", "ci_low", "ci_high", "suppressed")
+        count = frame.filter(pl.col("measure") == RESPONDENTS)
+        precise = all(
+            not row["suppressed"] and row["estimate"] is not None and (row["ci_high"] - row["ci_low"]) / 2 <= MAX_PEER_HALF_WIDTH[row["measure"]]
+            for row in figures.iter_rows(named=True)
+        )
+        if level == "nation" or (figures.height and precise):
+            firms = None if count.is_empty() or count["suppressed"][0] else count["estimate"][0]
+            return RunningPeers(label, newest["date"][0], firms, figures)
+    return None
+
+
+def running_table(peers: RunningPeers, answers: dict) -> pl.DataFrame:
+    rows = []
+    for measure, (label, field, decimals) in RUNNING_FIGURES.items():
+        own = answers.get(field)
+        row = peers.figures.filter(pl.col("measure") == measure)
+        shown = not row.is_empty() and not row["suppressed"][0] and row["estimate"][0] is not None
+        rows.append({
+            "Vraag": label,
+            "Uw antwoord": "niet ingevuld" if own is None else nl_number(float(own), decimals, signed=True),
+            "Tot nu toe gemiddeld": nl_number(row["estimate"][0], decimals, signed=True) if shown else SUPPRESSED,
+            "95%-interval": nl_interval(row["ci_low"][0], row["ci_high"][0], decimals, signed=True) if shown else "",
+        })
+    return pl.DataFrame(rows, orient="row")
 
 
 def impact_releases(exports: Path | None = None) -> pl.DataFrame:

@@ -59,6 +59,13 @@ def release_cells(name: str, exports: Path | None = None) -> pl.DataFrame:
     )
 
 
+def running_cells(name: str, exports: Path | None = None) -> pl.DataFrame:
+    """All released days of a running series (one file per open proposal, growing by a day at a time)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"not a release name: {name!r}")
+    return _read(exports, f"{name}/{name}_*.parquet", "SELECT * FROM {files} ORDER BY proposal, day, level, measure")
+
+
 def privacy_ledger(exports: Path | None = None) -> pl.DataFrame:
     """The public ledger: one row per release (every version), newest period first."""
     return _read(exports, "privacy_ledger.parquet", "SELECT * FROM {files} ORDER BY period DESC, release_name, version DESC")

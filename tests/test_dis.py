@@ -7,12 +7,14 @@ import shutil
 from datetime import date, datetime, timedelta
 
 import duckdb
+import polars as pl
 import pytest
 
 from accounts.store import store
 from content.proposals import list_proposals
 from core.contracts import SubmissionError
 from core.pseudonymise import pseudonym
+from dashboards.dis import running_releases
 from dashboards.submissions import submit
 from privacy.loading import privacy_settings, release_specs
 from tests.conftest import TEST_KEY, data_dir, demo_accounts, logged_in, make_installation, run_pipeline
@@ -110,8 +112,12 @@ def test_the_respondent_simulates_an_open_proposal_and_sees_similar_firms(pages)
     assert not app.exception and "Bedankt! Uw inschatting is veilig opgeslagen." in app.success[0].value
     (stored,) = (data / "landing" / "dis").glob("form_*.jsonl")
     assert '"kvk_number": "12345678"' in stored.read_text()  # the demo account's firm, nobody else's
-    # An open proposal has no released figures yet: the page says so instead of showing numbers from raw answers.
-    assert "nog geen gepubliceerde cijfers" in " ".join(i.value for i in app.info)
+    # An open proposal has no release yet: the page shows the released running figures (the tussenstand), never raw answers.
+    chosen = app.selectbox(key="dis_proposal").value.id
+    running = running_releases(data / "exports")
+    assert not running.filter(pl.col("proposal") == chosen).is_empty()  # the session pipeline released days of both open proposals
+    text = " ".join(m.value for m in app.markdown)
+    assert "Tussenstand op" in text and app.table and "Tot nu toe gemiddeld" in app.table[0].value.columns
 
 
 def test_the_analyst_pages_show_the_impact_and_the_cumulative_burden(pages):

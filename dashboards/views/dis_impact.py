@@ -10,7 +10,7 @@ from accounts.service import record_event
 from accounts.store import store
 from content.proposals import list_proposals
 from dashboards import auth
-from dashboards.charts import group_bars
+from dashboards.charts import group_bars, running_chart
 from dashboards.dis import (
     FIGURES,
     POSITION,
@@ -21,6 +21,7 @@ from dashboards.dis import (
     phase_text,
     position_labels,
     released_proposals,
+    running_releases,
     simulation_status,
 )
 from dashboards.formatting import SUPPRESSED, nl_number
@@ -46,6 +47,18 @@ if proposals:
         schema=["Voorstel", "Ministerie", "Fase", "Simulatie"], orient="row"), hide_index=True)
 else:
     st.info("Er staan nog geen voorstellen in de beleidspijplijn.")
+
+running = running_releases()
+open_now = [pid for pid, p in proposals.items() if p.is_open(today)]
+if open_now and not running.is_empty():
+    st.subheader("Tussenstand van open voorstellen")
+    st.write("Zolang een voorstel open staat, publiceren we elke dag een tussenstand: hoeveel bedrijven het tot nu toe "
+             "hebben ingeschat. De band is het 95%-interval. De volledige cijfers komen na de sluitingsdatum.")
+    for pid in open_now:
+        series = running.filter((pl.col("proposal") == pid) & (pl.col("level") == "nation") & (pl.col("measure") == "respondents"))
+        if series.is_empty():
+            continue
+        st.altair_chart(running_chart(series.select("date", "estimate", "ci_low", "ci_high"), proposals[pid].title), width="stretch")  # a chart title is plain text, no Markdown
 
 cells = impact_releases()
 released = released_proposals(cells)

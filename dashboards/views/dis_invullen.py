@@ -11,7 +11,16 @@ from content.proposals import list_proposals, open_proposals
 from core.contracts import SubmissionError
 from core.sources import source
 from dashboards import auth
-from dashboards.dis import comparison_table, impact_releases, peer_impact, position_labels, released_proposals
+from dashboards.dis import (
+    comparison_table,
+    impact_releases,
+    peer_impact,
+    position_labels,
+    released_proposals,
+    running_peers,
+    running_releases,
+    running_table,
+)
 from dashboards.formatting import nl_date, nl_number
 from dashboards.groups import group_name
 from dashboards.safe import md
@@ -114,7 +123,16 @@ if stored and stored["proposal"] == chosen.id:
     st.success("Bedankt! Uw inschatting is veilig opgeslagen.")
     st.subheader("Uw inschatting naast die van vergelijkbare bedrijven")
     peers = peer_impact(cells, chosen.id, stored["sector"], stored["size_class"])
-    if peers is None:
+    running = running_peers(running_releases(), chosen.id, stored["size_class"]) if peers is None else None
+    if running is not None:
+        firms = f"ongeveer {nl_number(running.firms, 0)} bedrijven" if running.firms is not None else "de bedrijven"
+        st.write(f"Tussenstand op {nl_date(running.day)}: zo schatten {firms} dit voorstel tot nu toe in "
+                 f"(vergelijking met **{md(running.label)}**).")
+        st.table(running_table(running, stored), hide_index=True)
+        st.caption("Dit is een tussenstand: het voorstel staat nog open en de cijfers veranderen elke dag een beetje. "
+                   "Het 95%-interval laat zien hoe zeker een cijfer is. De volledige cijfers komen na de sluitingsdatum "
+                   f"({nl_date(chosen.simulation_closes)}).")
+    elif peers is None:
         st.info("Er zijn voor dit voorstel nog geen gepubliceerde cijfers om mee te vergelijken. We publiceren de cijfers "
                 f"na de sluitingsdatum ({nl_date(chosen.simulation_closes)}). U vindt ze dan onder 'Uitkomsten van gesloten voorstellen'.")
     else:
