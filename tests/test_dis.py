@@ -92,8 +92,9 @@ def pages(pipeline, tmp_path, monkeypatch):
     """The pipeline's released files and proposals, with demo accounts, as the web app sees them."""
     data = tmp_path / "data"
     shutil.copytree(pipeline.exports, data / "exports")
-    (data / "accounts").mkdir(parents=True)
-    shutil.copy(pipeline.data_dir / "accounts" / "accounts.sqlite", data / "accounts" / "accounts.sqlite")
+    shutil.copytree(pipeline.data_dir / "accounts", data / "accounts")  # the proposals (and any demo accounts made already)
+    if (pipeline.data_dir / "secrets").exists():  # ... with the demo logins, if another test made them first
+        shutil.copytree(pipeline.data_dir / "secrets", data / "secrets")
     monkeypatch.setenv("MKB_DATA_DIR", str(data))
     return data, demo_accounts(data)
 
