@@ -76,6 +76,17 @@ CREATE TABLE IF NOT EXISTS proposals (   -- the policy pipeline (content/proposa
     updated_at TEXT NOT NULL,
     updated_by TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS uploads (     -- documents sent with consultation reactions (content/uploads.py): never released
+    id INTEGER PRIMARY KEY,
+    proposal_id TEXT NOT NULL REFERENCES proposals (id),
+    article TEXT NOT NULL,               -- the article's number; empty: the proposal as a whole
+    display_name TEXT NOT NULL,          -- the checked file name: shown to administrators and used as the download's name only
+    size INTEGER NOT NULL CHECK (size > 0),
+    media_type TEXT NOT NULL,            -- detected from the content, not the name
+    sha256 TEXT NOT NULL,                -- also the file's name under data/uploads/
+    uploaded_at TEXT NOT NULL,
+    firm_ref TEXT NOT NULL               -- the account's keyed firm reference, not the KvK number
+);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log

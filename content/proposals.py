@@ -40,11 +40,38 @@ class _Strict(BaseModel):
 
 
 class Article(_Strict):
-    """An article or section of a proposal that respondents can react to."""
+    """An article or section of a proposal that respondents can react to, with at most one question of its own."""
 
     number: str = Field(min_length=1, max_length=40, description="e.g. 'Artikel 2' or '§ 3.1'")
     title: str = Field(min_length=2, max_length=200)
     summary: str = Field(default="", max_length=2000, description="what the article does, in plain language")
+    question: str = Field(default="", max_length=300, description="a question about this article for the consultation")
+    options: str = Field(default="", max_length=500, description="its answer options, separated by ';' (empty: a short text answer)")
+
+    @model_validator(mode="after")
+    def _options_need_a_question(self) -> Article:
+        if self.options.strip() and not self.question.strip():
+            raise ValueError(f"{self.number}: antwoordopties zonder vraag; vul ook de vraag in")
+        choices = self.choices()
+        if len(choices) != len(set(choices)):
+            raise ValueError(f"{self.number}: twee antwoordopties zijn gelijk")
+        return self
+
+    def choices(self) -> list[str]:
+        return [option.strip() for option in self.options.split(";") if option.strip()]
+
+    @property
+    def slug(self) -> str:
+        return slug(self.number) or "onderdeel"
+
+
+def article_code(proposal_id: str, article: Article) -> str:
+    """The public code of an article: '<proposal>/<article>' (what a consultation reaction is about).
+
+    >>> article_code("minimumloon-2027", Article(number="Artikel I", title="Hoogte"))
+    'minimumloon-2027/artikel-i'
+    """
+    return f"{proposal_id}/{article.slug}"
 
 
 class Proposal(_Strict):
@@ -74,7 +101,7 @@ class Proposal(_Strict):
     def _window(self) -> Proposal:
         if self.simulation_closes < self.simulation_opens:
             raise ValueError("de simulatie sluit voordat hij opent: kies een einddatum op of na de begindatum")
-        numbers = [article.number for article in self.articles]
+        numbers = [article.slug for article in self.articles]
         if len(numbers) != len(set(numbers)):
             raise ValueError("twee artikelen hebben hetzelfde nummer")
         return self
@@ -204,6 +231,21 @@ def open_proposal_codes(today: date) -> list[str]:
 
     with store() as connection:
         return [proposal.id for proposal in open_proposals(connection, today)]
+
+
+def article_codes() -> list[str]:
+    """Every article of every proposal as '<proposal>/<article>': the public domain of a consultation reaction's article."""
+    from accounts.store import store
+
+    with store() as connection:
+        return [article_code(p.id, a) for p in list_proposals(connection) for a in p.articles]
+
+
+def article_titles() -> dict[str, str]:
+    from accounts.store import store
+
+    with store() as connection:
+        return {article_code(p.id, a): f"{a.number}: {a.title}" for p in list_proposals(connection) for a in p.articles}
 
 
 def proposal_titles() -> dict[str, str]:

@@ -65,6 +65,9 @@ class SourceField(_Strict):
     maximum: float | None = None
     unit: str | None = Field(default=None, description="Dutch unit of a number, e.g. 'euro per jaar', 'uur per maand'")
     step: float | None = Field(default=None, gt=0, description="a number's resolution on a form, e.g. 0.1 FTE")
+    counts_as_answer: bool | None = Field(
+        default=None, description="whether giving it makes a row answered (default: every answer but free text)"
+    )
     form_range: dict[str, tuple[float, float]] | None = Field(
         default=None, description="a number's slider range on a form, per size class (within minimum and maximum)"
     )
@@ -123,7 +126,9 @@ class SourcePage(_Strict):
 
 class Period(_Strict):
     field: str
-    calendar: Literal["month", "proposal"] = Field(description="month: 'YYYY-MM' waves; proposal: one period per proposal")
+    calendar: Literal["month", "proposal", "article"] = Field(
+        description="month: 'YYYY-MM' waves; proposal: one period per proposal; article: '<proposal>/<article>', closed with its proposal"
+    )
 
 
 class Source(_Strict):
@@ -205,8 +210,11 @@ class Source(_Strict):
         return self.of_role("answer")
 
     def answers_counted(self) -> tuple[str, ...]:
-        """The answers of which a row must give at least one (free text alone is no answer)."""
-        return tuple(name for name, field in self.questions().items() if field.type != "free_text")
+        """The answers of which a row must give at least one (by default free text alone is no answer)."""
+        return tuple(
+            name for name, field in self.questions().items()
+            if (field.counts_as_answer if field.counts_as_answer is not None else field.type != "free_text")
+        )
 
     def label(self, name: str) -> str:
         return self.fields[name].label if name in self.fields else name

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -101,6 +102,7 @@ def generate(
     from accounts.store import store
     from content.demo import ensure_demo_proposals
     from core.synthetic import generate as generate_data
+    from core.synthetic_consultation import generate_consultations
     from core.synthetic_dis import generate_dis
 
     prepare_environment()  # the proposals' audit entries need the accounts key
@@ -114,8 +116,11 @@ def generate(
     console.print(f"{len(result.files)} files, {result.rows} rows ({result.defects} defective) for {result.firms} firms in {current.landing / 'cgc'}")
     with store() as connection:
         proposals = ensure_demo_proposals(connection, date.today())
-    files = generate_dis(current.landing, pl.read_parquet(current.synthetic / "firms.parquet"), date.today(), seed=seed)
-    console.print(f"{len(proposals)} proposals in the policy pipeline; {len(files)} DIS files in {current.landing / 'dis'}")
+    population = pl.read_parquet(current.synthetic / "firms.parquet")
+    files = generate_dis(current.landing, population, date.today(), seed=seed)
+    reactions = generate_consultations(current.landing, current.synthetic, population, [json.loads(p.model_dump_json()) for p in proposals], seed=seed)
+    console.print(f"{len(proposals)} proposals in the policy pipeline; {len(files)} DIS files in {current.landing / 'dis'}, "
+                  f"{len(reactions)} consultation files in {current.landing / 'consultation'}")
 
 
 @app.command()

@@ -6,6 +6,7 @@ only the sizes are small. The session runs in a temporary data folder.
 
 from __future__ import annotations
 
+import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,9 +22,9 @@ os.environ["MKB_PSEUDONYM_KEY"] = TEST_KEY
 ACCOUNTS_TEST_KEY = "dGVzdC1hY2NvdW50cy1rZXktMzItYnl0ZXMtbG9uZyE="  # Fernet: 32 bytes, url-safe base64
 os.environ["MKB_ACCOUNTS_KEY"] = ACCOUNTS_TEST_KEY
 
+from assets.resources import Folders, PseudonymKey, Warehouse  # noqa: E402
 from core.synthetic import generate  # noqa: E402
 from pipelines.definitions import ALL_ASSETS, ALL_CHECKS  # noqa: E402
-from assets.resources import Folders, PseudonymKey, Warehouse  # noqa: E402
 
 LAST_WAVE = "2026-10"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -74,12 +75,15 @@ def generate_installation(installation: Installation, firms: int, waves: int, se
     """Synthetic CGC waves, the demo proposals (three closed, two open) and the firms' DIS estimates."""
     from accounts.store import store
     from content.demo import ensure_demo_proposals
+    from core.synthetic_consultation import generate_consultations
     from core.synthetic_dis import generate_dis
 
     generate(installation.landing, installation.synthetic, firms=firms, waves=waves, last_wave=LAST_WAVE, seed=seed)
     with store(installation.data_dir / "accounts" / "accounts.sqlite") as connection:
-        ensure_demo_proposals(connection, date.today())
-    generate_dis(installation.landing, pl.read_parquet(installation.synthetic / "firms.parquet"), date.today(), seed=seed)
+        proposals = ensure_demo_proposals(connection, date.today())
+    population = pl.read_parquet(installation.synthetic / "firms.parquet")
+    generate_dis(installation.landing, population, date.today(), seed=seed)
+    generate_consultations(installation.landing, installation.synthetic, population, [json.loads(p.model_dump_json()) for p in proposals], seed=seed)
 
 
 @pytest.fixture(scope="session")

@@ -73,9 +73,10 @@ def test_a_respondent_opening_a_staff_page_gets_a_dutch_refusal_and_not_the_page
 def test_the_menu_shows_only_the_pages_of_the_role(installation):
     _, logins = installation
     labels = {role: {link.label for link in logged_in(login).get("page_link")} for role, login in logins.items()}
-    assert labels["respondent"] == {"Gezondheidscheck invullen", "Impact van een voorstel inschatten", "Mijn account"}
+    assert labels["respondent"] == {"Gezondheidscheck invullen", "Impact van een voorstel inschatten", "Reageren op een voorstel",
+                                    "Mijn account"}
     assert labels["analyst"] == {"Gezondheidscheck", "Sentiment en uitdagingen", "Impact van voorstellen", "Stapeling van regeldruk",
-                                 "Privacy en nauwkeurigheid", "Mijn account"}
+                                 "Consultaties en thema's", "Privacy en nauwkeurigheid", "Mijn account"}
     assert {"Accounts beheren", "Beleidspijplijn beheren", "Verstuurde berichten", "Logboek"} <= labels["administrator"]
 
 

@@ -81,10 +81,12 @@ with st.form("proposal", clear_on_submit=False):
     st.write("Artikelen of onderdelen (waar ondernemers op kunnen reageren):")
     articles = st.data_editor(
         pl.DataFrame([a.model_dump() for a in current.articles] if current and current.articles else [],
-                     schema={"number": pl.Utf8, "title": pl.Utf8, "summary": pl.Utf8}),
+                     schema={"number": pl.Utf8, "title": pl.Utf8, "summary": pl.Utf8, "question": pl.Utf8, "options": pl.Utf8}),
         num_rows="dynamic", width="stretch", key="proposal_articles",
         column_config={"number": st.column_config.TextColumn("Nummer"), "title": st.column_config.TextColumn("Titel"),
-                       "summary": st.column_config.TextColumn("Uitleg")},
+                       "summary": st.column_config.TextColumn("Uitleg"),
+                       "question": st.column_config.TextColumn("Vraag bij de consultatie (optioneel)"),
+                       "options": st.column_config.TextColumn("Antwoordopties, gescheiden door ; (leeg: open antwoord)")},
     )
     saved = st.form_submit_button("Opslaan", type="primary")
 

@@ -1,0 +1,103 @@
+"""Respondent page: react to the articles of an open proposal (stance, the article's question, a comment, an upload),
+then see the released stance shares of the other reactions to that article."""
+
+import logging
+from datetime import date
+
+import streamlit as st
+
+from accounts.service import firm_kvk_number
+from accounts.store import store
+from content.proposals import article_code, open_proposals
+from core.contracts import SubmissionError
+from core.sources import source
+from dashboards import auth
+from dashboards.consultation import stance_releases, stance_shares
+from dashboards.formatting import nl_date, nl_number
+from dashboards.groups import group_name
+from dashboards.safe import md
+from dashboards.submissions import submit
+
+account = auth.require("respondent")  # every page checks the role itself
+declared = source("consultation")
+st.title("Reageren op een voorstel")
+st.write("Geef per artikel of onderdeel van een voorstel aan wat u ervan vindt. U kunt een document of advies meesturen. "
+         "Reageert u later opnieuw op hetzelfde onderdeel, dan telt uw nieuwste reactie.")
+
+with store() as connection:
+    proposals = [p for p in open_proposals(connection, date.today()) if p.articles]
+    kvk_number = firm_kvk_number(connection, account)  # the firm comes from the account, never from the form
+if not proposals:
+    st.info("Er staan op dit moment geen voorstellen open voor een consultatie.")
+    st.stop()
+
+proposal = st.selectbox("Voorstel", proposals, format_func=lambda p: p.title, key="consultation_proposal")
+article = st.selectbox("Artikel of onderdeel", proposal.articles, format_func=lambda a: f"{a.number}: {a.title}", key="consultation_article")
+with st.container(border=True):
+    st.markdown(f"**{md(article.number)}: {md(article.title)}**")
+    if article.summary:
+        st.write(md(article.summary))
+    st.caption(f"U kunt reageren tot en met {nl_date(proposal.simulation_closes)}.")
+
+left, middle, right = st.columns(3)
+sector = left.selectbox("Sector", declared.fields["sector"].allowed(), index=None, placeholder="Kies uw sector",
+                        format_func=lambda s: f"{s} – {group_name('sector', s)}", key="consultation_sector")
+size_class = middle.selectbox("Bedrijfsgrootte (werkzame personen)", declared.fields["size_class"].allowed(), index=None,
+                              placeholder="Kies de grootte", key="consultation_size_class")
+province = right.selectbox("Provincie", declared.fields["province"].allowed(), index=None, placeholder="Kies uw provincie",
+                           format_func=lambda p: group_name("province", p), key="consultation_province")
+
+stances = declared.fields["stance"].labels()
+with st.form("consultation_form"):
+    answers = {"stance": st.radio(declared.fields["stance"].question, list(stances), index=None, format_func=stances.get,
+                                  horizontal=True, key="consultation_stance")}
+    if article.question and article.choices():
+        answers["question_choice"] = st.radio(md(article.question), article.choices(), index=None, key="consultation_question_choice")
+    elif article.question:
+        answers["question_text"] = st.text_area(md(article.question), max_chars=declared.fields["question_text"].max_length,
+                                                key="consultation_question_text")
+    answers["comment"] = st.text_area(declared.fields["comment"].question, max_chars=declared.fields["comment"].max_length,
+                                      key="consultation_comment")
+    consent = st.checkbox("Mijn reactie mag anoniem geciteerd worden (zonder naam, en zonder sector, grootte of regio als die groep klein is)",
+                          key="consultation_consent")
+    upload = st.file_uploader("Document of advies meesturen (PDF, DOCX of ODT, hoogstens 10 MB; optioneel)", type=["pdf", "docx", "odt"],
+                              key="consultation_upload")
+    sent = st.form_submit_button("Versturen", type="primary")
+
+if sent:
+    record = {"article": article_code(proposal.id, article), "proposal": proposal.id, "sector": sector, "size_class": size_class,
+              "province": province, "quote_consent": "yes" if consent else "no", **answers}
+    try:
+        stored = submit("consultation", record, kvk_number)
+    except SubmissionError as error:
+        st.error("Uw reactie is nog niet verstuurd. Controleer deze punten:\n\n" + "\n".join(f"- {md(p)}" for p in error.problems))
+    except Exception:  # noqa: BLE001 - a respondent never sees a traceback
+        logging.getLogger(__name__).exception("saving a consultation reaction failed")
+        st.error("Uw reactie kon niet worden opgeslagen. Probeer het over een paar minuten opnieuw.")
+    else:
+        st.session_state["consultation_submission"] = stored
+        if upload is not None:  # the reaction is safe first; a refused document does not lose it
+            from content.uploads import UploadError, store_upload
+
+            with store() as connection:
+                try:
+                    store_upload(connection, account, proposal.id, stored["article"], upload.name, upload.getvalue())
+                except UploadError as error:
+                    st.warning(f"Uw reactie is opgeslagen, maar het document niet: {md(error)}")
+                else:
+                    st.session_state["consultation_upload_ok"] = upload.name
+
+stored = st.session_state.get("consultation_submission")
+if stored and stored["article"] == article_code(proposal.id, article):
+    st.success("Bedankt! Uw reactie is veilig opgeslagen.")
+    if st.session_state.pop("consultation_upload_ok", None):
+        st.success("Uw document is ook ontvangen.")
+    shares = stance_shares(stance_releases(), stored["article"])
+    if shares is None:
+        st.info("Er zijn voor dit onderdeel nog geen gepubliceerde uitkomsten. We publiceren ze na de sluitingsdatum "
+                f"({nl_date(proposal.simulation_closes)}).")
+    else:
+        st.subheader("Wat vinden andere bedrijven van dit onderdeel?")
+        st.write(f"Ongeveer {nl_number(shares.reactions, 0)} reacties." if shares.reactions is not None else "")
+        st.table(shares.table, hide_index=True)
+        st.caption("Het 95%-interval laat zien hoe zeker een cijfer is. De cijfers zijn anoniem gemaakt met een beetje ruis.")

@@ -1,0 +1,61 @@
+"""Analyst page: consultation results per proposal and article (stance shares), the themes in the comments, and the
+DIS impact of the same proposal beside them."""
+
+import streamlit as st
+
+from accounts.service import record_event
+from accounts.store import store
+from content.proposals import article_code, list_proposals
+from dashboards import auth
+from dashboards.consultation import stance_overview, stance_releases, theme_releases, theme_table
+from dashboards.dis import impact_releases, overview
+from dashboards.safe import csv_download, md
+
+account = auth.require(*auth.STAFF)  # every page checks the role itself
+st.title("Consultaties en thema's")
+st.write("Ondernemers reageren per artikel of onderdeel op een voorstel: steunen, neutraal of tegen, met een toelichting. "
+         "Hier ziet u de anonieme uitkomsten, de thema's die vaak terugkomen in de toelichtingen, en de verwachte impact "
+         "van hetzelfde voorstel. Alle cijfers zijn anoniem gemaakt met een beetje ruis; het interval laat zien hoe zeker een cijfer is.")
+
+with store() as connection:
+    proposals = {p.id: p for p in list_proposals(connection)}
+cells = stance_releases()
+released = sorted(set(cells["period"].to_list())) if not cells.is_empty() else []
+if not released:
+    st.info("Er zijn nog geen gepubliceerde consultatie-uitkomsten. Ze verschijnen nadat een voorstel is gesloten.")
+    st.stop()
+
+pid = st.selectbox("Voorstel", released, format_func=lambda p: proposals[p].title if p in proposals else p, key="consultation_results_proposal")
+titles = {article_code(pid, a): f"{a.number}: {a.title}" for a in proposals[pid].articles} if pid in proposals else {}
+
+st.subheader("Standpunten per onderdeel")
+table = stance_overview(cells, pid, titles)
+st.dataframe(table, hide_index=True, width="stretch")
+st.caption("Tussen haakjes het 95%-interval. x = niet getoond: te weinig reacties om iets te zeggen zonder losse bedrijven herkenbaar te maken.")
+
+st.subheader("Thema's in de toelichtingen")
+themes = theme_table(theme_releases(), pid)
+if themes.is_empty():
+    st.info("Voor dit voorstel zijn geen thema's gepubliceerd: een thema verschijnt pas als genoeg bedrijven het noemen.")
+else:
+    st.dataframe(themes, hide_index=True, width="stretch")
+    st.caption("Een thema is een groep toelichtingen met dezelfde kernwoorden. We tonen alleen thema's die door genoeg verschillende "
+               "bedrijven worden genoemd; het aantal is anoniem gemaakt.")
+
+st.subheader("Verwachte impact van hetzelfde voorstel")
+impact = impact_releases()
+if impact.is_empty() or pid not in set(impact["period"].to_list()):
+    st.info("Voor dit voorstel zijn geen impactcijfers gepubliceerd.")
+else:
+    st.dataframe(overview(impact, pid, "nation"), hide_index=True, width="stretch")
+
+
+def _logged_download() -> None:
+    with store() as connection:
+        record_event(connection, account, "export", f"consultatie {pid}", {"page": "consultatie-uitkomsten", "format": "csv"})
+
+
+if not table.is_empty():
+    st.download_button("Download de standpunten (CSV)", csv_download(table), file_name=f"consultatie_{pid}.csv", mime="text/csv",
+                       on_click=_logged_download, key="download_consultation")
+st.caption(f"Voorstel: {md(proposals[pid].title) if pid in proposals else md(pid)}")
