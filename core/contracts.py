@@ -24,6 +24,7 @@ from pydantic import (
     create_model,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from core import reference
 from core.messages import ANSWERS_LABEL, dutch_problems
@@ -31,6 +32,11 @@ from core.sources import TIMESTAMP_FORMAT, Source, SourceField, source
 
 KVK_PATTERN = source("cgc").fields["kvk_number"].pattern  # accounts check a respondent's KvK number the same way
 NO_ANSWER_RULE = "beantwoord ten minste één vraag"
+
+
+def part_of_rule(value: str, whole_field, whole: str) -> str:
+    """"'a/b' hoort niet bij voorstel 'c'": the rule of a `part_of` field (contract and polars rules agree)."""
+    return f"'{value}' hoort niet bij {whole_field.label.lower()} '{whole}'"
 NUMBER = r"^[+-]?[0-9]+([.,][0-9]+)?$"
 NUMBER_RULE = "is geen getal (gebruik cijfers, met een komma of punt voor decimalen)"
 
@@ -197,6 +203,12 @@ def _base(declared: Source) -> type[BaseModel]:
             answered = [getattr(self, name) for name in declared.answers_counted()]
             if declared.at_least_one_answer and all(value is None or value == [] for value in answered):
                 raise ValueError(NO_ANSWER_RULE)
+            for name, field in declared.fields.items():
+                value, whole = getattr(self, name, None), getattr(self, field.part_of, None) if field.part_of else None
+                if field.part_of and value is not None and whole is not None and not str(value).startswith(f"{whole}/"):
+                    rule = part_of_rule(str(value), declared.fields[field.part_of], str(whole))
+                    raise ValidationError.from_exception_data(
+                        declared.name, [InitErrorDetails(type=PydanticCustomError("value_error", rule), loc=(name,), input=value)])
             return self
 
     return Row

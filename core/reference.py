@@ -32,6 +32,7 @@ class Domain(BaseModel):
     label: str | None = None
     provider: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_.]*:[a-z_][a-z0-9_]*$", description="codes, read fresh each time")
     labels: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_.]*:[a-z_][a-z0-9_]*$", description="code -> label")
+    nested_in_period: bool = Field(default=False, description="codes are '<period>/...': a release's grid per period holds that period's codes only")
     description: str
 
     @model_validator(mode="after")
@@ -79,6 +80,11 @@ def _domain_frame(name: str) -> pl.DataFrame:
     return pl.read_csv(REFERENCE_DIR / entry.file, infer_schema=False).select(
         pl.col(entry.code).alias("code"), pl.col(entry.label).alias("label")
     )
+
+
+def nested_in_period(name: str) -> bool:
+    """Whether the codes of domain `name` belong to one period each ('<proposal>/<article>')."""
+    return _domain(name).nested_in_period
 
 
 def domain_codes(name: str) -> list[str]:

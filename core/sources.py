@@ -71,6 +71,9 @@ class SourceField(_Strict):
     form_range: dict[str, tuple[float, float]] | None = Field(
         default=None, description="a number's slider range on a form, per size class (within minimum and maximum)"
     )
+    part_of: str | None = Field(
+        default=None, pattern=NAME, description="choice: its codes are '<value of that field>/...' (an article of the row's proposal)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SourceField:
@@ -167,6 +170,8 @@ class Source(_Strict):
                 raise ValueError(f"fields.{name}: field names are lower case letters, digits and '_'")
             if field.role in ("key", "submitted_at", "period", "unit", "profile") and not field.required:
                 raise ValueError(f"fields.{name}: a {field.role} field must be required")
+            if field.part_of is not None and (field.part_of not in self.fields or field.type != "choice"):
+                raise ValueError(f"fields.{name}: part_of must name another field, and only a choice can be part of it")
         return self
 
     # ------------------------------------------------------------------ derived names

@@ -122,6 +122,12 @@ def rule_expressions(name: str = "cgc") -> list[pl.Expr]:
     """One expression per rule of source `name`; each yields a message for rows that break it, else null."""
     declared: Source = source(name)
     rules = [rule for column, field in declared.fields.items() for rule in _field_rules(column, field)]
+    for column, field in declared.fields.items():
+        if field.part_of:
+            value, whole = pl.col(column).cast(pl.Utf8), pl.col(field.part_of).cast(pl.Utf8)
+            wrong = value.is_not_null() & whole.is_not_null() & ~value.str.starts_with(whole + pl.lit("/"))
+            label = declared.fields[field.part_of].label.lower()
+            rules.append(pl.when(wrong).then(pl.format(f"{field.label}: '{{}}' hoort niet bij {label} '{{}}'", value, whole)).otherwise(None))
     if declared.at_least_one_answer:
         no_answer = pl.all_horizontal([_answer_missing(column, declared.fields[column]) for column in declared.answers_counted()])
         rules.append(pl.when(no_answer).then(pl.lit(f"{ANSWERS_LABEL}: {NO_ANSWER_RULE}")).otherwise(None))

@@ -70,3 +70,12 @@ def neutralised(frame: pl.DataFrame) -> pl.DataFrame:
 def csv_download(frame: pl.DataFrame) -> bytes:
     """The CSV the app offers for download: semicolons (Dutch spreadsheets), UTF-8 with BOM, formulas neutralised."""
     return ("\ufeff" + neutralised(frame).write_csv(separator=";")).encode("utf-8")
+
+
+def parquet_download(frame: pl.DataFrame) -> bytes:
+    """The Parquet file the app offers for download: the released figures as numbers (what a table shows, unformatted)."""
+    import io
+
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    return buffer.getvalue()

@@ -174,8 +174,13 @@ def statistic_names(spec: ReleaseSpec) -> list[str]:
 
 
 def _key_grid(dims: list[str], periods: list[str]) -> pl.DataFrame:
+    """Every combination of the public keys per period; a domain nested in the period ('<proposal>/<article>') keeps that period's codes."""
     domains = [periods] + [reference.domain_codes(d) for d in dims]
-    return pl.DataFrame(list(product(*domains)), schema=[PERIOD, *dims], orient="row")
+    rows = product(*domains)
+    nested = [i for i, d in enumerate(dims, start=1) if reference.nested_in_period(d)]
+    if nested:
+        rows = (row for row in rows if all(row[i].startswith(f"{row[0]}/") for i in nested))
+    return pl.DataFrame(list(rows), schema=[PERIOD, *dims], orient="row")
 
 
 def level_cells(stats: pl.DataFrame, spec: ReleaseSpec, periods: list[str], keys: dict[str, list[str]] | None = None) -> pl.DataFrame:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from accounts.service import firm_kvk_number
 from accounts.store import store
-from content.proposals import article_code, open_proposals
+from content.proposals import article_code, list_proposals, open_proposals
 from core.contracts import SubmissionError
 from core.sources import source
 from dashboards import auth
@@ -87,17 +87,40 @@ if sent:
                 else:
                     st.session_state["consultation_upload_ok"] = upload.name
 
+
+def show_shares(code: str) -> bool:
+    """The released stance shares of one article ('<proposal>/<article>'); False when nothing is released for it."""
+    shares = stance_shares(stance_releases(), code)
+    if shares is None:
+        return False
+    if shares.reactions is not None:
+        st.write(f"Ongeveer {nl_number(shares.reactions, 0)} bedrijven reageerden op dit onderdeel.")
+    st.table(shares.table, hide_index=True)
+    st.caption("Het 95%-interval laat zien hoe zeker een cijfer is. De cijfers zijn anoniem gemaakt met een beetje ruis. "
+               "x = niet getoond, met de reden.")
+    return True
+
+
 stored = st.session_state.get("consultation_submission")
 if stored and stored["article"] == article_code(proposal.id, article):
     st.success("Bedankt! Uw reactie is veilig opgeslagen.")
     if st.session_state.pop("consultation_upload_ok", None):
         st.success("Uw document is ook ontvangen.")
-    shares = stance_shares(stance_releases(), stored["article"])
-    if shares is None:
-        st.info("Er zijn voor dit onderdeel nog geen gepubliceerde uitkomsten. We publiceren ze na de sluitingsdatum "
-                f"({nl_date(proposal.simulation_closes)}).")
-    else:
-        st.subheader("Wat vinden andere bedrijven van dit onderdeel?")
-        st.write(f"Ongeveer {nl_number(shares.reactions, 0)} reacties." if shares.reactions is not None else "")
-        st.table(shares.table, hide_index=True)
-        st.caption("Het 95%-interval laat zien hoe zeker een cijfer is. De cijfers zijn anoniem gemaakt met een beetje ruis.")
+    st.subheader("Wat vinden andere bedrijven van dit onderdeel?")
+    if not show_shares(stored["article"]):
+        st.info("De uitkomsten van dit onderdeel worden gepubliceerd na de sluitingsdatum "
+                f"({nl_date(proposal.simulation_closes)}). U vindt ze dan onderaan deze pagina, bij 'Uitkomsten van gesloten consultaties'.")
+
+st.divider()
+st.header("Uitkomsten van gesloten consultaties")
+with store() as connection:
+    closed = [p for p in list_proposals(connection) if p.is_closed(date.today()) and p.articles]
+released = set(stance_releases()["period"].to_list()) if not stance_releases().is_empty() else set()
+closed = [p for p in closed if p.id in released]
+if not closed:
+    st.info("Er zijn nog geen uitkomsten van gesloten consultaties gepubliceerd.")
+else:
+    done = st.selectbox("Gesloten voorstel", closed, format_func=lambda p: p.title, key="consultation_closed_proposal")
+    part = st.selectbox("Onderdeel", done.articles, format_func=lambda a: f"{a.number}: {a.title}", key="consultation_closed_article")
+    if not show_shares(article_code(done.id, part)):
+        st.info("Voor dit onderdeel zijn geen uitkomsten gepubliceerd: er kwamen te weinig reacties.")

@@ -1,6 +1,7 @@
 """Analyst page: consultation results per proposal and article (stance shares), the themes in the comments, and the
 DIS impact of the same proposal beside them."""
 
+import polars as pl
 import streamlit as st
 
 from accounts.service import record_event
@@ -9,7 +10,7 @@ from content.proposals import article_code, list_proposals
 from dashboards import auth
 from dashboards.consultation import stance_overview, stance_releases, theme_releases, theme_table
 from dashboards.dis import impact_releases, overview
-from dashboards.safe import csv_download, md
+from dashboards.safe import csv_download, md, parquet_download
 
 account = auth.require(*auth.STAFF)  # every page checks the role itself
 st.title("Consultaties en thema's")
@@ -50,12 +51,17 @@ else:
     st.dataframe(overview(impact, pid, "nation"), hide_index=True, width="stretch")
 
 
-def _logged_download() -> None:
+def _logged_download(kind: str) -> None:
     with store() as connection:
-        record_event(connection, account, "export", f"consultatie {pid}", {"page": "consultatie-uitkomsten", "format": "csv"})
+        record_event(connection, account, "export", f"consultatie {pid}", {"page": "consultatie-uitkomsten", "format": kind})
 
 
 if not table.is_empty():
-    st.download_button("Download de standpunten (CSV)", csv_download(table), file_name=f"consultatie_{pid}.csv", mime="text/csv",
-                       on_click=_logged_download, key="download_consultation")
+    released_cells = cells.filter(pl.col("period") == pid).drop([c for c in ("release_name",) if c in cells.columns])
+    left, right = st.columns(2)
+    left.download_button("Download de standpunten (CSV)", csv_download(table), file_name=f"consultatie_{pid}.csv", mime="text/csv",
+                         on_click=_logged_download, args=("csv",), key="download_consultation")
+    right.download_button("Download de gepubliceerde cijfers (Parquet)", parquet_download(released_cells),
+                          file_name=f"consultatie_{pid}.parquet", mime="application/vnd.apache.parquet",
+                          on_click=_logged_download, args=("parquet",), key="download_consultation_parquet")
 st.caption(f"Voorstel: {md(proposals[pid].title) if pid in proposals else md(pid)}")

@@ -1,6 +1,7 @@
 """Respondent page: the CGC form, then the respondent's answers beside released figures of similar firms."""
 
 import logging
+from datetime import date
 
 import streamlit as st
 
@@ -19,6 +20,7 @@ from dashboards.cgc import (
     profile_releases,
     submit_cgc,
 )
+from dashboards.consultation import show_open_work
 from dashboards.formatting import wave_name
 
 account = auth.require("respondent")  # every page checks the role itself, not only the menu
@@ -56,6 +58,7 @@ def show_comparison(record: dict) -> None:
 
 st.title("Gezondheidscheck invullen")
 st.write("Vul de korte vragenlijst in. Het kost ongeveer twee minuten. Daarna ziet u uw antwoorden naast die van vergelijkbare bedrijven.")
+show_open_work(date.today())  # the open consultations and impact estimates, on the respondent's home page
 
 with store() as connection:
     kvk_number = firm_kvk_number(connection, account)  # the firm comes from the account, never from the form
