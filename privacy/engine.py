@@ -13,8 +13,10 @@ period, or serves the stored one again:
    measurement (`privacy.mechanisms`; `privacy.sensitivity` derives every
    sensitivity). Noise for several periods is drawn in one call: the draws
    are independent per entry, exactly as in separate calls per period.
-4. Post-processing (`privacy.postprocess`): estimates, 95 % intervals and
-   suppression; it uses released numbers only and costs no budget.
+4. Post-processing (`privacy.postprocess`): estimates, intervals at their
+   nominal level (privacy noise, `privacy.accuracy`; sampling error,
+   `privacy.sampling`; both together) and suppression; it uses released
+   numbers only and costs no budget.
 5. One transaction per batch: per period an atomic check-and-charge in the
    ledger (`privacy.ledger`) and the released cells in `releases.<spec>`. A
    period whose budget is too small is refused and nothing of it is kept.
@@ -51,7 +53,7 @@ from privacy.mechanisms import (
     select_keys,
     selection_threshold,
 )
-from privacy.postprocess import post_process
+from privacy.postprocess import UNCERTAIN, post_process
 from privacy.sensitivity import Component, plan
 from privacy.spec import Count, PrivacySettings, ReleaseSpec
 from privacy.statistics import PERIOD, level_cells, sufficient_statistics
@@ -98,8 +100,11 @@ def ensure_release_table(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpe
             statistic VARCHAR NOT NULL,      -- count | sum | mean | p50 | share | balance
             category VARCHAR,                -- category of a share
             estimate DOUBLE,                 -- empty when suppressed
-            ci_low DOUBLE,
+            ci_low DOUBLE,                   -- the interval analysts see: privacy noise and sampling error together
             ci_high DOUBLE,
+            dp_low DOUBLE,                   -- privacy noise only: where the exact figure among the respondents lies
+            dp_high DOUBLE,
+            sampling_se DOUBLE,              -- standard error from sampling firms (0 for counts and sums of respondents)
             basis BIGINT,                    -- noisy number of units or answers the figure rests on
             unit_of_estimate VARCHAR NOT NULL,
             suppressed BOOLEAN NOT NULL,
@@ -111,6 +116,8 @@ def ensure_release_table(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpe
         )""")
     for dim in spec.groups.dimensions:  # a spec that gained a level gains a key column
         ledger.execute_ddl(connection, f'ALTER TABLE {release_table(spec)} ADD COLUMN IF NOT EXISTS "{dim}" VARCHAR')
+    for column in ("dp_low", "dp_high", "sampling_se"):  # tables made before the intervals had parts (older rows: empty)
+        ledger.execute_ddl(connection, f"ALTER TABLE {release_table(spec)} ADD COLUMN IF NOT EXISTS {column} DOUBLE")
 
 
 def stored_release(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, rid: str) -> pl.DataFrame:
@@ -172,7 +179,7 @@ def _suppress_near_threshold(cells: pl.DataFrame, spec: ReleaseSpec, selector: C
     hidden = pl.struct(PERIOD, dim).is_in(near.select(pl.struct(PERIOD, dim)).to_series().implode())
     reason = f"te dicht bij de drempel ({threshold}) waarmee deze groepen zijn gekozen"
     return cells.with_columns(
-        pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c) for c in ("estimate", "ci_low", "ci_high", "basis")
+        pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c) for c in UNCERTAIN
     ).with_columns(
         pl.when(hidden).then(pl.lit(reason)).otherwise(pl.col("suppression_reason")).alias("suppression_reason"),
         (pl.col("suppressed") | hidden).alias("suppressed"),

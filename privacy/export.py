@@ -36,15 +36,21 @@ COLUMNS = {
     "statistic": "count | sum | mean | p<q> (quantile, e.g. p50 = median) | share | balance.",
     "category": "For shares: the answer category (balance measures: positive, neutral, negative).",
     "estimate": "The released figure (noisy); empty when suppressed. Counts are never negative.",
-    "ci_low": "Lower end of the interval that holds the exact figure among the respondents with the stated confidence.",
-    "ci_high": "Upper end of that interval. It covers the privacy noise only, not sampling error.",
+    "ci_low": "Lower end of the combined interval (privacy noise and sampling error together, see 'uncertainty'): "
+    "where the figure over all firms the respondents stand for lies, at the stated confidence. Dashboards show this one.",
+    "ci_high": "Upper end of the combined interval.",
+    "dp_low": "Lower end of the privacy-noise interval: where the exact figure among the respondents lies, at the stated "
+    "confidence (derived from the known noise distribution; measured coverage 94-97 % at 95 %).",
+    "dp_high": "Upper end of the privacy-noise interval.",
+    "sampling_se": "Standard error from sampling (the respondents are a sample of all firms), estimated from released "
+    "figures only, in the unit of the estimate; 0 for counts and sums, which describe the respondents themselves.",
     "basis": "Noisy number of units or answers the figure rests on; empty when suppressed.",
     "unit_of_estimate": "Unit of estimate and interval: procent, procentpunten, bedrijven, or the measure's unit.",
     "suppressed": "True when the cell is not published ('x' in CBS tables); then estimate, interval and basis are empty.",
     "suppression_reason": "Why a cell is suppressed (Dutch): too few units in the group, or too few answers.",
     "epsilon": "Privacy loss of the whole release (all its cells together).",
     "delta": "Delta of the release (0: pure differential privacy).",
-    "confidence_level": "Confidence level of ci_low / ci_high.",
+    "confidence_level": "Confidence level of ci_low / ci_high and dp_low / dp_high.",
     "released_at": "When the release was made (local time).",
 }
 
@@ -52,6 +58,24 @@ SUPPRESSION = (
     "A suppressed cell has suppressed = true, a reason, and empty estimate, ci_low, ci_high and basis. "
     "Cells are suppressed when the noisy number of units in the group, or of answers behind the figure, "
     "is below the release's suppression_threshold."
+)
+
+INTERVAL_COLUMNS = json.dumps({
+    "ci_low/ci_high": "combined: privacy noise and sampling error",
+    "dp_low/dp_high": "privacy noise only (exact figure among the respondents)",
+    "sampling_se": "standard error from sampling",
+})
+
+UNCERTAINTY = (
+    "Each figure has two kinds of error, stored apart. Privacy noise: dp_low to dp_high holds the exact figure among "
+    "the respondents with the stated confidence; it is derived from the noise's exact distribution (its scale is public, "
+    "see the file metadata 'components'), by inverting a test whose statistic is pure noise under the figure, exactly "
+    "where at most two noisy values are involved and otherwise by a seeded simulation of the declared noise. Sampling: "
+    "sampling_se is the standard error of the figure as an estimate for all firms, for a simple random sample without "
+    "finite-population correction and without weighting: shares sqrt(p(1-p)/n), balances sqrt((p+ + p- - b^2)/n), means "
+    "s/sqrt(n) with s from a released sum of squares (or, without one, the largest spread values within the bounds allow), "
+    "quantiles sqrt(p(1-p)/n)/density. Combined: ci_low = estimate - sqrt((estimate - dp_low)^2 + (z sampling_se)^2), "
+    "ci_high alike, z the normal quantile of the level, clipped to the possible range."
 )
 
 HIERARCHY = (
@@ -106,8 +130,9 @@ def codebook(spec: ReleaseSpec) -> dict:
         "measures": {m.name: _measure_description(m) for m in spec.measures},
         "suppression": SUPPRESSION + f" Threshold: {spec.suppression_threshold}.",
         "hierarchy": HIERARCHY,
+        "uncertainty": UNCERTAINTY,
         "file_metadata": "Parquet key-value metadata: release_id, epsilon, delta, privacy_unit, mechanism, confidence_level, "
-        "version, spec_hash, created_at, components (noise per vector).",
+        "version, spec_hash, created_at, components (noise per vector), interval_columns (which interval column is which).",
     }
 
 
@@ -118,7 +143,8 @@ def _readme(book: dict) -> str:
     lines += ["", "## Measures", ""]
     lines += [f"- `{name}` ({m['kind']}): {m['description']}" + (f". Why these bounds: {m['rationale']}" if "rationale" in m else "")
               for name, m in book["measures"].items()]
-    lines += ["", "## Suppression", "", book["suppression"], "", "## Levels", "", book["hierarchy"], ""]
+    lines += ["", "## Suppression", "", book["suppression"], "", "## Levels", "", book["hierarchy"], "",
+              "## Uncertainty", "", book["uncertainty"], ""]
     return "\n".join(lines)
 
 
@@ -147,6 +173,7 @@ def export_release(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, exp
             "created_at": entry["created_at"].isoformat(),
             "components": entry["components"],
             "bounding": entry["bounding"],
+            "interval_columns": INTERVAL_COLUMNS,
         }
         table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
         written.append(write_parquet_atomically(table, folder / f"{spec.name}_{entry['period']}_v{entry['version']}.parquet"))

@@ -16,6 +16,7 @@ level the change is:
 | count | units | c |
 | sum, mean: count | non-empty values | c |
 | sum, mean: sum | sum of (value - centre), value clamped to the bounds and rounded to the resolution | c x B |
+| mean with `sum_of_squares`: squares | sum of (value - centre)^2, in steps | c x B^2 |
 | quantiles | one count per bin | c (each value lies in one bin) |
 | shares (single choice) | one count per category | c (each answer in one category) |
 | shares (multi-select) | respondents + one count per category | c x (1 + s) |
@@ -80,6 +81,8 @@ def stat_columns(measure) -> dict[str, tuple[str, ...]]:
     name = measure.name
     if isinstance(measure, Count):
         return {"count": (f"{name}|n",)}
+    if isinstance(measure, Mean) and measure.sum_of_squares:  # the values part (sum) stays last
+        return {"count": (f"{name}|n",), "squares": (f"{name}|sq",), "sum": (f"{name}|sum",)}
     if isinstance(measure, Sum | Mean):
         return {"count": (f"{name}|n",), "sum": (f"{name}|sum",)}
     if isinstance(measure, Quantiles):
@@ -95,6 +98,8 @@ def stat_columns(measure) -> dict[str, tuple[str, ...]]:
 def _per_level(measure, part: str, rows: int) -> int:
     if isinstance(measure, Sum | Mean | Quantiles) and part == "sum":
         return rows * numeric_steps(measure)[3]
+    if part == "squares":  # (value - centre)^2 <= B^2 in steps
+        return rows * numeric_steps(measure)[3] ** 2
     if isinstance(measure, Shares) and measure.multi_select:
         return rows * (1 + measure.selections)
     return rows

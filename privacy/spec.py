@@ -161,6 +161,12 @@ class Mean(_Numeric):
     """Mean of a clamped numeric column per group: a noisy sum over a noisy count."""
 
     kind: Literal["mean"]
+    sum_of_squares: bool = Field(
+        default=False,
+        description="also release the bounded sum of squares, so the mean's sampling error is estimated from the data "
+        "(it costs a third of the measure's epsilon: count, sum and squares share it); without it the sampling "
+        "error is the largest any values within the bounds could have (Bhatia-Davis bound)",
+    )
 
 
 class Quantiles(_Numeric):
@@ -290,6 +296,8 @@ class ReleaseSpec(Strict):
         data["contribution"].pop("rationale")
         for measure in data["measures"]:
             measure.pop("rationale", None)
+            if measure.get("sum_of_squares") is False:  # a spec without the option keeps the hash it had before it existed
+                measure.pop("sum_of_squares")
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def measure(self, name: str):

@@ -97,9 +97,14 @@ def _statistics_sql(measure, types: dict[str, str]) -> list[str]:
     if isinstance(measure, Sum | Mean):
         lower, upper, centre, _ = numeric_steps(measure)
         steps = f"LEAST(GREATEST(CAST(ROUND({_clamped(measure)} / {measure.resolution!r}) AS BIGINT), {lower}), {upper})"
+        squares = [  # the spread of the values, for the mean's sampling error (privacy.postprocess)
+            (f'CAST(COALESCE(SUM(({steps} - {centre}) * ({steps} - {centre})) FILTER (WHERE {_present(measure)}), 0) AS BIGINT) '
+             f'AS "{measure.name}|sq"')
+        ] if isinstance(measure, Mean) and measure.sum_of_squares else []
         return [
             f'count_if({_present(measure)}) AS "{measure.name}|n"',
             f'CAST(COALESCE(SUM({steps} - {centre}) FILTER (WHERE {_present(measure)}), 0) AS BIGINT) AS "{measure.name}|sum"',
+            *squares,
         ]
     if isinstance(measure, Quantiles):
         value, edges = _clamped(measure), measure.bin_edges

@@ -77,6 +77,10 @@ def test_exports_open_with_duckdb_and_pandas_and_carry_their_privacy_metadata(pi
         assert folder["rows"] > 0 and folder["suppressed"] > 0
         assert folder["shown_without_estimate"] == 0 and folder["hidden_with_estimate"] == 0
         assert "## Columns" in folder["readme"] and book["title"] in folder["readme"]
+        # which interval is which: the combined one, the privacy noise's, the sampling error's
+        assert {"ci_low", "ci_high", "dp_low", "dp_high", "sampling_se"} <= set(folder["pandas_columns"])
+        assert set(json.loads(metadata["interval_columns"])) == {"ci_low/ci_high", "dp_low/dp_high", "sampling_se"}
+        assert "sampling" in book["uncertainty"] and "## Uncertainty" in folder["readme"]
 
 
 def test_exports_hold_released_numbers_only(pipeline):

@@ -2,10 +2,14 @@
 
 Every released figure is compared with an independent computation in polars
 on the same mart: counts, balances, shares, means, medians, multi-select
-shares, suppression and bounding of rows per unit.
+shares, suppression and bounding of rows per unit. Without noise the privacy
+part of every interval (dp_low, dp_high) is the exact figure, and the
+sampling error is the textbook one computed by hand.
 """
 
 from __future__ import annotations
+
+import math
 
 import duckdb
 import numpy as np
@@ -70,6 +74,7 @@ def test_counts_and_balances_are_exact(mart):
                 assert counts[key]["suppressed"] and counts[key]["estimate"] is None
                 continue
             assert counts[key]["estimate"] == row["n"] and counts[key]["ci_low"] == counts[key]["ci_high"] == row["n"]
+            assert counts[key]["dp_low"] == counts[key]["dp_high"] == row["n"] and counts[key]["sampling_se"] == 0  # respondents: no sampling
             for question in positive:
                 cell = balances[question][key]
                 if row[f"{question}_a"] < spec.suppression_threshold:
@@ -77,8 +82,13 @@ def test_counts_and_balances_are_exact(mart):
                     continue
                 expected = 100 * (row[f"{question}_p"] - row[f"{question}_m"]) / row[f"{question}_a"]
                 assert cell["estimate"] == pytest.approx(expected, abs=1e-9)
-                assert cell["ci_low"] == pytest.approx(expected, abs=1e-9) and cell["ci_high"] == pytest.approx(expected, abs=1e-9)
+                assert cell["dp_low"] == pytest.approx(expected, abs=1e-9) and cell["dp_high"] == pytest.approx(expected, abs=1e-9)
                 assert cell["basis"] == row[f"{question}_a"]
+                plus, minus, answers = row[f"{question}_p"] / row[f"{question}_a"], row[f"{question}_m"] / row[f"{question}_a"], row[f"{question}_a"]
+                se = 100 * math.sqrt((plus + minus - (plus - minus) ** 2) / answers)  # multinomial, by hand
+                assert cell["sampling_se"] == pytest.approx(se, rel=1e-9)
+                assert cell["ci_low"] == pytest.approx(max(expected - 1.959963984540054 * se, -100), rel=1e-9)
+                assert cell["ci_high"] == pytest.approx(min(expected + 1.959963984540054 * se, 100), rel=1e-9)
 
 
 def test_every_public_group_is_released_even_when_empty(mart):
@@ -122,6 +132,10 @@ def test_means_medians_and_multi_select_shares_are_exact(mart):
                 assert means[key]["suppressed"]
                 continue
             assert means[key]["estimate"] == pytest.approx(np.mean(row["answers"]), abs=1e-9)
+            assert means[key]["dp_low"] == pytest.approx(np.mean(row["answers"]), abs=1e-9) == means[key]["dp_high"]
+            # the released sum of squares gives the sample standard deviation of the answers exactly
+            sample_se = np.std(row["answers"], ddof=1) / math.sqrt(len(row["answers"]))
+            assert means[key]["sampling_se"] == pytest.approx(sample_se, rel=1e-9)
             assert medians[key]["estimate"] == pytest.approx(grouped_median(row["answers"]), abs=1e-9)
             if row["answered"] >= spec.suppression_threshold:
                 assert energy[key]["estimate"] == pytest.approx(100 * row["energy"] / row["answered"], abs=1e-9)

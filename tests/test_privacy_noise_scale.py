@@ -33,12 +33,14 @@ from tests.privacy_support import cgc_spec, firms_frame, make_mart, settings
 #   respondents: 4 x 1 = 4, epsilon 1.5 x 0.5 / 4.5 = 0.1667 -> scale 24
 #   each balance: 4 x 1 = 4, epsilon 1.5 / 4.5 = 0.3333 -> scale 12
 # cgc_profile: 2 levels, epsilon 1.0 over weights 0.5 + 1 + 1 + 2 = 4.5
-#   respondents: 2 x 1 = 2 at 0.1111 -> 18; sentiment_mean: count 2 x 1 and sum 2 x 2 = 4, each at 0.1111 -> 18 and 36
+#   respondents: 2 x 1 = 2 at 0.1111 -> 18; sentiment_mean (with its sum of squares): count 2 x 1, sum 2 x 2 = 4 and
+#   squares 2 x 2^2 = 8, each at 0.2222 / 3 = 0.0741 -> 27, 54 and 108
 #   sentiment_median: 2 x 1 at 0.2222 -> 9; challenges: 2 x (1 + 3) = 8 at 0.4444 -> 18
 DERIVED = {
     "cgc_balance": {("respondents", "count"): (4, 24.0), **{(q, "sides"): (4, 12.0) for q in ("order_book", "investment", "staff_shortage", "sentiment")}},
     "cgc_profile": {
-        ("respondents", "count"): (2, 18.0), ("sentiment_mean", "count"): (2, 18.0), ("sentiment_mean", "sum"): (4, 36.0),
+        ("respondents", "count"): (2, 18.0), ("sentiment_mean", "count"): (2, 27.0), ("sentiment_mean", "sum"): (4, 54.0),
+        ("sentiment_mean", "squares"): (8, 108.0),
         ("sentiment_median", "bins"): (2, 9.0), ("challenges", "categories"): (8, 18.0),
     },
 }
