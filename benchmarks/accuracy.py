@@ -198,17 +198,17 @@ def sides(cells: pl.DataFrame, question: str) -> np.ndarray:
     return cells.select(f"{question}|positive", f"{question}|neutral", f"{question}|negative").to_numpy().astype(float)
 
 
-def population_size(population: pl.DataFrame, cells: pl.DataFrame) -> np.ndarray:
+def population_size(population: pl.DataFrame, cells: pl.DataFrame, spec) -> np.ndarray:
     """Firms in the population per cell's group (public in reality: CBS; here the synthetic population)."""
     sizes = np.zeros(cells.height)
     one_wave = population.filter(pl.col("wave") == population["wave"][0])
-    for level in LEVELS:
+    for level, dims in spec.groups.levels.items():
         mask = (cells[LEVEL] == level).to_numpy()
-        if level == "nation":
+        if not dims:
             sizes[mask] = one_wave.height
             continue
-        counts = dict(one_wave.group_by(level).len().iter_rows())
-        sizes[mask] = [counts.get(key, 0) for key in cells.filter(pl.col(LEVEL) == level)[level]]
+        counts = {tuple(key): n for *key, n in one_wave.group_by(dims).len().iter_rows()}
+        sizes[mask] = [counts.get(tuple(key), 0) for key in cells.filter(pl.col(LEVEL) == level).select(dims).iter_rows()]
     return sizes
 
 
@@ -303,7 +303,7 @@ def run(args) -> None:
     exact = cells_of(respondents, spec, waves)
     truth = cells_of(population, spec, waves)
     levels, periods = exact[LEVEL].to_numpy(), exact[PERIOD].to_numpy()
-    group_population = population_size(population, exact)
+    group_population = population_size(population, exact, spec)
     respondents_count = exact["respondents|n"].to_numpy()
     print(
         f"{args.firms:,} firms, {len(waves)} waves, {respondents.height / len(waves):,.0f} respondents per wave on average, "
@@ -355,6 +355,7 @@ def run(args) -> None:
         rows.append((engine.name, {level: {k: np.concatenate(v) for k, v in values.items()} for level, values in stats.items()}))
     print_table(rows)
     print_closing(accounting, args, spec, respondents.height / len(waves), rows)
+    sector_by_size(args, spec, engine_list, accounting, respondents, population, waves)
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
 
@@ -440,6 +441,68 @@ def print_closing(accounting, args, spec, respondents_per_wave, rows) -> None:
             f"(epsilon {per_level_eps:.3f} for one question at one level, a signed sum of sensitivity 100) {bound:.1f}, "
             f"at the whole wave's 2.5 for one figure {100 * np.log(20) / (2.5 * n):.2f}; price 2.0 needs DP <= {need_price2:.1f}, "
             f"price 1.10 needs DP <= {need_price11:.2f}"
+        )
+
+
+def sector_by_size(args, spec, engine_list, accounting, respondents, population, waves) -> None:
+    """What weighting sectors by size costs: a fifth level (sector x size class) in the same release and budget.
+
+    Every scale grows by 5/4 (Laplace, L1 sensitivity 5) or sqrt(5/4)
+    (Gaussian, L2 sensitivity sqrt 5), and a sector's weighted figure is
+    sum_h W_sh theta_sh over its size cells (privacy.weighting), W_sh the
+    population's size shares within the sector. A sector with a suppressed
+    size cell has no weighted figure (counted as not usable).
+    """
+    levels = {**spec.groups.levels, "sector_size": ["sector", "size_class"]}
+    wide = spec.model_copy(update={"groups": spec.groups.model_copy(update={"levels": levels})})
+    exact, truth = cells_of(respondents, wide, waves), cells_of(population, wide, waves)
+    level, periods = exact[LEVEL].to_numpy(), exact[PERIOD].to_numpy()
+    group_population = population_size(population, exact, wide)
+    one_wave = population.filter(pl.col("wave") == population["wave"][0])
+    composition = {(sector, size): n for sector, size, n in one_wave.group_by("sector", "size_class").len().iter_rows()}
+    sectors = exact["sector"].to_numpy()
+    sizes = exact["size_class"].to_numpy()
+    cell_rows = np.flatnonzero(level == "sector_size")
+    sector_rows = np.flatnonzero(level == "sector")
+    by_hand = {"nominal": engine_list[1], "zcdp": engine_list[4]}
+    print("\nWeighting sectors by size class needs a sector x size level (84 cells) in the release, at the same budget:")
+    for name, base in by_hand.items():
+        grow = 5 / 4 if base.mechanism == "laplace" else np.sqrt(5 / 4)
+        engine = Engine(
+            f"{name}, 5 levels", base.mechanism, base.scale * grow, "nominal", False, True, True, base.count_scale * 5 / 4
+        )
+        dp_plain, dp_weighted, samp_weighted, covered, usable = [], [], [], [], []
+        for question in QUESTIONS:
+            exact_sides, truth_sides = sides(exact, question), sides(truth, question)
+            truth_balance = balance_of(truth_sides)
+            estimate, low, high, dp_variance, answers, shares, shown = figures(
+                engine, exact_sides, exact["respondents|n"].to_numpy(), level, periods, args.repeats
+            )
+            samp_var = sampling_variance(estimate, shares[0], shares[1], answers, group_population[:, None])
+            dp_plain.append(per_cell_median((high - low) / 2, shown)[sector_rows])
+            for row in sector_rows:
+                inside = [r for r in cell_rows if sectors[r] == sectors[row] and periods[r] == periods[row]]
+                total = sum(composition.get((sectors[row], sizes[r]), 0) for r in inside)
+                weights = {sizes[r]: composition.get((sectors[row], sizes[r]), 0) / total for r in inside}
+                for draw in range(args.repeats):
+                    figure = weighted_figure(
+                        {sizes[r]: estimate[r, draw] if shown[r, draw] else np.nan for r in inside},
+                        {sizes[r]: dp_variance[r, draw] for r in inside},
+                        {sizes[r]: samp_var[r, draw] for r in inside},
+                        weights,
+                    )
+                    ok = bool(np.isfinite(figure.estimate))
+                    usable.append(ok and figure.half_width <= 10.0)
+                    if ok:
+                        dp_weighted.append(Z * np.sqrt(figure.variance_dp))
+                        samp_weighted.append(Z * np.sqrt(figure.variance_sampling))
+                        covered.append(abs(figure.estimate - truth_balance[row]) <= figure.half_width)
+        dp_weighted, samp_weighted = np.array(dp_weighted), np.array(samp_weighted)
+        price = np.sqrt(dp_weighted**2 + samp_weighted**2) / np.maximum(samp_weighted, 1e-9)
+        print(
+            f"  {engine.name:<18} sector unweighted DP hw {np.nanmedian(np.concatenate(dp_plain)):5.1f}; "
+            f"sector weighted by size: DP hw {np.median(dp_weighted):5.1f}, sampling hw {np.median(samp_weighted):5.1f}, "
+            f"price {np.median(price):4.2f}, cover tot {100 * np.mean(covered):5.1f}%, usable {100 * np.mean(usable):3.0f}%"
         )
 
 
