@@ -42,6 +42,10 @@ Engines (same data, same draws of the respondents):
              the same proportions) has the same annual loss as today, 30, as
              (epsilon, delta) at the stated delta; levels as today, with gls.
   zcdp+split the zCDP budget with the split above.
+  zcdp@wave  zCDP with today's loss per wave instead of per year: rho such that a
+             wave's standard releases (2.5) are (2.5, delta); a year is then far
+             less than 30 (printed below); levels as today, with gls.
+  zcdp@wave+split  that budget with the split above.
 
 The closing lines print what is physically possible: the smallest DP
 half-width any unbiased Laplace release of a balance over n firms can have at
@@ -89,6 +93,7 @@ MARGINS = ["province", "sector", "size_class"]
 LEVELS = ["nation", *MARGINS]
 Z = NormalDist().inv_cdf(0.975)
 ANNUAL_EPSILON = 30.0  # 12 waves x 2.5 (cgc_balance 1.5 + cgc_profile 1.0), pure epsilon, basic composition
+CELLS_250 = "cells 200-300"  # province, sector and size-class cells with 200 to 300 answers: the "about 250 firms" target
 BALANCE_SHARE = 1.5 / 2.5  # cgc_balance's part of a wave's standard releases
 
 
@@ -140,6 +145,10 @@ def engines(spec, delta: float) -> tuple[list[Engine], dict]:
     rho_balance = rho_release * weights["order_book"] / total_weight
     gaussian = np.sqrt(levels) / np.sqrt(2 * rho_balance)  # L2 sensitivity sqrt(levels)
     gaussian_split = np.sqrt(levels - 1) / np.sqrt(2 * rho_release / len(QUESTIONS))
+    # the same loss per wave as today instead: a wave's standard releases (2.5) as (epsilon, delta)
+    rho_wave = rho_for_annual_loss(ANNUAL_EPSILON / 12, delta)
+    gaussian_wave = np.sqrt(levels) / np.sqrt(2 * rho_wave * BALANCE_SHARE * weights["order_book"] / total_weight)
+    gaussian_wave_split = np.sqrt(levels - 1) / np.sqrt(2 * rho_wave * BALANCE_SHARE / len(QUESTIONS))
     real_vectors = dp.vector_domain(dp.atom_domain(T=float, nan=False))
     check = dp.m.make_gaussian(real_vectors, dp.l2_distance(T=float), scale=float(gaussian)).map(float(np.sqrt(levels)))
     accounting = {
@@ -149,6 +158,9 @@ def engines(spec, delta: float) -> tuple[list[Engine], dict]:
         "rho_balance_opendp": float(check),
         "laplace_scale": laplace,
         "gaussian_scale": float(gaussian),
+        "rho_wave": rho_wave,
+        "gaussian_wave_scale": float(gaussian_wave),
+        "epsilon_year_at_wave_rho": annual_epsilon_of_rho(12 * rho_wave, delta),
         "epsilon_balance": balance_eps,
     }
     return [
@@ -158,6 +170,8 @@ def engines(spec, delta: float) -> tuple[list[Engine], dict]:
         Engine("split", "laplace", split_scale, "nominal", True, False, False),
         Engine("zcdp", "gaussian", float(gaussian), "nominal", True, True, True, count_scale),
         Engine("zcdp+split", "gaussian", float(gaussian_split), "nominal", True, False, False),
+        Engine("zcdp@wave", "gaussian", float(gaussian_wave), "nominal", True, True, True, count_scale),
+        Engine("zcdp@wave+split", "gaussian", float(gaussian_wave_split), "nominal", True, False, False),
     ], accounting
 
 
@@ -314,7 +328,7 @@ def run(args) -> None:
     for engine in engine_list:
         stats = {
             level: {k: [] for k in ("dp", "sampling", "price", "cover_dp", "cover_total", "usable")}
-            for level in [*LEVELS, "nation weighted"]
+            for level in [*LEVELS, "nation weighted", CELLS_250]
         }
         for question in QUESTIONS:
             exact_sides, truth_sides = sides(exact, question), sides(truth, question)
@@ -338,6 +352,13 @@ def run(args) -> None:
                 stats[level]["cover_dp"].append(inside[mask])
                 stats[level]["cover_total"].append(covered[mask])
                 stats[level]["usable"].append((shown & (total_half <= 10.0))[in_level])
+            near_250 = (levels != "nation") & (exact_sides.sum(axis=1) >= 200) & (exact_sides.sum(axis=1) <= 300)
+            stats[CELLS_250]["dp"].append(per_cell_median(dp_half, valid)[near_250])
+            stats[CELLS_250]["sampling"].append(per_cell_median(samp_half, valid)[near_250])
+            stats[CELLS_250]["price"].append(per_cell_median(total_half / np.maximum(samp_half, 1e-9), valid)[near_250])
+            stats[CELLS_250]["cover_dp"].append(inside[near_250[:, None] & valid])
+            stats[CELLS_250]["cover_total"].append(covered[near_250[:, None] & valid])
+            stats[CELLS_250]["usable"].append((shown & (total_half <= 10.0))[near_250])
             weighted_rows(
                 stats["nation weighted"],
                 estimate,
@@ -394,26 +415,26 @@ def weighted_rows(
 def print_table(rows) -> None:
     """One line per level and engine; 'vs today' is the median over cells of the cell's DP half-width / today's."""
     header = (
-        f"{'level':<16} {'engine':<11} {'DP hw':>7} {'samp hw':>8} {'price':>6} {'cover DP':>9} {'cover tot':>10} "
+        f"{'level':<16} {'engine':<16} {'DP hw':>7} {'samp hw':>8} {'price':>6} {'cover DP':>9} {'cover tot':>10} "
         f"{'usable':>7} {'DP hw vs today':>15}"
     )
     print("\n" + header)
     print("-" * len(header))
     today = rows[0][1]
-    for level in [*LEVELS, "nation weighted"]:
+    for level in [*LEVELS, "nation weighted", CELLS_250]:
         for name, stats in rows:
             values = stats[level]
             if not values["dp"].size:
                 continue
             cover_dp = values["cover_dp"].astype(float)
             cover_dp = np.nanmean(cover_dp) if np.isfinite(cover_dp).any() else np.nan
-            if level in LEVELS:
+            if level != "nation weighted":
                 with np.errstate(all="ignore"):
                     gain = np.nanmedian(values["dp"] / today[level]["dp"])
             else:
                 gain = np.nanmedian(values["dp"]) / np.nanmedian(today[level]["dp"])
             print(
-                f"{level:<16} {name:<11} {np.nanmedian(values['dp']):7.1f} {np.nanmedian(values['sampling']):8.1f} "
+                f"{level:<16} {name:<16} {np.nanmedian(values['dp']):7.1f} {np.nanmedian(values['sampling']):8.1f} "
                 f"{np.nanmedian(values['price']):6.2f} {100 * cover_dp:8.1f}% {100 * np.mean(values['cover_total']):9.1f}% "
                 f"{100 * np.mean(values['usable']):6.0f}% {gain:15.2f}"
             )
@@ -428,7 +449,14 @@ def print_closing(accounting, args, spec, respondents_per_wave, rows) -> None:
         f"(OpenDP zCDP -> approx-DP), {accounting['rho_release']:.4f} per wave for cgc_balance, {accounting['rho_balance']:.4f} per balance "
         f"(OpenDP's map of the Gaussian at L2 sensitivity sqrt({levels}): {accounting['rho_balance_opendp']:.4f}); noise sd per answer side "
         f"{accounting['gaussian_scale']:.1f} (Gaussian) against {np.sqrt(discrete_laplace_variance(accounting['laplace_scale'])):.1f} (Laplace, scale "
-        f"{accounting['laplace_scale']:.0f}). Caveat: today's loss is pure (delta 0); zCDP's has delta {args.delta:g}."
+        f"{accounting['laplace_scale']:.0f}). Caveat: today's loss is pure (delta 0); zCDP's has delta {args.delta:g}, and one wave alone "
+        f"then loses more than today (rho {accounting['rho_release']:.3f} is epsilon {annual_epsilon_of_rho(accounting['rho_release'], args.delta):.1f} "
+        f"at that delta, against 1.5)."
+    )
+    print(
+        f"zcdp@wave keeps today's loss per wave instead (a wave's 2.5 as epsilon at delta {args.delta:g}: rho {accounting['rho_wave']:.4f}, "
+        f"noise sd {accounting['gaussian_wave_scale']:.1f}); a year of it is epsilon {accounting['epsilon_year_at_wave_rho']:.1f} at that delta, "
+        f"not {ANNUAL_EPSILON:g}."
     )
     for n in (250, respondents_per_wave):
         sampling = Z * 100 * np.sqrt(0.5 / n)  # a typical balance (p+ + p- - (p+ - p-)^2 = 0.5)
