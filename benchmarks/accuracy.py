@@ -28,8 +28,11 @@ total half-width of at most 10 points).
 Engines (same data, same draws of the respondents):
   today      the engine as it is: Laplace on the answer sides per level,
              intervals from the union bound over the box of the three counts.
-  nominal    the same noise, intervals at the nominal level: balance +- 1.96 sd
-             with the sd from the known noise variance (delta method).
+  engine nominal  the same noise, the engine's intervals at the nominal level
+             (privacy.accuracy.balance_interval: test inversion on the exact
+             noise law, issue 10.1).
+  nominal    the same noise, balance +- 1.96 sd with the sd from the known
+             noise variance (delta method): what gls and zcdp build on.
   gls        nominal + consistency across levels (privacy.consistency: GLS of
              every answer side over nation and the three margins).
   split      gls with the budget moved to where analysts look: no separate
@@ -70,16 +73,13 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import synthetic
+from privacy.accuracy import balance_interval as nominal_balance_interval
+from privacy.accuracy_union import balance_interval as union_balance_interval
 from privacy.consistency import consistent_margins, discrete_laplace_variance
 from privacy.loading import release_specs
 from privacy.mechanisms import count_accuracy, vector_measurement
 from privacy.statistics import LEVEL, PERIOD, level_cells, sufficient_statistics
 from privacy.weighting import weighted_figure
-
-try:  # the union-bound intervals of today's engine (kept callable when the nominal ones replace them)
-    from privacy.accuracy_union import balance_interval as union_balance_interval
-except ImportError:  # pragma: no cover - before the nominal intervals landed
-    from privacy.accuracy import balance_interval as union_balance_interval
 
 dp.enable_features("contrib")
 
@@ -165,6 +165,7 @@ def engines(spec, delta: float) -> tuple[list[Engine], dict]:
     }
     return [
         Engine("today", "laplace", laplace, "union", False, True, True, count_scale),
+        Engine("engine nominal", "laplace", laplace, "engine", False, True, True, count_scale),
         Engine("nominal", "laplace", laplace, "nominal", False, True, True, count_scale),
         Engine("gls", "laplace", laplace, "nominal", True, True, True, count_scale),
         Engine("split", "laplace", split_scale, "nominal", True, False, False),
@@ -267,9 +268,15 @@ def figures(
     clipped = np.maximum(draws, 0.0)
     answers = clipped.sum(axis=1)
     estimate = np.clip(balance_of(np.moveaxis(clipped, 1, -1)), -100.0, 100.0)
-    if engine.interval == "union":
-        width = count_accuracy(engine.scale, 0.05 / 3)
-        low, high = union_balance_interval(clipped[:, 0], clipped[:, 1], clipped[:, 2], width)
+    if engine.interval in ("union", "engine"):
+        if engine.interval == "union":
+            width = count_accuracy(engine.scale, 0.05 / 3)
+            low, high = union_balance_interval(clipped[:, 0], clipped[:, 1], clipped[:, 2], width)
+        else:
+            flat = [np.moveaxis(clipped[:, side], -1, 0).ravel() for side in range(3)]
+            _, low, high = (
+                np.moveaxis(x.reshape(repeats, -1), 0, -1) for x in nominal_balance_interval(*flat, engine.scale, 0.95)
+            )
         dp_variance = ((high - low) / (2 * Z)) ** 2  # only to combine with sampling in quadrature
     else:
         b = np.nan_to_num(estimate) / 100.0
@@ -492,7 +499,7 @@ def sector_by_size(args, spec, engine_list, accounting, respondents, population,
     sizes = exact["size_class"].to_numpy()
     cell_rows = np.flatnonzero(level == "sector_size")
     sector_rows = np.flatnonzero(level == "sector")
-    by_hand = {"nominal": engine_list[1], "zcdp": engine_list[4]}
+    by_hand = {engine.name: engine for engine in engine_list if engine.name in ("nominal", "zcdp")}
     print("\nWeighting sectors by size class needs a sector x size level (84 cells) in the release, at the same budget:")
     for name, base in by_hand.items():
         grow = 5 / 4 if base.mechanism == "laplace" else np.sqrt(5 / 4)
