@@ -23,46 +23,64 @@ from core.files import private_dir
 from core.landing import write_atomically
 from core.sources import source
 
-# Theme -> sentences that carry it (a comment joins one or two of them, with some filler).
+# Theme -> sentences that carry it (a comment joins one or two of them, with some filler). A sentence names
+# no other theme's words, so the planted truth is unambiguous.
 THEMES: dict[str, list[str]] = {
     "regeldruk": [
-        "Weer een nieuwe regel en nog meer formulieren; de regeldruk voor kleine bedrijven wordt te groot.",
+        "Weer een nieuwe regel en nog meer formulieren; de regeldruk wordt te groot.",
         "De administratieve lasten stijgen, we zijn uren per maand kwijt aan rapportages.",
         "Nog een registratieplicht erbij: de papierwinkel en de regeldruk groeien ons boven het hoofd.",
-        "Het invullen van al die formulieren en rapportages kost een ondernemer veel te veel tijd.",
+        "Het invullen van al die formulieren en rapportages kost veel te veel tijd.",
+        "Alweer een rapportageplicht; de administratieve lasten zijn nu al zwaar.",
+        "Schrap liever regels en formulieren dan er nieuwe bij te maken.",
     ],
     "loonkosten": [
         "De loonkosten gaan hierdoor fors omhoog en dat kunnen we niet doorberekenen aan klanten.",
-        "Hogere lonen en premies maken personeel voor ons bijna onbetaalbaar.",
+        "Hogere lonen en premies maken een werknemer voor ons bijna onbetaalbaar.",
         "Met deze loonkostenstijging moeten we prijzen verhogen of minder uren inroosteren.",
         "De werkgeverslasten en loonkosten drukken nu al zwaar op onze marge.",
+        "Stijgende loonkosten en premies eten onze winst op.",
+        "Wij kunnen hogere lonen niet betalen zonder de prijzen te verhogen.",
     ],
     "energie": [
         "De energierekening is al torenhoog; deze heffing maakt gas en stroom nog duurder.",
         "Onze energiekosten en brandstofkosten stijgen, verduurzamen kost eerst veel geld.",
         "Elektrisch rijden en zonnepanelen zijn voor ons te duur, de energiekosten blijven stijgen.",
         "Als de energieprijzen nog verder stijgen, wordt produceren in Nederland te duur.",
+        "Onze ovens draaien op gas; met deze energieprijzen wordt dat onbetaalbaar.",
+        "Verduurzamen willen we best, maar de energiekosten zijn nu al te hoog.",
     ],
     "personeel": [
         "We kunnen nu al geen personeel vinden; vacatures blijven maanden open.",
         "Het personeelstekort is ons grootste probleem, goede vakmensen zijn niet te krijgen.",
         "Door het tekort aan medewerkers moeten we opdrachten weigeren.",
         "Zonder extra personeel kunnen we niet groeien, de vacatures staan al lang open.",
+        "Er zijn geen vakmensen te vinden, onze vacatures blijven onvervuld.",
+        "Het tekort aan personeel en vakmensen remt ons bedrijf af.",
     ],
     "onduidelijke_regels": [
         "Het is volstrekt onduidelijk wat er precies van ons verwacht wordt; de regels zijn vaag.",
         "De uitleg is onduidelijk, niemand weet welke uitzonderingen er gelden.",
         "Wat valt er wel en niet onder deze regel? De tekst is vaag en laat veel ruimte voor interpretatie.",
         "Ik snap niet hoe dit in de praktijk moet werken, de regels zijn onduidelijk geschreven.",
+        "De uitzonderingen zijn vaag omschreven; graag een duidelijke uitleg.",
+        "Niemand kan ons uitleggen wat deze onduidelijke bepaling in de praktijk betekent.",
     ],
     "overgangstermijn": [
-        "Geef ondernemers een langere overgangstermijn om zich voor te bereiden.",
+        "Geef ons een langere overgangstermijn om ons voor te bereiden.",
         "De invoering komt te snel; een overgangsperiode van minstens twee jaar is nodig.",
         "Zorg voor een ruime overgangstermijn, anders kunnen we onze investeringen niet aanpassen.",
         "Het tempo van invoering is te hoog, we vragen om een overgangsregeling.",
+        "Stel de invoering uit of geef een overgangsperiode.",
+        "Met een overgangstermijn van een paar jaar kunnen we ons aanpassen.",
     ],
 }
-FILLER = ["", "", "Graag aandacht hiervoor.", "Dit raakt ons direct.", "Denk aan de kleine ondernemer.", "Zo gaat het niet langer."]
+FILLER = ["", "", "", "Graag aandacht hiervoor.", "Dit raakt ons direct.", "Denk aan de kleine ondernemer.", "Zo gaat het niet langer.",
+          "Wij hopen dat u hiernaar luistert.", "Dit speelt al jaren.", "Neem dit alstublieft mee.", "Bedankt voor de mogelijkheid om te reageren.",
+          "Ik spreek ook namens collega's.", "Kijk eens naar de praktijk."]
+# Comments that raise no theme at all (their planted themes are empty).
+NO_THEME = ["Geen verdere opmerkingen.", "Prima zo.", "Ik heb hier geen mening over.", "Dit onderdeel is voor ons niet van toepassing.",
+            "Helder verhaal, verder niets aan toe te voegen.", "Wij sluiten ons aan bij de reactie van onze branchevereniging."]
 # Proposal -> themes its comments mostly raise (the others appear now and then).
 PROPOSAL_THEMES = {
     "minimumloon-2027": ["loonkosten", "personeel", "overgangstermijn"],
@@ -76,6 +94,8 @@ OPPOSITION = {"I": 0.25, "G": 0.15, "A": 0.15, "H": 0.2, "C": 0.1, "M": -0.1, "J
 
 
 def _comment(themes: list[str], rng: np.random.Generator) -> tuple[str, list[str]]:
+    if rng.random() < 0.1:
+        return NO_THEME[int(rng.integers(len(NO_THEME)))], []
     chosen = [themes[int(rng.integers(len(themes)))]]
     if rng.random() < 0.3:
         other = [t for t in THEMES if t not in chosen]

@@ -75,7 +75,8 @@ def stance_overview(cells: pl.DataFrame, proposal: str, titles: dict[str, str]) 
 
 
 def theme_catalogue(exports: Path | None = None) -> dict[str, dict]:
-    """Theme key -> {"name": Dutch name, "terms": top terms, "quotes": consented quotes}, as the themes release publishes it."""
+    """Theme key -> {"proposal", "name", "terms": top terms, "quotes": consented quotes}, as the pipeline publishes it
+    (`data/exports/consultation_themes/themes.json`, written by assets/themes.py)."""
     import json
 
     from core.settings import paths
@@ -84,44 +85,27 @@ def theme_catalogue(exports: Path | None = None) -> dict[str, dict]:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def theme_table(cells: pl.DataFrame, proposal: str, exports: Path | None = None) -> pl.DataFrame:
-    """The released themes of one proposal: name, top terms, firms (with interval), biggest first; empty when none."""
+def theme_names_now() -> dict[str, str]:
+    """The names analysts gave themes, read fresh from the web app's store (an edit shows before the next pipeline run)."""
+    from accounts.store import store
+    from content.theme_names import theme_names
+
+    with store() as connection:
+        return theme_names(connection)
+
+
+def theme_table(cells: pl.DataFrame, proposal: str, exports: Path | None = None, names: dict[str, str] | None = None) -> pl.DataFrame:
+    """The released themes of one proposal: name, top terms, firms (with interval, or 'x' and why), biggest first; empty when none."""
     if cells.is_empty() or "theme" not in cells.columns:
         return pl.DataFrame()
     frame = cells.filter((pl.col("period") == proposal) & (pl.col("level") == "theme") & (pl.col("statistic") == "count")
-                         & ~pl.col("suppressed") & pl.col("estimate").is_not_null()).sort("estimate", descending=True)
-    catalogue = theme_catalogue(exports)
+                         & pl.col("theme").is_not_null()).sort(pl.col("estimate").fill_null(-1.0), "theme", descending=[True, False])
+    catalogue, names = theme_catalogue(exports), names or {}
     rows = []
     for row in frame.iter_rows(named=True):
         entry = catalogue.get(row["theme"], {})
-        rows.append({"Thema": entry.get("name", row["theme"]), "Kernwoorden": ", ".join(entry.get("terms", [])),
-                     "Bedrijven (ongeveer)": nl_number(row["estimate"], 0), "95%-interval": nl_interval(row["ci_low"], row["ci_high"], 0)})
+        shown = not row["suppressed"] and row["estimate"] is not None
+        rows.append({"Thema": names.get(row["theme"], entry.get("name", row["theme"])), "Kernwoorden": ", ".join(entry.get("terms", [])),
+                     "Bedrijven (ongeveer)": nl_number(row["estimate"], 0) if shown else SUPPRESSED,
+                     "95%-interval": nl_interval(row["ci_low"], row["ci_high"], 0) if shown else (row["suppression_reason"] or "")})
     return pl.DataFrame(rows, orient="row") if rows else pl.DataFrame()
-
-
-def show_open_work(today) -> None:
-    """The respondent's home: the proposals open now, for a consultation per article and for an impact estimate.
-
-    Public content only (titles, closing dates); nothing about other firms.
-    """
-    import streamlit as st
-
-    from accounts.store import store
-    from content.proposals import open_proposals
-    from dashboards import auth
-    from dashboards.formatting import nl_date
-    from dashboards.safe import md
-
-    with store() as connection:
-        proposals = open_proposals(connection, today)
-    if not proposals:
-        return
-    with st.container(border=True):
-        st.markdown("**Open voor uw reactie**")
-        for proposal in proposals:
-            parts = f", {len(proposal.articles)} onderdelen" if len(proposal.articles) > 1 else ""
-            st.markdown(f"- {md(proposal.title)} (tot en met {nl_date(proposal.simulation_closes)}{parts})")
-        left, right = st.columns(2)
-        if any(p.articles for p in proposals):
-            left.page_link(auth.view_file("consultatie"), label="Reageren op een voorstel", icon="🗣️")
-        right.page_link(auth.view_file("dis-invullen"), label="De impact op uw bedrijf inschatten", icon="🧮")

@@ -4,8 +4,10 @@
                 meta/ingest_manifest                                              (+ GX checks per source)
     transform   per source: staging/<name>_answers, staging/<name>_profiles, marts/<mart>
                                                                                   (SQLMesh, + blocking grain check)
+    themes      marts/consultation_firm_{words,pairs,themes} (the theme releases' marts, assets/themes.py)
     releases    releases/<spec> per config/releases/*.yaml, privacy/ledger        (OpenDP)
     exports     exports/<spec>, exports/privacy_ledger                            (Parquet)
+                exports/consultation_theme_catalogue                              (themes.json: names, terms, quotes)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from assets.exports import EXPORT_ASSETS
 from assets.ingest.factory import EXPECTATION_CHECKS, INGEST_ASSETS
 from assets.releases.continual import RUNNING_ASSETS
 from assets.releases.factory import GRAIN_CHECKS, LEDGER_ASSET, RELEASE_ASSETS
+from assets.themes import THEME_ASSETS
 from assets.transform import sqlmesh_models
 from core.files import restrict_new_files
 from pipelines.resources import default_resources
@@ -23,7 +26,7 @@ from pipelines.sensors import build_automation
 
 restrict_new_files()  # the code location's process (sensor runs, materialisations) creates owner-only files
 
-ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS, *RUNNING_ASSETS]
+ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *THEME_ASSETS, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS, *RUNNING_ASSETS]
 ALL_CHECKS = [*EXPECTATION_CHECKS, *GRAIN_CHECKS]
 
 # One step at a time in one process: DuckDB has one writer per file.

@@ -204,8 +204,8 @@ def level_cells(stats: pl.DataFrame, spec: ReleaseSpec, periods: list[str], keys
         else:
             (dim,) = dims
             grid = pl.DataFrame(
-                [(p, k) for p in periods for k in sorted((keys or {}).get(p, []))], schema=[PERIOD, dim], orient="row"
-            )
+                [(p, k) for p in periods for k in sorted((keys or {}).get(p, []))], schema={PERIOD: pl.Utf8, dim: pl.Utf8}, orient="row"
+            )  # typed: when no key passes the selection the grid is empty, and still joins
         level = grid.join(summed, on=[PERIOD, *dims], how="left", nulls_equal=True)
         level = level.with_columns(pl.col(names).fill_null(0).cast(pl.Int64), pl.lit(level_name).alias(LEVEL))
         missing = [d for d in dims_all if d not in dims]

@@ -25,7 +25,14 @@ def test_asset_graph_has_every_layer_in_order():
         *per_source, "meta/ingest_manifest", "privacy/ledger", "exports/privacy_ledger",
         *(f"releases/{name}" for name in specs), *(f"exports/{name}" for name in specs),
         "releases/dis_running", "exports/dis_running",  # running figures while a proposal is open (privacy/continual.py)
+        # the themes in the consultation comments (assets/themes.py): the marts of the three theme releases, the catalogue
+        "marts/consultation_firm_words", "marts/consultation_firm_pairs", "marts/consultation_firm_themes",
+        "exports/consultation_theme_catalogue",
     }
+    theme_parents = {name: graph.get(dg.AssetKey(["marts", name])).parent_keys
+                     for name in ("consultation_firm_words", "consultation_firm_pairs", "consultation_firm_themes")}
+    assert dg.AssetKey(["releases", "consultation_terms"]) in theme_parents["consultation_firm_pairs"]
+    assert dg.AssetKey(["releases", "consultation_term_pairs"]) in theme_parents["consultation_firm_themes"]
     assert graph.get(dg.AssetKey(["releases", "dis_running"])).parent_keys == {dg.AssetKey(["marts", "dis_firm_proposal"])}
     upstream = graph.get(dg.AssetKey(["marts", "cgc_firm_wave"])).parent_keys
     assert dg.AssetKey(["staging", "cgc_answers"]) in upstream
