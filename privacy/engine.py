@@ -227,7 +227,9 @@ def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, no
     if spec.groups.keys == "private":
         released = _suppress_near_threshold(released, spec, selector, threshold)
     made = {}
-    for (period,), period_cells in released.partition_by(PERIOD, as_dict=True, maintain_order=True).items():
+    parts = released.partition_by(PERIOD, as_dict=True, maintain_order=True)
+    for period in periods:  # private keys: a period where no key passed the selection is released empty (and charged)
+        period_cells = parts.get((period,), released.clear())
         entry = ledger.Entry(
             release_id=release_id(spec.name, period, version), release_name=spec.name, dataset=spec.dataset, period=period,
             version=version, query=_query_text(spec), privacy_unit=spec.privacy_unit.label, epsilon=epsilon, delta=delta,
