@@ -52,8 +52,18 @@ from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
+import polars as pl
 
-__all__ = ["WeightedFigure", "business_population", "kish_design_effect", "population_weights", "weighted_figure"]
+__all__ = [
+    "WeightedFigure",
+    "business_population",
+    "kish_design_effect",
+    "population_weights",
+    "weighted_figure",
+    "weighted_release",
+]
+
+LINEAR_STATISTICS = ("balance", "share", "mean")  # figures whose population value is the weighted mean of the strata's
 
 REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "business_population.csv"
 
@@ -168,3 +178,66 @@ def kish_design_effect(weights: dict[str, float], respondents: dict[str, float])
     mean = np.sum(counts * per_unit) / counts.sum()
     variance = np.sum(counts * (per_unit - mean) ** 2) / counts.sum()
     return float(1.0 + variance / mean**2)
+
+
+def weighted_release(
+    cells: pl.DataFrame,
+    by: str = "size_class",
+    confidence_level: float = 0.95,
+    population: dict[tuple[str, str], int] | None = None,
+) -> pl.DataFrame:
+    """National figures post-stratified over the released cells of level `by` (a stored release or its export).
+
+    One row per period, measure, statistic and category of the balances,
+    shares and means (counts, sums and quantiles do not combine as a
+    weighted mean). The DP variance of a stratum is read from its DP
+    interval, ((dp_high - dp_low) / (2 z))^2, as if it were normal; the
+    sampling variance is sampling_se^2. A suppressed stratum makes the
+    national figure empty (NaN), as `weighted_figure` does.
+
+    >>> cells = pl.DataFrame({"period": ["w"] * 2, "level": ["size_class"] * 2, "size_class": ["0-1", "2-9"],
+    ...     "measure": ["m"] * 2, "statistic": ["balance"] * 2, "category": [None, None], "estimate": [10.0, 30.0],
+    ...     "dp_low": [10.0, 30.0], "dp_high": [10.0, 30.0], "sampling_se": [0.0, 0.0], "suppressed": [False, False]})
+    >>> weighted_release(cells, population={("C", "0-1"): 3, ("C", "2-9"): 1})["estimate"].to_list()
+    [15.0]
+    """
+    z = NormalDist().inv_cdf(0.5 + confidence_level / 2.0)
+    weights = population_weights(by, population=population)
+    strata = cells.filter((pl.col("level") == by) & pl.col("statistic").is_in(LINEAR_STATISTICS))
+    rows = []
+    for (period, measure, statistic, category), block in strata.group_by(
+        "period", "measure", "statistic", "category", maintain_order=True
+    ):
+        shown = block.filter(~pl.col("suppressed"))
+        estimates = {h: float("nan") for h in weights}
+        estimates |= dict(zip(shown[by], shown["estimate"], strict=True))
+        variance_dp = {h: ((high - low) / (2 * z)) ** 2 for h, low, high in shown.select(by, "dp_low", "dp_high").iter_rows()}
+        variance_sampling = {h: se**2 for h, se in shown.select(by, "sampling_se").iter_rows()}
+        figure = weighted_figure(estimates, variance_dp, variance_sampling, weights, confidence_level)
+        rows.append(
+            (
+                period,
+                measure,
+                statistic,
+                category,
+                figure.estimate,
+                figure.ci_low,
+                figure.ci_high,
+                figure.variance_dp,
+                figure.variance_sampling,
+                figure.covered_share,
+            )
+        )
+    schema = {
+        "period": pl.Utf8,
+        "measure": pl.Utf8,
+        "statistic": pl.Utf8,
+        "category": pl.Utf8,
+        "estimate": pl.Float64,
+        "ci_low": pl.Float64,
+        "ci_high": pl.Float64,
+        "variance_dp": pl.Float64,
+        "variance_sampling": pl.Float64,
+        "covered_share": pl.Float64,
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row").with_columns(pl.lit(f"nation weighted by {by}").alias("level"))

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from core import reference
 from privacy.engine import release, stored_release
-from privacy.weighting import REFERENCE, business_population, kish_design_effect, population_weights, weighted_figure
+from privacy.weighting import (
+    REFERENCE,
+    business_population,
+    kish_design_effect,
+    population_weights,
+    weighted_figure,
+    weighted_release,
+)
 from tests.privacy_support import cgc_spec, firms_frame, make_mart, unlimited_settings, without_noise
 
 
@@ -120,3 +127,33 @@ def test_reference_population_matches_its_documented_cbs_totals():
     with REFERENCE.open(encoding="utf-8") as handle:
         statuses = {line.rstrip("\n").split(",")[-1] for line in list(handle)[1:]}
     assert statuses <= {"cbs", "approximate", "placeholder"}
+
+
+def test_weighted_release_from_a_stored_release_equals_a_hand_computation():
+    """A real release with OpenDP noise: the weighted national balance is sum W_h x estimate_h over its size-class cells."""
+    waves = ["2025-01"]
+    mart = firms_frame(3_000, waves, seed=8)
+    spec = cgc_spec("cgc_balance")
+    with duckdb.connect() as connection:
+        make_mart(connection, mart)
+        (outcome,) = release(connection, spec, waves, settings=unlimited_settings())
+        cells = stored_release(connection, spec, outcome.release_id)
+    weighted = weighted_release(cells)
+    assert set(weighted["statistic"]) <= {"balance", "share", "mean"}
+    row = weighted.filter((pl.col("measure") == "investment") & (pl.col("statistic") == "balance")).row(0, named=True)
+    sizes = cells.filter(
+        (pl.col("level") == "size_class") & (pl.col("measure") == "investment") & (pl.col("statistic") == "balance")
+    )
+    weights = population_weights("size_class")
+    z = 1.959963984540054
+    by_hand = sum(weights[r["size_class"]] * r["estimate"] for r in sizes.iter_rows(named=True))
+    sampling = sum(weights[r["size_class"]] ** 2 * r["sampling_se"] ** 2 for r in sizes.iter_rows(named=True))
+    noise = sum(
+        weights[r["size_class"]] ** 2 * ((r["dp_high"] - r["dp_low"]) / (2 * z)) ** 2 for r in sizes.iter_rows(named=True)
+    )
+    assert not sizes["suppressed"].any()
+    assert row["estimate"] == pytest.approx(by_hand)
+    assert row["variance_sampling"] == pytest.approx(sampling)
+    assert row["variance_dp"] == pytest.approx(noise)
+    assert row["ci_high"] - row["estimate"] == pytest.approx(z * math.sqrt(sampling + noise))
+    assert row["level"] == "nation weighted by size_class" and row["covered_share"] == 1.0
