@@ -196,3 +196,39 @@ def test_an_analyst_names_a_theme_and_the_change_is_audited(store, admin):
         rename_theme(store, admin, theme, "=HYPERLINK(1)")
     assert rename_theme(store, admin, theme, "") == "Loonkosten"
     assert theme_names(store) == {}
+
+
+def test_a_proposal_where_no_theme_passes_is_released_empty_charged_and_served_again():
+    spec = release_specs()[theme_pipeline.THEMES]
+    connection = duckdb.connect()
+    themes_mart(connection, {"klein": 5})
+    (first,) = release(connection, spec, [PROPOSAL], settings=unlimited_settings())
+    (again,) = release(connection, spec, [PROPOSAL], settings=unlimited_settings())
+    assert (first.status, first.epsilon, again.status) == ("released", pytest.approx(0.2), "reused")
+    assert theme_pipeline.released_theme_counts(connection) == {}
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+def test_the_pipeline_releases_themes_per_closed_proposal_and_publishes_the_catalogue(pipeline):
+    """The session's pipeline run (1,500 firms): the three theme releases per closed proposal, themes.json beside them."""
+    from datetime import date
+
+    from core.periods import closed_periods
+    from tests.conftest import data_dir
+
+    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+        proposals = connection.execute("SELECT DISTINCT proposal FROM marts.consultation_firm_words ORDER BY 1").pl()["proposal"].to_list()
+        made = {name: set(theme_pipeline.released(connection, name).get_column("period", default=pl.Series([], dtype=pl.Utf8)))
+                for name in THEME_RELEASES}
+        counts = theme_pipeline.released_theme_counts(connection)
+    with data_dir(pipeline.data_dir):
+        closed = closed_periods("proposal", date.today(), proposals)
+    assert closed, "the demo has closed proposals with comments"
+    for name in THEME_RELEASES:  # an empty release (nothing passed) has no cells, but its export file and ledger entry exist
+        files = {path.name for path in (pipeline.exports / name).glob(f"{name}_*_v1.parquet")}
+        assert files == {f"{name}_{proposal}_v1.parquet" for proposal in closed}, name
+        assert made[name] <= set(closed)
+    catalogue = json.loads((pipeline.exports / theme_pipeline.THEMES / "themes.json").read_text(encoding="utf-8"))
+    assert set(catalogue) == {theme for found in counts.values() for theme in found}
