@@ -5,17 +5,21 @@ Accepted: PDF, DOCX and ODT, at most 10 MB (`MAX_BYTES`, also Streamlit's
 
 * PDF: `%PDF-` at the very first byte; pypdf reads the structure (trailer,
   cross-reference, objects) and nothing else. Refused: encrypted (an
-  `/Encrypt` entry), active content (JavaScript, Launch actions, embedded
-  files, XFA forms, also when hidden in object streams or #-escaped names),
-  and a file pypdf cannot read.
+  `/Encrypt` entry), active content (JavaScript, Launch actions, forms sent
+  elsewhere, embedded files, XFA forms, also when hidden in object streams or
+  #-escaped names; an automatic action, `/OpenAction` or `/AA`, that does
+  more than go to a page of the file), and a file pypdf cannot read.
 * DOCX and ODT are ZIP containers. `zipfile` reads the central directory and
   a few small members into memory, never onto disk. Refused: more than
   `MAX_MEMBERS` members or `MAX_UNPACKED` bytes unpacked (a zip bomb), a
   member encrypted, a name twice. DOCX needs `[Content_Types].xml` with a
   Word main document and `word/document.xml`; a `vbaProject.bin`, a
-  `vbaData.xml` or a macro-enabled content type is a macro. ODT needs the first
+  `vbaData.xml` or a macro-enabled content type is a macro; ActiveX controls,
+  embedded OLE objects (`.bin`) and a relationship Word follows by itself to
+  an outside address (a template or object: remote template injection) are
+  active content. ODT needs the first
   member `mimetype` holding exactly `application/vnd.oasis.opendocument.text`,
-  and `content.xml`; a `Basic/` or `Scripts/` folder or an event bound to a
+  and `content.xml`; a `Basic/` or `Scripts/` folder, an event listener or a
   script (`vnd.sun.star.script:`) is a macro, `manifest:encryption-data` is
   encryption.
 * An OLE2 (CFB) container (`D0 CF 11 E0 ...`) is refused whatever its name:
@@ -24,9 +28,10 @@ Accepted: PDF, DOCX and ODT, at most 10 MB (`MAX_BYTES`, also Streamlit's
 
 A name is shown and used as the download's name only, never as a path: it is
 refused (not silently changed) when it holds a path (`/`, `\\`, a drive such as
-`C:`), a control or reading-direction character, a character Windows does not
-allow in a file name, more than `MAX_NAME` characters, or another extension
-than its content. Every refusal is an `UploadError` with a Dutch message that
+`C:`), a control, invisible, unassigned or reading-direction character, a
+character Windows does not allow in a file name, a Windows device name (CON,
+NUL, COM1 ...), more than `MAX_NAME` characters, or another extension than its
+content. Every refusal is an `UploadError` with a Dutch message that
 names the file, the value and the rule; pages show it through
 `dashboards.safe.md`.
 
@@ -82,7 +87,15 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 _WINDOWS_FORBIDDEN = '<>:"|?*'
 _FORBIDDEN_IN_NAME = frozenset(FORBIDDEN_TEXT_CHARACTERS) | frozenset("\t\n\r\u2028\u2029")
+# Beyond those (free text's rule): every invisible format character (zero-width, LRM/RLM/ALM, BOM, tags), line and
+# paragraph separators, surrogates, private-use and unassigned code points; a name is shown, so it must show what it is.
+_FORBIDDEN_NAME_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_WINDOWS_DEVICE = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\.|$)", re.IGNORECASE)  # also with an extension
+
+
+def _forbidden_in_name(character: str) -> bool:
+    return character in _FORBIDDEN_IN_NAME or unicodedata.category(character) in _FORBIDDEN_NAME_CATEGORIES
 
 
 class UploadError(ValueError):
@@ -121,7 +134,7 @@ def uploads_dir() -> Path:
 
 def _shown(name: str, limit: int = 60) -> str:
     """The name as a message may repeat it: without control characters, cut to `limit` characters."""
-    clean = "".join(c for c in name if c not in _FORBIDDEN_IN_NAME)
+    clean = "".join(c for c in name if not _forbidden_in_name(c))
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
@@ -160,10 +173,10 @@ def check_name(file_name: str) -> str:
     if "/" in name or "\\" in name or _DRIVE.match(name) or name in (".", ".."):
         raise UploadError(f"Bestand '{shown}': de naam bevat een map of pad ('/', '\\' of een schijf zoals C:); "
                           "kies het bestand zelf, zonder map in de naam.", "name_path", shown)
-    bad = next((c for c in name if c in _FORBIDDEN_IN_NAME), None)
+    bad = next((c for c in name if _forbidden_in_name(c)), None)
     if bad is not None:
-        raise UploadError(f"Bestand '{shown}': de naam bevat een onzichtbaar stuurteken of een teken dat de leesrichting verandert "
-                          f"(U+{ord(bad):04X}); geef het bestand een naam met gewone letters, cijfers en leestekens.", "name_control", shown)
+        raise UploadError(f"Bestand '{shown}': de naam bevat een onzichtbaar of onbekend teken, of een teken dat de "
+                          f"leesrichting verandert (U+{ord(bad):04X}); geef het bestand een naam met gewone letters, cijfers en leestekens.", "name_control", shown)
     if len(name) > MAX_NAME:
         raise UploadError(f"Bestand '{shown}': de naam is {len(name)} tekens lang; dat mag hoogstens {MAX_NAME} zijn. "
                           "Geef het bestand een kortere naam.", "name_too_long", shown)
@@ -171,6 +184,10 @@ def check_name(file_name: str) -> str:
     if bad is not None:
         raise UploadError(f"Bestand '{shown}': de naam bevat het teken '{bad}'; de tekens {' '.join(_WINDOWS_FORBIDDEN)} "
                           "mogen niet in een bestandsnaam. Haal het weg.", "name_character", shown)
+    if _WINDOWS_DEVICE.match(name):
+        raise UploadError(f"Bestand '{shown}': de naam begint met '{name.split('.', 1)[0]}', de naam van een apparaat in Windows "
+                          "(zoals CON, PRN, AUX, NUL, COM1 of LPT1); zo'n bestand kan niet worden opgeslagen. Geef het een andere naam.",
+                          "name_device", shown)
     if name != name.strip() or name.startswith("."):
         raise UploadError(f"Bestand '{shown}': de naam begint of eindigt met een spatie of begint met een punt; "
                           "geef het bestand een gewone naam, zoals advies.pdf.", "name_edges", shown)
@@ -215,14 +232,14 @@ def _read_member(archive: zipfile.ZipFile, name: str) -> bytes:
         return stream.read(MAX_MEMBER_READ)
 
 
-def _contains(archive: zipfile.ZipFile, name: str, needle: bytes, chunk: int = 1024 * 1024) -> bool:
-    """Whether a member holds `needle`, read in chunks (its size is bounded by the zip-bomb check)."""
-    tail = b""
+def _contains(archive: zipfile.ZipFile, name: str, needles: tuple[bytes, ...], chunk: int = 1024 * 1024) -> bool:
+    """Whether a member holds any of `needles`, read in chunks (its size is bounded by the zip-bomb check)."""
+    tail, overlap = b"", max(map(len, needles))
     with archive.open(name) as stream:
         while block := stream.read(chunk):
-            if needle in tail + block:
+            if any(needle in tail + block for needle in needles):
                 return True
-            tail = block[-len(needle):]
+            tail = block[-overlap:]
     return False
 
 
@@ -258,6 +275,26 @@ def _zip_kind(data: bytes, shown: str) -> tuple[str | None, str]:
     return None, "een ZIP-archief (geen Word- of OpenDocument-tekst)"
 
 
+_RELATIONSHIP = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>", re.IGNORECASE)
+# Relationships Word follows by itself when it opens a file: a template or an object fetched from elsewhere (remote
+# template injection; CVE-2022-30190 'Follina' used an external oleObject). A hyperlink to a web page is fine.
+_FETCHED_ON_OPENING = re.compile(rb'Type="[^"]*/(?:attachedTemplate|oleObject|subDocument|frame|package)"', re.IGNORECASE)
+
+
+def _ooxml_is_active(archive: zipfile.ZipFile, lowered: list[str], names: list[str]) -> bool:
+    """Whether a DOCX holds ActiveX controls, embedded OLE objects (which may carry a program), or a relationship Word
+    follows to another address by itself."""
+    if any(name.startswith(("word/activex/", "customui/")) or (name.startswith("word/embeddings/") and name.endswith(".bin"))
+           for name in lowered):
+        return True
+    for name in names:
+        if name.lower().endswith(".rels"):
+            for relationship in _RELATIONSHIP.findall(_read_member(archive, name)):
+                if b'targetmode="external"' in relationship.lower() and _FETCHED_ON_OPENING.search(relationship):
+                    return True
+    return False
+
+
 def _ooxml_kind(archive: zipfile.ZipFile, names: list[str], content_types: bytes, shown: str) -> tuple[str | None, str]:
     types = content_types.lower()
     lowered = [name.lower() for name in names]
@@ -265,6 +302,10 @@ def _ooxml_kind(archive: zipfile.ZipFile, names: list[str], content_types: bytes
             or any(name.rsplit("/", 1)[-1] in ("vbaproject.bin", "vbadata.xml") for name in lowered)):
         raise UploadError(f"Bestand '{shown}': bevat macro's; die nemen we niet aan. Sla het op als gewoon .docx zonder macro's.",
                           "macro", shown)
+    if _ooxml_is_active(archive, lowered, names):
+        raise UploadError(f"Bestand '{shown}': bevat een ingesloten object of besturingselement (ActiveX, OLE) of haalt bij het "
+                          "openen iets van buiten op (een sjabloon of object); zo'n bestand nemen we niet aan. Sla het op als "
+                          "gewoon .docx, of als PDF.", "active_content", shown)
     if b"wordprocessingml.document.main+xml" in types and "word/document.xml" in names:
         return DOCX, KIND_NAMES[DOCX]
     if b"spreadsheetml" in types:
@@ -274,12 +315,16 @@ def _ooxml_kind(archive: zipfile.ZipFile, names: list[str], content_types: bytes
     return None, "een Office-bestand zonder Word-document (word/document.xml ontbreekt)"
 
 
+# A macro bound to an event (Basic or Python through vnd.sun.star.script:, or any event listener) or a script in the file.
+_ODF_SCRIPTS = (b"vnd.sun.star.script:", b"script:event-listener", b"<office:script ", b"<office:script>")
+
+
 def _odf_kind(archive: zipfile.ZipFile, names: list[str], mimetype: bytes, shown: str) -> tuple[str | None, str]:
     if mimetype != MEDIA_TYPES[ODT].encode():
         label = mimetype[:80].decode("ascii", "replace")
         return None, f"een ander OpenDocument-bestand ({_shown(label)})"
     if any(name.split("/", 1)[0].lower() in ("basic", "scripts") and "/" in name for name in names) or any(
-        _contains(archive, part, b"vnd.sun.star.script:") for part in ("content.xml", "styles.xml") if part in names
+        _contains(archive, part, _ODF_SCRIPTS) for part in ("content.xml", "styles.xml") if part in names
     ):
         raise UploadError(f"Bestand '{shown}': bevat macro's; die nemen we niet aan. Sla het op als gewoon .odt zonder macro's.",
                           "macro", shown)
@@ -292,11 +337,46 @@ def _odf_kind(archive: zipfile.ZipFile, names: list[str], mimetype: bytes, shown
 
 
 _ACTIVE_KEYS = frozenset({"/JS", "/JavaScript", "/Launch", "/EmbeddedFile", "/EmbeddedFiles", "/XFA", "/RichMedia"})
-_ACTIVE_ACTIONS = frozenset({"/JavaScript", "/Launch", "/ImportData", "/RichMediaExecute"})
+_ACTIVE_ACTIONS = frozenset({"/JavaScript", "/Launch", "/ImportData", "/RichMediaExecute", "/SubmitForm", "/GoToE"})
+# What a reader does by itself, on opening (/OpenAction) or on an event (/AA: a page shown, a field left, the file
+# printed): only going to a place in the same file is harmless there (many PDF writers open at page 1 that way).
+# Any other automatic action (a web address, another file, a form sent) is refused, also where a link may have it.
+_AUTOMATIC_KEYS = ("/OpenAction", "/AA")
+_HARMLESS_AUTOMATIC = frozenset({"/GoTo"})
+# The same names as plain bytes: also found when the structure is damaged beyond what pypdf reads. Names escaped with
+# '#' (/J#61vaScript) or hidden in object streams are found by the structural walk below. Not '/JS': three bytes turn
+# up by chance in compressed images about once per 16 MB (an action with /JS also has /S /JavaScript, found anyway).
+_ACTIVE_BYTES = re.compile(rb"/(?:JavaScript|Launch|EmbeddedFiles?|XFA|RichMedia|SubmitForm|ImportData|GoToE)(?![A-Za-z0-9#])")
+
+
+def _automatic_action_is_active(action) -> bool:
+    """Whether an /OpenAction or /AA value does more than go to a place in the same file (its /Next chain included)."""
+    from pypdf.generic import ArrayObject, DictionaryObject
+
+    def resolved(value):
+        return value.get_object() if hasattr(value, "get_object") else value
+
+    pending, seen = [action], 0
+    while pending:
+        value = resolved(pending.pop())
+        seen += 1
+        if seen > 1_000:
+            return True
+        if isinstance(value, ArrayObject):  # an explicit destination [page /Fit ...], or a /Next list of actions
+            pending.extend(item for item in value if isinstance(resolved(item), DictionaryObject) and "/S" in resolved(item))
+        elif isinstance(value, DictionaryObject) and "/S" in value:
+            if value["/S"] not in _HARMLESS_AUTOMATIC:
+                return True
+            if "/Next" in value:
+                pending.append(value["/Next"])
+        elif isinstance(value, DictionaryObject):  # /AA: a dictionary of events, each an action
+            pending.extend(value.values())
+    return False  # else a named destination (a name or a string)
 
 
 def _pdf_is_active(reader) -> bool:
-    """Whether any object of the PDF holds JavaScript, a Launch action, an embedded file or an XFA form."""
+    """Whether any object of the PDF holds JavaScript, a Launch action, an embedded file, an XFA form, a form that is sent
+    somewhere, or an automatic action that does more than go to a page."""
     from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
     seen = 0
@@ -318,6 +398,8 @@ def _pdf_is_active(reader) -> bool:
                 return True
             if value.get("/S") in _ACTIVE_ACTIONS or value.get("/Type") == NameObject("/EmbeddedFile"):
                 return True
+            if any(key in value and _automatic_action_is_active(value[key]) for key in _AUTOMATIC_KEYS):
+                return True
             pending.extend(v for v in value.values() if not isinstance(v, IndirectObject))
         elif isinstance(value, ArrayObject):
             pending.extend(v for v in value if not isinstance(v, IndirectObject))
@@ -333,6 +415,11 @@ def _check_pdf(data: bytes, shown: str) -> None:
                             "Sla het op zonder wachtwoord (bijvoorbeeld met 'Afdrukken als PDF').", "encrypted", shown)
     if re.search(rb"/Encrypt[\s/<>\[\]()%]", data):  # also in an older trailer of an incrementally saved file
         raise encrypted
+    active = UploadError(f"Bestand '{shown}': bevat JavaScript, een opdracht die vanzelf iets doet (een programma of website "
+                         "openen, een formulier versturen) of een bijgevoegd bestand; zo'n PDF nemen we niet aan. Sla het op als "
+                         "gewone PDF (bijvoorbeeld met 'Afdrukken als PDF').", "active_content", shown)
+    if _ACTIVE_BYTES.search(data):
+        raise active
     quiet = logging.getLogger("pypdf")
     level, quiet.level = quiet.level, logging.ERROR  # a damaged PDF is refused below; its warnings are not the app's
     try:
@@ -340,7 +427,7 @@ def _check_pdf(data: bytes, shown: str) -> None:
         if reader.is_encrypted:
             raise encrypted
         pages = len(reader.pages)
-        active = _pdf_is_active(reader)
+        is_active = _pdf_is_active(reader)
     except UploadError:
         raise
     except Exception:  # noqa: BLE001 - whatever pypdf cannot read is not a PDF we take
@@ -350,10 +437,8 @@ def _check_pdf(data: bytes, shown: str) -> None:
         quiet.setLevel(level)
     if pages < 1:
         raise UploadError(f"Bestand '{shown}': is een PDF zonder pagina's; kies het juiste bestand.", "damaged", shown)
-    if active:
-        raise UploadError(f"Bestand '{shown}': bevat JavaScript, een opdracht die een programma start of een bijgevoegd bestand; "
-                          "zo'n PDF nemen we niet aan. Sla het op als gewone PDF (bijvoorbeeld met 'Afdrukken als PDF').",
-                          "active_content", shown)
+    if is_active:
+        raise active
 
 
 def check_upload(file_name: str, data: bytes) -> tuple[str, str]:
@@ -490,3 +575,32 @@ def read_upload(connection: sqlite3.Connection, actor: Account, upload_id: int, 
                      {"upload": upload.id, "article": upload.article, "size": upload.size, "type": upload.media_type, "sha256": upload.sha256},
                      now)
     return data
+
+
+def download(account_id: int, credential_version: int, upload_id: int, now: datetime | None = None) -> bytes:
+    """`read_upload` for the account as it is in the store now (the admin page's download runs this at the click).
+
+    The account is looked up again: one that was blocked, lost its role or changed its password since the page was
+    shown gets nothing.
+    """
+    from accounts.service import PermissionDenied, get_account
+    from accounts.store import store
+
+    with store() as connection:
+        actor = get_account(connection, account_id)
+        if actor is None or actor.credential_version != credential_version:
+            raise PermissionDenied("Uw sessie is beëindigd; log opnieuw in.")
+        return read_upload(connection, actor, upload_id, now)
+
+
+def size_text(size: int) -> str:
+    """A file's size as people read it.
+
+    >>> size_text(900), size_text(35_000), size_text(3 * 1024 * 1024)
+    ('900 bytes', '34 kB', '3,0 MB')
+    """
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} kB"
+    return _megabytes(size)
