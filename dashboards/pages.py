@@ -30,6 +30,7 @@ APP_PAGES = (
     PageInfo("account", "Mijn account", "views/account.py", EVERYONE, "👤"),
     PageInfo("beheer-accounts", "Accounts beheren", "views/beheer_accounts.py", ("administrator",), "👥"),
     PageInfo("beheer-voorstellen", "Beleidspijplijn beheren", "views/beheer_voorstellen.py", ("administrator",), "🏛️"),
+    PageInfo("beheer-documenten", "Documenten bij reacties", "views/beheer_uploads.py", ("administrator",), "📎"),
     PageInfo("beheer-berichten", "Verstuurde berichten", "views/beheer_berichten.py", ("administrator",), "✉️"),
     PageInfo("beheer-audit", "Logboek", "views/beheer_audit.py", ("administrator",), "📜"),
     PageInfo("activeren", "Account activeren", "views/activeren.py", None),

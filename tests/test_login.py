@@ -60,7 +60,8 @@ def test_a_wrong_password_and_an_unknown_address_get_the_same_dutch_message(inst
     assert wrong.error[0].value == unknown.error[0].value == "Inloggen is niet gelukt. Controleer uw e-mailadres en wachtwoord."
 
 
-@pytest.mark.parametrize("page", ["views/gezondheidscheck.py", "views/privacy.py", "views/beheer_accounts.py", "views/beheer_audit.py"])
+@pytest.mark.parametrize("page", ["views/gezondheidscheck.py", "views/privacy.py", "views/beheer_accounts.py", "views/beheer_audit.py",
+                                  "views/beheer_uploads.py"])
 def test_a_respondent_opening_a_staff_page_gets_a_dutch_refusal_and_not_the_page(installation, page):
     _, logins = installation
     app = logged_in(logins["respondent"])
@@ -77,7 +78,7 @@ def test_the_menu_shows_only_the_pages_of_the_role(installation):
                                     "Mijn account"}
     assert labels["analyst"] == {"Gezondheidscheck", "Sentiment en uitdagingen", "Impact van voorstellen", "Stapeling van regeldruk",
                                  "Consultaties en thema's", "Privacy en nauwkeurigheid", "Mijn account"}
-    assert {"Accounts beheren", "Beleidspijplijn beheren", "Verstuurde berichten", "Logboek"} <= labels["administrator"]
+    assert {"Accounts beheren", "Beleidspijplijn beheren", "Documenten bij reacties", "Verstuurde berichten", "Logboek"} <= labels["administrator"]
 
 
 def test_an_analyst_needs_the_code_from_the_app(installation):

@@ -30,6 +30,7 @@ ACTIONS = {
     "export": "cijfers gedownload", "access_reset": "toegang hersteld", "recovery_codes_refused": "herstelcodes geweigerd",
     "session_ended_by_change": "sessie beëindigd na wijziging", "proposal_added": "voorstel toegevoegd",
     "proposal_changed": "voorstel gewijzigd", "password_change_failed": "wachtwoord wijzigen mislukt",
+    "upload_stored": "document ontvangen", "upload_refused": "document geweigerd", "upload_downloaded": "document gedownload",
 }
 st.dataframe(
     pl.DataFrame(
