@@ -121,6 +121,11 @@ def generate(
     reactions = generate_consultations(current.landing, current.synthetic, population, [json.loads(p.model_dump_json()) for p in proposals], seed=seed)
     console.print(f"{len(proposals)} proposals in the policy pipeline; {len(files)} DIS files in {current.landing / 'dis'}, "
                   f"{len(reactions)} consultation files in {current.landing / 'consultation'}")
+    from content.demo_uploads import ensure_demo_uploads
+
+    with store() as connection:
+        letters = ensure_demo_uploads(connection, reactions, proposals, seed=seed)
+    console.print(f"{len(letters)} documents (PDF, Word) sent with consultation reactions, in {current.data_dir / 'uploads'}")
 
 
 @app.command()

@@ -72,9 +72,11 @@ def data_dir(path: Path):
 
 
 def generate_installation(installation: Installation, firms: int, waves: int, seed: int = 7) -> None:
-    """Synthetic CGC waves, the demo proposals (three closed, two open) and the firms' DIS estimates."""
+    """Synthetic CGC waves, the demo proposals (three closed, two open), the firms' DIS estimates and consultation reactions,
+    and a few documents sent with those reactions."""
     from accounts.store import store
     from content.demo import ensure_demo_proposals
+    from content.demo_uploads import ensure_demo_uploads
     from core.synthetic_consultation import generate_consultations
     from core.synthetic_dis import generate_dis
 
@@ -83,7 +85,10 @@ def generate_installation(installation: Installation, firms: int, waves: int, se
         proposals = ensure_demo_proposals(connection, date.today())
     population = pl.read_parquet(installation.synthetic / "firms.parquet")
     generate_dis(installation.landing, population, date.today(), seed=seed)
-    generate_consultations(installation.landing, installation.synthetic, population, [json.loads(p.model_dump_json()) for p in proposals], seed=seed)
+    reactions = generate_consultations(installation.landing, installation.synthetic, population,
+                                       [json.loads(p.model_dump_json()) for p in proposals], seed=seed)
+    with store(installation.data_dir / "accounts" / "accounts.sqlite") as connection:
+        ensure_demo_uploads(connection, reactions, proposals, seed=seed)  # stored under MKB_DATA_DIR/uploads: callers set it
 
 
 @pytest.fixture(scope="session")
