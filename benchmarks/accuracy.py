@@ -383,6 +383,7 @@ def run(args) -> None:
         rows.append((engine.name, {level: {k: np.concatenate(v) for k, v in values.items()} for level, values in stats.items()}))
     print_table(rows)
     print_closing(accounting, args, spec, respondents.height / len(waves), rows)
+    level_split(exact, levels)
     sector_by_size(args, spec, engine_list, accounting, respondents, population, waves)
     print(f"\n({time.perf_counter() - started:.0f} s)")
 
@@ -477,6 +478,27 @@ def print_closing(accounting, args, spec, respondents_per_wave, rows) -> None:
             f"at the whole wave's 2.5 for one figure {100 * np.log(20) / (2.5 * n):.2f}; price 2.0 needs DP <= {need_price2:.1f}, "
             f"price 1.10 needs DP <= {need_price11:.2f}"
         )
+
+
+def level_split(exact: pl.DataFrame, levels: np.ndarray) -> None:
+    """The split of a balance's budget over the margins that minimises the mean squared DP half-width of their cells.
+
+    A cell's DP variance is about c / (w_l^2 n^2) for a level with budget
+    share w_l and n answers, so the mean over the levels' cells of
+    (variance / today's) is minimised, with sum w_l = 1, by w_l proportional
+    to (mean over the level's cells of 1/n^2)^(1/3). The nation is left out
+    (as in the split engines: it is the GLS sum of the margins).
+    """
+    answers = sides(exact, "order_book").sum(axis=1)
+    burden = {level: np.mean(1.0 / np.maximum(answers[levels == level], 1.0) ** 2) for level in MARGINS}
+    raw = {level: value ** (1 / 3) for level, value in burden.items()}
+    shares = {level: value / sum(raw.values()) for level, value in raw.items()}
+    equal = 1 / len(MARGINS)
+    print(
+        "\nBudget over the margins that minimises the mean squared DP half-width of their cells (the split engines use "
+        f"{equal:.2f} each): "
+        + ", ".join(f"{level} {share:.2f} (half-width x {equal / share:.2f})" for level, share in shares.items())
+    )
 
 
 def sector_by_size(args, spec, engine_list, accounting, respondents, population, waves) -> None:
