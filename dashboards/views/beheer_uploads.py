@@ -33,7 +33,7 @@ if not proposals:
 
 titles = {proposal.id: proposal.title for proposal in proposals}
 chosen = st.selectbox("Voorstel", [proposal.id for proposal in proposals], key="uploads_proposal",
-                      format_func=lambda pid: f"{titles[pid]} ({len(per_proposal[pid])} documenten)")
+                      format_func=lambda pid: f"{titles[pid]} ({len(per_proposal[pid])} document{'' if len(per_proposal[pid]) == 1 else 'en'})")
 listed = per_proposal[chosen]
 if not listed:
     st.info("Bij dit voorstel zijn nog geen documenten gestuurd.")
