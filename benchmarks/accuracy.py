@@ -481,23 +481,24 @@ def print_closing(accounting, args, spec, respondents_per_wave, rows) -> None:
 
 
 def level_split(exact: pl.DataFrame, levels: np.ndarray) -> None:
-    """The split of a balance's budget over the margins that minimises the mean squared DP half-width of their cells.
+    """The split of a balance's budget over the margins that minimises the price of privacy of the cells analysts can use.
 
-    A cell's DP variance is about c / (w_l^2 n^2) for a level with budget
-    share w_l and n answers, so the mean over the levels' cells of
-    (variance / today's) is minimised, with sum w_l = 1, by w_l proportional
-    to (mean over the level's cells of 1/n^2)^(1/3). The nation is left out
-    (as in the split engines: it is the GLS sum of the margins).
+    For a cell with n answers in a level with budget share w_l, DP variance /
+    sampling variance is about c / (w_l^2 n). Summed over the cells with at
+    least 100 answers (smaller ones cannot become usable at this budget) and
+    minimised subject to sum w_l = 1: w_l proportional to (sum over the
+    level's cells of 1/n)^(1/3). The nation is left out (as in the split
+    engines: it is the GLS sum of the margins).
     """
     answers = sides(exact, "order_book").sum(axis=1)
-    burden = {level: np.mean(1.0 / np.maximum(answers[levels == level], 1.0) ** 2) for level in MARGINS}
+    burden = {level: np.sum(1.0 / answers[(levels == level) & (answers >= 100)]) for level in MARGINS}
     raw = {level: value ** (1 / 3) for level, value in burden.items()}
     shares = {level: value / sum(raw.values()) for level, value in raw.items()}
     equal = 1 / len(MARGINS)
     print(
-        "\nBudget over the margins that minimises the mean squared DP half-width of their cells (the split engines use "
-        f"{equal:.2f} each): "
-        + ", ".join(f"{level} {share:.2f} (half-width x {equal / share:.2f})" for level, share in shares.items())
+        "\nBudget over the margins that minimises the summed (DP / sampling variance) of cells with at least 100 answers "
+        f"(the split engines use {equal:.2f} each): "
+        + ", ".join(f"{level} {share:.2f} (DP half-width x {equal / share:.2f})" for level, share in shares.items())
     )
 
 
