@@ -18,9 +18,13 @@ For each new file that can be read:
 2. validate every row with the vectorised rules of `core.validation`;
 3. sort valid rows into new, exact duplicates (of an earlier row in this file
    or in `raw`) and conflicts (a known key, e.g. response_id, with other answers);
-4. pseudonymise the declared identifier (HMAC, set-wise) and scrub free text;
+4. pseudonymise the declared identifier (HMAC, set-wise) and scrub personal
+   data from free text (`core.scrub`: e-mail addresses, phone numbers, IBANs,
+   BSN and KvK numbers, addresses, names become Dutch placeholders);
 5. in ONE transaction: new rows to `raw.<table>`, everything else to
-   `quarantine.<table>` with a reason, and the file to the manifest.
+   `quarantine.<table>` with a reason, the number of items scrubbed per row
+   and field to `meta.scrub_log` (counts only, never the values), and the
+   file to the manifest.
 Which columns, rules and tables: the source's declaration (`core.sources`).
 So rows_in = rows_raw + rows_quarantined + rows_duplicate for every file, and
 a crash leaves the warehouse as it was. The work per file is bounded: its
@@ -63,7 +67,8 @@ from core.landing import (
     ingest_limits,
     list_landing_files,
 )
-from core.pseudonymise import key_fingerprint, pseudonymise_column, scrub_column, scrub_text
+from core.pseudonymise import key_fingerprint, pseudonymise_column
+from core.scrub import KINDS, scrub_column, scrub_column_counted, scrub_text
 from core.settings import PSEUDONYM_KEY_ENV
 from core.sources import Source, source
 from core.validation import REASON_SEPARATOR, normalise, parsed_number, parsed_timestamp, rule_expressions
@@ -92,6 +97,8 @@ class IngestResult:
     rows_duplicate: int
     status: str = LOADED
     reason: str | None = None
+    rows_scrubbed: int = 0  # rows loaded into raw whose free text held personal data
+    items_scrubbed: int = 0  # items replaced by a placeholder in those rows (see meta.scrub_log)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -577,19 +584,36 @@ def _typed(column: str, declared: Source) -> pl.Expr:
     return pl.col(column)
 
 
-def typed_rows(frame: pl.DataFrame, declared: Source, key: bytes, file_hash: str, loaded_at: datetime) -> pl.DataFrame:
-    """Rows shaped like `raw.<table>`: identifiers hashed, free text scrubbed, types set."""
-    columns = []
+SCRUB_LOG_COLUMNS = ("file_hash", "row_number", "field", "items", *KINDS)
+
+
+def _empty_scrub_log() -> pl.DataFrame:
+    return pl.DataFrame(schema={"file_hash": pl.Utf8, "row_number": pl.Int64, "field": pl.Utf8, "items": pl.Int32,
+                                **{kind: pl.Int32 for kind in KINDS}})
+
+
+def typed_rows(frame: pl.DataFrame, declared: Source, key: bytes, file_hash: str, loaded_at: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows shaped like `raw.<table>` (identifiers hashed, free text scrubbed, types set) and their scrub log.
+
+    The log has one row per row and free-text field in which items were
+    scrubbed: how many, per kind (`core.scrub.KINDS`), never the values.
+    """
+    columns, logs = [], [_empty_scrub_log()]
     for column, field in declared.fields.items():
         if field.type == "identifier":
             columns.append(pseudonymise_column(frame[column], key).alias(field.pseudonym))
         elif field.type == "free_text":
-            columns.append(scrub_column(frame[column]).alias(column))
+            texts, counts = scrub_column_counted(frame[column])
+            columns.append(texts.alias(column))
+            logs.append(pl.concat([frame.select("row_number"), counts], how="horizontal")
+                        .filter(pl.col("items") > 0)
+                        .select(pl.lit(file_hash).alias("file_hash"), "row_number", pl.lit(column).alias("field"), "items", *KINDS))
         elif field.type == "multi_choice":
             columns.append(_per_distinct_value(frame, column, _typed(column, declared)))
         else:
             columns.append(_typed(column, declared))
-    return frame.select(*columns, pl.lit(file_hash).alias("file_hash"), "row_number", pl.lit(loaded_at).alias("loaded_at"))
+    typed = frame.select(*columns, pl.lit(file_hash).alias("file_hash"), "row_number", pl.lit(loaded_at).alias("loaded_at"))
+    return typed, pl.concat(logs, how="vertical_relaxed")
 
 
 def quarantine_rows(frame: pl.DataFrame, declared: Source, key: bytes, file_hash: str, file_name: str, at: datetime) -> pl.DataFrame:
@@ -735,16 +759,16 @@ def _ingest_checked(connection, data: bytes, file_name: str, key: bytes, fingerp
         result = _rejected_result(rejected, file_name, file_hash, len(data))
         _write(connection, declared, None, None, result, run_id, loaded_at, format_of(file_name), fingerprint)
         return result
-    new_rows, rejected_rows, result = sort_rows(connection, parsed, declared, key, file_name, file_hash, len(data), loaded_at)
-    _write(connection, declared, new_rows, rejected_rows, result, run_id, loaded_at, format_of(file_name), fingerprint)
+    new_rows, rejected_rows, result, scrub_log = sort_rows(connection, parsed, declared, key, file_name, file_hash, len(data), loaded_at)
+    _write(connection, declared, new_rows, rejected_rows, result, run_id, loaded_at, format_of(file_name), fingerprint, scrub_log)
     return result
 
 
 def sort_rows(connection, parsed: ParsedFile, declared: Source, key: bytes, file_name: str, file_hash: str, size: int, loaded_at: datetime):
-    """(rows for raw, rows for quarantine, the file's IngestResult) of a parsed file; writes nothing."""
+    """(rows for raw, rows for quarantine, the file's IngestResult, the scrub log of the rows for raw) of a parsed file; writes nothing."""
     rows = classify(parsed, declared)
     valid = rows.filter(pl.col("reason_code").is_null())
-    new_rows = typed_rows(valid, declared, key, file_hash, loaded_at)
+    new_rows, scrub_log = typed_rows(valid, declared, key, file_hash, loaded_at)
     known = _against_raw(connection, new_rows, declared)
     if known.height:
         earlier = pl.format("{} rij {}", pl.col("earlier_file"), pl.col("earlier_row"))
@@ -759,6 +783,7 @@ def sort_rows(connection, parsed: ParsedFile, declared: Source, key: bytes, file
             reason_code=pl.coalesce("reason_code", "reason_code_raw"), reason=pl.coalesce("reason", "reason_raw")
         )
         new_rows = new_rows.join(known, on="row_number", how="anti", maintain_order="left")
+        scrub_log = scrub_log.join(known, on="row_number", how="anti", maintain_order="left")
     rejected = quarantine_rows(rows.filter(pl.col("reason_code").is_not_null()), declared, key, file_hash, file_name, loaded_at)
     unreadable = parsed.unreadable.with_columns(
         reason_code=pl.lit("unreadable"),
@@ -785,8 +810,10 @@ def sort_rows(connection, parsed: ParsedFile, declared: Source, key: bytes, file
         rows_duplicate=duplicates,
         status=QUARANTINED if parsed.file_problem else LOADED,
         reason=parsed.file_problem,
+        rows_scrubbed=scrub_log["row_number"].n_unique(),
+        items_scrubbed=int(scrub_log["items"].sum()),
     )
-    return new_rows, rejected, result
+    return new_rows, rejected, result, scrub_log
 
 
 MANIFEST_COLUMNS = (
@@ -812,9 +839,9 @@ def _arrow(frame: pl.DataFrame) -> pa.Table:
     return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS), table.schema)
 
 
-def _write(connection, declared: Source, new_rows, rejected, result, run_id, loaded_at, file_format, fingerprint) -> None:
-    """Rows and the manifest row of one file in one transaction (a whole-file outcome has no rows)."""
-    frames = {"new_rows": new_rows, "rejected_rows": rejected}
+def _write(connection, declared: Source, new_rows, rejected, result, run_id, loaded_at, file_format, fingerprint, scrub_log=None) -> None:
+    """Rows, their scrub log and the manifest row of one file in one transaction (a whole-file outcome has no rows)."""
+    frames = {"new_rows": new_rows, "rejected_rows": rejected, "scrub_log_rows": scrub_log}
     connection.execute("BEGIN TRANSACTION")
     try:
         if new_rows is not None and new_rows.height:
@@ -823,6 +850,10 @@ def _write(connection, declared: Source, new_rows, rejected, result, run_id, loa
         if rejected is not None and rejected.height:
             connection.register("rejected_rows", _arrow(rejected))
             connection.execute(f"INSERT INTO {declared.quarantine_table} BY NAME SELECT * FROM rejected_rows")
+        if scrub_log is not None and scrub_log.height:
+            connection.register("scrub_log_rows", _arrow(scrub_log))
+            connection.execute("INSERT INTO meta.scrub_log BY NAME SELECT ? AS source, *, ? AS logged_at FROM scrub_log_rows",
+                               [declared.name, loaded_at])
         connection.execute(
             f"INSERT INTO meta.ingest_manifest ({MANIFEST_COLUMNS}) VALUES ({', '.join('?' * 15)})",
             _manifest_values(declared, result, run_id, loaded_at, file_format, fingerprint),

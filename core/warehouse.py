@@ -39,6 +39,16 @@ CREATE TABLE IF NOT EXISTS meta.ingest_manifest (
     key_fingerprint VARCHAR,            -- core.pseudonymise.key_fingerprint of the key its identifiers were hashed with
     PRIMARY KEY (source, file_hash)
 );
+CREATE TABLE IF NOT EXISTS meta.scrub_log (  -- core.scrub: what was taken out of free text, counted, never the values
+    source VARCHAR NOT NULL,
+    file_hash VARCHAR NOT NULL,         -- the landing file (meta.ingest_manifest)
+    row_number BIGINT NOT NULL,         -- its row, loaded into raw.<table>
+    field VARCHAR NOT NULL,             -- the free-text field
+    items INTEGER NOT NULL,             -- items replaced by a placeholder, the sum of the kinds below
+    email INTEGER NOT NULL, iban INTEGER NOT NULL, bsn INTEGER NOT NULL, phone INTEGER NOT NULL,
+    kvk INTEGER NOT NULL, address INTEGER NOT NULL, name INTEGER NOT NULL,
+    logged_at TIMESTAMP NOT NULL
+);
 """
 
 # Warehouses made before a column existed get it here (in the same order as above);

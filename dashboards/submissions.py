@@ -2,7 +2,10 @@
 
 The firm comes from the logged-in account, never from the form; the answer
 becomes one file `landing/<source>/form_<id>.jsonl` (written atomically) that
-the pipeline ingests like any other delivery.
+the pipeline ingests like any other delivery. Its free text is scrubbed of
+personal data (`core.scrub`) before the file is written, so no landing file
+the platform writes holds an e-mail address, phone number or name typed in
+a comment.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from datetime import datetime
 from pathlib import Path
 
 from core import reference
-from core.contracts import SubmissionError, validate_row
+from core.contracts import EDGE_WHITESPACE, SubmissionError, validate_row
 from core.jsonlines import json_lines
 from core.landing import write_atomically
+from core.scrub import scrub_text
 from core.settings import paths
 from core.sources import TIMESTAMP_FORMAT, source
 
@@ -35,6 +39,26 @@ def submit(name: str, answers: dict[str, object], identifier: str, landing: Path
         record[declared.period.field] = reference.wave_of(now.date())
     record = {**record, declared.unit_field: identifier, **answers}
     validate_row(name, record)
+    record = _scrubbed(name, record)
     # One record, one line, whatever the free text holds: ingestion reads a line as a submission.
     write_atomically((landing or paths().landing) / name, f"form_{record[declared.key]}.jsonl", json_lines([record]))
     return record
+
+
+def _scrubbed(name: str, record: dict) -> dict:
+    """The record with personal data scrubbed from its free text; refused when a placeholder makes a text too long.
+
+    A placeholder can be longer than what it replaces ('a@b.nl' -> '[e-mailadres]'), and ingestion checks the
+    length again, so a text that grows past its limit is refused here, with the reason, before anything is written.
+    """
+    declared = source(name)
+    scrubbed = dict(record)
+    for column, field in declared.fields.items():
+        if field.type == "free_text" and isinstance(record.get(column), str):
+            scrubbed[column] = scrub_text(record[column].strip(EDGE_WHITESPACE))
+            if field.max_length is not None and len(scrubbed[column]) > field.max_length:
+                raise SubmissionError([(
+                    f"{field.label}: is te lang (maximaal {field.max_length} tekens) nu e-mailadressen, telefoonnummers en "
+                    "namen erin zijn vervangen door bijvoorbeeld [e-mailadres]; maak de tekst wat korter"
+                )])
+    return scrubbed

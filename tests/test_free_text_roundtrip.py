@@ -17,10 +17,17 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from core.contracts import EDGE_WHITESPACE, FORBIDDEN_TEXT_CHARACTERS, SubmissionError, first_forbidden_character, forbidden_character_rule, validate_submission
+from core.contracts import (
+    EDGE_WHITESPACE,
+    FORBIDDEN_TEXT_CHARACTERS,
+    SubmissionError,
+    first_forbidden_character,
+    forbidden_character_rule,
+    validate_submission,
+)
 from core.ingest import ingest_bytes, ingest_landing
 from core.jsonlines import LINE_BREAKS, json_line
-from core.pseudonymise import scrub_text
+from core.scrub import scrub_text
 from core.survey import cgc_survey, landing_columns
 from core.synthetic import _to_json_lines
 from dashboards.cgc import submit_cgc
@@ -37,7 +44,8 @@ SPECIAL = [
     "\u2028", "\u2029", "\u0085", "\u202e", "\u2066", "\r", "\n", "\r\n", "\t", "\x0b", "\x0c", "\x1c", "\x1f", "\x07",
     "\x00", "\x7f", "\x9f", " ", "\u00a0", "\u3000", "\ufeff", "\u200b", "\u200f", "\ufffd", "\U0010ffff",
     "😀", "👩🏽‍🌾", "é", "ë", "ĳ", "€", '"', "\\", "\\u2028", "{}", ";",
-    "jan@bakkerij.nl", "1234 5678", "KvK 12345678", "NL91ABNA0417164300",
+    "jan@bakkerij.nl", "1234 5678", "KvK 12345678", "NL91ABNA0417164300", "06-12345678", "+32 470 12 34 56", "123456782",
+    "1234 AB 12", "Dorpsstraat 5", "mevrouw Jansen", "Met vriendelijke groet, Jan", "ik ben Piet", "[naam]", "€ 12.500", "2026",
 ]
 ALLOWED_SPECIAL = [s for s in SPECIAL if first_forbidden_character(s) is None]
 
@@ -97,8 +105,10 @@ def test_accepted_free_text_comes_back_identical_from_raw(warehouse, text):
     Those are: the contract strips whitespace from both ends and turns blank text into no text
     (`core.contracts.EDGE_WHITESPACE`; for accepted text this equals Python's `str.strip()`,
     because the whitespace it leaves out, U+000B/U+000C/U+001C..U+001F/U+0085, is refused), and
-    ingestion scrubs identifiers with `core.pseudonymise.scrub_text` (e-mail addresses, IBANs,
-    8-9 digit numbers). So the stored text must equal `scrub_text(text.strip() or None)`.
+    personal data is scrubbed with `core.scrub.scrub_text` (e-mail addresses, phone numbers, IBANs,
+    BSN and KvK numbers, addresses, names), by the form before it writes the landing file and
+    again, changing nothing, by ingestion. So the landing file and the stored text must both
+    equal `scrub_text(text.strip() or None)`.
     What the form refuses must be refused before anything is written, naming the field
     ("Toelichting") and the rule, with the character as a code point, never raw.
     """
@@ -120,8 +130,10 @@ def test_accepted_free_text_comes_back_identical_from_raw(warehouse, text):
     event("accepted")
     assert refused is None and not too_long
     accepted = validate_submission(record).free_text
-    assert accepted == (text.strip() or None)
-    assert stored_free_text(warehouse, record, path) == scrub_text(accepted)
+    expected = scrub_text(text.strip() or None)
+    assert accepted == expected
+    assert json.loads(path.read_text(encoding="utf-8"))["free_text"] == (expected or "")
+    assert stored_free_text(warehouse, record, path) == expected
 
 
 def test_the_reported_case_is_refused_before_bedankt(warehouse):

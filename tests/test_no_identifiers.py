@@ -40,7 +40,7 @@ def test_no_kvk_number_in_any_table_or_export(pipeline, firms):
 
 def test_free_text_identifiers_were_scrubbed(pipeline):
     with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
-        scrubbed = connection.execute("SELECT COUNT(*) FROM raw.cgc_responses WHERE free_text LIKE '%[nummer verwijderd]%'").fetchone()[0]
+        scrubbed = connection.execute("SELECT COUNT(*) FROM raw.cgc_responses WHERE free_text LIKE '%[KvK-nummer]%'").fetchone()[0]
         emails = connection.execute("SELECT COUNT(*) FROM raw.cgc_responses WHERE regexp_matches(free_text, '@[a-z0-9.-]+\\.nl')").fetchone()[0]
     assert scrubbed > 0
     assert emails == 0

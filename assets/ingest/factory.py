@@ -16,6 +16,7 @@ import dagster as dg
 from assets.resources import Folders, PseudonymKey, Warehouse
 from core.expectations import expectation_names, validate_raw
 from core.ingest import LOADED, KeyMismatch, ingest_landing
+from core.scrub import KINDS
 from core.sources import Source, sources
 
 MANIFEST = dg.AssetKey(["meta", "ingest_manifest"])
@@ -32,11 +33,25 @@ def quarantine_key(declared: Source) -> dg.AssetKey:
 def _files_table(results) -> dg.MetadataValue:
     return dg.MetadataValue.md(
         "\n".join(
-            ["| file | status | in | raw | quarantined | duplicate | encoding | reason |", "|---|---|---|---|---|---|---|---|"]
-            + [f"| {r.file_name} | {r.status} | {r.rows_in} | {r.rows_raw} | {r.rows_quarantined} | {r.rows_duplicate} | {r.encoding} "
+            ["| file | status | in | raw | quarantined | duplicate | scrubbed rows (items) | encoding | reason |",
+             "|---|---|---|---|---|---|---|---|---|"]
+            + [f"| {r.file_name} | {r.status} | {r.rows_in} | {r.rows_raw} | {r.rows_quarantined} | {r.rows_duplicate} "
+               f"| {r.rows_scrubbed} ({r.items_scrubbed}) | {r.encoding} "
                f"| {(r.reason or '').replace('|', '/')} |" for r in results]
         )
     )
+
+
+def _scrubbed_by_kind(connection, declared: Source, results) -> dict[str, int]:
+    """Items scrubbed from free text in this run's files, per kind (`meta.scrub_log`: counts, never the values)."""
+    hashes = [r.file_hash for r in results if r.items_scrubbed]
+    if not hashes:
+        return dict.fromkeys(KINDS, 0)
+    sums = connection.execute(
+        f"SELECT {', '.join(f'COALESCE(SUM({kind}), 0)' for kind in KINDS)} FROM meta.scrub_log WHERE source = ? AND list_contains(?, file_hash)",
+        [declared.name, hashes],
+    ).fetchone()
+    return {kind: int(total) for kind, total in zip(KINDS, sums, strict=True)}
 
 
 def _log_file(context: dg.AssetExecutionContext, landing_file, result) -> None:
@@ -74,11 +89,14 @@ def build_ingest_asset(declared: Source) -> dg.AssetsDefinition:
                 f"SELECT (SELECT COUNT(*) FROM {declared.raw_table}), (SELECT COUNT(*) FROM {declared.quarantine_table}), "
                 "(SELECT COUNT(*) FROM meta.ingest_manifest WHERE source = ?)", [declared.name],
             ).fetchone()
-        rows = {field: sum(getattr(r, field) for r in results) for field in ("rows_in", "rows_raw", "rows_quarantined", "rows_duplicate")}
+            scrubbed_by_kind = _scrubbed_by_kind(connection, declared, results)
+        rows = {field: sum(getattr(r, field) for r in results)
+                for field in ("rows_in", "rows_raw", "rows_quarantined", "rows_duplicate", "rows_scrubbed", "items_scrubbed")}
         statuses = {status: sum(r.status == status for r in results) for status in ("loaded", "quarantined", "refused")}
         yield dg.MaterializeResult(asset_key=raw_key(declared), metadata={
             "files_loaded": statuses["loaded"], "files_quarantined": statuses["quarantined"], "files_refused": statuses["refused"],
-            **rows, "rows_total": raw_total, "files_this_run": _files_table(results)})
+            **rows, "scrubbed_by_kind": dg.MetadataValue.json(scrubbed_by_kind), "rows_total": raw_total,
+            "files_this_run": _files_table(results)})
         yield dg.MaterializeResult(asset_key=quarantine_key(declared), metadata={
             "rows_quarantined": rows["rows_quarantined"], "rows_duplicate": rows["rows_duplicate"], "rows_total": quarantine_total})
         if MANIFEST in [spec.key for spec in specs]:
