@@ -431,3 +431,65 @@ def test_the_demo_uploads_pass_the_checks_and_never_reach_a_release_or_an_export
         if path.is_file():
             text = path.read_text(errors="replace")
             assert "uploads_dir" not in text and "content.uploads" not in text and "FROM uploads" not in text, path
+
+
+# --------------------------------------------------------------------------- damaged and hostile bytes never crash the checks
+
+
+def lying_sizes(data: bytes, member: str, declared: int) -> bytes:
+    """A ZIP whose headers claim `member` unpacks to `declared` bytes (a bomb that hides its size)."""
+    import struct
+
+    patched = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        info = archive.getinfo(member)
+    struct.pack_into("<I", patched, info.header_offset + 22, declared)  # local header: uncompressed size
+    central = patched.find(b"PK\x01\x02")
+    while central != -1:  # each central directory entry: signature, ..., its name at offset 46
+        name_length = struct.unpack_from("<H", patched, central + 28)[0]
+        if bytes(patched[central + 46:central + 46 + name_length]) == member.encode():
+            struct.pack_into("<I", patched, central + 24, declared)  # central directory: uncompressed size
+        central = patched.find(b"PK\x01\x02", central + 4)
+    return bytes(patched)
+
+
+def test_a_zip_bomb_that_hides_its_size_is_read_no_further_than_it_claims():
+    huge = rezipped(odt(), replace=lambda name, content: content + bytes(200 * 1024 * 1024) if name == "content.xml" else content)
+    with pytest.raises(UploadError) as refused:
+        check_upload("advies.odt", lying_sizes(huge, "content.xml", 1_000))
+    assert refused.value.rule == "damaged" and "is beschadigd" in str(refused.value)
+
+
+REAL = {"advies.pdf": pdf, "advies.docx": docx, "advies.odt": odt}
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=st.sampled_from(sorted(REAL)), cuts=st.lists(st.tuples(st.integers(0, 40_000), st.binary(max_size=8)), max_size=4),
+       truncate=st.integers(0, 100))
+def test_damaged_files_are_accepted_or_refused_in_dutch_never_a_crash(name, cuts, truncate):
+    data = bytearray(_real(name))
+    for position, replacement in cuts:
+        position %= len(data)
+        data[position:position + len(replacement)] = replacement
+    data = bytes(data[: max(1, len(data) * (100 - truncate) // 100)])
+    try:
+        check_upload(name, data)
+    except UploadError as refused:
+        assert str(refused).startswith(f"Bestand '{name}'")
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.sampled_from(sorted(REAL)), data=st.binary(min_size=1, max_size=2_000), prefix=st.sampled_from([b"", b"%PDF-1.7\n", b"PK\x03\x04"]))
+def test_arbitrary_bytes_are_refused_in_dutch(name, data, prefix):
+    with pytest.raises(UploadError) as refused:
+        check_upload(name, prefix + data)
+    assert str(refused.value).startswith(f"Bestand '{name}'")
+
+
+_REAL_CACHE: dict[str, bytes] = {}
+
+
+def _real(name: str) -> bytes:
+    if name not in _REAL_CACHE:
+        _REAL_CACHE[name] = REAL[name]()
+    return _REAL_CACHE[name]
