@@ -109,3 +109,31 @@ def theme_table(cells: pl.DataFrame, proposal: str, exports: Path | None = None,
                      "Bedrijven (ongeveer)": nl_number(row["estimate"], 0) if shown else SUPPRESSED,
                      "95%-interval": nl_interval(row["ci_low"], row["ci_high"], 0) if shown else (row["suppression_reason"] or "")})
     return pl.DataFrame(rows, orient="row") if rows else pl.DataFrame()
+
+
+def show_open_work(today) -> None:
+    """The respondent's home: the proposals open now, for a consultation per article and for an impact estimate.
+
+    Public content only (titles, closing dates); nothing about other firms.
+    """
+    import streamlit as st
+
+    from accounts.store import store
+    from content.proposals import open_proposals
+    from dashboards import auth
+    from dashboards.formatting import nl_date
+    from dashboards.safe import md
+
+    with store() as connection:
+        proposals = open_proposals(connection, today)
+    if not proposals:
+        return
+    with st.container(border=True):
+        st.markdown("**Open voor uw reactie**")
+        for proposal in proposals:
+            parts = f", {len(proposal.articles)} onderdelen" if len(proposal.articles) > 1 else ""
+            st.markdown(f"- {md(proposal.title)} (tot en met {nl_date(proposal.simulation_closes)}{parts})")
+        left, right = st.columns(2)
+        if any(p.articles for p in proposals):
+            left.page_link(auth.view_file("consultatie"), label="Reageren op een voorstel", icon="🗣️")
+        right.page_link(auth.view_file("dis-invullen"), label="De impact op uw bedrijf inschatten", icon="🧮")
