@@ -54,6 +54,8 @@ from statistics import NormalDist
 import numpy as np
 import polars as pl
 
+from core.settings import REFERENCE_DIR
+
 __all__ = [
     "WeightedFigure",
     "business_population",
@@ -65,7 +67,7 @@ __all__ = [
 
 LINEAR_STATISTICS = ("balance", "share", "mean")  # figures whose population value is the weighted mean of the strata's
 
-REFERENCE = Path(__file__).resolve().parent.parent / "reference" / "business_population.csv"
+REFERENCE = REFERENCE_DIR / "business_population.csv"
 
 
 @dataclass(frozen=True)
