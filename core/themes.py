@@ -23,7 +23,9 @@ own text:
    firm): a noisy co-occurrence graph of the vocabulary.
 3. `theme_model`: themes are the connected groups of that graph after
    dropping weak edges (a pair's released count relative to the smaller of
-   its two terms' released counts); a released word linked to none is a
+   its two terms' released counts), with released words that share their
+   first `COMPOUND_PREFIX` letters joined (Dutch compounds: energiekosten,
+   energieprijzen, energierekening); a released word linked to none is a
    theme of its own (it passed the selection, so many firms use it); a theme's
    key is `<proposal>/<its most counted word>`, its terms ordered by released
    count. This is post-processing of releases 1 and 2 only: the model's top
@@ -64,6 +66,7 @@ from core.dutch_text import content_words, stem, stems_of
 WORDS_PER_FIRM = 3  # the contribution bound of consultation_terms (rows per firm per proposal)
 THEMES_PER_FIRM = 2  # the contribution bound of consultation_themes
 EDGE_STRENGTH = 0.3  # a pair's count / the smaller of its terms' counts, below which the pair links no theme
+COMPOUND_PREFIX = 7  # released words whose stems start with the same 7 letters are one theme (Dutch compounds)
 TERMS_SHOWN = 6
 QUOTE_THRESHOLD = 300  # released number of firms a theme needs before any quote of it is shown
 QUOTES_PER_THEME = 2
@@ -177,6 +180,10 @@ def theme_model(proposal: str, terms: dict[str, Term], pair_counts: dict[str, fl
             s = parent[s]
         return s
 
+    ordered_stems = sorted(terms)
+    for a, b in zip(ordered_stems, ordered_stems[1:], strict=False):  # compounds with one first part: energiekosten, energieprijzen
+        if len(a) >= COMPOUND_PREFIX and b.startswith(a[:COMPOUND_PREFIX]):
+            parent[root(a)] = root(b)
     for pair, count in sorted(pair_counts.items()):
         a, _, b = pair.partition(PAIR)
         if a in terms and b in terms and count >= strength * min(terms[a].firms, terms[b].firms):

@@ -55,7 +55,8 @@ def match_planted(connection: duckdb.DuckDBPyConnection, planted: pl.DataFrame, 
 
     A released theme matches the planted theme most of its firms' comments carry, when at least half of them do;
     precision = matched released themes / released themes; recall = planted themes matched / planted themes that
-    at least `min_firms` firms raised (fewer cannot pass the selection reliably).
+    at least `min_firms` firms raised as the main theme of a comment (the first one the generator planted; a theme
+    only mentioned beside another one competes for the firm's 3 counted words and is not counted here).
     """
     counts = theme_pipeline.released_theme_counts(connection).get(proposal, {})
     assigned = connection.execute("SELECT firm_id, theme FROM marts.consultation_firm_themes WHERE proposal = ?", [proposal]).pl()
@@ -67,7 +68,9 @@ def match_planted(connection: duckdb.DuckDBPyConnection, planted: pl.DataFrame, 
         carried = truth.join(firms, on="firm_id").group_by("planted").len().sort("len", descending=True)
         if carried.height and carried["len"][0] >= 0.5 * firms.height:
             matches[theme] = carried["planted"][0]
-    raised = truth.group_by("planted").len().filter(pl.col("len") >= min_firms)["planted"].to_list()
+    main = (planted.filter((pl.col("proposal") == proposal) & (pl.col("themes").list.len() > 0))
+            .select("firm_id", pl.col("themes").list.first().alias("planted")).unique())
+    raised = main.group_by("planted").len().filter(pl.col("len") >= min_firms)["planted"].to_list()
     precision = len(matches) / len(counts) if counts else 0.0
     recall = len(set(matches.values()) & set(raised)) / len(raised) if raised else 1.0
     return precision, recall, {"released": counts, "matches": matches, "raised": sorted(raised)}
