@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 
 SUPPRESSED = "x"
+# One plain line under every figure with an interval (the rule for 'x' is in config/display.yaml).
+INTERVAL_LINE = (
+    "Het 95%-interval telt twee onzekerheden mee: de ruis die bedrijven anoniem houdt, en het toeval van welke "
+    "bedrijven meededen. Is het interval te breed om iets te zeggen, dan staat er een x."
+)
 
 
 def nl_number(value: float | None, decimals: int = 1, signed: bool = False) -> str:

@@ -21,6 +21,8 @@ TEST_KEY = "test-key-" + "k" * 40
 os.environ["MKB_PSEUDONYM_KEY"] = TEST_KEY
 ACCOUNTS_TEST_KEY = "dGVzdC1hY2NvdW50cy1rZXktMzItYnl0ZXMtbG9uZyE="  # Fernet: 32 bytes, url-safe base64
 os.environ["MKB_ACCOUNTS_KEY"] = ACCOUNTS_TEST_KEY
+# the small installation's display rule (its file says why); child processes (Streamlit in the browser tests) inherit it
+os.environ.setdefault("MKB_DISPLAY_CONFIG", str(Path(__file__).resolve().parent / "display_small_installation.yaml"))
 
 from assets.resources import Folders, PseudonymKey, Warehouse  # noqa: E402
 from core.synthetic import generate  # noqa: E402

@@ -259,3 +259,42 @@ def test_dutch_numbers():
     assert nl_number(1234.5, 1) == "1.234,5"
     assert nl_number(-0.04, 1, signed=True) == "0,0"
     assert nl_number(9.57, 1, signed=True) == "+9,6"
+
+
+# --------------------------------------------------------------------------- the display rule
+
+
+def test_the_display_rule_shows_only_figures_narrow_enough_to_say_something(monkeypatch):
+    """With the real limits (config/display.yaml): a balance within +-10 points shows, one beyond is 'x' with the
+    reason in Dutch; a mean's limit is a tenth of its scale (sentiment 1-5: 0.4); a count whose interval reaches 0 is 'x'."""
+    from dashboards.released import DISPLAY_CONFIG, apply_display_rule, display_limits
+
+    monkeypatch.delenv(DISPLAY_CONFIG, raising=False)
+    assert display_limits()["balance"] == 10 and display_limits()["mean"] == 0.1
+    cells = pl.DataFrame({
+        "measure": ["sentiment", "sentiment", "sentiment_mean", "sentiment_mean", "respondents", "respondents", "sentiment"],
+        "statistic": ["balance", "balance", "mean", "mean", "count", "count", "balance"],
+        "estimate": [5.0, 5.0, 3.1, 3.1, 400.0, 40.0, None],
+        "ci_low": [-4.9, -6.1, 2.75, 2.6, 330.0, 0.0, None], "ci_high": [14.9, 16.1, 3.45, 3.6, 470.0, 110.0, None],
+        "basis": [400, 400, 400, 400, 400, 40, None],
+        "suppressed": [False, False, False, False, False, False, True],
+        "suppression_reason": [None, None, None, None, None, None, "minder dan 10 antwoorden"],
+    })
+    shown = apply_display_rule(cells, "cgc_profile")
+    assert shown["suppressed"].to_list() == [False, True, False, True, False, True, True]
+    assert shown["suppression_reason"][1] == "te onzeker om te tonen: de marge is ±11,1, meer dan ±10,0"
+    assert shown["suppression_reason"][3] == "te onzeker om te tonen: de marge is ±0,5, meer dan ±0,4"
+    assert shown["suppression_reason"][6] == "minder dan 10 antwoorden"  # an earlier reason stays
+    hidden = shown.filter(pl.col("suppressed"))
+    assert hidden["estimate"].is_null().all() and hidden["ci_low"].is_null().all() and hidden["basis"].is_null().all()
+
+
+def test_released_cells_follow_the_display_rule_and_pages_explain_the_interval(app, pipeline):
+    from dashboards.released import release_cells
+
+    cells = release_cells("cgc_balance", pipeline.exports)
+    shown = cells.filter(~pl.col("suppressed") & (pl.col("statistic") == "balance"))
+    assert ((shown["ci_high"] - shown["ci_low"]) / 2 <= 60 + 1e-9).all()  # the small installation's limit
+    wide = cells.filter(pl.col("suppression_reason").str.starts_with("te onzeker"))
+    assert wide["estimate"].is_null().all()
+    assert any("twee onzekerheden" in caption.value for caption in app.caption)  # one plain line on what the interval holds

@@ -24,7 +24,7 @@ from dashboards.dis import (
     running_releases,
     simulation_status,
 )
-from dashboards.formatting import SUPPRESSED, nl_number
+from dashboards.formatting import INTERVAL_LINE, SUPPRESSED, nl_number
 from dashboards.released import suppression_reasons
 from dashboards.safe import csv_download
 
@@ -78,7 +78,7 @@ label, decimals = FIGURES[measure][1], FIGURES[measure][3]
 breakdown = BREAKDOWNS[level][:1].lower() + BREAKDOWNS[level][1:]  # 'per sector', 'heel Nederland'
 st.altair_chart(group_bars(table, f"{label}, {breakdown}", label, ",.0f" if decimals == 0 else ",.1f"), width="stretch")
 st.caption("De streep door elke balk is het 95%-interval: de echte waarde ligt met grote zekerheid tussen het begin en het eind "
-           "van de streep. Hoe langer de streep, hoe onzekerder het cijfer.")
+           "van de streep. Hoe langer de streep, hoe onzekerder het cijfer. " + INTERVAL_LINE)
 rows = figure_rows(table, decimals)
 if (rows["Schatting"] == SUPPRESSED).any():
     st.table(rows, hide_index=True)

@@ -9,7 +9,7 @@ from core.survey import cgc_survey
 from dashboards import auth
 from dashboards.cgc import balance_questions, balance_releases, balance_series, group_overview, overview_table
 from dashboards.charts import balance_chart
-from dashboards.formatting import nl_interval, nl_number, wave_name
+from dashboards.formatting import INTERVAL_LINE, nl_interval, nl_number, wave_name
 from dashboards.groups import LEVEL_NAMES, group_codes, group_name
 from dashboards.released import suppression_reasons
 from dashboards.safe import csv_download
@@ -58,7 +58,7 @@ else:
         help="Procent positief min procent negatief, in procentpunten (van -100 tot +100).",
     )
     b.metric("95%-interval", nl_interval(latest["ci_low"], latest["ci_high"], 1, signed=True),
-             help="Het exacte saldo onder de deelnemers ligt met 95% zekerheid binnen dit interval.")
+             help="Het saldo van alle bedrijven ligt met 95% zekerheid binnen dit interval. " + INTERVAL_LINE)
     c.metric("Aantal bedrijven (ongeveer)", nl_number(latest["respondents"], 0),
              help="Hoeveel bedrijven de vragenlijst invulden. Ook dit getal bevat een beetje ruis.")
     if latest["clear_drop"]:
@@ -69,7 +69,7 @@ else:
 
     st.altair_chart(balance_chart(series, f"Saldo {topic.lower()}, {place}"), width="stretch")
     st.caption(
-        "De lichte band is het 95%-interval: daarbinnen ligt het exacte saldo onder de deelnemers. "
+        "De lichte band is het 95%-interval: daarbinnen ligt het saldo van alle bedrijven. " + INTERVAL_LINE + " "
         "Een gat in de lijn betekent: te weinig antwoorden in die meting. "
         "Een rode driehoek is een **duidelijke daling**: de intervallen van twee metingen na elkaar overlappen niet "
         "en de laatste is lager, dus de daling komt niet door de ruis."

@@ -7,7 +7,7 @@ from core import reference
 from dashboards import auth
 from dashboards.cgc import challenge_shares, median_answer, profile_releases, sentiment_series
 from dashboards.charts import challenges_chart, sentiment_chart
-from dashboards.formatting import nl_interval, nl_number, wave_name
+from dashboards.formatting import INTERVAL_LINE, nl_interval, nl_number, wave_name
 from dashboards.groups import group_name
 from dashboards.released import suppression_reasons
 
@@ -54,7 +54,7 @@ else:
         c.metric("Aantal bedrijven (ongeveer)", nl_number(respondents[-1], 0))
     st.altair_chart(sentiment_chart(series, f"Economisch sentiment, {place}"), width="stretch")
     st.caption(
-        "De banden zijn de 95%-intervallen. De mediaan is berekend over klassen: een waarde van 4 tot 5 betekent "
+        "De banden zijn de 95%-intervallen. " + INTERVAL_LINE + " De mediaan is berekend over klassen: een waarde van 4 tot 5 betekent "
         "dat het middelste antwoord 'Positief' is. Vergelijk de mediaan daarom niet direct met het gemiddelde."
     )
 
