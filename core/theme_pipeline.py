@@ -1,6 +1,6 @@
 """The warehouse side of the themes (`core/themes.py`): the private marts the three theme releases read, and the model.
 
-    staging.consultation_answers (scrubbed comments, consent per submission)
+    staging.consultation_answers, staging.dis_answers (scrubbed comments and DIS explanations; consent per submission)
       -> marts.consultation_firm_words   -> releases.consultation_terms       (OpenDP)
       -> marts.consultation_firm_pairs   -> releases.consultation_term_pairs  (OpenDP)
       -> themes.consultation_theme_model (post-processing of the two releases)
@@ -43,23 +43,31 @@ def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> b
 
 
 def comments(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """(firm_id, proposal, article, response_id, comment, consent): each firm's current comment per article, as stored (scrubbed).
+    """(firm_id, proposal, article, response_id, comment, consent): the free text about a proposal, as stored (scrubbed).
 
-    Consent counts only when it was given in the same submission as the comment it is about.
+    Each firm's current comment per article of the consultation, and its current DIS explanation of the same
+    proposal (`free_text`, article empty; never quoted: the DIS form asks no consent). Consent counts only
+    when it was given in the same submission as the comment it is about.
     """
-    schema = pl.Schema({"firm_id": pl.Utf8, "proposal": pl.Utf8, "article": pl.Utf8, "response_id": pl.Utf8, "comment": pl.Utf8,
-                        "consent": pl.Boolean})
-    if not _exists(connection, "staging", "consultation_answers"):
+    schema = {"firm_id": pl.Utf8, "proposal": pl.Utf8, "article": pl.Utf8, "response_id": pl.Utf8, "comment": pl.Utf8, "consent": pl.Boolean}
+    parts = []
+    if _exists(connection, "staging", "consultation_answers"):
+        parts.append(connection.execute("""
+            SELECT c.firm_id, split_part(c.article, '/', 1) AS proposal, c.article, c.response_id, c.answer AS comment,
+                   coalesce(q.answer = 'yes' AND q.response_id = c.response_id, false) AS consent
+            FROM staging.consultation_answers c
+            LEFT JOIN staging.consultation_answers q
+              ON q.firm_id = c.firm_id AND q.article = c.article AND q.question = 'quote_consent'
+            WHERE c.question = 'comment'
+        """).pl().cast(schema))
+    if _exists(connection, "staging", "dis_answers"):
+        parts.append(connection.execute("""
+            SELECT firm_id, proposal, CAST(NULL AS VARCHAR) AS article, response_id, answer AS comment, false AS consent
+            FROM staging.dis_answers WHERE question = 'free_text'
+        """).pl().cast(schema))
+    if not parts:
         return pl.DataFrame(schema=schema)
-    return connection.execute("""
-        SELECT c.firm_id, split_part(c.article, '/', 1) AS proposal, c.article, c.response_id, c.answer AS comment,
-               coalesce(q.answer = 'yes' AND q.response_id = c.response_id, false) AS consent
-        FROM staging.consultation_answers c
-        LEFT JOIN staging.consultation_answers q
-          ON q.firm_id = c.firm_id AND q.article = c.article AND q.question = 'quote_consent'
-        WHERE c.question = 'comment'
-        ORDER BY c.firm_id, c.article
-    """).pl().cast(dict(schema))
+    return pl.concat(parts).sort("firm_id", "proposal", "article", nulls_last=True)
 
 
 def _replace(connection: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:

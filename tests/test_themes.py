@@ -284,3 +284,16 @@ def test_the_themes_section_shows_released_themes_quotes_and_keeps_an_edited_nam
         assert list(again.dataframe[0].value["Thema"]) == ["Hoge loonkosten", "Energiekosten"]
         with store() as accounts:
             assert accounts.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'theme_renamed'").fetchone()[0] == 1
+
+
+def test_the_dis_explanations_of_a_proposal_count_too_but_are_never_quoted():
+    answers = answers_of([(300, "Loonkosten en premies!", "no")])
+    connection = warehouse_with_answers(answers)
+    dis = pl.DataFrame([(f"firm{i:05d}", PROPOSAL, "free_text", "Loonkosten en premies!", "2026-11-01T10:00:00", f"d{i:05d}") for i in range(300, 700)],
+                       schema=["firm_id", "proposal", "question", "answer", "submitted_at", "response_id"], orient="row")
+    connection.register("dis_frame", dis)
+    connection.execute("CREATE TABLE staging.dis_answers AS SELECT * FROM dis_frame")
+    run_themes(connection, [PROPOSAL], specs=exact_specs(), settings=unlimited_settings())
+    assert theme_pipeline.released_theme_counts(connection)[PROPOSAL] == {f"{PROPOSAL}/loonkosten": 700.0}
+    quotes = connection.execute(f"SELECT response_id FROM {theme_pipeline.QUOTES_TABLE}").fetchall()
+    assert quotes == []  # 700 firms, but none consented (the DIS form asks no consent)
