@@ -38,6 +38,18 @@ own text:
    themes by the number of firms, at most 2 rows per firm; a theme raised by
    fewer firms than the threshold never appears.
 
+Privacy loss per proposal: the three releases compose sequentially (each
+later one chosen adaptively from the earlier ones' output): epsilon
+0.2 + 0.1 + 0.2 = 0.5 and delta about 2.9e-8 each, 8.7e-8 in all, as
+OpenDP's maps certify them (thresholds 269, 167 and 175 firms), charged to
+the proposal's `dis` budget beside the stance shares. What the published
+themes reveal about one firm is therefore bounded by (0.5, 8.7e-8)-DP: its
+top terms are released words, its grouping comes from released pairs, and
+its count is a released count. The input is the scrubbed free text about the
+proposal: the consultation comments per article and the DIS explanation of
+the same proposal (both in the `dis` dataset; the CGC's free text belongs to
+another budget, per wave, and is not used here).
+
 Quotes (`choose_quotes`) are a different thing: a firm's own words
 published because it ticked "mijn reactie mag anoniem geciteerd worden"
 for that very comment. That is a consented disclosure outside the DP
