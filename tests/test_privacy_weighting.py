@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 import yaml
@@ -157,3 +158,39 @@ def test_weighted_release_from_a_stored_release_equals_a_hand_computation():
     assert row["variance_dp"] == pytest.approx(noise)
     assert row["ci_high"] - row["estimate"] == pytest.approx(z * math.sqrt(sampling + noise))
     assert row["level"] == "nation weighted by size_class" and row["covered_share"] == 1.0
+
+
+@pytest.mark.slow
+def test_weighted_interval_covers_the_exact_weighted_balance():
+    """4,000 releases of four size-class cells with OpenDP noise (the standard release's scale, 12 per answer side).
+
+    Each stratum's DP variance comes from the engine's nominal interval
+    (privacy.accuracy.balance_interval), the weighted interval from
+    weighted_figure (no sampling part: the target is the respondents' exact
+    weighted balance). Coverage must lie in 93.5-97.5 % (measured: 96.4 %; the
+    engine's intervals are slightly conservative). With 4,000 draws its
+    standard error is 0.3 points, so a true 96.4 % falls outside with
+    probability about 1e-4.
+    """
+    from privacy.accuracy import balance_interval
+    from privacy.mechanisms import vector_measurement
+
+    exact = np.array([[900, 1500, 600], [300, 400, 200], [60, 100, 40], [12, 25, 13]], dtype=np.int64)
+    sizes = ["0-1", "2-9", "10-49", "50-249"]
+    weights = population_weights("size_class")
+    truth = sum(weights[h] * 100.0 * (row[0] - row[2]) / row.sum() for h, row in zip(sizes, exact, strict=True))
+    draws, scale, z = 4_000, 12.0, 1.959963984540054
+    noisy = np.asarray(vector_measurement(scale)(np.tile(exact.ravel(), draws)), dtype=float).reshape(draws * 4, 3)
+    sides = np.maximum(noisy, 0.0)
+    estimate, low, high = balance_interval(sides[:, 0], sides[:, 1], sides[:, 2], scale, 0.95)
+    estimate, low, high = (x.reshape(draws, 4) for x in (estimate, low, high))
+    inside = 0
+    for draw in range(draws):
+        figure = weighted_figure(
+            dict(zip(sizes, estimate[draw], strict=True)),
+            {h: ((high[draw, i] - low[draw, i]) / (2 * z)) ** 2 for i, h in enumerate(sizes)},
+            dict.fromkeys(sizes, 0.0),
+            weights,
+        )
+        inside += figure.ci_low <= truth <= figure.ci_high
+    assert 0.935 <= inside / draws <= 0.975
