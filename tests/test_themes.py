@@ -16,6 +16,9 @@ from datetime import datetime
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from content.theme_names import ThemeNameError, rename_theme, theme_names
 from core import theme_pipeline
@@ -297,3 +300,41 @@ def test_the_dis_explanations_of_a_proposal_count_too_but_are_never_quoted():
     assert theme_pipeline.released_theme_counts(connection)[PROPOSAL] == {f"{PROPOSAL}/loonkosten": 700.0}
     quotes = connection.execute(f"SELECT response_id FROM {theme_pipeline.QUOTES_TABLE}").fetchall()
     assert quotes == []  # 700 firms, but none consented (the DIS form asks no consent)
+
+
+# --------------------------------------------------------------------------- the contribution bounds (the sensitivity argument)
+
+WORDS = ["loonkosten", "premies", "energiekosten", "gasprijzen", "personeel", "vacatures", "regeldruk", "formulieren",
+         "onduidelijk", "overgangstermijn", "invoering", "de", "en", "het", "niet", "ondernemer", "lonen", "stroom"]
+comment_text = st.lists(st.sampled_from(WORDS), min_size=0, max_size=25).map(" ".join)
+firm_comments = st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["p1", "p2"]), comment_text), min_size=1, max_size=30)
+
+
+def frame_of(rows) -> pl.DataFrame:
+    return pl.DataFrame([(f"f{firm}", proposal, text, f"r{i}", False) for i, (firm, proposal, text) in enumerate(rows)],
+                        schema=["firm_id", "proposal", "comment", "response_id", "consent"], orient="row")
+
+
+def rows_of(frame: pl.DataFrame, firm: str) -> list[tuple]:
+    return sorted(frame.filter(pl.col("firm_id") == firm).rows())
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(firm_comments)
+def test_each_firm_adds_at_most_its_bound_and_its_rows_depend_on_its_own_text_only(rows):
+    from core.themes import firm_pairs, firm_themes, theme_model, vocabulary
+
+    frame = frame_of(rows)
+    terms = {"p1": vocabulary({"loonkosten": 500, "premies": 400, "energiekosten": 450, "gasprijzen": 300, "personeel": 350}),
+             "p2": vocabulary({"regeldruk": 600, "formulieren": 500, "invoering": 300})}
+    models = {p: theme_model(p, t, {"loonkost+premie": 300, "energiekost+gasprijs": 250}) for p, t in terms.items()}
+    built = {"words": (firm_words(frame), 3), "pairs": (firm_pairs(frame, terms), 1), "themes": (firm_themes(frame, models), 2)}
+    for name, (table, bound) in built.items():
+        assert (table.group_by("firm_id", "proposal").len()["len"].max() or 0) <= bound, name
+        assert table.unique().height == table.height, name  # distinct keys per firm: at most 1 per key
+    removed = rows[0][0]
+    others = frame.filter(pl.col("firm_id") != f"f{removed}")
+    rebuilt = {"words": firm_words(others), "pairs": firm_pairs(others, terms), "themes": firm_themes(others, models)}
+    for name, table in rebuilt.items():  # removing one firm changes only that firm's rows
+        for firm in set(others["firm_id"]):
+            assert rows_of(table, firm) == rows_of(built[name][0], firm), name
