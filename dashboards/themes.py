@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from accounts.service import Account, record_event
+from accounts.service import Account, PermissionDenied, record_event
 from accounts.store import store
 from content.theme_names import ThemeNameError, default_name, rename_theme
 from dashboards.consultation import theme_catalogue, theme_names_now, theme_releases, theme_table
@@ -40,7 +40,7 @@ def render_themes(pid: str, account: Account) -> None:
         st.info("Voor dit voorstel zijn geen thema's gepubliceerd: een thema verschijnt pas als genoeg verschillende bedrijven het noemen.")
         return
     st.dataframe(table, hide_index=True, width="stretch")
-    st.caption(EXPLANATION + " x = het aantal ligt te dicht bij de drempel waarmee thema's worden gekozen om het te tonen.")
+    st.caption(EXPLANATION + " x = niet getoond: het aantal ligt te dicht bij de drempel waarmee we thema's kiezen.")
     keys, catalogue = released_theme_keys(cells, pid), theme_catalogue()
     quoted = [(key, catalogue.get(key, {}).get("quotes", [])) for key in keys]
     if any(quotes for _, quotes in quoted):
@@ -62,7 +62,7 @@ def _rename_form(pid: str, account: Account, keys: list[str], names: dict[str, s
             try:
                 with store() as connection:
                     now = rename_theme(connection, account, key, name)
-            except ThemeNameError as problem:
+            except (ThemeNameError, PermissionDenied) as problem:
                 st.error(str(problem))
             else:
                 st.success(f"Het thema heet nu: {md(now)}")
