@@ -24,7 +24,9 @@ from great_expectations.data_context.types.base import (
 from core.sources import SourceField, source
 
 PSEUDONYM = r"^[0-9a-f]{64}$"  # HMAC-SHA256 in hex
-IDENTIFIER_IN_TEXT = r"[0-9]{8}|@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"  # a KvK number, BSN or e-mail address left in free text
+# A KvK number or e-mail address left in free text, as `core.scrub` finds them (8 digits that are not part of a longer
+# number, a decimal or an amount: the scrubber leaves '€ 12345678' and '12345678 euro').
+IDENTIFIER_IN_TEXT = r"(?<![0-9+.,€])(?<!€ )[0-9]{8}(?![0-9]|[.,][0-9]| ?(?:euro|EUR))|@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 

@@ -190,8 +190,11 @@ def _scrub_bsns(text: str) -> tuple[str, int]:
 
 # A phone number has at least 9 digits, or 8 from 0 (0800 1234). The matcher costs ~0.1-0.3 ms a text, so it reads
 # only the runs of such digits (with the separators people type) in the text, each with a few characters around it.
-_PHONE_GATE = re.compile(r"[0-9](?:[ ./()-]{0,3}[0-9]){8,}|0(?:[ ./()-]{0,3}[0-9]){7}")
+_PHONE_GATE = re.compile(r"[0-9](?:[ ./()-]{0,3}[0-9]){8,14}|0(?:[ ./()-]{0,3}[0-9]){7}")  # at most 15 digits, as E.164
 _PHONE_CONTEXT = 6  # characters around a run: a '+', '(' or '00' before it, a letter that makes it part of a word
+# The matcher takes ~0.5 ms a number; a text with more runs than this is a list or a dump, not a comment: every run
+# of it is scrubbed as a phone number without asking the matcher, so no text costs more than this many matcher calls.
+MAX_PHONE_RUNS = 20
 _NOT_A_PHONE = re.compile(
     r"(?<![0-9])(?:[0-9]{1,2}([-./])[0-9]{1,2}\1(?:[0-9]{4}|[0-9]{2})|[0-9]{4}-[0-9]{2}-[0-9]{2})(?![0-9])"  # dates
     r"|€ ?[0-9][0-9.,]*|(?<![0-9.,])[0-9][0-9.,]* ?(?:euro|EUR)(?![a-z])"  # amounts
@@ -207,8 +210,11 @@ def _phone_spans(text: str) -> list[tuple[int, int]]:
     if not _PHONE_GATE.search(text):
         return []
     masked = _NOT_A_PHONE.sub(lambda found: "x" * len(found.group()), text)
+    runs = list(_PHONE_GATE.finditer(masked))
+    if len(runs) > MAX_PHONE_RUNS:
+        return [run.span() for run in runs]
     windows: list[list[int]] = []
-    for run in _PHONE_GATE.finditer(masked):
+    for run in runs:
         begin, end = max(0, run.start() - _PHONE_CONTEXT), min(len(text), run.end() + _PHONE_CONTEXT)
         if windows and begin <= windows[-1][1]:
             windows[-1][1] = end
