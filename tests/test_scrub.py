@@ -361,3 +361,26 @@ def test_the_form_writes_a_scrubbed_landing_file_and_refuses_a_text_that_scrubbi
         submit_cgc({**profile, "free_text": " ".join(["a@b.nl"] * 285)}, "12345678", landing=tmp_path / "long")
     assert refused.value.problems[0].startswith("Toelichting: is te lang (maximaal 2000 tekens) nu e-mailadressen")
     assert not (tmp_path / "long").exists()
+
+
+def test_the_ingestion_asset_shows_what_was_scrubbed_in_its_dagster_metadata(tmp_path):
+    """A data engineer sees rows and items scrubbed, per kind and per file, in the materialisation of raw (counts only)."""
+    import dagster as dg
+
+    from assets.ingest.factory import INGEST_ASSETS, raw_key
+    from dashboards.cgc import submit_cgc
+
+    installation = make_installation(tmp_path)
+    profile = {"sector": "C", "size_class": "2-9", "province": "PV31", "order_book": "grown"}
+    record = submit_cgc({**profile, "free_text": "geen"}, "12345678", landing=installation.landing)
+    (path,) = (installation.landing / "cgc").iterdir()
+    path.write_bytes(json_lines([{**record, "free_text": COMMENT}]))  # as a sender would deliver it: not scrubbed yet
+    cgc_ingestion = next(asset for asset in INGEST_ASSETS if raw_key(sources()["cgc"]) in asset.keys)
+    result = dg.materialize([cgc_ingestion], resources=installation.resources())
+    assert result.success
+    (materialization,) = [m for m in result.asset_materializations_for_node(cgc_ingestion.op.name) if m.asset_key == raw_key(sources()["cgc"])]
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    assert (metadata["rows_raw"], metadata["rows_scrubbed"], metadata["items_scrubbed"]) == (1, 1, 10)
+    assert metadata["scrubbed_by_kind"] == {"email": 1, "iban": 1, "phone": 2, "bsn": 1, "kvk": 1, "address": 2, "name": 2}
+    assert "| 1 (10) |" in metadata["files_this_run"]
+    assert not [secret for secret in SECRETS if secret in str(metadata)]
