@@ -26,15 +26,18 @@ from core.dutch_text import content_words, stem, stop_words
 from core.themes import QUOTE_THRESHOLD, choose_quotes, firm_words
 from privacy.engine import release
 from privacy.loading import release_specs
-from privacy.spec import PrivacyLoss
-from tests.theme_support import THEME_RELEASES, match_planted, run_themes, staging, synthetic_comments, unlimited_settings
+from tests.theme_support import (
+    THEME_RELEASES,
+    match_planted,
+    nearly_without_noise,
+    publish_themes_without_noise,
+    run_themes,
+    staging,
+    synthetic_comments,
+    unlimited_settings,
+)
 
 PROPOSAL = "p-test"
-
-
-def nearly_without_noise(spec):
-    """The spec at epsilon 1e9: OpenDP's noise scale about 1e-9, so every count is exact (test code only)."""
-    return spec.model_copy(update={"privacy_loss": PrivacyLoss.model_construct(epsilon=1e9, delta=spec.privacy_loss.delta)})
 
 
 def exact_specs() -> dict:
@@ -338,3 +341,24 @@ def test_each_firm_adds_at_most_its_bound_and_its_rows_depend_on_its_own_text_on
     for name, table in rebuilt.items():  # removing one firm changes only that firm's rows
         for firm in set(others["firm_id"]):
             assert rows_of(table, firm) == rows_of(built[name][0], firm), name
+
+
+def test_a_release_without_noise_gives_small_test_installations_themes_to_show(pipeline, tmp_path):
+    """Test code only: on a copy of the session installation (1,500 firms, too few for the real thresholds)."""
+    import shutil
+    from datetime import date
+
+    from core.periods import closed_periods
+    from dashboards.consultation import theme_releases, theme_table
+    from tests.conftest import data_dir, make_installation
+
+    copy = make_installation(tmp_path / "copy")
+    shutil.copytree(pipeline.data_dir, copy.data_dir)
+    with duckdb.connect(str(copy.warehouse), read_only=True) as connection:
+        proposals = connection.execute("SELECT DISTINCT proposal FROM marts.consultation_firm_words ORDER BY 1").pl()["proposal"].to_list()
+    with data_dir(copy.data_dir):
+        closed = closed_periods("proposal", date.today(), proposals)
+        entries = publish_themes_without_noise(copy, closed)
+        table = theme_table(theme_releases(), closed[0])
+    assert entries and not table.is_empty()
+    assert set(table["Thema"]) <= {entry["name"] for entry in entries.values()}

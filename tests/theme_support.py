@@ -90,3 +90,44 @@ def unlimited_settings():
     if caps is not None:  # the yearly cap per kind of unit (privacy.ledger) must not refuse either
         update["annual_caps"] = {kind: cap.model_copy(update={"epsilon": math.inf, "delta": 1.0}) for kind, cap in caps.items()}
     return configured.model_copy(update=update)
+
+
+def nearly_without_noise(spec):
+    """The spec at epsilon 1e9: OpenDP's noise scale about 1e-9, so every count is exact (test code only).
+
+    A zero scale is not possible with private keys (no threshold reaches delta at scale 0); at this scale the
+    selection threshold is the contribution bound + 1.
+    """
+    from privacy.spec import PrivacyLoss
+
+    return spec.model_copy(update={"privacy_loss": PrivacyLoss.model_construct(epsilon=1e9, delta=spec.privacy_loss.delta)})
+
+
+def publish_themes_without_noise(installation, proposals: list[str]) -> dict:
+    """After a pipeline run: a new version of the three theme releases without noise (test code only), exported with
+    themes.json, so a page or browser test on small data has themes to show. Returns the published catalogue."""
+    import json
+
+    from accounts.store import store
+    from content.theme_names import theme_names
+    from core.files import public_dir
+    from core.landing import write_atomically
+    from privacy.export import export_release
+
+    specs = {name: nearly_without_noise(release_specs()[name]) for name in THEME_RELEASES}
+    with duckdb.connect(str(installation.warehouse)) as connection:
+        for build, name in ((theme_pipeline.build_firm_words, theme_pipeline.TERMS), (theme_pipeline.build_firm_pairs, theme_pipeline.PAIRS),
+                            (theme_pipeline.build_firm_themes, theme_pipeline.THEMES)):
+            build(connection)
+            cells = theme_pipeline.released(connection, name)
+            version = int(cells["version"].max()) + 1 if not cells.is_empty() else 2
+            outcomes = release(connection, specs[name], proposals, version=version, settings=unlimited_settings())
+            assert all(o.status == "released" for o in outcomes), outcomes
+        theme_pipeline.build_quotes(connection)
+        for name in THEME_RELEASES:
+            export_release(connection, release_specs()[name], installation.exports)
+        with store(installation.data_dir / "accounts" / "accounts.sqlite") as accounts:
+            entries = theme_pipeline.catalogue(connection, theme_names(accounts))
+    folder = public_dir(installation.exports / theme_pipeline.THEMES, top=installation.exports)
+    write_atomically(folder, "themes.json", json.dumps(entries, indent=2, ensure_ascii=False).encode("utf-8"), public=True)
+    return entries
