@@ -541,6 +541,8 @@ def sector_by_size(args, spec, engine_list, accounting, respondents, population,
             for row in sector_rows:
                 inside = [r for r in cell_rows if sectors[r] == sectors[row] and periods[r] == periods[row]]
                 total = sum(composition.get((sectors[row], sizes[r]), 0) for r in inside)
+                if total == 0:  # a sector without firms in the (small) population
+                    continue
                 weights = {sizes[r]: composition.get((sectors[row], sizes[r]), 0) / total for r in inside}
                 for draw in range(args.repeats):
                     figure = weighted_figure(

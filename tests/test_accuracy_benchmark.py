@@ -1,0 +1,32 @@
+"""The accuracy benchmark runs end to end on a small population and prints its table (benchmarks/accuracy.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "accuracy.py"
+LEVELS = ("nation", "province", "sector", "size_class")
+
+
+@pytest.mark.slow
+def test_benchmark_prints_every_level_and_engine(capsys):
+    spec = importlib.util.spec_from_file_location("accuracy_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    module.main(["--firms", "3000", "--waves", "1", "--repeats", "4"])
+    printed = capsys.readouterr().out
+    table = [
+        line.split() for line in printed.splitlines() if line.split()[:1] and line.split()[0] in LEVELS and "weighted" not in line
+    ]
+    rows = [(words[0], " ".join(words[1:-7]), words[-7:]) for words in table]  # level, engine, its 7 numbers
+    assert {"today", "engine nominal", "nominal", "gls", "split", "zcdp", "zcdp@wave+split"} <= {engine for _, engine, _ in rows}
+    today = {level: float(numbers[0]) for level, engine, numbers in rows if engine == "today"}
+    zcdp = {level: float(numbers[0]) for level, engine, numbers in rows if engine == "zcdp"}
+    assert set(today) == set(LEVELS)
+    assert all(zcdp[level] < today[level] for level in LEVELS)  # at the same annual loss zCDP's noise is smaller
+    assert "zCDP at the same annual loss" in printed and "best possible DP half-width" in printed
