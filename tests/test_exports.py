@@ -74,7 +74,8 @@ def test_exports_open_with_duckdb_and_pandas_and_carry_their_privacy_metadata(pi
         book = folder["codebook"]
         assert set(folder["pandas_columns"]) <= set(book["columns"]), set(folder["pandas_columns"]) - set(book["columns"])
         assert "suppressed = true" in book["suppression"] and "need not add up" in book["hierarchy"]
-        assert folder["rows"] > 0 and folder["suppressed"] > 0
+        if release_specs()[name].groups.keys == "public":  # private keys (the themes) may select nothing from 1,500 firms
+            assert folder["rows"] > 0 and folder["suppressed"] > 0
         assert folder["shown_without_estimate"] == 0 and folder["hidden_with_estimate"] == 0
         assert "## Columns" in folder["readme"] and book["title"] in folder["readme"]
         # which interval is which: the combined one, the privacy noise's, the sampling error's
