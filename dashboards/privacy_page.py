@@ -1,4 +1,4 @@
-"""The privacy page's figures in Dutch: budget spent per dataset and period, the ledger, the accuracy of balances."""
+"""The privacy page's figures in Dutch: budget spent per dataset and period, one firm's loss per year, the ledger, the accuracy of balances."""
 
 from __future__ import annotations
 
@@ -80,5 +80,54 @@ def accuracy_overview(cells: pl.DataFrame, period: str) -> pl.DataFrame:
             for row in summary.iter_rows(named=True)
         ],
         schema=["Uitsplitsing", "Getoonde cijfers", "Typische marge (± procentpunten)"],
+        orient="row",
+    )
+
+
+UNIT_NAMES = {"firm": ("bedrijf", "bedrijven"), "person": ("persoon", "personen")}
+
+
+def _date_nl(day) -> str:
+    return f"{day:%d-%m-%Y}"
+
+
+def yearly_loss_sentence(loss: pl.DataFrame, kind: str = "firm") -> str | None:
+    """One plain sentence on the latest 12 months: how much one unit that took part in everything lost, against the cap."""
+    mine = loss.filter(pl.col("unit_kind") == kind) if not loss.is_empty() else loss
+    if mine.is_empty():
+        return None
+    latest = mine.sort("window_end").row(-1, named=True)
+    worst = mine.sort("epsilon").row(-1, named=True)
+    one = UNIT_NAMES.get(kind, (kind, kind))[0]
+    text = (
+        f"In de 12 maanden tot en met {_date_nl(latest['window_end'])} verloor een {one} dat overal aan meedeed "
+        f"samen epsilon {nl_number(latest['epsilon'], 1)}. De grens is {nl_number(latest['epsilon_cap'], 0)} per 12 maanden."
+    )
+    if worst["window_end"] != latest["window_end"]:
+        text += (f" Het meeste was het in de 12 maanden tot en met {_date_nl(worst['window_end'])}: "
+                 f"epsilon {nl_number(worst['epsilon'], 1)}.")
+    return text
+
+
+def yearly_loss_table(loss: pl.DataFrame, kind: str = "firm", rows: int = 12) -> pl.DataFrame:
+    """The newest 12-month windows of one kind of unit as a Dutch table: up to when, publications, loss, cap, left."""
+    columns = ["12 maanden tot en met", "Publicaties", "Gegevens", "Epsilon samen", "Grens", "Nog over"]
+    mine = loss.filter(pl.col("unit_kind") == kind) if not loss.is_empty() else loss
+    if mine.is_empty():
+        return pl.DataFrame(schema=columns)
+    names = dataset_names()
+    return pl.DataFrame(
+        [
+            {
+                "12 maanden tot en met": _date_nl(r["window_end"]),
+                "Publicaties": str(r["releases"]),
+                "Gegevens": ", ".join(names.get(d, d) for d in (r["datasets"] or "").split(", ") if d),
+                "Epsilon samen": nl_number(r["epsilon"], 1),
+                "Grens": nl_number(r["epsilon_cap"], 0),
+                "Nog over": nl_number(r["epsilon_left"], 1),
+            }
+            for r in mine.sort("window_end", descending=True).head(rows).iter_rows(named=True)
+        ],
+        schema=columns,
         orient="row",
     )

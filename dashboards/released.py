@@ -148,6 +148,11 @@ def privacy_ledger(exports: Path | None = None) -> pl.DataFrame:
     return _read(exports, "privacy_ledger.parquet", "SELECT * FROM {files} ORDER BY period DESC, release_name, version DESC")
 
 
+def privacy_yearly_loss(exports: Path | None = None) -> pl.DataFrame:
+    """One unit's privacy loss over every 12 months, per kind of unit, beside the yearly cap (from the ledger file)."""
+    return _read(exports, "privacy_yearly_loss.parquet", "SELECT * FROM {files} ORDER BY unit_kind, window_end")
+
+
 def privacy_budget(exports: Path | None = None) -> pl.DataFrame:
     """Privacy loss spent per dataset per period, beside the configured budget per period."""
     spent = _read(exports, "privacy_budget.parquet", "SELECT * FROM {files} ORDER BY dataset, period")

@@ -583,10 +583,12 @@ def update(
     """
     settings = settings or privacy_settings()
     budget = settings.datasets[series.dataset].budget_per_period
+    limits = ledger.limits(settings, series.dataset)
     ledger.ensure_ledger(connection)
     ensure_tables(connection, series)
     now = (now or datetime.now()).replace(microsecond=0)
     for attempt in range(attempts):
+        ledger.sync(connection)  # a rebuilt warehouse gets its series and nodes back from the ledger file first
         plans = _plans(connection, series, windows, today, version)
         outcomes: dict[str, RunningOutcome] = {}
         spent = ledger.spent_many(connection, series.dataset, [p.proposal for p in plans])
@@ -603,40 +605,43 @@ def update(
                 to_make.append(plan_)
         if not to_make:
             return [outcomes[p.proposal] for p in plans]
+        rows = _noised_nodes(connection, series, to_make, now, grain_checked)
         try:
-            rows = _noised_nodes(connection, series, to_make, now, grain_checked)
-            connection.execute("BEGIN TRANSACTION")
-            accepted = []
-            for plan_ in to_make:
-                charged = 0.0
-                if plan_.new:
-                    components = plan_series(series, plan_.days)
-                    entry = _entry(series, plan_, components, version, now, grain_checked)
-                    try:
-                        ledger.charge(connection, entry, (budget.epsilon, budget.delta))
-                    except ledger.BudgetExceeded as refused:
-                        outcomes[plan_.proposal] = RunningOutcome(plan_.rid, plan_.proposal, "refused", 0, 0, 0.0, str(refused))
-                        continue
-                    connection.execute(
-                        f"INSERT INTO {series_table(series)} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [plan_.rid, series.name, plan_.proposal, version, plan_.opens, plan_.closes, plan_.days, components[0].levels,
-                         entry.epsilon, entry.spec_hash, now],
-                    )
-                    charged = entry.epsilon
-                accepted.append(plan_.proposal)
-                outcomes[plan_.proposal] = RunningOutcome(
-                    plan_.rid, plan_.proposal, "started" if plan_.new else "extended", len(plan_.due), plan_.done, charged, plan_.note)
-            new_nodes = rows.filter(pl.col("proposal").is_in(accepted))  # noqa: F841 - read by DuckDB below
-            connection.execute(f"INSERT INTO {nodes_table(series)} BY NAME SELECT * FROM new_nodes")
-            connection.execute("COMMIT")
-            return [outcomes[p.proposal] for p in plans]
-        except (duckdb.TransactionException, duckdb.ConstraintException):
-            _rollback(connection)  # a concurrent run stored nodes or charged meanwhile: look again (its nodes are reused)
-            time.sleep(0.05 * (attempt + 1))
-        except BaseException:
-            _rollback(connection)
-            raise
+            with ledger.book(connection) as book:  # the ledger file first: charge, series row and nodes, or nothing
+                for plan_ in to_make:
+                    charged = 0.0
+                    if plan_.new:
+                        components = plan_series(series, plan_.days)
+                        entry = replace(_entry(series, plan_, components, version, now, grain_checked), period_end=plan_.closes)
+                        try:
+                            book.charge(entry, limits)
+                        except ledger.Refused as refused:
+                            outcomes[plan_.proposal] = RunningOutcome(plan_.rid, plan_.proposal, "refused", 0, 0, 0.0, str(refused))
+                            continue
+                        book.keep(plan_.rid, series_table(series), _series_row(series, plan_, version, components, entry, now), "series")
+                        charged = entry.epsilon
+                    nodes = rows.filter(pl.col("proposal") == plan_.proposal)
+                    for (level, start), node in nodes.partition_by("level", "node_start", as_dict=True, maintain_order=True).items():
+                        book.keep(plan_.rid, nodes_table(series), node, f"node/{level}/{start}")  # each node is kept once, ever
+                    outcomes[plan_.proposal] = RunningOutcome(
+                        plan_.rid, plan_.proposal, "started" if plan_.new else "extended", len(plan_.due), plan_.done, charged, plan_.note)
+        except ledger.MadeMeanwhile:
+            time.sleep(0.05 * (attempt + 1))  # a concurrent run noised these nodes or started the series first: reuse its nodes
+            continue
+        ledger.sync(connection)
+        return [outcomes[p.proposal] for p in plans]
     raise RuntimeError(f"{series.name}: the ledger stayed busy after {attempts} attempts; nothing was released")
+
+
+def _series_row(series: RunningSeries, plan_: _Plan, version: int, components: list[Component], entry: ledger.Entry,
+                now: datetime) -> pl.DataFrame:
+    return pl.DataFrame([{
+        "release_id": plan_.rid, "release_name": series.name, "proposal": plan_.proposal, "version": version,
+        "window_opens": plan_.opens, "window_closes": plan_.closes, "days": plan_.days, "tree_levels": components[0].levels,
+        "epsilon": entry.epsilon, "spec_hash": entry.spec_hash, "created_at": now,
+    }], schema={"release_id": pl.Utf8, "release_name": pl.Utf8, "proposal": pl.Utf8, "version": pl.Int32, "window_opens": pl.Date,
+                "window_closes": pl.Date, "days": pl.Int32, "tree_levels": pl.Int32, "epsilon": pl.Float64, "spec_hash": pl.Utf8,
+                "created_at": pl.Datetime("us")})
 
 
 def _noised_nodes(connection, series: RunningSeries, plans: list[_Plan], now: datetime, grain_checked: bool) -> pl.DataFrame:

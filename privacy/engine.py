@@ -17,9 +17,12 @@ period, or serves the stored one again:
    nominal level (privacy noise, `privacy.accuracy`; sampling error,
    `privacy.sampling`; both together) and suppression; it uses released
    numbers only and costs no budget.
-5. One transaction per batch: per period an atomic check-and-charge in the
-   ledger (`privacy.ledger`) and the released cells in `releases.<spec>`. A
-   period whose budget is too small is refused and nothing of it is kept.
+5. One transaction per batch on the ledger file (`privacy.ledger`): per
+   period an atomic check-and-charge (the period's budget and the unit's
+   yearly cap) and the released cells kept beside the entry; then the cells
+   are copied into `releases.<spec>`. A period whose budget or cap is too
+   small is refused and nothing of it is kept. A release id in the ledger is
+   served from the cells the ledger kept, also in a rebuilt warehouse.
 
 Privacy guarantee, per period: the release is the sequential composition of
 its components, each epsilon-DP (or, for private keys, (epsilon, delta)-DP)
@@ -32,14 +35,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import duckdb
 import numpy as np
 import polars as pl
 
-from core.periods import closed_periods
+from core.periods import calendar_closed_periods, is_canonical, period_end
 from privacy import ledger
 from privacy.bounding import require_grain
 from privacy.loading import privacy_settings
@@ -248,44 +251,49 @@ def _rollback(connection: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
-def _store(connection, spec: ReleaseSpec, made: dict, budget: tuple[float, float], outcomes: dict, attempts: int = 8) -> None:
-    """Charge and store every made period in one transaction; retried when a concurrent charge conflicts."""
+def _stamped(cells: pl.DataFrame, spec: ReleaseSpec, entry: ledger.Entry) -> pl.DataFrame:
+    """A period's released cells with the columns that say which release they belong to."""
+    return cells.with_columns(
+        pl.lit(entry.release_id).alias("release_id"), pl.lit(spec.name).alias("release_name"),
+        pl.lit(entry.version, pl.Int32).alias("version"), pl.lit(entry.epsilon).alias("epsilon"),
+        pl.lit(entry.delta).alias("delta"), pl.lit(spec.confidence_level).alias("confidence_level"),
+        pl.lit(entry.created_at).alias("released_at"),
+    ).rechunk()
+
+
+def _store(connection, spec: ReleaseSpec, made: dict, limits: ledger.Limits, ends: dict[str, date | None], outcomes: dict,
+           attempts: int = 8) -> None:
+    """Charge every made period and keep its cells in the ledger file (one transaction), then copy them into the warehouse.
+
+    The ledger file is written first: if the copy into the warehouse fails, the
+    next run restores it from the file (`ledger.sync`); the release is never
+    made again.
+    """
     for attempt in range(attempts):
         settled: dict[str, ReleaseOutcome] = {}
-        accepted = []
         try:
-            connection.execute("BEGIN TRANSACTION")
-            made_meanwhile = ledger.find_many(connection, [entry.release_id for _, entry in made.values()])
-            for period, (cells, entry) in made.items():
-                existing = made_meanwhile.get(entry.release_id)
-                if existing is not None:  # made by a concurrent run meanwhile: serve that one
-                    settled[period] = ReleaseOutcome(entry.release_id, spec.name, period, entry.version, "reused", existing["epsilon"], existing["delta"])
-                    continue
-                try:
-                    ledger.charge(connection, entry, budget)
-                except ledger.BudgetExceeded as refused:
-                    settled[period] = ReleaseOutcome(entry.release_id, spec.name, period, entry.version, "refused", 0.0, 0.0, str(refused))
-                    continue
-                accepted.append(cells.with_columns(
-                    pl.lit(entry.release_id).alias("release_id"), pl.lit(spec.name).alias("release_name"),
-                    pl.lit(entry.version, pl.Int32).alias("version"), pl.lit(entry.epsilon).alias("epsilon"),
-                    pl.lit(entry.delta).alias("delta"), pl.lit(spec.confidence_level).alias("confidence_level"),
-                    pl.lit(entry.created_at).alias("released_at"),
-                ))
-                settled[period] = ReleaseOutcome(entry.release_id, spec.name, period, entry.version, "released", entry.epsilon, entry.delta)
-            if accepted:
-                release_cells = pl.concat(accepted, how="diagonal_relaxed").rechunk()  # noqa: F841 - read by DuckDB below
-                connection.execute(f"INSERT INTO {release_table(spec)} BY NAME SELECT * FROM release_cells")
-            connection.execute("COMMIT")
-            outcomes.update(settled)
-            return
-        except (duckdb.TransactionException, duckdb.ConstraintException):
-            _rollback(connection)
-            time.sleep(0.05 * (attempt + 1))
-        except BaseException:
-            _rollback(connection)
-            raise
-    raise RuntimeError(f"{spec.name}: the ledger stayed busy after {attempts} attempts; nothing was released")
+            with ledger.book(connection) as book:
+                made_meanwhile = book.entries([entry.release_id for _, entry in made.values()])
+                for period, (cells, entry) in made.items():
+                    existing = made_meanwhile.get(entry.release_id)
+                    if existing is not None:  # made by a concurrent run meanwhile: serve that one
+                        settled[period] = ReleaseOutcome(entry.release_id, spec.name, period, entry.version, "reused", existing["epsilon"], existing["delta"])
+                        continue
+                    entry = replace(entry, period_end=ends.get(period))
+                    try:
+                        book.charge(entry, limits)
+                    except ledger.Refused as refused:
+                        settled[period] = ReleaseOutcome(entry.release_id, spec.name, period, entry.version, "refused", 0.0, 0.0, str(refused))
+                        continue
+                    book.keep(entry.release_id, release_table(spec), _stamped(cells, spec, entry))
+                    settled[period] = ReleaseOutcome(entry.release_id, spec.name, period, entry.version, "released", entry.epsilon, entry.delta)
+            break
+        except ledger.MadeMeanwhile:
+            time.sleep(0.05 * (attempt + 1))  # the whole transaction was rolled back: look again
+    else:
+        raise RuntimeError(f"{spec.name}: the ledger stayed busy after {attempts} attempts; nothing was released")
+    ledger.sync(connection)
+    outcomes.update(settled)
 
 
 def release(
@@ -320,13 +328,20 @@ def release(
     if bad:  # a period becomes part of a release id and an export file name
         raise ValueError(f"periods: {bad} are not period codes (letters, digits, '-' and '_', at most 32)")
     settings = settings or privacy_settings()
+    calendar = settings.datasets[spec.dataset].period
+    odd = [p for p in periods if not is_canonical(calendar, str(p))]
+    if odd:  # '2025-1' and '2025-01' would be two budgets for the same answers
+        raise ValueError(f"periods: {odd} are not periods of the {calendar} calendar of dataset '{spec.dataset}' "
+                         "(written exactly as the calendar writes them)")
     budget = _budget(spec, settings)
     ledger.ensure_ledger(connection)
     ensure_release_table(connection, spec)
+    ledger.sync(connection)  # a rebuilt warehouse gets the recorded releases back before anything is made
     outcomes: dict[str, ReleaseOutcome] = {}
     to_make = []
     periods = list(dict.fromkeys(periods))
     stored = ledger.find_many(connection, [release_id(spec.name, period, version) for period in periods])
+    here = ledger.restored(connection, list(stored))
     spent = ledger.spent_many(connection, spec.dataset, periods)
     for period in periods:
         rid = release_id(spec.name, period, version)
@@ -337,6 +352,11 @@ def release(
                     f"{rid} was released with another specification ({existing['spec_hash']}); "
                     f"release version {version + 1} to use the new one (it is charged again)"
                 )
+            if rid not in here:  # recorded, but its cells cannot be restored here: never made again with new noise
+                outcomes[period] = ReleaseOutcome(rid, spec.name, period, version, "refused", 0.0, 0.0,
+                                                  f"{rid} is in the privacy ledger, but its cells are not in this warehouse and could "
+                                                  "not be restored from the ledger; it is not made again with new noise")
+                continue
             outcomes[period] = ReleaseOutcome(rid, spec.name, period, version, "reused", existing["epsilon"], existing["delta"])
             continue
         left = (max(budget[0] - spent[period][0], 0.0), max(budget[1] - spent[period][1], 0.0))
@@ -349,14 +369,15 @@ def release(
         if spec.contribution.source_grain is not None and not grain_checked:
             require_grain(connection, spec, to_make)
         made = _compute(connection, spec, to_make, version, (now or datetime.now()).replace(microsecond=0), grain_checked)
-        _store(connection, spec, made, budget, outcomes)
+        ends = {period: period_end(calendar, period) for period in to_make}
+        _store(connection, spec, made, ledger.limits(settings, spec.dataset), ends, outcomes)
     return [outcomes[period] for period in periods]
 
 
 def releasable_periods(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, today: date, settings: PrivacySettings | None = None) -> list[str]:
-    """Closed periods that have rows in the source, oldest first."""
+    """Every closed period of the calendar, with rows in the source or not (from the first with data on), oldest first."""
     kind = (settings or privacy_settings()).datasets[spec.dataset].period
     present = [row[0] for row in connection.execute(
         f'SELECT DISTINCT CAST("{spec.period}" AS VARCHAR) FROM {spec.source} WHERE "{spec.period}" IS NOT NULL ORDER BY 1'
     ).fetchall() if PERIOD_PATTERN.fullmatch(row[0])]
-    return closed_periods(kind, today, present)
+    return calendar_closed_periods(kind, today, present)

@@ -7,7 +7,8 @@ confidence level, version, spec hash and time, so the file can be read and
 understood without our code. Each folder has a codebook (`codebook.json`
 and a readable `README.md`). The public ledger and budgets are exported
 too. Files are written atomically (temporary name, fsync, rename), so a
-reader never sees half a file; exporting again rewrites the same bytes.
+reader never sees half a file; exporting again keeps a release's file as it
+is, and refuses (`ExportConflict`) when its bytes would differ.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 from core.files import public_dir
 from core.landing import write_atomically
 from privacy.engine import release_table
-from privacy.ledger import ensure_ledger
+from privacy.ledger import budget_frame, entries_frame, yearly_loss
 from privacy.spec import Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
 
 
@@ -89,6 +90,30 @@ def write_parquet_atomically(table: pa.Table, target: Path) -> Path:
     buffer = pa.BufferOutputStream()
     pq.write_table(table, buffer)
     return write_atomically(target.parent, target.name, buffer.getvalue().to_pybytes(), public=True)
+
+
+class ExportConflict(RuntimeError):
+    """A release's export file exists with other bytes: a published release is never replaced by other numbers."""
+
+
+def write_release_file(table: pa.Table, target: Path) -> Path:
+    """Write one release's Parquet file, or keep it when it has these very bytes; refuse when it differs.
+
+    A release id is made once, so its file never changes. Other bytes mean
+    the numbers were made again (a lost ledger) or their columns changed: the
+    published file stays, and the export stops with a message.
+    """
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer)
+    data = buffer.getvalue().to_pybytes()
+    if target.exists():
+        if target.read_bytes() == data:
+            return target
+        raise ExportConflict(
+            f"{target.name}: this release was exported before with other numbers or columns; a published release is never "
+            "overwritten (make a new version, or restore the privacy ledger that made the published one)"
+        )
+    return write_atomically(target.parent, target.name, data, public=True)
 
 
 def _write_text_atomically(text: str, target: Path) -> None:
@@ -176,19 +201,22 @@ def export_release(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, exp
             "interval_columns": INTERVAL_COLUMNS,
         }
         table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
-        written.append(write_parquet_atomically(table, folder / f"{spec.name}_{entry['period']}_v{entry['version']}.parquet"))
+        written.append(write_release_file(table, folder / f"{spec.name}_{entry['period']}_v{entry['version']}.parquet"))
     book = codebook(spec)
     _write_text_atomically(json.dumps(book, indent=2, ensure_ascii=False), folder / "codebook.json")
     _write_text_atomically(_readme(book), folder / "README.md")
     return written
 
 
-def export_ledger(connection: duckdb.DuckDBPyConnection, exports: Path) -> list[Path]:
-    """The public ledger and the budget per dataset per period (they hold no personal data)."""
-    if not _exists(connection, "privacy", "ledger"):
-        ensure_ledger(connection)
+def export_ledger(connection: duckdb.DuckDBPyConnection, exports: Path, settings=None) -> list[Path]:
+    """The public ledger, the budget per dataset per period and one unit's loss per 12 months (no personal data),
+    read from the ledger file itself, not from the warehouse's copy."""
+    from privacy.loading import privacy_settings
+
     public_dir(exports, top=exports)
+    entries = entries_frame(connection).sort("created_at", "release_id").to_arrow()
     return [
-        write_parquet_atomically(_arrow(connection, "SELECT * FROM privacy.ledger ORDER BY created_at, release_id"), exports / "privacy_ledger.parquet"),
-        write_parquet_atomically(_arrow(connection, "SELECT * FROM privacy.budget ORDER BY dataset, period"), exports / "privacy_budget.parquet"),
+        write_parquet_atomically(entries, exports / "privacy_ledger.parquet"),
+        write_parquet_atomically(budget_frame(connection).to_arrow(), exports / "privacy_budget.parquet"),
+        write_parquet_atomically(yearly_loss(connection, settings or privacy_settings()).to_arrow(), exports / "privacy_yearly_loss.parquet"),
     ]

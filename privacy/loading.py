@@ -1,10 +1,11 @@
 """Reading release specifications and budgets from `config/`: validated, checked, cached.
 
 `load_spec` reads one file of `config/releases/` and `load_settings` reads
-`config/privacy.yaml`; a file that breaks a rule of `privacy.spec`, spends
-more than its dataset's budget per period or writes an `l1_sensitivity`
-that differs from the derivation (`privacy.sensitivity`) is refused with an
-error that names the file, the field and the rule.
+`config/privacy.yaml`; a file that breaks a rule of `privacy.spec`, reads a
+source its dataset does not declare, protects another unit column than its
+dataset's, spends more than its dataset's budget per period or writes an
+`l1_sensitivity` that differs from the derivation (`privacy.sensitivity`) is
+refused with an error that names the file, the field and the rule.
 """
 
 from __future__ import annotations
@@ -90,7 +91,18 @@ def load_spec(path: Path, settings: PrivacySettings | None = None) -> ReleaseSpe
         raise ReleaseSpecError(f"{path.name}: {_explain(error, data)}") from None
     if spec.dataset not in settings.datasets:
         raise ReleaseSpecError(f"{path.name}: dataset: '{spec.dataset}' has no budget in privacy.yaml (known: {', '.join(settings.datasets)})")
-    budget = settings.datasets[spec.dataset].budget_per_period
+    dataset = settings.datasets[spec.dataset]
+    if spec.source not in dataset.sources:
+        raise ReleaseSpecError(
+            f"{path.name}: source: '{spec.source}' is not a source of dataset '{spec.dataset}' (privacy.yaml lists "
+            f"{', '.join(dataset.sources)}); a release reads only the marts its dataset declares"
+        )
+    if spec.privacy_unit.column != dataset.privacy_unit.column:
+        raise ReleaseSpecError(
+            f"{path.name}: privacy_unit.column: '{spec.privacy_unit.column}' is not the unit of dataset '{spec.dataset}' "
+            f"('{dataset.privacy_unit.column}', {dataset.privacy_unit.label}); the budget protects that unit only"
+        )
+    budget = dataset.budget_per_period
     if spec.privacy_loss.epsilon > budget.epsilon or spec.privacy_loss.delta > budget.delta:
         raise ReleaseSpecError(
             f"{path.name}: privacy_loss: epsilon {spec.privacy_loss.epsilon} / delta {spec.privacy_loss.delta} exceeds the "

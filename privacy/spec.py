@@ -39,15 +39,62 @@ class Budget(Strict):
     delta: float = Field(ge=0, lt=1e-4, default=0.0)
 
 
+UNIT_KINDS = ("firm", "person")
+
+
+class DatasetUnit(Strict):
+    """Whose participation a dataset's budget protects: every release of the dataset uses this unit column."""
+
+    kind: Literal["firm", "person"] = Field(description="kind of unit: its yearly cap (annual_caps) holds over every dataset of this kind")
+    column: str = Field(pattern=IDENTIFIER, description="column holding the pseudonymised unit in every source of the dataset")
+    label: str = Field(min_length=3, description="who is protected, in words")
+
+
 class DatasetBudget(Strict):
     period: Literal["wave", "month", "proposal"] = Field(description="what one budget period is")
     title_nl: str = Field(min_length=2, description="the dataset's name as users see it")
     budget_per_period: Budget
-    privacy_unit: str = Field(min_length=3, description="whose participation the budget protects")
+    privacy_unit: DatasetUnit
+    sources: list[str] = Field(min_length=1, description="the marts (schema.table) its releases may read; a mart belongs to one dataset")
+
+    @field_validator("sources")
+    @classmethod
+    def _sources_are_marts(cls, sources: list[str]) -> list[str]:
+        for relation in sources:
+            if not re.match(RELATION, relation) or not relation.startswith("marts."):
+                raise ValueError(f"sources: '{relation}' is no mart (marts.<table>): releases read only marts, "
+                                 "whose grain is one row per unit per period")
+        if len(set(sources)) != len(sources):
+            raise ValueError("sources: each mart may appear once")
+        return sources
+
+
+class AnnualCap(Strict):
+    """The most one unit may lose over any 12 months, over every dataset it can be in (composed; see privacy.ledger)."""
+
+    epsilon: float = Field(gt=0, le=200)
+    delta: float = Field(ge=0, lt=1e-3, default=0.0)
 
 
 class PrivacySettings(Strict):
+    annual_caps: dict[Literal["firm", "person"], AnnualCap] = Field(min_length=1, description="per kind of unit")
     datasets: dict[str, DatasetBudget] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _every_unit_capped_and_every_mart_in_one_dataset(self) -> PrivacySettings:
+        owner: dict[str, str] = {}
+        for name, dataset in self.datasets.items():
+            if dataset.privacy_unit.kind not in self.annual_caps:
+                raise ValueError(f"datasets.{name}.privacy_unit.kind: '{dataset.privacy_unit.kind}' has no yearly cap in annual_caps")
+            for relation in dataset.sources:
+                if relation in owner:  # a second dataset over the same mart would be a second budget for the same answers
+                    raise ValueError(f"datasets.{name}.sources: '{relation}' already belongs to dataset '{owner[relation]}'; "
+                                     "a mart belongs to one dataset")
+                owner[relation] = name
+        return self
+
+    def unit_kind(self, dataset: str) -> str:
+        return self.datasets[dataset].privacy_unit.kind
 
 
 # --------------------------------------------------------------------------- the parts of a spec

@@ -29,6 +29,14 @@ from core.synthetic import generate  # noqa: E402
 from pipelines.definitions import ALL_ASSETS, ALL_CHECKS  # noqa: E402
 
 LAST_WAVE = "2026-10"
+FIRST_WAVE = "2026-07"  # the fixture's 4 waves
+
+
+def released_waves() -> int:
+    """Waves the pipeline fixture releases: every closed wave from its first to its last with answers."""
+    from core.periods import calendar_closed_periods
+
+    return len(calendar_closed_periods("wave", date.today(), [FIRST_WAVE, LAST_WAVE]))
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 

@@ -21,18 +21,27 @@ SURVEY_ANSWERS = {
 CHALLENGES = ["personeel", "energie", "regeldruk", "financiering", "vraag", "concurrentie", "grondstoffen", "loonkosten"]
 
 
-def settings(epsilon: float = 3.0, delta: float = 0.0, **datasets: float) -> PrivacySettings:
-    """Budgets: 'cgc' per wave at (epsilon, delta), plus any dataset given as name=epsilon (per month)."""
-    data = {"cgc": {"period": "wave", "title_nl": "Gezondheidscheck", "privacy_unit": "firm", "budget_per_period": {"epsilon": epsilon, "delta": delta}}}
+FIRM = {"kind": "firm", "column": "firm_id", "label": "firm (pseudonymised KvK number)"}
+PERSON = {"kind": "person", "column": "person_id", "label": "person (pseudonymised BSN)"}
+
+
+def settings(epsilon: float = 3.0, delta: float = 0.0, annual_epsilon: float = 200.0, **datasets: float) -> PrivacySettings:
+    """Budgets: 'cgc' per wave at (epsilon, delta) over its mart and a test mart of themes, plus any dataset given as name=epsilon (per month, about persons:
+    sources marts.<name>_claims and marts.<name>_person_month); a yearly cap per kind of unit of `annual_epsilon`."""
+    data = {"cgc": {"period": "wave", "title_nl": "Gezondheidscheck", "privacy_unit": FIRM, "sources": ["marts.cgc_firm_wave", "marts.cgc_themes"],
+                    "budget_per_period": {"epsilon": epsilon, "delta": delta}}}
     for name, budget in datasets.items():
-        data[name] = {"period": "month", "title_nl": name, "privacy_unit": "person", "budget_per_period": {"epsilon": budget, "delta": 1e-5}}
-    return PrivacySettings.model_validate({"datasets": data})
+        data[name] = {"period": "month", "title_nl": name, "privacy_unit": PERSON, "sources": [f"marts.{name}_claims", f"marts.{name}_person_month"],
+                      "budget_per_period": {"epsilon": budget, "delta": 1e-5}}
+    caps = {kind: {"epsilon": annual_epsilon, "delta": 1e-4} for kind in ("firm", "person")}
+    return PrivacySettings.model_validate({"annual_caps": caps, "datasets": data})
 
 
 def unlimited_settings() -> PrivacySettings:
     """Budgets that never refuse (built without validation: only tests may do this)."""
     budget = {"epsilon": math.inf, "delta": 1.0}
     return PrivacySettings.model_construct(
+        annual_caps={kind: cap.model_copy(update=budget) for kind, cap in settings().annual_caps.items()},
         datasets={
             name: d.model_copy(update={"budget_per_period": d.budget_per_period.model_copy(update=budget)})
             for name, d in settings(debt=1.0).datasets.items()

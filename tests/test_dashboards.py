@@ -24,8 +24,8 @@ from dashboards.cgc import (
 )
 from dashboards.formatting import nl_number
 from dashboards.released import privacy_budget
-from privacy.loading import release_specs
-from tests.conftest import demo_accounts, logged_in
+from privacy.loading import privacy_settings, release_specs
+from tests.conftest import demo_accounts, logged_in, released_waves
 
 APP = "../dashboards/app.py"
 SIGNED = re.compile(r"[+-]?\d{1,3}(\.\d{3})*(,\d+)?")
@@ -128,8 +128,9 @@ def test_privacy_page_shows_budget_and_ledger(app):
     assert list(ledger.columns) == ["Publicatie", "Meting", "Versie", "Epsilon", "Delta", "Mechanisme", "Beschermde eenheid", "Gemaakt op"]
     cgc = {name: spec for name, spec in release_specs().items() if spec.dataset == "cgc"}
     dis = {name: spec for name, spec in release_specs().items() if spec.dataset == "dis"}
-    # every CGC spec per wave (4), every DIS spec per closed proposal (3), the running series of each open proposal (2)
-    assert len(ledger) == len(cgc) * 4 + len(dis) * 3 + 2
+    # every CGC spec per closed wave (from the first with answers), every DIS spec per closed proposal (3), the running series
+    # of each open proposal (2)
+    assert len(ledger) == len(cgc) * released_waves() + len(dis) * 3 + 2
     assert set(ledger["Publicatie"]) >= {spec.title for spec in release_specs().values()}
     per_wave = sum(spec.privacy_loss.epsilon for spec in cgc.values())  # every spec released once per wave
     budget, rows = charts(app)[0]
@@ -247,11 +248,28 @@ def test_peer_comparison_falls_back_to_larger_groups():
     assert peers.label == "alle bedrijven in Nederland" and not peers.precise
 
 
+def test_privacy_page_shows_a_firms_loss_over_12_months(app, pipeline):
+    """The section adds up, from the public ledger, every release about a firm whose period ends in the 12 months."""
+    app.switch_page("views/privacy.py").run()
+    assert not app.exception and not app.error
+    yearly = app.table[1].value
+    assert list(yearly.columns) == ["12 maanden tot en met", "Publicaties", "Gegevens", "Epsilon samen", "Grens", "Nog over"]
+    ledger = pl.read_parquet(pipeline.exports / "privacy_ledger.parquet").filter(pl.col("unit_kind") == "firm")
+    end = ledger["period_end"].max()
+    inside = ledger.filter(pl.col("period_end") > end.replace(year=end.year - 1))
+    assert tuple(yearly.iloc[0]) == (f"{end:%d-%m-%Y}", str(inside.height), "Gezondheidscheck, Impactsimulaties en consultaties",
+                             nl_number(inside["epsilon"].sum(), 1), "60", nl_number(60 - inside["epsilon"].sum(), 1))
+    text = " ".join(m.value for m in app.markdown)
+    assert "verloor een bedrijf dat overal aan meedeed" in text and "Grens per jaar" in text
+
+
 def test_budget_joins_the_configured_budget(pipeline):
     budget = privacy_budget(pipeline.exports)
-    # four waves; three closed proposals and the two open ones (their running figures are charged from their first day)
-    assert budget.filter(pl.col("dataset") == "cgc").height == 4 and budget.filter(pl.col("dataset") == "dis").height == 5
-    assert (budget["epsilon_budget"] == 3.0).all() and (budget["epsilon_spent"] <= budget["epsilon_budget"]).all()
+    # the closed waves; three closed proposals and the two open ones (their running figures are charged from their first day)
+    assert budget.filter(pl.col("dataset") == "cgc").height == released_waves() and budget.filter(pl.col("dataset") == "dis").height == 5
+    configured = {name: d.budget_per_period.epsilon for name, d in privacy_settings().datasets.items()}
+    assert (budget["epsilon_budget"] == budget["dataset"].replace_strict(configured)).all()
+    assert (budget["epsilon_spent"] <= budget["epsilon_budget"]).all()
     assert profile_releases(pipeline.exports)["release_name"].unique().to_list() == ["cgc_profile"]
 
 

@@ -9,6 +9,7 @@ import sys
 import duckdb
 
 from privacy.loading import release_specs
+from tests.conftest import released_waves
 
 READER = r"""
 import json, sys
@@ -62,7 +63,7 @@ def test_exports_open_with_duckdb_and_pandas_and_carry_their_privacy_metadata(pi
     assert len(running["files"]) == 2 and REQUIRED_METADATA <= set(running["metadata"])
     assert set(running["pandas_columns"]) <= set(running["codebook"]["columns"]) and running["hidden_with_estimate"] == 0
     for name, folder in report["folders"].items():
-        periods = 4 if release_specs()[name].dataset == "cgc" else 3  # four closed waves, three closed proposals
+        periods = released_waves() if release_specs()[name].dataset == "cgc" else 3  # the closed waves, three closed proposals
         assert len(folder["files"]) == periods and all(f.startswith(f"{name}_") and f.endswith("_v1.parquet") for f in folder["files"])
         metadata = folder["metadata"]
         assert REQUIRED_METADATA <= set(metadata) and REQUIRED_METADATA <= set(folder["pyarrow_metadata_keys"])

@@ -51,15 +51,20 @@ CLOSES = OPENS + timedelta(days=DAYS - 1)
 NOW = datetime(2026, 3, 1, 6, 0)
 
 
-def dis_settings(epsilon: float = 3.0) -> PrivacySettings:
+def dis_settings(epsilon: float = 3.0, annual_epsilon: float = 200.0) -> PrivacySettings:
     budget = {"epsilon": epsilon, "delta": 0.0}
-    data = {"dis": {"period": "proposal", "title_nl": "Impactsimulaties", "privacy_unit": "firm", "budget_per_period": budget}}
+    unit = {"kind": "firm", "column": "firm_id", "label": "firm"}
+    caps = {"firm": {"epsilon": annual_epsilon, "delta": 1e-5}}
+    data = {"dis": {"period": "proposal", "title_nl": "Impactsimulaties", "privacy_unit": unit, "sources": ["marts.dis_firm_proposal"],
+                    "budget_per_period": budget}}
     if math.isinf(epsilon):  # only tests may build an unlimited budget
-        from privacy.spec import Budget, DatasetBudget
+        from privacy.spec import AnnualCap, Budget, DatasetBudget, DatasetUnit
 
-        return PrivacySettings.model_construct(datasets={"dis": DatasetBudget.model_construct(
-            period="proposal", title_nl="Impactsimulaties", privacy_unit="firm", budget_per_period=Budget.model_construct(**budget))})
-    return PrivacySettings.model_validate({"datasets": data})
+        return PrivacySettings.model_construct(annual_caps={"firm": AnnualCap.model_construct(epsilon=math.inf, delta=1.0)},
+                                               datasets={"dis": DatasetBudget.model_construct(
+            period="proposal", title_nl="Impactsimulaties", privacy_unit=DatasetUnit(**unit), sources=["marts.dis_firm_proposal"],
+            budget_per_period=Budget.model_construct(**budget))})
+    return PrivacySettings.model_validate({"annual_caps": caps, "datasets": data})
 
 
 def dis_frames(proposals: list[str], firms: int = 600, seed: int = 3) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -345,10 +350,9 @@ def test_the_ledger_holds_one_charge_per_proposal_and_the_releases_after_closing
     assert [o.status for o in outcomes] == ["released", "released"]
     assert connection.execute("SELECT epsilon_spent FROM privacy.budget WHERE period = 'p1'").fetchone()[0] == pytest.approx(3.0)
     # ... and a proposal whose budget is spent gets no running series: nothing noised, stored or charged
-    ledger.ensure_ledger(connection)
-    connection.execute("BEGIN TRANSACTION")
-    ledger.charge(connection, ledger.Entry("other/p3/v1", "other", "dis", "p3", 1, "q", "firm", 2.6, 0.0, "m", "[]", "b", "h", NOW), (3.0, 0.0))
-    connection.execute("COMMIT")
+    with ledger.book(connection) as book:
+        book.charge(ledger.Entry("other/p3/v1", "other", "dis", "p3", 1, "q", "firm", 2.6, 0.0, "m", "[]", "b", "h", NOW),
+                    ledger.limits(settings, "dis"))
     raw3 = raw.filter(pl.col("proposal") == "p1").with_columns(pl.lit("p3").alias("proposal"))  # noqa: F841 - read by DuckDB
     connection.execute("INSERT INTO raw.dis_responses SELECT * FROM raw3")
     (refused,) = update(connection, SERIES, {"p3": (day(80), day(120))}, day(85), settings=settings, now=NOW)

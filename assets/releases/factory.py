@@ -17,7 +17,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from assets.resources import Warehouse
 from privacy.bounding import grain_violations
 from privacy.engine import releasable_periods, release
-from privacy.ledger import budget_overview, ensure_ledger
+from privacy.ledger import budget_overview, ensure_ledger, entries_frame, ledger_path, mismatches, sync, yearly_loss
 from privacy.loading import privacy_settings, release_specs
 from privacy.spec import ReleaseSpec
 
@@ -36,7 +36,7 @@ class ReleaseRun(dg.Config):
     """What to release: version 1 of every closed period by default; a higher version draws new noise and is charged again."""
 
     version: int = 1
-    periods: list[str] = []  # empty: every closed period with data
+    periods: list[str] = []  # empty: every closed period of the calendar, with data or not
 
 
 def grain_check_name(spec: ReleaseSpec) -> str:
@@ -113,20 +113,38 @@ def build_grain_check(specs: list[ReleaseSpec]) -> dg.AssetChecksDefinition:
     return grain_check
 
 
+def _yearly_table(loss) -> str:
+    """The rolling 12-month loss of one unit per kind of unit, as a Markdown table (newest window first)."""
+    lines = ["| unit | 12 months up to | releases | datasets | epsilon (composed) | delta | cap | left |", "|---|---|---|---|---|---|---|---|"]
+    for r in loss.sort("unit_kind", "window_end", descending=[False, True]).iter_rows(named=True):
+        lines.append(f"| {r['unit_kind']} | {r['window_end']} | {r['releases']} | {r['datasets']} | {r['epsilon']:.3f} | "
+                     f"{r['delta']:.2g} | {r['epsilon_cap']:.1f} | {r['epsilon_left']:.3f} |")
+    return "\n".join(lines)
+
+
 def build_ledger_asset(specs: list[ReleaseSpec]) -> dg.AssetsDefinition:
     @dg.asset(
         key=LEDGER,
         deps=[release_key(s) for s in specs],
         group_name="releases",
-        compute_kind="duckdb",
-        description="The privacy ledger: every release with its epsilon, delta, unit, query and time; the budget left per dataset per period.",
+        compute_kind="sqlite",
+        description="The privacy ledger (its own append-only file, data/ledger/ledger.sqlite): every release with its epsilon, "
+        "delta, unit, query and time; the budget left per dataset per period; one unit's loss over every 12 months against "
+        "the yearly cap of its kind.",
+        check_specs=[dg.AssetCheckSpec("ledger_adds_up", asset=LEDGER, description="Per dataset and period, the budget table "
+                                       "equals the sum of the ledger's entries (what is spent is the sum of the ledger).")],
     )
     def privacy_ledger(warehouse: Warehouse) -> dg.MaterializeResult:
-        budgets = {name: (d.budget_per_period.epsilon, d.budget_per_period.delta) for name, d in privacy_settings().datasets.items()}
+        settings = privacy_settings()
+        budgets = {name: (d.budget_per_period.epsilon, d.budget_per_period.delta) for name, d in settings.datasets.items()}
         with warehouse.connect() as connection:
             ensure_ledger(connection)
+            sync(connection)
             overview = budget_overview(connection, budgets)
-            releases = connection.execute("SELECT COUNT(*) FROM privacy.ledger").fetchone()[0]
+            releases = entries_frame(connection).height
+            loss = yearly_loss(connection, settings)
+            wrong = mismatches(connection)
+            where = ledger_path(connection)
         table = "\n".join(
             ["| dataset | period | epsilon spent | budget | left | releases |", "|---|---|---|---|---|---|"]
             + [
@@ -134,6 +152,7 @@ def build_ledger_asset(specs: list[ReleaseSpec]) -> dg.AssetsDefinition:
                 for r in overview.iter_rows(named=True)
             ]
         )
+        worst = {kind: float(loss.filter(loss["unit_kind"] == kind)["epsilon"].max() or 0.0) for kind in settings.annual_caps}
         return dg.MaterializeResult(
             metadata={  # budgets are per period, so the figures are per period too (a sum over periods means nothing)
                 "releases_total": releases,
@@ -141,7 +160,13 @@ def build_ledger_asset(specs: list[ReleaseSpec]) -> dg.AssetsDefinition:
                 "most_epsilon_spent_in_a_period": float(overview["epsilon_spent"].max() or 0.0),
                 "least_epsilon_left_in_a_period": float(overview["epsilon_left"].min() or 0.0),
                 "budget_per_period": dg.MetadataValue.md(table),
-            }
+                "most_epsilon_of_one_unit_in_12_months": dg.MetadataValue.json(worst),
+                "annual_caps": dg.MetadataValue.json({k: {"epsilon": c.epsilon, "delta": c.delta} for k, c in settings.annual_caps.items()}),
+                "loss_per_unit_over_12_months": dg.MetadataValue.md(_yearly_table(loss)),
+                "ledger_file": dg.MetadataValue.path(where),
+            },
+            check_results=[dg.AssetCheckResult(check_name="ledger_adds_up", passed=not wrong,
+                                                metadata={"periods_not_adding_up": dg.MetadataValue.json(wrong)})],
         )
 
     return privacy_ledger

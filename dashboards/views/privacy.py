@@ -1,4 +1,4 @@
-"""Privacy page: the privacy budget per dataset per wave, the public ledger, and how accurate the figures are."""
+"""Privacy page: the privacy budget per dataset per wave, the public ledger, one firm's loss per 12 months, and how accurate the figures are."""
 
 import polars as pl
 import streamlit as st
@@ -7,8 +7,8 @@ from dashboards import auth
 from dashboards.cgc import balance_releases
 from dashboards.charts import budget_chart
 from dashboards.formatting import nl_number, wave_name
-from dashboards.privacy_page import accuracy_overview, budget_chart_data, ledger_table
-from dashboards.released import privacy_budget, privacy_ledger
+from dashboards.privacy_page import accuracy_overview, budget_chart_data, ledger_table, yearly_loss_sentence, yearly_loss_table
+from dashboards.released import privacy_budget, privacy_ledger, privacy_yearly_loss
 
 auth.require(*auth.STAFF)  # every page checks the role itself, not only the menu
 
@@ -43,6 +43,29 @@ for name in chart_data["dataset_name"].unique(maintain_order=True):
 
 st.subheader("Alle publicaties")
 st.table(ledger_table(ledger), hide_index=True)
+
+st.subheader("Wat verliest één bedrijf in een jaar?")
+st.markdown(
+    """
+Een bedrijf doet vaak mee: elke maand aan de Gezondheidscheck, en ook aan simulaties en consultaties.
+Elke publicatie over die gegevens kost een beetje privacy. Over een jaar tellen we alles op wat we
+publiceerden over gegevens uit die 12 maanden, voor een bedrijf dat overal aan meedeed.
+
+- **Samen tellen.** Epsilon van alle publicaties samen is het verlies van zo'n bedrijf in die 12 maanden.
+- **Grens per jaar.** Komt een nieuwe publicatie boven de grens, dan maken we die niet.
+- **Wat betekent het getal?** Eén meting met epsilon 2,5 beschermt een bedrijf goed. Over een heel jaar
+  is de bescherming veel zwakker: wie alle cijfers van een jaar naast elkaar legt, leert meer over
+  een bedrijf dat elke maand meedeed. Daarom houden we het jaartotaal bij en zetten we er een grens op.
+"""
+)
+yearly = privacy_yearly_loss()
+sentence = yearly_loss_sentence(yearly)
+if sentence is None:
+    st.info("Er is nog niets gepubliceerd over bedrijven.")
+else:
+    st.markdown(sentence)
+    st.table(yearly_loss_table(yearly), hide_index=True)
+    st.caption("Elke rij is een periode van 12 maanden die eindigt op de laatste dag van een meting of voorstel.")
 
 balances = balance_releases()
 if not balances.is_empty():
