@@ -269,9 +269,11 @@ def _file(connection: duckdb.DuckDBPyConnection) -> Iterator[sqlite3.Connection]
 
 
 def ensure_ledger(connection: duckdb.DuckDBPyConnection) -> None:
-    """The ledger file exists, and so does the warehouse's copy of it."""
+    """The ledger file exists, and so does the warehouse's copy of it (a warehouse with its ledger inside is migrated)."""
     with _file(connection):
         pass
+    if _is_legacy(connection):
+        migrate_legacy(connection)
     execute_ddl(connection, MIRROR_DDL)
 
 
@@ -554,6 +556,66 @@ def restored(connection: duckdb.DuckDBPyConnection, release_ids: list[str]) -> s
     return {row[0] for row in connection.execute("SELECT release_id FROM privacy.ledger WHERE list_contains(?, release_id)", [release_ids]).fetchall()}
 
 
+def _is_legacy(connection: duckdb.DuckDBPyConnection) -> bool:
+    columns = {row[0] for row in connection.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'privacy' AND table_name = 'ledger'").fetchall()}
+    return bool(columns) and "sequence" not in columns
+
+
+def migrate_legacy(connection: duckdb.DuckDBPyConnection) -> int:
+    """A warehouse from before the ledger file kept its ledger inside: move its entries and cells into the file, once.
+
+    The entries were charged when they were made, so they are written as they
+    are (no check), with the budget table; their cells (every `releases.*` row
+    with their release id) are kept beside them. Then the warehouse's own
+    tables become the copy. Returns the number of entries moved.
+    """
+    from core.periods import period_end
+    from privacy.loading import privacy_settings
+
+    settings = privacy_settings()
+    old = connection.execute("SELECT * FROM privacy.ledger ORDER BY created_at, release_id").pl()
+    tables = [t for t in sorted(_warehouse_tables(connection)) if t.startswith("releases.") and connection.execute(
+        "SELECT COUNT(*) FROM duckdb_columns() WHERE schema_name = 'releases' AND table_name = ? AND column_name = 'release_id'",
+        [t.split(".")[1]]).fetchone()[0]]
+    kept_parts: list[tuple[int, str]] = []
+    with book(connection) as opened:
+        recorded = opened.entries(old["release_id"].to_list())
+        for row in old.iter_rows(named=True):
+            if row["release_id"] in recorded:
+                continue
+            declared = settings.datasets.get(row["dataset"])
+            kind = declared.privacy_unit.kind if declared else "firm"
+            day = (period_end(declared.period, row["period"]) if declared else None) or row["created_at"].date()
+            opened.connection.execute(
+                "INSERT INTO ledger (release_id, release_name, dataset, period, version, query, privacy_unit, unit_kind, period_end, "
+                "epsilon, delta, rho, mechanism, components, bounding, spec_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+                [row["release_id"], row["release_name"], row["dataset"], row["period"], row["version"], row["query"], row["privacy_unit"],
+                 kind, day.isoformat(), row["epsilon"], row["delta"], row["mechanism"], row["components"], row["bounding"],
+                 row["spec_hash"], row["created_at"].isoformat()])
+            opened.connection.execute(
+                "INSERT INTO budget VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (dataset, period) DO UPDATE SET "
+                "epsilon_spent = epsilon_spent + excluded.epsilon_spent, delta_spent = delta_spent + excluded.delta_spent, "
+                "releases = releases + 1, updated_at = excluded.updated_at",
+                [row["dataset"], row["period"], row["epsilon"], row["delta"], row["created_at"].isoformat()])
+            for table in tables:
+                cells = connection.execute(f"SELECT * FROM {table} WHERE release_id = ?", [row["release_id"]]).pl()
+                if cells.height:
+                    opened.keep(row["release_id"], table, cells, f"legacy/{table}")
+                    kept_parts.append((opened.connection.execute("SELECT last_insert_rowid()").fetchone()[0], row["release_id"]))
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        connection.execute("DROP TABLE privacy.ledger; DROP TABLE IF EXISTS privacy.budget")
+        connection.execute(MIRROR_DDL)
+        for part, rid in kept_parts:  # their cells are in this warehouse already
+            connection.execute("INSERT INTO privacy.restored_cells VALUES (?, ?, now())", [part, rid])
+        connection.execute("COMMIT")
+    except BaseException:
+        _rollback(connection)
+        raise
+    return old.height - len(recorded)
+
+
 def sync(connection: duckdb.DuckDBPyConnection, attempts: int = 12) -> int:
     """Copy into this warehouse what the ledger file holds and it lacks: released cells (into tables that exist), entries, budget.
 
@@ -561,6 +623,8 @@ def sync(connection: duckdb.DuckDBPyConnection, attempts: int = 12) -> int:
     so serves it again instead of making it anew. An entry is copied once all
     its cells are. Returns the number of cell parts restored.
     """
+    if _is_legacy(connection):
+        migrate_legacy(connection)
     execute_ddl(connection, MIRROR_DDL)
     for attempt in range(attempts):
         with _file(connection) as opened:

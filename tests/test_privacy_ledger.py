@@ -359,3 +359,27 @@ def test_the_pipeline_rebuilding_the_warehouse_from_the_landing_files_serves_the
         assert ledger.entries_frame(connection).equals(entries_before)  # no new entry: nothing charged again
         assert connection.execute("SELECT COUNT(*) FROM privacy.ledger").fetchone()[0] == entries_before.height
     assert published and {p: (rebuilt.exports / p).read_bytes() for p in published} == published
+
+
+def test_a_warehouse_whose_ledger_was_inside_it_moves_it_into_the_file_once(tmp_path):
+    """An installation from before the ledger file: its entries, budget and cells move into the file, nothing is made again."""
+    spec, frame = cgc_spec(epsilon=1.0), firms_frame(300, WAVES, seed=3)
+    (tmp_path / "new").mkdir()
+    made = warehouse_with(tmp_path / "new" / "warehouse.duckdb", frame)
+    with duckdb.connect(str(made)) as connection:
+        release(connection, spec, WAVES[:2], settings=settings())
+        cells = stored_release(connection, spec, "cgc_balance/2025-01/v1")
+    old = warehouse_with(tmp_path / "old.duckdb", frame)
+    with duckdb.connect(str(old)) as connection:  # the tables as the warehouse held them before
+        connection.execute(f"ATTACH '{made}' AS made (READ_ONLY)")
+        connection.execute("CREATE SCHEMA privacy; CREATE SCHEMA releases")
+        connection.execute("CREATE TABLE privacy.ledger AS SELECT * EXCLUDE (unit_kind, period_end, rho, sequence) FROM made.privacy.ledger")
+        connection.execute("CREATE TABLE privacy.budget AS SELECT * FROM made.privacy.budget")
+        connection.execute("CREATE TABLE releases.cgc_balance AS SELECT * FROM made.releases.cgc_balance")
+        connection.execute("DETACH made")
+        outcomes = release(connection, spec, WAVES, settings=settings(epsilon=1.5))
+        assert [o.status for o in outcomes] == ["reused", "reused", "released"]
+        assert stored_release(connection, spec, "cgc_balance/2025-01/v1").equals(cells)
+        assert release(connection, spec, WAVES[:1], version=2, settings=settings(epsilon=1.5))[0].status == "refused"  # 1.0 spent already
+        assert [ledger.spent(connection, "cgc", w)[0] for w in WAVES] == [1.0, 1.0, 1.0] and ledger.mismatches(connection) == []
+        assert connection.execute("SELECT COUNT(*) FROM releases.cgc_balance").fetchone()[0] == 3 * cells.height
