@@ -74,7 +74,8 @@ UNCERTAINTY = (
     "where at most two noisy values are involved and otherwise by a seeded simulation of the declared noise. Sampling: "
     "sampling_se is the standard error of the figure as an estimate for all firms, for a simple random sample without "
     "finite-population correction and without weighting: shares sqrt(p(1-p)/n), balances sqrt((p+ + p- - b^2)/n), means "
-    "s/sqrt(n) with s from a released sum of squares (or, without one, the largest spread values within the bounds allow), "
+    "s/sqrt(n) with s from a released sum of squares, else from a released histogram of the same column (bin middles, plus "
+    "width^2/12 within a bin), else the largest spread values within the bounds allow (Bhatia-Davis), "
     "quantiles sqrt(p(1-p)/n)/density. Combined: ci_low = estimate - sqrt((estimate - dp_low)^2 + (z sampling_se)^2), "
     "ci_high alike, z the normal quantile of the level, clipped to the possible range."
 )

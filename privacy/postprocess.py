@@ -123,7 +123,15 @@ def _union_intervals(measure, cells: pl.DataFrame, scales: dict, alpha: float):
     return out
 
 
-def _measure_cells(measure, cells: pl.DataFrame, keys: pl.DataFrame, scales: dict, level: float, units: str) -> list[pl.DataFrame]:
+def _histogram_of(measure, spec: ReleaseSpec):
+    """A quantiles measure over the same column and bounds as a mean: its released bins give the mean's sampling error."""
+    if not isinstance(measure, Mean) or measure.sum_of_squares:
+        return None
+    return next((m for m in spec.measures if isinstance(m, Quantiles) and m.column == measure.column and m.bounds == measure.bounds), None)
+
+
+def _measure_cells(measure, cells: pl.DataFrame, keys: pl.DataFrame, scales: dict, level: float, units: str,
+                   histogram: Quantiles | None = None) -> list[pl.DataFrame]:
     name = measure.name
     if isinstance(measure, Count):
         estimate, low, high = accuracy.count_interval(_column(cells, f"{name}|n"), count_accuracy(scales[name, "count"], accuracy.alpha_of(level)))
@@ -137,7 +145,12 @@ def _measure_cells(measure, cells: pl.DataFrame, keys: pl.DataFrame, scales: dic
             return [_cells(keys, name, "sum", None, estimate, low, high, count, measure.unit, bounds=possible_range(measure, "sum"), level=level)]
         estimate, low, high = accuracy.mean_interval_nominal(centred, count, noise, centre, measure.resolution, (lower, upper), level)
         squares = _column(cells, f"{name}|sq") if measure.sum_of_squares else None
-        se = sampling.mean_se(estimate / measure.resolution - centre, count, squares, (lower - centre, upper - centre), measure.resolution)
+        variance = None
+        if squares is None and histogram is not None:  # the same column's released histogram tells its spread
+            variance = sampling.histogram_variance(_matrix(cells, [f"{histogram.name}|b{i}" for i in range(len(histogram.bin_edges) - 1)]),
+                                                   histogram.bin_edges)
+        se = sampling.mean_se(estimate / measure.resolution - centre, count, squares, (lower - centre, upper - centre), measure.resolution,
+                              variance)
         return [_cells(keys, name, "mean", None, estimate, low, high, count, measure.unit, se, measure.bounds, level)]
     if isinstance(measure, Quantiles):
         bins = _matrix(cells, [f"{name}|b{i}" for i in range(len(measure.bin_edges) - 1)])
@@ -209,7 +222,7 @@ def post_process(noisy_cells: pl.DataFrame, spec: ReleaseSpec, components: list[
     threshold = spec.suppression_threshold
     blocks = []
     for measure in spec.measures:
-        made = _measure_cells(measure, noisy_cells, keys, scales, level, units_label)
+        made = _measure_cells(measure, noisy_cells, keys, scales, level, units_label, _histogram_of(measure, spec))
         if method == "union":
             made = _with_union(made, measure, noisy_cells, scales, level)
         for block in made:

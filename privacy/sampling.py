@@ -10,7 +10,8 @@ sample, from released (noisy, clipped) statistics only, never from rows:
 | share p (single or multi-select) | sqrt(p (1 - p) / n) | the released share and its basis n |
 | balance b = p+ - p- | sqrt((p+ + p- - b^2) / n) | the released positive and negative shares |
 | mean | s / sqrt(n), s^2 = (Q / n - m^2) n / (n - 1) | a released bounded sum of squares Q (`sum_of_squares: true`) |
-| mean without Q | sqrt((U - m)(m - L) / n) | the largest variance values in [L, U] with mean m can have (Bhatia-Davis): conservative |
+| mean without Q, with a histogram | s from the bins (middles, plus width^2 / 12 within) | a released histogram of the same column and bounds (a quantiles measure) |
+| mean without either | sqrt((U - m)(m - L) / n) | the largest variance values in [L, U] with mean m can have (Bhatia-Davis): conservative |
 | quantile | sqrt(p (1 - p) / n) / f | f: the released histogram's density in the quantile's bin |
 
 Counts and sums describe the respondents themselves (the number of firms
@@ -30,7 +31,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["balance_se", "combined_interval", "mean_se", "quantile_se", "share_se", "z_value"]
+__all__ = ["balance_se", "combined_interval", "histogram_variance", "mean_se", "quantile_se", "share_se", "z_value"]
 
 
 def z_value(level: float) -> float:
@@ -68,11 +69,29 @@ def balance_se(positive_percent, negative_percent, n) -> np.ndarray:
     return 100.0 * np.sqrt(variance / _basis(n))
 
 
-def mean_se(mean_steps, n, squares, bounds_steps: tuple[float, float], resolution: float) -> np.ndarray:
+def histogram_variance(bins, edges) -> np.ndarray:
+    """Variance of values from a released histogram (groups x K bins), each value spread evenly over its bin.
+
+    Between the bins' middles plus within the bins (width^2 / 12, as for grouped data).
+
+    >>> histogram_variance(np.array([[50.0, 50.0]]), [0, 1, 2]).round(6).tolist()  # uniform on [0, 2]: 4 / 12
+    [0.333333]
+    """
+    bins = np.maximum(np.atleast_2d(np.asarray(bins, dtype=float)), 0.0)
+    edges_array = np.asarray(edges, dtype=float)
+    middles, widths = (edges_array[:-1] + edges_array[1:]) / 2, np.diff(edges_array)
+    weights = bins / np.maximum(bins.sum(axis=1, keepdims=True), 1.0)
+    mean = weights @ middles
+    return weights @ (middles**2 + widths**2 / 12) - mean**2
+
+
+def mean_se(mean_steps, n, squares, bounds_steps: tuple[float, float], resolution: float, variance=None) -> np.ndarray:
     """Standard error of a mean, in the measure's unit; `mean_steps` and `squares` are centred, in steps.
 
     With `squares` (the released sum of squared centred values) the sample
-    variance, clipped to [0, Bhatia-Davis bound]; without (None) the bound.
+    variance; else with `variance` (in the measure's unit squared, e.g. from
+    a released histogram of the same column) that one; else none. Each is
+    clipped to [0, Bhatia-Davis bound], and without either it is the bound.
 
     >>> round(float(mean_se(np.array([0.0]), np.array([100.0]), None, (-2, 2), 1.0)[0]), 6)  # values at -2 and 2
     0.2
@@ -83,12 +102,13 @@ def mean_se(mean_steps, n, squares, bounds_steps: tuple[float, float], resolutio
     n = np.maximum(np.asarray(n, dtype=float), 2.0)
     lower, upper = bounds_steps
     most = np.maximum((upper - m) * (m - lower), 0.0)
-    if squares is None:
-        variance = most
+    if squares is not None:
+        estimated = (np.asarray(squares, dtype=float) / n - m**2) * n / (n - 1)
+    elif variance is not None:
+        estimated = np.asarray(variance, dtype=float) / resolution**2
     else:
-        sample = (np.asarray(squares, dtype=float) / n - m**2) * n / (n - 1)
-        variance = np.clip(sample, 0.0, most)
-    return np.sqrt(variance / n) * resolution
+        estimated = most
+    return np.sqrt(np.clip(estimated, 0.0, most) / n) * resolution
 
 
 def quantile_se(bins, edges, probability: float, estimate) -> np.ndarray:

@@ -8,6 +8,7 @@ quantiles once (cached), which takes about a second.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import duckdb
 import numpy as np
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from privacy import accuracy, sampling
 from privacy.engine import _noisy_cells
+from privacy.loading import release_specs
 from privacy.mechanisms import count_accuracy
 from privacy.postprocess import post_process
 from privacy.sensitivity import plan
@@ -143,3 +145,26 @@ def test_a_single_count_gets_exactly_the_accuracy_opendp_reports():
     assert nation["dp_high"] - nation["estimate"] == pytest.approx(opendp_accuracy, rel=1e-12)
     assert nation["estimate"] - nation["dp_low"] == pytest.approx(opendp_accuracy, rel=1e-12)
     assert nation["ci_low"] == nation["dp_low"] and nation["ci_high"] == nation["dp_high"]  # a count has no sampling error
+
+
+def test_a_mean_without_a_sum_of_squares_takes_its_spread_from_the_released_histogram_of_its_column():
+    """dis_impact releases the cost change's histogram (for the median): the mean's sampling error uses its bins
+    (middles, plus width^2 / 12 within a bin), computed here by hand without noise, and lands near the true one."""
+    from tests.test_privacy_coverage import PROPOSAL, dis_frame, exact_cells
+
+    spec = release_specs()["dis_impact"]
+    frame = dis_frame(2_000)
+    cells = exact_cells(spec, frame, "marts.dis_firm_proposal", PROPOSAL).filter(pl.col("level") == "nation")
+    released = post_process(cells, spec, [replace(c, epsilon=math.inf) for c in plan(spec)])
+    cell = released.filter(pl.col("measure") == "cost_change_mean").row(0, named=True)
+    values = frame["cost_change_euro"].clip(-100_000, 100_000).to_numpy()
+    edges = np.asarray(spec.measure("cost_change_median").bin_edges)
+    counts = np.histogram(values, bins=edges)[0]
+    middles, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    weights = counts / counts.sum()
+    variance = weights @ (middles**2 + widths**2 / 12) - (weights @ middles) ** 2
+    assert cell["sampling_se"] == pytest.approx(math.sqrt(variance / len(values)), rel=1e-9)
+    true_se = values.std(ddof=1) / math.sqrt(len(values))
+    assert 0.8 * true_se < cell["sampling_se"] < 1.5 * true_se  # bins of 100 to 75,000 euros: close, a little wide
+    bhatia_davis = math.sqrt((100_000 - values.mean()) * (values.mean() + 100_000) / len(values))
+    assert cell["sampling_se"] < bhatia_davis / 5  # what the mean would carry without the histogram
