@@ -6,7 +6,7 @@
     mkbvm serve       start the Dagster UI and the Streamlit app on 127.0.0.1
     mkbvm demo        all of the above, in order
     mkbvm release     make a release (or a new version of one) through Dagster, recorded in its instance
-    mkbvm budget      the privacy budget per dataset and period: spent, left
+    mkbvm budget      the privacy budget per dataset and period: spent, left; one unit's loss per 12 months
     mkbvm invite      invite someone (e.g. the first administrator); the link goes to the outbox
     mkbvm code        the current app code of a demo account (for trying the demo without a phone app)
 """
@@ -263,17 +263,18 @@ def code(email: str = typer.Argument(..., help="E-mail address of a demo account
 
 @app.command()
 def budget() -> None:
-    """The privacy budget per dataset and period: spent, budget, left (read from the warehouse)."""
+    """The privacy budget per dataset and period: spent, budget, left; and one unit's loss per 12 months (from the ledger file)."""
     from rich.table import Table
 
     from core.warehouse import connect
-    from privacy.ledger import budget_overview
+    from privacy.ledger import budget_overview, yearly_loss
     from privacy.loading import privacy_settings
 
     budgets = {name: (d.budget_per_period.epsilon, d.budget_per_period.delta) for name, d in privacy_settings().datasets.items()}
     with connect(paths().warehouse, read_only=True) as connection:
         exists = connection.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE schema_name = 'privacy' AND table_name = 'budget'").fetchone()[0]
         overview = budget_overview(connection, budgets) if exists else None
+        loss = yearly_loss(connection, privacy_settings()) if exists else None
     if overview is None or overview.is_empty():
         console.print("Nothing released yet.")
         return
@@ -281,6 +282,12 @@ def budget() -> None:
     for row in overview.iter_rows(named=True):
         table.add_row(row["dataset"], row["period"], f"{row['epsilon_spent']:.3f}", f"{row['epsilon_budget']:.3f}", f"{row['epsilon_left']:.3f}", str(row["releases"]))
     console.print(table)
+    yearly = Table("unit", "12 months up to", "releases", "datasets", "epsilon (composed)", "delta", "yearly cap", "left",
+                   title="One unit's loss over 12 months, across datasets")
+    for row in loss.sort("unit_kind", "window_end").iter_rows(named=True):
+        yearly.add_row(row["unit_kind"], str(row["window_end"]), str(row["releases"]), row["datasets"], f"{row['epsilon']:.3f}",
+                       f"{row['delta']:.2g}", f"{row['epsilon_cap']:.1f}", f"{row['epsilon_left']:.3f}")
+    console.print(yearly)
 
 
 def _port_free(port: int) -> bool:
