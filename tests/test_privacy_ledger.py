@@ -11,12 +11,15 @@ import sys
 import threading
 import time
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from privacy import ledger
 from privacy.engine import SpecChanged, release, stored_release
@@ -383,3 +386,31 @@ def test_a_warehouse_whose_ledger_was_inside_it_moves_it_into_the_file_once(tmp_
         assert release(connection, spec, WAVES[:1], version=2, settings=settings(epsilon=1.5))[0].status == "refused"  # 1.0 spent already
         assert [ledger.spent(connection, "cgc", w)[0] for w in WAVES] == [1.0, 1.0, 1.0] and ledger.mismatches(connection) == []
         assert connection.execute("SELECT COUNT(*) FROM releases.cgc_balance").fetchone()[0] == 3 * cells.height
+
+
+@settings_hypothesis(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 729), st.sampled_from([0.5, 1.0, 2.5, 4.0])), min_size=1, max_size=30))
+def test_whatever_is_charged_no_12_months_exceed_the_cap_and_only_what_would_is_refused(charges):
+    """Charges at random days in any order: every 12-month window stays within the cap, and each refusal was needed.
+    (Days in 2025-2026, so no window holds a 29 February and 12 months are 365 days for the brute force.)"""
+    cap, start = 6.0, date(2025, 1, 1)
+    limits = ledger.Limits((100.0, 0.0), "firm", (cap, 0.0))
+    accepted: list[tuple[date, float]] = []
+    with duckdb.connect() as connection:
+        for index, (offset, epsilon) in enumerate(charges):
+            day = start + timedelta(days=offset)
+            entry = replace(_entry(f"r/{index}/v1", epsilon), period=str(index), period_end=day)
+            window_fits = all(
+                sum(e for d, e in [*accepted, (day, epsilon)] if end - timedelta(days=365) < d <= end) <= cap + 1e-9
+                for end in [day + timedelta(days=k) for k in range(366)]
+            )  # brute force: every window of 365 days that holds the day
+            try:
+                with ledger.book(connection) as book:
+                    book.charge(entry, limits)
+                accepted.append((day, epsilon))
+                assert window_fits
+            except ledger.AnnualCapExceeded:
+                assert not window_fits
+        loss = ledger.yearly_loss(connection, settings(annual_epsilon=cap))
+    assert (loss["epsilon"] <= cap + 1e-9).all() and loss["releases"].max() <= len(accepted)
+
