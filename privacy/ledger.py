@@ -649,14 +649,19 @@ def sync(connection: duckdb.DuckDBPyConnection, attempts: int = 12) -> int:
         if not todo and new_entries.is_empty() and current_budget == wanted_budget:
             return 0
         try:
-            connection.execute("BEGIN TRANSACTION")
+            by_target: dict[str, list[pl.DataFrame]] = {}
             for p in todo:
                 blob = blobs[p["part"]]
                 if hashlib.sha256(blob).hexdigest() != p["sha256"]:
                     raise LedgerInconsistent(f"cells part {p['part']} of {p['release_id']} does not match its SHA-256; nothing restored")
-                restored_part = pl.read_parquet(io.BytesIO(blob))  # noqa: F841 - read by DuckDB below
-                connection.execute(f"INSERT INTO {p['target']} BY NAME SELECT * FROM restored_part")
-                connection.execute("INSERT INTO privacy.restored_cells VALUES (?, ?, now())", [p["part"], p["release_id"]])
+                by_target.setdefault(p["target"], []).append(pl.read_parquet(io.BytesIO(blob)))
+            connection.execute("BEGIN TRANSACTION")
+            for target, frames in by_target.items():  # one insert per table
+                restored_part = pl.concat(frames, how="diagonal_relaxed")  # noqa: F841 - read by DuckDB below
+                connection.execute(f"INSERT INTO {target} BY NAME SELECT * FROM restored_part")
+            if todo:
+                parts_done = pl.DataFrame({"part": [p["part"] for p in todo], "release_id": [p["release_id"] for p in todo]})  # noqa: F841
+                connection.execute("INSERT INTO privacy.restored_cells SELECT part, release_id, now() FROM parts_done")
             if not new_entries.is_empty():
                 connection.execute("INSERT INTO privacy.ledger BY NAME SELECT * FROM new_entries")
             if current_budget != wanted_budget:
