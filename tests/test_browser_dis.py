@@ -50,11 +50,11 @@ def installation(pipeline, tmp_path):
 
 def _unlimited_budgets() -> PrivacySettings:
     """The configured datasets with budgets that never refuse (tests only; privacy_support's version has no 'dis')."""
-    datasets = privacy_settings().datasets
+    configured = privacy_settings()
     return PrivacySettings.model_construct(datasets={
         name: dataset.model_copy(update={"budget_per_period": dataset.budget_per_period.model_copy(update={"epsilon": math.inf, "delta": 1.0})})
-        for name, dataset in datasets.items()
-    })
+        for name, dataset in configured.datasets.items()
+    }, annual_caps={kind: cap.model_copy(update={"epsilon": math.inf, "delta": 1.0}) for kind, cap in configured.annual_caps.items()})
 
 
 def _close_the_proposal(installation, administrator_email: str) -> None:
