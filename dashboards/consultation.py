@@ -135,5 +135,5 @@ def show_open_work(today) -> None:
             st.markdown(f"- {md(proposal.title)} (tot en met {nl_date(proposal.simulation_closes)}{parts})")
         left, right = st.columns(2)
         if any(p.articles for p in proposals):
-            left.page_link(auth.view_file("consultatie"), label="Reageren op een voorstel", icon="🗣️")
-        right.page_link(auth.view_file("dis-invullen"), label="De impact op uw bedrijf inschatten", icon="🧮")
+            left.page_link(auth.view_file("consultatie"), label="Reageer op een open voorstel", icon="🗣️")
+        right.page_link(auth.view_file("dis-invullen"), label="Schat de impact op uw bedrijf in", icon="🧮")

@@ -8,9 +8,10 @@ from accounts.service import record_event
 from accounts.store import store
 from content.proposals import article_code, list_proposals
 from dashboards import auth
-from dashboards.consultation import stance_overview, stance_releases, theme_releases, theme_table
+from dashboards.consultation import stance_overview, stance_releases
 from dashboards.dis import impact_releases, overview
 from dashboards.safe import csv_download, md, parquet_download
+from dashboards.themes import render_themes
 
 account = auth.require(*auth.STAFF)  # every page checks the role itself
 st.title("Consultaties en thema's")
@@ -35,13 +36,7 @@ st.dataframe(table, hide_index=True, width="stretch")
 st.caption("Tussen haakjes het 95%-interval. x = niet getoond: te weinig reacties om iets te zeggen zonder losse bedrijven herkenbaar te maken.")
 
 st.subheader("Thema's in de toelichtingen")
-themes = theme_table(theme_releases(), pid)
-if themes.is_empty():
-    st.info("Voor dit voorstel zijn geen thema's gepubliceerd: een thema verschijnt pas als genoeg bedrijven het noemen.")
-else:
-    st.dataframe(themes, hide_index=True, width="stretch")
-    st.caption("Een thema is een groep toelichtingen met dezelfde kernwoorden. We tonen alleen thema's die door genoeg verschillende "
-               "bedrijven worden genoemd; het aantal is anoniem gemaakt.")
+render_themes(pid, account)  # released counts, top terms, consented quotes, renaming, downloads (dashboards/themes.py)
 
 st.subheader("Verwachte impact van hetzelfde voorstel")
 impact = impact_releases()
