@@ -185,7 +185,8 @@ def _key_grid(dims: list[str], periods: list[str]) -> pl.DataFrame:
     nested = [i for i, d in enumerate(dims, start=1) if reference.nested_in_period(d)]
     if nested:
         rows = (row for row in rows if all(row[i].startswith(f"{row[0]}/") for i in nested))
-    return pl.DataFrame(list(rows), schema=[PERIOD, *dims], orient="row")
+    # typed: a period whose nested domain is empty (a proposal without articles) gives no rows, and still joins
+    return pl.DataFrame(list(rows), schema={PERIOD: pl.Utf8, **dict.fromkeys(dims, pl.Utf8)}, orient="row")
 
 
 def level_cells(stats: pl.DataFrame, spec: ReleaseSpec, periods: list[str], keys: dict[str, list[str]] | None = None) -> pl.DataFrame:

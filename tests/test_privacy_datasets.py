@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
+import polars as pl
 import pytest
 import yaml
 from pydantic import ValidationError
 
 from core.settings import CONFIG_DIR
+from privacy import ledger
 from privacy.engine import releasable_periods, release, stored_release
 from privacy.loading import ReleaseSpecError, load_settings, load_spec
 from privacy.spec import PrivacySettings
@@ -78,3 +80,20 @@ def test_release_refuses_a_period_that_is_not_canonical(tmp_path, period):
     warehouse = warehouse_with(tmp_path / "warehouse.duckdb", firms_frame(50, ["2025-01"], seed=2))
     with duckdb.connect(str(warehouse)) as connection, pytest.raises(ValueError, match="not periods of the wave calendar of dataset 'cgc'"):
         release(connection, cgc_spec(epsilon=1.0), [period], settings=settings())
+
+
+def test_a_closed_period_without_any_group_is_released_empty_and_charged(tmp_path):
+    """Private keys and no answers: nothing passes the selection; the period is still released (no cells) and charged."""
+    from tests.test_privacy_bounding import THEMES_SPEC
+
+    (tmp_path / "cgc_themes.yaml").write_text(yaml.safe_dump(THEMES_SPEC))
+    budget = settings(epsilon=3.0, delta=1e-5)
+    spec = load_spec(tmp_path / "cgc_themes.yaml", budget)
+    mart = firms_frame(5, ["2025-01"], seed=1).select("firm_id", "wave").with_columns(theme=pl.lit("energie"))
+    warehouse = warehouse_with(tmp_path / "w.duckdb", mart, "marts.cgc_themes")
+    with duckdb.connect(str(warehouse)) as connection:
+        outcomes = release(connection, spec, ["2025-01", "2025-02"], settings=budget)
+        assert [o.status for o in outcomes] == ["released", "released"]
+        assert stored_release(connection, spec, outcomes[1].release_id).height == 0
+        assert release(connection, spec, ["2025-02"], settings=budget)[0].status == "reused"
+        assert ledger.spent(connection, "cgc", "2025-02")[0] == pytest.approx(1.0)
