@@ -68,9 +68,14 @@ def _close_the_proposal(installation, administrator_email: str) -> None:
 
 def _combined_interval_text() -> str:
     """Without noise the shown interval is the mean +- 1.96 x its sampling error, computed by hand: dis_impact releases no
-    sum of squares, so the spread is the largest values in [-100,000, 100,000] with this mean can have (Bhatia-Davis)."""
-    se = math.sqrt((100_000 - EXACT_MEAN) * (EXACT_MEAN + 100_000) / FIRMS)
-    half = NormalDist().inv_cdf(0.975) * se
+    sum of squares, so the spread comes from its released histogram of the same column (cost_change_median's bins, each
+    value spread evenly over its bin: between the bins' middles plus width^2 / 12 within)."""
+    values = [RESPONDENT_COST, *OTHER_COSTS]
+    edges = release_specs()["dis_impact"].measure("cost_change_median").bin_edges
+    bins = [(low, high, sum(low <= v < high for v in values)) for low, high in zip(edges, edges[1:], strict=False)]
+    mean_of_bins = sum(k * (low + high) / 2 for low, high, k in bins) / FIRMS
+    variance = sum(k * (((low + high) / 2) ** 2 + (high - low) ** 2 / 12) for low, high, k in bins) / FIRMS - mean_of_bins**2
+    half = NormalDist().inv_cdf(0.975) * math.sqrt(variance / FIRMS)
     return nl_interval(max(EXACT_MEAN - half, -100_000), min(EXACT_MEAN + half, 100_000), 0, signed=True)
 
 
