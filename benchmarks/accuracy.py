@@ -380,7 +380,7 @@ def run(args) -> None:
                 levels,
                 population,
             )
-        rows.append((engine.name, {level: {k: np.concatenate(v) for k, v in values.items()} for level, values in stats.items()}))
+        rows.append((engine.name, {level: {k: np.concatenate(v) if v else np.array([]) for k, v in values.items()} for level, values in stats.items()}))
     print_table(rows)
     print_closing(accounting, args, spec, respondents.height / len(waves), rows)
     level_split(exact, levels)
