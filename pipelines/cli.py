@@ -369,6 +369,8 @@ def serve(
     from pipelines.dagster_ui import PUBLIC_HOST_ENV, login_link, new_login_token
 
     signal.signal(signal.SIGTERM, _stop_on_term)  # systemd and `kill` stop the servers too, not only Ctrl-C
+    # Ctrl-C stops it even when started from a script in the background, where SIGINT is inherited as ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for port in (dagster_port, *([streamlit_port] if dashboards else [])):
         if not _port_free(port):
             console.print(f"[red]Port {port} on 127.0.0.1 is in use; choose another with --dagster-port/--streamlit-port.[/red]")
