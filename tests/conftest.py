@@ -184,3 +184,17 @@ def logged_in(login: dict, app_path: str = "../dashboards/app.py"):
     app.session_state[LAST_SEEN] = time.time()
     app.run()
     return app
+
+
+@pytest.fixture()
+def pages(pipeline, tmp_path, monkeypatch):
+    """The session pipeline's released files and proposals, with demo accounts, as the web app sees them."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(pipeline.exports, data / "exports")
+    shutil.copytree(pipeline.data_dir / "accounts", data / "accounts")  # the proposals (and any demo accounts made already)
+    if (pipeline.data_dir / "secrets").exists():  # ... with the demo logins, if another test made them first
+        shutil.copytree(pipeline.data_dir / "secrets", data / "secrets")
+    monkeypatch.setenv("MKB_DATA_DIR", str(data))
+    return data, demo_accounts(data)

@@ -3,7 +3,6 @@ stance shares are a spec charged to the ledger per closed proposal, and the page
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -19,7 +18,7 @@ from core.validation import with_reasons
 from dashboards.consultation import stance_releases
 from dashboards.submissions import submit
 from privacy.loading import release_specs
-from tests.conftest import TEST_KEY, data_dir, demo_accounts, logged_in, run_pipeline
+from tests.conftest import TEST_KEY, data_dir, logged_in, run_pipeline
 
 PROFILE = {"sector": "I", "size_class": "2-9", "province": "PV26"}
 
@@ -106,18 +105,6 @@ def test_the_stance_shares_are_a_spec_charged_per_closed_proposal_with_a_row_per
     shown = cells.filter((pl.col("measure") == "stance") & ~pl.col("suppressed"))
     assert shown.height > 0 and shown["estimate"].is_between(0, 100).all()
     assert (shown["ci_low"] <= shown["estimate"]).all() and (shown["estimate"] <= shown["ci_high"]).all()
-
-
-@pytest.fixture()
-def pages(pipeline, tmp_path, monkeypatch):
-    """The pipeline's released files and proposals, with demo accounts, as the web app sees them."""
-    data = tmp_path / "data"
-    shutil.copytree(pipeline.exports, data / "exports")
-    shutil.copytree(pipeline.data_dir / "accounts", data / "accounts")
-    if (pipeline.data_dir / "secrets").exists():
-        shutil.copytree(pipeline.data_dir / "secrets", data / "secrets")
-    monkeypatch.setenv("MKB_DATA_DIR", str(data))
-    return data, demo_accounts(data)
 
 
 def test_the_respondent_sees_open_consultations_reacts_and_sees_released_shares(pages):

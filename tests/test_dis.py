@@ -17,7 +17,7 @@ from core.pseudonymise import pseudonym
 from dashboards.dis import running_releases
 from dashboards.submissions import submit
 from privacy.loading import privacy_settings, release_specs
-from tests.conftest import TEST_KEY, data_dir, demo_accounts, logged_in, make_installation, run_pipeline
+from tests.conftest import TEST_KEY, data_dir, logged_in, make_installation, run_pipeline
 
 
 def _open_proposal(data) -> str:
@@ -86,18 +86,6 @@ def test_every_dis_release_is_a_spec_charged_to_the_ledger_per_closed_proposal(p
     budget = privacy_settings().datasets["dis"].budget_per_period.epsilon
     per_proposal = sum(spec.privacy_loss.epsilon for spec in specs.values())
     assert set(spent) == closed and all(value == pytest.approx(per_proposal) and value <= budget for value in spent.values())
-
-
-@pytest.fixture()
-def pages(pipeline, tmp_path, monkeypatch):
-    """The pipeline's released files and proposals, with demo accounts, as the web app sees them."""
-    data = tmp_path / "data"
-    shutil.copytree(pipeline.exports, data / "exports")
-    shutil.copytree(pipeline.data_dir / "accounts", data / "accounts")  # the proposals (and any demo accounts made already)
-    if (pipeline.data_dir / "secrets").exists():  # ... with the demo logins, if another test made them first
-        shutil.copytree(pipeline.data_dir / "secrets", data / "secrets")
-    monkeypatch.setenv("MKB_DATA_DIR", str(data))
-    return data, demo_accounts(data)
 
 
 def test_the_respondent_simulates_an_open_proposal_and_sees_similar_firms(pages):
