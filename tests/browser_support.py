@@ -95,5 +95,22 @@ def log_in(page, email: str, password: str, totp_secret: str | None = None) -> N
 
 
 def open_from_menu(page, title: str) -> None:
-    """Go to a page through the sidebar (the session stays; a typed URL would start a new one)."""
-    page.get_by_role("link", name=title).click()
+    """Go to a page through the sidebar (the session stays; a typed URL would start a new one).
+
+    A click that lands while Streamlit is still rerunning the previous page (just after logging in) can be lost: the
+    page stays where it was. So wait until the address shows the link's page, and click once more if it does not.
+    """
+    import re
+
+    from playwright.sync_api import expect
+
+    link = page.get_by_role("link", name=title)
+    target = re.compile(re.escape((link.get_attribute("href", timeout=30_000) or "").rstrip("/")) + r"/?([?#].*)?$")
+    for attempt in range(3):
+        link.click()
+        try:
+            expect(page).to_have_url(target, timeout=10_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
