@@ -1,7 +1,9 @@
 """Intervals at their nominal level for released figures, from the exact distribution of the noise.
 
 Every noisy value the engine releases is an exact integer statistic plus an
-independent discrete Laplace draw whose scale is public (`privacy.mechanisms`).
+independent discrete Laplace (pure DP) or discrete Gaussian (zCDP) draw
+whose law and scale are public (`privacy.mechanisms.Noise`); every function
+below takes the noise as a `Noise` or, for Laplace, as a bare scale.
 So the noise of any figure computed from released values is known, and its
 interval is derived from it. This is post-processing of released numbers: it
 reads no data and costs no budget.
@@ -26,9 +28,10 @@ reads no data and costs no budget.
   noise with weights that depend on q only; inverted the same way.
 
 The quantile of |(weights).Z| is computed exactly when at most two noisy
-values are involved (a discrete Laplace CDF summed over the other's
-support), otherwise by simulation: independent discrete Laplace draws at the
-declared scales from numpy with a fixed seed. That simulation is
+values are involved (one draw's CDF summed over the other's support; the
+discrete Gaussian's from its probabilities, summed to 1e-12), otherwise by
+simulation: independent draws of the declared laws at the declared scales
+from numpy with a fixed seed. That simulation is
 post-processing of public quantities (the scales): it adds no noise to any
 release and reads no data, so seeded numpy is fine here, and it makes the
 interval of a stored release reproducible. Its error (100,000 draws) moves
@@ -48,7 +51,7 @@ from itertools import pairwise
 import numpy as np
 
 from privacy.accuracy_union import mean_interval  # noqa: F401 - the running figures (privacy.continual) still use it
-from privacy.mechanisms import count_accuracy
+from privacy.mechanisms import Noise, as_noise, count_accuracy
 
 __all__ = [
     "balance",
@@ -81,32 +84,59 @@ def alpha_of(level: float) -> float:
     return float(f"{1.0 - level:.12g}")
 
 
-def _dl_cdf(k: np.ndarray, scale: float) -> np.ndarray:
-    """P(Z <= k) for discrete Laplace Z with P(Z = j) proportional to exp(-|j| / scale) (k rounded down)."""
+@lru_cache(maxsize=512)
+def _table(noise: Noise) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(support, pmf, cdf) of one noise draw over every value whose probability is above TAIL (a Gaussian's only)."""
+    reach = int(np.ceil(noise.scale * np.sqrt(2.0 * -np.log(TAIL)))) + 1
+    support = np.arange(-reach, reach + 1, dtype=float)
+    pmf = np.exp(-(support**2) / (2.0 * noise.scale**2))
+    pmf /= pmf.sum()
+    return support, pmf, np.cumsum(pmf)
+
+
+def _cdf(k: np.ndarray, noise: Noise) -> np.ndarray:
+    """P(Z <= k) for one noise draw Z (k rounded down): discrete Laplace in closed form, discrete Gaussian from its table."""
     k = np.floor(k)
-    r = np.exp(-1.0 / scale)
-    return np.where(k < 0, np.exp(-np.abs(k) / scale) / (1 + r), 1 - np.exp(-np.abs(k + 1) / scale) / (1 + r))
+    if noise.law == "laplace":
+        scale = noise.scale
+        r = np.exp(-1.0 / scale)
+        return np.where(k < 0, np.exp(-np.abs(k) / scale) / (1 + r), 1 - np.exp(-np.abs(k + 1) / scale) / (1 + r))
+    support, _, cdf = _table(noise)
+    index = np.clip(k - support[0], -1, support.size - 1).astype(int)
+    return np.where(index < 0, 0.0, cdf[np.maximum(index, 0)])
 
 
-def _dl_draws(rng: np.random.Generator, scale: float, size: int) -> np.ndarray:
-    """Discrete Laplace draws: the difference of two geometric draws (the same distribution as OpenDP's)."""
-    if scale == 0:
+def _pmf(noise: Noise) -> tuple[np.ndarray, np.ndarray]:
+    """The support (mass above TAIL) and probabilities of one noise draw."""
+    if noise.law == "laplace":
+        scale = noise.scale
+        support = np.arange(-np.ceil(scale * -np.log(TAIL)), np.ceil(scale * -np.log(TAIL)) + 1)
+        return support, -np.expm1(-1.0 / scale) / (1 + np.exp(-1.0 / scale)) * np.exp(-np.abs(support) / scale)
+    support, pmf, _ = _table(noise)
+    return support, pmf
+
+
+def _draws(rng: np.random.Generator, noise: Noise, size: int) -> np.ndarray:
+    """Draws from the noise's law: discrete Laplace as the difference of two geometric draws, discrete Gaussian from its table."""
+    if noise.scale == 0:
         return np.zeros(size)
-    p = -np.expm1(-1.0 / scale)
-    return (rng.geometric(p, size) - rng.geometric(p, size)).astype(float)
+    if noise.law == "laplace":
+        p = -np.expm1(-1.0 / noise.scale)
+        return (rng.geometric(p, size) - rng.geometric(p, size)).astype(float)
+    support, pmf, _ = _table(noise)
+    return rng.choice(support, size=size, p=pmf)
 
 
-def _two_term_threshold(big: float, small: float, ratio: np.ndarray, level: float) -> np.ndarray:
-    """Smallest t with P(|Z1 + v Z2| <= t) >= level per v in `ratio` (Z1 at scale `big`, Z2 at `small`), exactly."""
-    support = np.arange(-np.ceil(small * -np.log(TAIL)), np.ceil(small * -np.log(TAIL)) + 1)
-    weights = -np.expm1(-1.0 / small) / (1 + np.exp(-1.0 / small)) * np.exp(-np.abs(support) / small)
+def _two_term_threshold(big: Noise, small: Noise, ratio: np.ndarray, level: float) -> np.ndarray:
+    """Smallest t with P(|Z1 + v Z2| <= t) >= level per v in `ratio` (Z1 with noise `big`, Z2 with `small`), exactly."""
+    support, weights = _pmf(small)
     tail = alpha_of(level) / 2
     high = np.full(ratio.shape, count_accuracy(big, tail) + 1.0) + np.abs(ratio) * (count_accuracy(small, tail) + 1.0)
     low = np.zeros(ratio.shape)
     shifts = ratio[:, None] * support[None, :]
 
     def coverage(t: np.ndarray) -> np.ndarray:
-        inside = _dl_cdf(t[:, None] - shifts, big) - _dl_cdf(np.ceil(-t[:, None] - shifts) - 1, big)
+        inside = _cdf(t[:, None] - shifts, big) - _cdf(np.ceil(-t[:, None] - shifts) - 1, big)
         return (inside * weights).sum(axis=1)
 
     for _ in range(50):  # P(|.| <= t) is a step function of t: converge on its step past `level`
@@ -117,13 +147,13 @@ def _two_term_threshold(big: float, small: float, ratio: np.ndarray, level: floa
 
 
 @lru_cache(maxsize=256)
-def _simulated_draws(scales: tuple[float, ...]) -> np.ndarray:
+def _simulated_draws(noises: tuple[Noise, ...]) -> np.ndarray:
     rng = np.random.default_rng(SIMULATION_SEED)
-    return np.column_stack([_dl_draws(rng, scale, SIMULATION_DRAWS) for scale in scales])
+    return np.column_stack([_draws(rng, noise, SIMULATION_DRAWS) for noise in noises])
 
 
-def noise_threshold(scales: tuple[float, ...], weights: np.ndarray, level: float) -> np.ndarray:
-    """Per row w of `weights` (rows x J): the level-quantile of |w . Z|, Z_j independent discrete Laplace at scales[j].
+def noise_threshold(scales: tuple[Noise | float, ...], weights: np.ndarray, level: float) -> np.ndarray:
+    """Per row w of `weights` (rows x J): the level-quantile of |w . Z|, Z_j independent noise draws (`Noise`, or a Laplace scale).
 
     One noisy value: OpenDP's accuracy. Two: exact. More: simulated (seeded; see the module docstring).
 
@@ -131,21 +161,24 @@ def noise_threshold(scales: tuple[float, ...], weights: np.ndarray, level: float
     True
     >>> [round(float(t)) for t in noise_threshold((9.0, 9.0), np.array([[1.0, 0.0], [1.0, 1.0]]), 0.95)]
     [27, 37]
+    >>> [round(float(t)) for t in noise_threshold((Noise("gaussian", 10.0),) * 2, np.array([[1.0, 1.0]]), 0.95)]
+    [28]
     """
+    noises = tuple(as_noise(scale) for scale in scales)
     weights = np.atleast_2d(np.asarray(weights, dtype=float))
-    live = [j for j, scale in enumerate(scales) if scale > 0 and np.any(weights[:, j] != 0)]
+    live = [j for j, noise in enumerate(noises) if noise.scale > 0 and np.any(weights[:, j] != 0)]
     if not live:
         return np.zeros(weights.shape[0])
     if len(live) == 1:
         (j,) = live
-        return np.abs(weights[:, j]) * count_accuracy(scales[j], alpha_of(level))
+        return np.abs(weights[:, j]) * count_accuracy(noises[j], alpha_of(level))
     if len(live) == 2:
-        big, small = sorted(live, key=lambda j: -scales[j])
+        big, small = sorted(live, key=lambda j: -noises[j].scale)
         w_big, w_small = weights[:, big], weights[:, small]
         safe = np.where(w_big != 0, w_big, 1.0)
-        exact = np.abs(w_big) * _two_term_threshold(scales[big], scales[small], w_small / safe, level)
-        return np.where(w_big != 0, exact, np.abs(w_small) * count_accuracy(scales[small], alpha_of(level)))
-    draws = _simulated_draws(tuple(scales[j] for j in live))
+        exact = np.abs(w_big) * _two_term_threshold(noises[big], noises[small], w_small / safe, level)
+        return np.where(w_big != 0, exact, np.abs(w_small) * count_accuracy(noises[small], alpha_of(level)))
+    draws = _simulated_draws(tuple(noises[j] for j in live))
     chosen = weights[:, live]
     out = np.empty(weights.shape[0])
     for start in range(0, chosen.shape[0], 32):  # 32 rows at a time keeps the draws x rows matrix small
@@ -194,7 +227,7 @@ def _invert(statistic, grid: np.ndarray, threshold: np.ndarray, estimate: np.nda
 
 
 @lru_cache(maxsize=256)
-def _ratio_thresholds(scales: tuple[float, ...], numerator: tuple[float, ...], denominator: tuple[float, ...],
+def _ratio_thresholds(scales: tuple[Noise, ...], numerator: tuple[float, ...], denominator: tuple[float, ...],
                       bounds: tuple[float, float], level: float) -> tuple[np.ndarray, np.ndarray]:
     grid = np.linspace(bounds[0], bounds[1], GRID_POINTS)
     weights = np.asarray(numerator)[None, :] - grid[:, None] * np.asarray(denominator)[None, :]
@@ -206,7 +239,7 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray, bounds: tuple[float, 
     numerator, denominator = np.asarray(numerator, dtype=float), np.asarray(denominator, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         estimate = np.where(denominator > 0, np.clip(numerator / np.where(denominator > 0, denominator, 1.0), *bounds), np.nan)
-    grid, threshold = _ratio_thresholds(tuple(map(float, scales)), tuple(map(float, a)), tuple(map(float, d)), tuple(map(float, bounds)), level)
+    grid, threshold = _ratio_thresholds(tuple(map(as_noise, scales)), tuple(map(float, a)), tuple(map(float, d)), tuple(map(float, bounds)), level)
     low, high = _invert(lambda theta: numerator[:, None] - theta * denominator[:, None], grid, threshold, estimate)
     valid = np.isfinite(estimate)
     return estimate, np.where(valid, low, np.nan), np.where(valid, high, np.nan)
@@ -256,7 +289,7 @@ def mean_interval_nominal(centred_sum, count, scales: tuple[float, float], centr
     return tuple((centre + x) * resolution for x in (estimate, low, high))
 
 
-def multi_select_intervals(named: np.ndarray, answered: np.ndarray, scale: float, level: float):
+def multi_select_intervals(named: np.ndarray, answered: np.ndarray, scale: Noise | float, level: float):
     """Percent of respondents naming each category (named: groups x K), each a ratio of two noisy counts.
 
     >>> est, low, high = multi_select_intervals(np.array([[30.0, 70.0]]), np.array([100.0]), 0.0, 0.95)
@@ -268,7 +301,7 @@ def multi_select_intervals(named: np.ndarray, answered: np.ndarray, scale: float
     return tuple(100.0 * np.column_stack([part[i] for part in parts]) for i in range(3))
 
 
-def share_intervals(counts: np.ndarray, scale: float, level: float):
+def share_intervals(counts: np.ndarray, scale: Noise | float, level: float):
     """Percent per category of a single choice (counts: groups x K), each the ratio h_k / sum(h).
 
     >>> share, low, high = share_intervals(np.array([[50.0, 50.0]]), 0.0, 0.95); share.tolist(), low.tolist()
@@ -295,7 +328,7 @@ def balance(positive: np.ndarray, neutral: np.ndarray, negative: np.ndarray) -> 
         return np.clip(np.where(total > 0, 100.0 * (positive - negative) / np.where(total > 0, total, 1.0), np.nan), -100.0, 100.0)
 
 
-def balance_interval(positive, neutral, negative, scale: float, level: float):
+def balance_interval(positive, neutral, negative, scale: Noise | float, level: float):
     """Balance (P - N) / (P + U + N) in percentage points, with its interval; the pivot is (1-b) Z_P - b Z_U - (1+b) Z_N.
 
     >>> [round(float(x[0]), 1) for x in balance_interval(np.array([60.0]), np.array([30.0]), np.array([10.0]), 0.0, 0.95)]
@@ -308,7 +341,7 @@ def balance_interval(positive, neutral, negative, scale: float, level: float):
 
 
 @lru_cache(maxsize=64)
-def _quantile_thresholds(edges: tuple[float, ...], probability: float, scale: float, level: float):
+def _quantile_thresholds(edges: tuple[float, ...], probability: float, scale: Noise, level: float):
     edges_array = np.asarray(edges)
     grid = np.unique(np.concatenate([np.linspace(a, b, 9) for a, b in pairwise(edges_array)]))
     weights = _cumulative_weights(grid, edges_array) - probability
@@ -321,7 +354,7 @@ def _cumulative_weights(q: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.clip((q[:, None] - low) / (high - low), 0.0, 1.0)
 
 
-def quantile_interval(bins: np.ndarray, edges: list[float], probability: float, scale: float, level: float):
+def quantile_interval(bins: np.ndarray, edges: list[float], probability: float, scale: Noise | float, level: float):
     """The p-quantile from a noisy histogram (groups x K bins), interpolated inside its bin, with its interval.
 
     Estimate: where the cumulative noisy histogram (clipped at 0) reaches p x
@@ -346,7 +379,7 @@ def quantile_interval(bins: np.ndarray, edges: list[float], probability: float, 
     with np.errstate(divide="ignore", invalid="ignore"):
         fraction = np.clip(np.where(inside > 0, (target - before) / np.where(inside > 0, inside, 1.0), 0.0), 0.0, 1.0)
     estimate = np.where(total > 0, edges_array[index] + fraction * (edges_array[index + 1] - edges_array[index]), np.nan)
-    grid, threshold = _quantile_thresholds(tuple(map(float, edges)), float(probability), float(scale), float(level))
+    grid, threshold = _quantile_thresholds(tuple(map(float, edges)), float(probability), as_noise(scale), float(level))
     raw_total = raw.sum(axis=1)
 
     def statistic(q: np.ndarray) -> np.ndarray:

@@ -9,9 +9,9 @@ period, or serves the stored one again:
 2. Contributions are bounded (`privacy.bounding`) and the bounded sufficient
    statistics of all requested periods are computed in one DuckDB query
    (`privacy.statistics`); levels are rolled up and completed with public keys.
-3. Each component's vector gets discrete Laplace noise from its OpenDP
-   measurement (`privacy.mechanisms`; `privacy.sensitivity` derives every
-   sensitivity). Noise for several periods is drawn in one call: the draws
+3. Each component's vector gets discrete Laplace noise (pure DP) or discrete
+   Gaussian noise (zCDP, `privacy_loss.rho`) from its OpenDP measurement
+   (`privacy.mechanisms`; `privacy.sensitivity` derives every sensitivity). Noise for several periods is drawn in one call: the draws
    are independent per entry, exactly as in separate calls per period.
 4. Post-processing (`privacy.postprocess`): estimates, intervals at their
    nominal level (privacy noise, `privacy.accuracy`; sampling error,
@@ -25,9 +25,11 @@ period, or serves the stored one again:
    served from the cells the ledger kept, also in a rebuilt warehouse.
 
 Privacy guarantee, per period: the release is the sequential composition of
-its components, each epsilon-DP (or, for private keys, (epsilon, delta)-DP)
-in the unit as OpenDP's privacy map certifies for its sensitivity; the
-ledger is charged the sum, and no period's charges can exceed its budget.
+its components, each epsilon-DP (or, for private keys, (epsilon, delta)-DP,
+or rho-zCDP for Gaussian releases) in the unit as OpenDP's privacy map
+certifies for its sensitivity; the ledger is charged the composition (pure
+epsilons add, rho adds and is converted to (epsilon, delta) at the dataset's
+delta), and no period's charges can exceed its budget.
 """
 
 from __future__ import annotations
@@ -47,9 +49,11 @@ from privacy import ledger
 from privacy.bounding import require_grain
 from privacy.loading import privacy_settings
 from privacy.mechanisms import (
+    GAUSSIAN,
     LAPLACE,
     THRESHOLD,
     certified_epsilon,
+    certified_rho,
     certified_selection,
     count_accuracy,
     noisy_vector,
@@ -205,10 +209,11 @@ def _private_selection(stats: pl.DataFrame, spec: ReleaseSpec, components: list[
 
 
 def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, now: datetime,
-             grain_checked: bool = False) -> dict[str, tuple[pl.DataFrame, ledger.Entry]]:
+             grain_checked: bool = False, delta_budget: float = 0.0) -> dict[str, tuple[pl.DataFrame, ledger.Entry]]:
     components = plan(spec)
     stats = sufficient_statistics(connection, spec, periods)
-    preset, epsilons, delta, mechanisms = {}, {}, 0.0, [LAPLACE]
+    gaussian = spec.privacy_loss.rho is not None
+    preset, epsilons, delta, mechanisms = {}, {}, 0.0, [GAUSSIAN if gaussian else LAPLACE]
     if spec.groups.keys == "private":
         keys, noisy_counts, selector, threshold = _private_selection(stats, spec, components, periods)
         cells = level_cells(stats, spec, periods, keys)
@@ -218,12 +223,19 @@ def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, no
         mechanisms.insert(0, f"{THRESHOLD}, threshold {threshold}")
     else:
         cells = level_cells(stats, spec, periods)
+    rhos = {c: certified_rho(c) for c in components} if gaussian else {}
     for component in components:
-        epsilons.setdefault(component, certified_epsilon(component))
-    epsilon = float(sum(epsilons.values()))
+        if not gaussian:
+            epsilons.setdefault(component, certified_epsilon(component))
+    rho = float(sum(rhos.values()))
+    # a zCDP release's epsilon is its rho alone as (epsilon, delta) at the dataset's delta; its delta stays 0 in the ledger,
+    # which composes the rho of a period's (and a year's) releases before converting (privacy.ledger.composed)
+    epsilon = ledger.zcdp_epsilon(rho, delta_budget) if gaussian else float(sum(epsilons.values()))
     noisy = _noisy_cells(cells, components, preset)
     details = json.dumps([
         {"measure": c.measure, "part": c.part, "l1_sensitivity": c.sensitivity, "scale": c.scale, "epsilon": epsilons[c]}
+        if not gaussian else
+        {"measure": c.measure, "part": c.part, "mechanism": "gaussian", "l2_sensitivity": c.l2_squared ** 0.5, "scale": c.scale, "rho": rhos[c]}
         for c in components
     ])
     released = post_process(noisy, spec, components)  # one pass over every period: vectorised
@@ -237,7 +249,7 @@ def _compute(connection, spec: ReleaseSpec, periods: list[str], version: int, no
             release_id=release_id(spec.name, period, version), release_name=spec.name, dataset=spec.dataset, period=period,
             version=version, query=_query_text(spec), privacy_unit=spec.privacy_unit.label, epsilon=epsilon, delta=delta,
             mechanism="; ".join(mechanisms), components=details, bounding=_bounding_text(spec, grain_checked),
-            spec_hash=spec.semantic_hash(), created_at=now,
+            spec_hash=spec.semantic_hash(), created_at=now, rho=rho,
         )
         made[period] = (period_cells, entry)
     return made
@@ -342,7 +354,9 @@ def release(
     periods = list(dict.fromkeys(periods))
     stored = ledger.find_many(connection, [release_id(spec.name, period, version) for period in periods])
     here = ledger.restored(connection, list(stored))
-    spent = ledger.spent_many(connection, spec.dataset, periods)
+    losses = ledger.losses_many(connection, spec.dataset, periods)
+    loss = spec.privacy_loss
+    asked = (loss.epsilon, loss.delta, 0.0) if loss.rho is None else (ledger.zcdp_epsilon(loss.rho, budget[1]), 0.0, loss.rho)
     for period in periods:
         rid = release_id(spec.name, period, version)
         existing = stored.get(rid)
@@ -359,16 +373,18 @@ def release(
                 continue
             outcomes[period] = ReleaseOutcome(rid, spec.name, period, version, "reused", existing["epsilon"], existing["delta"])
             continue
-        left = (max(budget[0] - spent[period][0], 0.0), max(budget[1] - spent[period][1], 0.0))
-        if spec.privacy_loss.epsilon > left[0] + ledger.TOLERANCE or spec.privacy_loss.delta > left[1]:
-            refused = ledger.BudgetExceeded(spec.dataset, period, left, (spec.privacy_loss.epsilon, spec.privacy_loss.delta))
+        spent = ledger.composed(losses[period], budget[1]) if losses[period] else (0.0, 0.0)
+        after = ledger.composed([*losses[period], asked], budget[1])
+        left = (max(budget[0] - spent[0], 0.0), max(budget[1] - spent[1], 0.0))
+        if after[0] > budget[0] + ledger.TOLERANCE or after[1] > budget[1] + ledger.TOLERANCE * 1e-6:
+            refused = ledger.BudgetExceeded(spec.dataset, period, left, asked[:2])
             outcomes[period] = ReleaseOutcome(rid, spec.name, period, version, "refused", 0.0, 0.0, str(refused))
             continue
         to_make.append(period)
     if to_make:
         if spec.contribution.source_grain is not None and not grain_checked:
             require_grain(connection, spec, to_make)
-        made = _compute(connection, spec, to_make, version, (now or datetime.now()).replace(microsecond=0), grain_checked)
+        made = _compute(connection, spec, to_make, version, (now or datetime.now()).replace(microsecond=0), grain_checked, budget[1])
         ends = {period: period_end(calendar, period) for period in to_make}
         _store(connection, spec, made, ledger.limits(settings, spec.dataset), ends, outcomes)
     return [outcomes[period] for period in periods]

@@ -362,9 +362,13 @@ class Book:
 
     def charge(self, entry: Entry, limits: Limits) -> None:
         """Check the period's budget and the yearly cap, then write the entry; raises a `Refused` (and writes nothing)."""
-        spent_epsilon, spent_delta, _ = self._spent(entry.dataset, entry.period)
+        self._spent(entry.dataset, entry.period)  # the budget table must add up first
         budget = limits.budget
-        if spent_epsilon + entry.epsilon > budget[0] + TOLERANCE or spent_delta + entry.delta > budget[1] + TOLERANCE * 1e-6:
+        before = [tuple(r) for r in self.connection.execute(
+            "SELECT epsilon, delta, rho FROM ledger WHERE dataset = ? AND period = ?", [entry.dataset, entry.period]).fetchall()]
+        spent_epsilon, spent_delta = composed(before, budget[1])
+        after = composed([*before, (entry.epsilon, entry.delta, entry.rho)], budget[1])
+        if after[0] > budget[0] + TOLERANCE or after[1] > budget[1] + TOLERANCE * 1e-6:
             raise BudgetExceeded(entry.dataset, entry.period, (max(budget[0] - spent_epsilon, 0.0), max(budget[1] - spent_delta, 0.0)),
                                  (entry.epsilon, entry.delta))
         day = entry.period_end or entry.created_at.date()
@@ -450,17 +454,29 @@ def find_many(connection: duckdb.DuckDBPyConnection, release_ids: list[str]) -> 
         return _entries(opened, release_ids)
 
 
-def spent_many(connection: duckdb.DuckDBPyConnection, dataset: str, periods: list[str]) -> dict[str, tuple[float, float]]:
-    """(epsilon, delta) spent per period of `dataset`: the sum of its ledger entries (0 for periods without releases)."""
+def losses_many(connection: duckdb.DuckDBPyConnection, dataset: str, periods: list[str]) -> dict[str, list[tuple[float, float, float]]]:
+    """Per period of `dataset`: the (epsilon, delta, rho) of each of its ledger entries (empty for periods without releases)."""
     with _file(connection) as opened:
-        rows = opened.execute("SELECT period, SUM(epsilon), SUM(delta) FROM ledger WHERE dataset = ? GROUP BY period", [dataset]).fetchall()
-    found = {period: (float(epsilon), float(delta)) for period, epsilon, delta in rows}
-    return {period: found.get(period, (0.0, 0.0)) for period in periods}
+        rows = opened.execute("SELECT period, epsilon, delta, rho FROM ledger WHERE dataset = ?", [dataset]).fetchall()
+    found: dict[str, list[tuple[float, float, float]]] = {}
+    for period, epsilon, delta, rho in rows:
+        found.setdefault(period, []).append((float(epsilon), float(delta), float(rho)))
+    return {period: found.get(period, []) for period in periods}
 
 
-def spent(connection: duckdb.DuckDBPyConnection, dataset: str, period: str) -> tuple[float, float]:
+def spent_many(connection: duckdb.DuckDBPyConnection, dataset: str, periods: list[str], delta_budget: float = 0.0) -> dict[str, tuple[float, float]]:
+    """(epsilon, delta) spent per period of `dataset`: its ledger entries composed (0 for periods without releases).
+
+    Pure entries add; zCDP entries add their rho, converted at the delta the budget leaves (`delta_budget`, the
+    dataset's delta per period); without zCDP entries this is the plain sum.
+    """
+    return {period: composed(rows, delta_budget) if rows else (0.0, 0.0)
+            for period, rows in losses_many(connection, dataset, periods).items()}
+
+
+def spent(connection: duckdb.DuckDBPyConnection, dataset: str, period: str, delta_budget: float = 0.0) -> tuple[float, float]:
     """(epsilon, delta) already spent on `dataset` in `period`."""
-    return spent_many(connection, dataset, [period])[period]
+    return spent_many(connection, dataset, [period], delta_budget)[period]
 
 
 def entries_frame(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -482,13 +498,26 @@ def entries_frame_from(opened: sqlite3.Connection) -> pl.DataFrame:
     return pl.DataFrame([{c: row[c] for c in ENTRY_SCHEMA} for row in rows], schema=ENTRY_SCHEMA, orient="row")
 
 
-def budget_frame(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def budget_frame(connection: duckdb.DuckDBPyConnection, settings=None) -> pl.DataFrame:
+    """Per dataset and period: what is spent (the ledger's entries composed: pure epsilons add, rho adds and is converted
+    at the dataset's delta per period), the number of releases and the last change."""
+    if settings is None:
+        from privacy.loading import privacy_settings
+
+        settings = privacy_settings()
     with _file(connection) as opened:
         rows = [dict(row) for row in opened.execute("SELECT * FROM budget ORDER BY dataset, period")]
+        entries: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+        for dataset, period, epsilon, delta, rho in opened.execute("SELECT dataset, period, epsilon, delta, rho FROM ledger"):
+            entries.setdefault((dataset, period), []).append((epsilon, delta, rho))
     schema = {"dataset": pl.Utf8, "period": pl.Utf8, "epsilon_spent": pl.Float64, "delta_spent": pl.Float64, "releases": pl.Int32,
               "updated_at": pl.Datetime("us")}
     for row in rows:
         row["updated_at"] = datetime.fromisoformat(row["updated_at"])
+        declared = settings.datasets.get(row["dataset"])
+        losses = entries.get((row["dataset"], row["period"]), [])
+        if declared is not None and any(rho > 0 for *_, rho in losses):
+            row["epsilon_spent"], row["delta_spent"] = composed(losses, declared.budget_per_period.delta)
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
 

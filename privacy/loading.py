@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from core.settings import CONFIG_DIR
+from privacy.ledger import zcdp_epsilon
 from privacy.sensitivity import declared_sensitivity_problems
 from privacy.spec import PrivacySettings, ReleaseSpec
 
@@ -76,8 +77,8 @@ def load_spec(path: Path, settings: PrivacySettings | None = None) -> ReleaseSpe
     """One release specification; its name is the file name.
 
     >>> spec = load_spec(CONFIG_DIR / "releases" / "cgc_balance.yaml")
-    >>> spec.name, spec.dataset, spec.privacy_loss.epsilon
-    ('cgc_balance', 'cgc', 1.5)
+    >>> spec.name, spec.dataset, spec.privacy_loss.rho
+    ('cgc_balance', 'cgc', 0.08)
     """
     settings = settings or load_settings()
     data = _read_yaml(path)
@@ -102,11 +103,17 @@ def load_spec(path: Path, settings: PrivacySettings | None = None) -> ReleaseSpe
             f"{path.name}: privacy_unit.column: '{spec.privacy_unit.column}' is not the unit of dataset '{spec.dataset}' "
             f"('{dataset.privacy_unit.column}', {dataset.privacy_unit.label}); the budget protects that unit only"
         )
-    budget = dataset.budget_per_period
-    if spec.privacy_loss.epsilon > budget.epsilon or spec.privacy_loss.delta > budget.delta:
+    budget, loss = dataset.budget_per_period, spec.privacy_loss
+    if loss.rho is not None and budget.delta <= 0:
         raise ReleaseSpecError(
-            f"{path.name}: privacy_loss: epsilon {spec.privacy_loss.epsilon} / delta {spec.privacy_loss.delta} exceeds the "
-            f"budget per period of '{spec.dataset}' (epsilon {budget.epsilon} / delta {budget.delta})"
+            f"{path.name}: privacy_loss.rho: the budget per period of '{spec.dataset}' has delta 0; a zCDP release needs a "
+            "delta there (its rho is checked as (epsilon, delta) at that delta)"
+        )
+    alone = (loss.epsilon, loss.delta) if loss.rho is None else (zcdp_epsilon(loss.rho, budget.delta), budget.delta)
+    if alone[0] > budget.epsilon or loss.delta > budget.delta:
+        said = f"epsilon {loss.epsilon} / delta {loss.delta}" if loss.rho is None else f"rho {loss.rho} (epsilon {alone[0]:.3g} at delta {budget.delta:g})"
+        raise ReleaseSpecError(
+            f"{path.name}: privacy_loss: {said} exceeds the budget per period of '{spec.dataset}' (epsilon {budget.epsilon} / delta {budget.delta})"
         )
     problems = declared_sensitivity_problems(spec)
     if problems:

@@ -1,11 +1,22 @@
 """The noise of a release: OpenDP's measurements for the components `privacy.sensitivity` derives.
 
 Each component of a release (an integer vector of bounded sufficient
-statistics, with its L1 sensitivity and share of epsilon; the derivation of
-every sensitivity is in `privacy/sensitivity.py`) receives discrete Laplace
-noise from one OpenDP measurement (`make_laplace` on an integer vector under
-the L1 distance) at scale sensitivity / epsilon, and OpenDP's privacy map
-certifies the epsilon of exactly that measurement.
+statistics, with its sensitivity and share of the release's privacy loss;
+the derivation of every sensitivity is in `privacy/sensitivity.py`) receives
+noise from one OpenDP measurement:
+
+* pure DP (`privacy_loss.epsilon`): discrete Laplace (`make_laplace` on an
+  integer vector under the L1 distance) at scale L1 / epsilon; OpenDP's
+  privacy map certifies the epsilon of exactly that measurement;
+* zCDP (`privacy_loss.rho`): discrete Gaussian (`make_gaussian` on an integer
+  vector under the L2 distance) at scale L2 / sqrt(2 rho); OpenDP's map
+  certifies rho. Its map is rho = d^2 / (2 scale^2) and takes whole-number
+  distances, so an L2 sensitivity that is no whole number (sqrt(2) for two
+  levels) is certified as OpenDP's rho at distance 1 times the squared
+  sensitivity (a whole number), rounded up.
+
+`Noise` names the law and scale of one noisy vector: the intervals
+(`privacy.accuracy`) are derived from exactly that law.
 
 Private group keys: the count per observed key goes through OpenDP's
 Laplace-threshold measurement (`make_laplace_threshold`; a unit touches at
@@ -16,17 +27,39 @@ measures. The threshold is the smallest one whose delta fits the spec.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import opendp.prelude as dp
 
-from privacy.sensitivity import Component
+if TYPE_CHECKING:
+    from privacy.sensitivity import Component
 
 dp.enable_features("contrib")
 
 LAPLACE = "discrete Laplace (OpenDP make_laplace on an integer vector, L1 distance)"
+GAUSSIAN = "discrete Gaussian (OpenDP make_gaussian on an integer vector, L2 distance; zCDP)"
 THRESHOLD = "discrete Laplace with threshold (OpenDP make_laplace_threshold, partition selection)"
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The law of the noise on one vector: discrete Laplace (P(k) ~ exp(-|k| / scale)) or discrete Gaussian (~ exp(-k^2 / 2 scale^2))."""
+
+    law: Literal["laplace", "gaussian"]
+    scale: float
+
+
+def as_noise(noise: Noise | float) -> Noise:
+    """A bare number is a discrete Laplace scale (the law of every pure-DP release).
+
+    >>> as_noise(3), as_noise(Noise("gaussian", 2.0)).law
+    (Noise(law='laplace', scale=3.0), 'gaussian')
+    """
+    return noise if isinstance(noise, Noise) else Noise("laplace", float(noise))
 
 
 # --------------------------------------------------------------------------- OpenDP measurements
@@ -39,27 +72,63 @@ def vector_measurement(scale: float) -> dp.Measurement:
     return dp.m.make_laplace(domain, dp.l1_distance(T="i64"), scale=scale)
 
 
+@cache
+def gaussian_vector_measurement(scale: float) -> dp.Measurement:
+    """Discrete Gaussian noise on a vector of 64-bit integers (L2 metric), rho-zCDP."""
+    domain = dp.vector_domain(dp.atom_domain(T="i64"))
+    return dp.m.make_gaussian(domain, dp.l2_distance(T="i64"), scale=scale)
+
+
+def _measurement(component: Component) -> dp.Measurement:
+    if component.mechanism == "gaussian":
+        return gaussian_vector_measurement(component.scale)
+    return vector_measurement(component.scale)
+
+
 def certified_epsilon(component: Component) -> float:
-    """The epsilon OpenDP's privacy map gives for this component's measurement and sensitivity."""
+    """The epsilon OpenDP's privacy map gives for this (Laplace) component's measurement and sensitivity."""
+    if component.mechanism != "laplace":
+        raise ValueError(f"{component.measure}.{component.part}: a {component.mechanism} component has a rho, not an epsilon")
     return float(vector_measurement(component.scale).map(component.sensitivity))
 
 
+def certified_rho(component: Component) -> float:
+    """The rho OpenDP's privacy map gives for this (Gaussian) component's measurement at its L2 sensitivity.
+
+    >>> from privacy.sensitivity import Component
+    >>> two_levels = Component("m", "sides", ("a", "b", "c"), 1, 2, 0.0, rho=0.04)
+    >>> round(two_levels.scale, 4), round(certified_rho(two_levels), 6)
+    (5.0, 0.04)
+    """
+    if component.mechanism != "gaussian":
+        raise ValueError(f"{component.measure}.{component.part}: a {component.mechanism} component has an epsilon, not a rho")
+    measurement = gaussian_vector_measurement(component.scale)
+    squared = component.l2_squared
+    root = math.isqrt(squared)
+    if root * root == squared:
+        return float(measurement.map(root))
+    return math.nextafter(float(measurement.map(1)) * squared, math.inf)  # the map is d^2 / (2 scale^2): exact in d^2
+
+
 def noisy_vector(values: np.ndarray, component: Component) -> np.ndarray:
-    """The vector with OpenDP's discrete Laplace noise at the component's scale."""
+    """The vector with OpenDP's noise (the component's law) at the component's scale."""
     if values.size == 0:
         return values.astype(np.int64)
-    return np.asarray(vector_measurement(component.scale)(values.astype(np.int64)), dtype=np.int64)
+    return np.asarray(_measurement(component)(values.astype(np.int64)), dtype=np.int64)
 
 
-def count_accuracy(scale: float, alpha: float) -> float:
-    """Half-width a with P(|noise| > a) <= alpha for one discrete Laplace draw (OpenDP's accuracy).
+def count_accuracy(scale: Noise | float, alpha: float) -> float:
+    """Half-width a with P(|noise| > a) <= alpha for one noise draw (OpenDP's accuracy for that law).
 
-    >>> round(count_accuracy(9.0, 0.05), 2), count_accuracy(0.0, 0.05)
-    (27.45, 0.0)
+    >>> round(count_accuracy(9.0, 0.05), 2), count_accuracy(0.0, 0.05), count_accuracy(Noise("gaussian", 10.0), 0.05)
+    (27.45, 0.0, 21.0)
     """
-    if scale == 0:  # no noise at all (an infinite privacy loss, used by the exactness tests)
+    noise = as_noise(scale)
+    if noise.scale == 0:  # no noise at all (an infinite privacy loss, used by the exactness tests)
         return 0.0
-    return float(dp.discrete_laplacian_scale_to_accuracy(scale=scale, alpha=alpha))
+    if noise.law == "gaussian":
+        return float(dp.discrete_gaussian_scale_to_accuracy(scale=noise.scale, alpha=alpha))
+    return float(dp.discrete_laplacian_scale_to_accuracy(scale=noise.scale, alpha=alpha))
 
 
 # --------------------------------------------------------------------------- private keys

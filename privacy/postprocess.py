@@ -215,7 +215,7 @@ def post_process(noisy_cells: pl.DataFrame, spec: ReleaseSpec, components: list[
     if method not in ("nominal", "union"):
         raise ValueError(f"method: '{method}' is not 'nominal' or 'union'")
     level, units_label = spec.confidence_level, spec.privacy_unit.plural_nl
-    scales = {(c.measure, c.part): c.scale for c in components}
+    scales = {(c.measure, c.part): c.noise for c in components}  # the law and scale of each noisy vector
     keys = noisy_cells.select(PERIOD, LEVEL, *spec.groups.dimensions)
     count_measure = next((m for m in spec.measures if isinstance(m, Count)), None)
     group_units = np.maximum(_column(noisy_cells, f"{count_measure.name}|n"), 0.0) if count_measure else None

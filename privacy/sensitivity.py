@@ -30,6 +30,16 @@ measure's count and sum), its scale is sensitivity / epsilon, and OpenDP's
 privacy map certifies the epsilon of exactly that measurement. The release
 is the sequential composition of its components: its epsilon is their sum.
 
+zCDP releases (`privacy_loss.rho`, discrete Gaussian noise) use the L2
+sensitivity instead: per level the change vector has L2 norm at most its L1
+norm (c, c x B, c x B^2), and sqrt(1 + s) per row for multi-select (one in
+the respondent count and one in each of at most s categories, so c x
+sqrt(1 + s)). The levels touch disjoint entries, so the squares add:
+L2^2 = L x (per level)^2, a whole number. A component's share of rho goes by
+the same weights (rho adds under composition), its scale is
+L2 / sqrt(2 rho), and OpenDP's map certifies its rho; the release's rho is
+their sum.
+
 Private group keys: the count per observed key goes through OpenDP's
 Laplace-threshold measurement; a unit touches at most c keys, at most c per
 key (the count component's per-level change).
@@ -37,8 +47,10 @@ key (the count component's per-level change).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from privacy.mechanisms import Noise
 from privacy.spec import Balance, Count, Mean, Quantiles, ReleaseSpec, Shares, Sum
 
 
@@ -51,7 +63,13 @@ class Component:
     columns: tuple[str, ...]  # sufficient-statistic columns, in vector order per group
     sensitivity_per_level: int
     levels: int
-    epsilon: float  # allotted share of the release's epsilon
+    epsilon: float  # allotted share of the release's epsilon (pure DP, discrete Laplace)
+    rho: float = 0.0  # allotted share of the release's rho (zCDP, discrete Gaussian); 0 for Laplace components
+    l2_squared_per_level: int = 0  # squared L2 change per level (zCDP only; see the module docstring)
+
+    @property
+    def mechanism(self) -> str:
+        return "gaussian" if self.rho > 0 else "laplace"
 
     @property
     def sensitivity(self) -> int:
@@ -59,8 +77,19 @@ class Component:
         return self.sensitivity_per_level * self.levels
 
     @property
+    def l2_squared(self) -> int:
+        """Squared L2 sensitivity of the whole vector (the levels touch disjoint entries, so squares add)."""
+        return (self.l2_squared_per_level or self.sensitivity_per_level**2) * self.levels
+
+    @property
     def scale(self) -> float:
+        if self.mechanism == "gaussian":
+            return math.sqrt(self.l2_squared / (2.0 * self.rho))
         return self.sensitivity / self.epsilon
+
+    @property
+    def noise(self) -> Noise:
+        return Noise(self.mechanism, self.scale)
 
 
 def numeric_steps(measure: Sum | Mean | Quantiles) -> tuple[int, int, int, int]:
@@ -105,18 +134,27 @@ def _per_level(measure, part: str, rows: int) -> int:
     return rows
 
 
+def _l2_squared_per_level(measure, part: str, rows: int) -> int:
+    if isinstance(measure, Shares) and measure.multi_select:
+        return rows * rows * (1 + measure.selections)  # (c x sqrt(1 + s))^2
+    return _per_level(measure, part, rows) ** 2
+
+
 def plan(spec: ReleaseSpec) -> list[Component]:
-    """The components of a release with their sensitivity and share of epsilon (see the module docstring)."""
+    """The components of a release with their sensitivity and share of epsilon or rho (see the module docstring)."""
     total_weight = sum(m.weight for m in spec.measures)
     rows, levels = spec.contribution.max_rows_per_unit, len(spec.groups.levels)
+    loss = spec.privacy_loss
     components = []
     for measure in spec.measures:
         parts = stat_columns(measure)
-        share = spec.privacy_loss.epsilon * measure.weight / total_weight / len(parts)
-        components += [
-            Component(measure.name, part, columns, _per_level(measure, part, rows), levels, share)
-            for part, columns in parts.items()
-        ]
+        fraction = measure.weight / total_weight / len(parts)
+        for part, columns in parts.items():
+            if loss.rho is not None:
+                components.append(Component(measure.name, part, columns, _per_level(measure, part, rows), levels, 0.0,
+                                            rho=loss.rho * fraction, l2_squared_per_level=_l2_squared_per_level(measure, part, rows)))
+            else:
+                components.append(Component(measure.name, part, columns, _per_level(measure, part, rows), levels, loss.epsilon * fraction))
     return components
 
 

@@ -281,8 +281,30 @@ Measure = Annotated[Count | Sum | Mean | Quantiles | Shares | Balance, Field(dis
 
 
 class PrivacyLoss(Strict):
-    epsilon: float = Field(gt=0, le=10)
+    """A release's privacy loss: `epsilon` (pure DP, discrete Laplace noise) or `rho` (zCDP, discrete Gaussian noise).
+
+    zCDP suits releases with many figures: the Gaussian's noise grows with the
+    square root of the number of levels instead of linearly. Its rho adds over
+    releases and is turned into (epsilon, delta) by OpenDP where a budget or
+    cap is checked (`privacy.ledger`).
+    """
+
+    epsilon: float | None = Field(default=None, gt=0, le=10, description="pure DP: discrete Laplace noise")
+    rho: float | None = Field(default=None, gt=0, le=5, description="zCDP: discrete Gaussian noise")
     delta: float = Field(ge=0, lt=1e-4, default=0.0)
+
+    @model_validator(mode="after")
+    def _one_kind_of_loss(self) -> PrivacyLoss:
+        if (self.epsilon is None) == (self.rho is None):
+            raise ValueError("privacy_loss: give either epsilon (Laplace noise, pure DP) or rho (Gaussian noise, zCDP), not both or neither")
+        if self.rho is not None and self.delta != 0:
+            raise ValueError("privacy_loss.delta: must be 0 with rho (a zCDP release has no delta of its own; "
+                             "the ledger converts rho to (epsilon, delta) with the dataset's delta)")
+        return self
+
+    @property
+    def mechanism(self) -> str:
+        return "gaussian" if self.rho is not None else "laplace"
 
 
 # --------------------------------------------------------------------------- the spec
@@ -326,6 +348,8 @@ class ReleaseSpec(Strict):
             raise ValueError("contribution.keep: say which rows to keep (e.g. 'amount DESC') when the source may hold "
                              "more rows per unit than max_rows_per_unit")
         if self.groups.keys == "private":
+            if self.privacy_loss.rho is not None:
+                raise ValueError("privacy_loss.rho: private group keys need epsilon and delta (the partition selection is a Laplace threshold)")
             if self.privacy_loss.delta <= 0:
                 raise ValueError("privacy_loss.delta: private group keys need delta > 0 (thresholded partition selection)")
             if not any(isinstance(m, Count) for m in self.measures):
@@ -345,6 +369,9 @@ class ReleaseSpec(Strict):
             measure.pop("rationale", None)
             if measure.get("sum_of_squares") is False:  # a spec without the option keeps the hash it had before it existed
                 measure.pop("sum_of_squares")
+        for key in ("epsilon", "rho"):  # a spec keeps the hash it had before rho existed
+            if data["privacy_loss"].get(key) is None:
+                data["privacy_loss"].pop(key, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def measure(self, name: str):

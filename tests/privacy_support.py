@@ -25,7 +25,7 @@ FIRM = {"kind": "firm", "column": "firm_id", "label": "firm (pseudonymised KvK n
 PERSON = {"kind": "person", "column": "person_id", "label": "person (pseudonymised BSN)"}
 
 
-def settings(epsilon: float = 3.0, delta: float = 0.0, annual_epsilon: float = 200.0, **datasets: float) -> PrivacySettings:
+def settings(epsilon: float = 3.0, delta: float = 1e-6, annual_epsilon: float = 200.0, **datasets: float) -> PrivacySettings:
     """Budgets: 'cgc' per wave at (epsilon, delta) over its mart and a test mart of themes, plus any dataset given as name=epsilon (per month, about persons:
     sources marts.<name>_claims and marts.<name>_person_month); a yearly cap per kind of unit of `annual_epsilon`."""
     data = {"cgc": {"period": "wave", "title_nl": "Gezondheidscheck", "privacy_unit": FIRM, "sources": ["marts.cgc_firm_wave", "marts.cgc_themes"],

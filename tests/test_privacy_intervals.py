@@ -125,9 +125,14 @@ def test_the_noise_quantile_of_two_values_is_exact():
     assert smallest - 1 < threshold <= smallest + 1e-6
 
 
-def test_a_single_count_gets_exactly_the_accuracy_opendp_reports():
-    """The released count's noise interval is OpenDP's accuracy at the same alpha, from OpenDP's own summary."""
-    spec = cgc_spec("cgc_balance")
+@pytest.mark.parametrize("mechanism", ["laplace", "gaussian"])
+def test_a_single_count_gets_exactly_the_accuracy_opendp_reports(mechanism):
+    """The released count's noise interval is OpenDP's accuracy at the same alpha, from OpenDP's own summary.
+
+    Laplace: the spec at epsilon 1.5; Gaussian: the configured zCDP spec, against OpenDP's Context at the count's rho.
+    """
+    spec = cgc_spec("cgc_balance", epsilon=1.5 if mechanism == "laplace" else None)
+    assert spec.privacy_loss.mechanism == mechanism
     with duckdb.connect() as connection:
         make_mart(connection, firms_frame(2_000, ["2025-01"], seed=4))
         cells = level_cells(sufficient_statistics(connection, spec, ["2025-01"]), spec, ["2025-01"])
@@ -137,8 +142,11 @@ def test_a_single_count_gets_exactly_the_accuracy_opendp_reports():
     (count,) = [c for c in components if c.measure == "respondents"]
 
     frame = pl.LazyFrame({"x": [1] * 10})
-    context = dp.Context.compositor(data=frame, privacy_unit=dp.unit_of(contributions=count.sensitivity),
-                                    privacy_loss=dp.loss_of(epsilon=count.epsilon), split_evenly_over=1)
+    if mechanism == "laplace":  # L1 sensitivity 4: a unit with 4 rows in one count
+        unit, loss = dp.unit_of(contributions=count.sensitivity), dp.loss_of(epsilon=count.epsilon)
+    else:  # L2 sensitivity sqrt(4) = 2: a unit with 2 rows in one count moves it by 2 as well
+        unit, loss = dp.unit_of(contributions=math.isqrt(count.l2_squared)), dp.loss_of(rho=count.rho)
+    context = dp.Context.compositor(data=frame, privacy_unit=unit, privacy_loss=loss, split_evenly_over=1)
     summary = context.query().select(dp.len(signed=True)).summarize(alpha=1 - spec.confidence_level)
     assert summary["scale"][0] == pytest.approx(count.scale)
     opendp_accuracy = summary["accuracy"][0]

@@ -22,13 +22,14 @@ import pytest
 
 from privacy.engine import release
 from privacy.loading import release_specs
-from privacy.mechanisms import certified_epsilon, count_accuracy, vector_measurement
+from privacy.ledger import zcdp_epsilon
+from privacy.mechanisms import certified_epsilon, certified_rho, count_accuracy, gaussian_vector_measurement, vector_measurement
 from privacy.sensitivity import plan
-from privacy.spec import ReleaseSpec
+from privacy.spec import PrivacyLoss, ReleaseSpec
 from privacy.statistics import SourceError, level_cells, statistic_names, sufficient_statistics
 from tests.privacy_support import cgc_spec, firms_frame, make_mart, settings
 
-# (measure, part) -> (L1 sensitivity, noise scale) derived by hand:
+# Pure DP (the specs with an epsilon instead of their rho): (measure, part) -> (L1 sensitivity, noise scale) by hand:
 # cgc_balance: 4 levels, epsilon 1.5 over weights 0.5 + 4 x 1 = 4.5
 #   respondents: 4 x 1 = 4, epsilon 1.5 x 0.5 / 4.5 = 0.1667 -> scale 24
 #   each balance: 4 x 1 = 4, epsilon 1.5 / 4.5 = 0.3333 -> scale 12
@@ -36,6 +37,7 @@ from tests.privacy_support import cgc_spec, firms_frame, make_mart, settings
 #   respondents: 2 x 1 = 2 at 0.1111 -> 18; sentiment_mean (with its sum of squares): count 2 x 1, sum 2 x 2 = 4 and
 #   squares 2 x 2^2 = 8, each at 0.2222 / 3 = 0.0741 -> 27, 54 and 108
 #   sentiment_median: 2 x 1 at 0.2222 -> 9; challenges: 2 x (1 + 3) = 8 at 0.4444 -> 18
+LAPLACE_EPSILON = {"cgc_balance": 1.5, "cgc_profile": 1.0}
 DERIVED = {
     "cgc_balance": {("respondents", "count"): (4, 24.0), **{(q, "sides"): (4, 12.0) for q in ("order_book", "investment", "staff_shortage", "sentiment")}},
     "cgc_profile": {
@@ -45,10 +47,26 @@ DERIVED = {
     },
 }
 
+# zCDP (the configured specs): (measure, part) -> (squared L2 sensitivity, noise scale = sqrt(L2^2 / (2 rho))) by hand:
+# cgc_balance: 4 levels, rho 0.08 over weights 4.5
+#   respondents: 4 x 1^2 = 4 at 0.08 x 0.5 / 4.5 = 0.008889 -> sqrt(4 / 0.017778) = 15
+#   each balance: 4 x 1^2 = 4 at 0.08 / 4.5 = 0.017778 -> sqrt(4 / 0.035556) = 10.607
+# cgc_profile: 2 levels, rho 0.0527 over weights 4.5
+#   respondents: 2 at 0.005856 -> 13.07; sentiment_mean at 0.0527 / 4.5 / 3 = 0.003904 each: count 2 x 1 -> 16.0,
+#   sum 2 x 2^2 = 8 -> 32.0, squares 2 x 4^2 = 32 -> 64.0; sentiment_median: 2 at 0.011711 -> 9.2406;
+#   challenges: 2 x 1^2 x (1 + 3) = 8 at 0.023422 -> 13.07 (one row adds 1 to the respondents and to <= 3 categories)
+DERIVED_ZCDP = {
+    "cgc_balance": {("respondents", "count"): (4, 15.0), **{(q, "sides"): (4, 10.6066) for q in ("order_book", "investment", "staff_shortage", "sentiment")}},
+    "cgc_profile": {
+        ("respondents", "count"): (2, 13.0693), ("sentiment_mean", "count"): (2, 16.0065), ("sentiment_mean", "sum"): (8, 32.0130),
+        ("sentiment_mean", "squares"): (32, 64.0260), ("sentiment_median", "bins"): (2, 9.2406), ("challenges", "categories"): (8, 13.0693),
+    },
+}
+
 
 @pytest.mark.parametrize("name", sorted(DERIVED))
 def test_opendp_scale_and_privacy_map_match_the_written_derivation(name):
-    spec = release_specs()[name]
+    spec = cgc_spec(name, epsilon=LAPLACE_EPSILON[name])
     components = plan(spec)
     assert {(c.measure, c.part): (c.sensitivity, pytest.approx(c.scale)) for c in components} == DERIVED[name]
     for component in components:
@@ -58,36 +76,21 @@ def test_opendp_scale_and_privacy_map_match_the_written_derivation(name):
     assert sum(certified_epsilon(c) for c in components) == pytest.approx(spec.privacy_loss.epsilon)
 
 
-def test_each_measure_declares_the_sensitivity_the_engine_derives():
-    for spec in release_specs().values():
-        for measure in spec.measures:
-            assert measure.l1_sensitivity is not None, f"{spec.name}.{measure.name}: write the derivation beside the spec"
-            values = [c for c in plan(spec) if c.measure == measure.name][-1]
-            assert values.sensitivity == measure.l1_sensitivity
-
-
-def test_our_count_scale_equals_opendps_own_polars_derivation():
-    """For a plain count per sector, OpenDP's polars Context derives the same scale as our engine."""
-    frame = pl.LazyFrame({"sector": ["A", "C", "C", "F"]})
-    context = dp.Context.compositor(
-        data=frame,
-        privacy_unit=dp.unit_of(contributions=1),
-        privacy_loss=dp.loss_of(epsilon=0.5),
-        split_evenly_over=1,
-        margins=[dp.polars.Margin(by=["sector"], invariant="keys", max_groups=21)],
-    )
-    summary = context.query().group_by("sector").agg(dp.len(signed=True)).summarize(alpha=0.05)
-    opendp_scale = summary["scale"][0]
-    ours = [c for c in plan(_one_level_count_spec(0.5)) if c.part == "count"][0].scale
-    assert ours == pytest.approx(opendp_scale)
-    assert count_accuracy(ours, 0.05) == pytest.approx(summary["accuracy"][0])
-
-
-def _one_level_count_spec(epsilon: float):
-    spec = cgc_spec("cgc_balance")
-    return spec.model_copy(update={"groups": spec.groups.model_copy(update={"levels": {"sector": ["sector"]}}),
-                                   "measures": [spec.measures[0].model_copy(update={"weight": 1.0, "l1_sensitivity": None})],
-                                   "privacy_loss": spec.privacy_loss.model_copy(update={"epsilon": epsilon})})
+@pytest.mark.parametrize("name", sorted(DERIVED_ZCDP))
+def test_opendp_gaussian_scale_and_zcdp_map_match_the_written_derivation(name):
+    spec = release_specs()[name]
+    components = plan(spec)
+    assert {(c.measure, c.part): (c.l2_squared, pytest.approx(c.scale, rel=1e-4)) for c in components} == DERIVED_ZCDP[name]
+    for component in components:
+        measurement = gaussian_vector_measurement(component.scale)
+        assert certified_rho(component) == pytest.approx(component.rho, rel=1e-9)
+        root = math.isqrt(component.l2_squared)
+        if root * root == component.l2_squared:  # OpenDP's own map at the whole-number L2 sensitivity
+            assert measurement.map(root) == pytest.approx(component.rho, rel=1e-9)
+            assert measurement.map(root + 1) > component.rho  # tight, not generous
+        else:  # sqrt(2), sqrt(8): the map is d^2 / (2 scale^2), so between its values at the whole numbers around
+            assert measurement.map(root) < certified_rho(component) < measurement.map(root + 1)
+    assert sum(certified_rho(c) for c in components) == pytest.approx(spec.privacy_loss.rho)
 
 
 @pytest.mark.parametrize("scale", [0.5, 9.0, 22.5, 45.0])
@@ -111,22 +114,37 @@ def test_one_more_firm_moves_each_vector_by_at_most_its_sensitivity(name):
     with duckdb.connect() as connection:
         make_mart(connection, base)
         before = level_cells(sufficient_statistics(connection, spec, ["2025-01"]), spec, ["2025-01"])
-        widest = {}
+        widest, widest_l2 = {}, {}
         for firm in extra.iter_slices(1):
             make_mart(connection, pl.concat([base, firm]))
             after = level_cells(sufficient_statistics(connection, spec, ["2025-01"]), spec, ["2025-01"])
             for component in plan(spec):
-                columns = list(component.columns)
-                moved = int(np.abs(after.select(columns).to_numpy() - before.select(columns).to_numpy()).sum())
+                columns, key = list(component.columns), (component.measure, component.part)
+                change = after.select(columns).to_numpy() - before.select(columns).to_numpy()
+                moved, moved_l2 = int(np.abs(change).sum()), int((change**2).sum())
                 assert moved <= component.sensitivity, (component.measure, component.part, moved)
-                widest[component.measure, component.part] = max(widest.get((component.measure, component.part), 0), moved)
-    # firms that answer everything (and name 3+ challenges, or an extreme sentiment) reach the bound: it is tight
+                assert moved_l2 <= component.l2_squared, (component.measure, component.part, moved_l2)  # the Gaussian's L2
+                widest[key], widest_l2[key] = max(widest.get(key, 0), moved), max(widest_l2.get(key, 0), moved_l2)
+    # firms that answer everything (and name 3+ challenges, or an extreme sentiment) reach the bounds: they are tight
     assert widest == {(c.measure, c.part): c.sensitivity for c in plan(spec)}
+    assert widest_l2 == {(c.measure, c.part): c.l2_squared for c in plan(spec)}
     assert set(statistic_names(spec)) <= set(before.columns)
 
 
 def test_the_ledger_records_what_opendp_certified(tmp_path):
     spec = cgc_spec("cgc_profile")
+    with duckdb.connect() as connection:
+        make_mart(connection, firms_frame(300, ["2025-01"]))
+        (outcome,) = release(connection, spec, ["2025-01"], settings=settings())
+        components = json.loads(connection.execute("SELECT components FROM privacy.ledger").fetchone()[0])
+    recorded = {(c["measure"], c["part"]): (round(c["l2_sensitivity"] ** 2), c["scale"]) for c in components}
+    assert recorded == {key: (s, pytest.approx(scale, rel=1e-4)) for key, (s, scale) in DERIVED_ZCDP["cgc_profile"].items()}
+    assert sum(c["rho"] for c in components) == pytest.approx(0.0527)
+    assert outcome.epsilon == pytest.approx(zcdp_epsilon(0.0527, 1e-6))  # rho alone as (epsilon, delta) at the dataset's delta
+
+
+def test_the_ledger_records_what_opendp_certified_for_laplace(tmp_path):
+    spec = cgc_spec("cgc_profile", epsilon=1.0)
     with duckdb.connect() as connection:
         make_mart(connection, firms_frame(300, ["2025-01"]))
         (outcome,) = release(connection, spec, ["2025-01"], settings=settings())

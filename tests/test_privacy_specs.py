@@ -63,8 +63,12 @@ def broken(path: list, value) -> dict:
         (["measures", 2, "bin_edges"], [0.5, float("nan"), 5.5], "measures.sentiment_median.bounds: every number (bounds, resolution, bin edges, probabilities) must be finite"),
         (["measures", 3, "max_selections"], 0, "measures.challenges.max_selections: Input should be greater than or equal to 1"),
         (["groups", "levels", "sector"], ["postcode"], "groups.levels.sector: 'postcode' is no public domain"),
-        (["privacy_loss", "delta"], 1e-6, "privacy_loss.delta: must be 0 when all group keys are public"),
-        (["privacy_loss", "epsilon"], 5.0, "privacy_loss: epsilon 5.0 / delta 0.0 exceeds the budget per period of 'cgc'"),
+        (["privacy_loss"], {"epsilon": 1.0, "delta": 1e-6}, "privacy_loss.delta: must be 0 when all group keys are public"),
+        (["privacy_loss"], {"epsilon": 5.0}, "privacy_loss: epsilon 5.0 / delta 0.0 exceeds the budget per period of 'cgc'"),
+        (["privacy_loss", "delta"], 1e-6, "privacy_loss.delta: must be 0 with rho"),
+        (["privacy_loss", "rho"], 0.5, "privacy_loss: rho 0.5 (epsilon 5.22 at delta 1e-06) exceeds the budget per period of 'cgc'"),
+        (["privacy_loss", "epsilon"], 1.0, "privacy_loss: give either epsilon (Laplace noise, pure DP) or rho (Gaussian noise, zCDP)"),
+        (["privacy_loss"], {}, "privacy_loss: give either epsilon"),
         (["dataset"], "onbekend", "dataset: 'onbekend' has no budget in privacy.yaml"),
         (["source"], "marts; DROP TABLE x", "source: String should match pattern"),
         (["contribution", "source_grain"], ["firm_id", "sector"], "contribution.source_grain: must be the unit and period columns"),
@@ -83,8 +87,17 @@ def test_an_invalid_spec_fails_at_load_time_naming_field_and_rule(tmp_path, path
 
 def test_private_keys_need_delta_and_a_count(tmp_path):
     data = broken(["groups"], {"keys": "private", "levels": {"theme": ["theme"]}})
+    with pytest.raises(ReleaseSpecError, match="privacy_loss.rho: private group keys need epsilon and delta"):
+        load_spec(write_spec(tmp_path, "cgc_profile", data))
+    data["privacy_loss"] = {"epsilon": 1.0, "delta": 0}
     with pytest.raises(ReleaseSpecError, match="privacy_loss.delta: private group keys need delta > 0"):
         load_spec(write_spec(tmp_path, "cgc_profile", data))
+
+
+def test_a_zcdp_release_needs_a_delta_in_its_datasets_budget(tmp_path):
+    """rho is checked against the period's budget as (epsilon, delta): a budget of delta 0 cannot hold it."""
+    with pytest.raises(ReleaseSpecError, match="privacy_loss.rho: the budget per period of 'cgc' has delta 0"):
+        load_spec(write_spec(tmp_path, "cgc_profile", BASE), settings(delta=0.0))
 
 
 def test_a_spec_whose_name_differs_from_its_file_is_refused(tmp_path):
