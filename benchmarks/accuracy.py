@@ -28,9 +28,13 @@ total half-width of at most 10 points).
 Engines (same data, same draws of the respondents):
   today      the engine as it is: Laplace on the answer sides per level,
              intervals from the union bound over the box of the three counts.
-  engine nominal  the same noise, the engine's intervals at the nominal level
-             (privacy.accuracy.balance_interval: test inversion on the exact
-             noise law, issue 10.1).
+  engine zCDP  the engine as configured now: discrete Gaussian noise at the
+             scales of config/releases/cgc_balance.yaml (rho 0.08; with
+             cgc_profile the wave's loss is epsilon 2.5 at delta 1e-6) and
+             the engine's intervals (test inversion on the Gaussian law).
+  engine nominal  Laplace at today's epsilon (1.5), the engine's intervals at
+             the nominal level (privacy.accuracy.balance_interval: test
+             inversion on the exact noise law, issue 10.1).
   nominal    the same noise, balance +- 1.96 sd with the sd from the known
              noise variance (delta method): what gls and zcdp build on.
   gls        nominal + consistency across levels (privacy.consistency: GLS of
@@ -77,7 +81,8 @@ from privacy.accuracy import balance_interval as nominal_balance_interval
 from privacy.accuracy_union import balance_interval as union_balance_interval
 from privacy.consistency import consistent_margins, discrete_laplace_variance
 from privacy.loading import release_specs
-from privacy.mechanisms import count_accuracy, vector_measurement
+from privacy.mechanisms import Noise, count_accuracy, vector_measurement
+from privacy.sensitivity import plan
 from privacy.statistics import LEVEL, PERIOD, level_cells, sufficient_statistics
 from privacy.weighting import weighted_figure
 
@@ -92,6 +97,7 @@ QUESTIONS = {
 MARGINS = ["province", "sector", "size_class"]
 LEVELS = ["nation", *MARGINS]
 Z = NormalDist().inv_cdf(0.975)
+PURE_EPSILON = 1.5  # cgc_balance's pure epsilon per wave before it became zCDP: the Laplace engines' budget
 ANNUAL_EPSILON = 30.0  # 12 waves x 2.5 (cgc_balance 1.5 + cgc_profile 1.0), pure epsilon, basic composition
 CELLS_250 = "cells 200-300"  # province, sector and size-class cells with 200 to 300 answers: the "about 250 firms" target
 BALANCE_SHARE = 1.5 / 2.5  # cgc_balance's part of a wave's standard releases
@@ -133,7 +139,7 @@ def rho_for_annual_loss(epsilon: float, delta: float) -> float:
 
 
 def engines(spec, delta: float) -> tuple[list[Engine], dict]:
-    epsilon, levels = spec.privacy_loss.epsilon, len(spec.groups.levels)
+    epsilon, levels = PURE_EPSILON, len(spec.groups.levels)
     weights = {m.name: m.weight for m in spec.measures}
     total_weight = sum(weights.values())
     balance_eps = epsilon * weights["order_book"] / total_weight  # 1.5 / 4.5 today
@@ -163,8 +169,11 @@ def engines(spec, delta: float) -> tuple[list[Engine], dict]:
         "epsilon_year_at_wave_rho": annual_epsilon_of_rho(12 * rho_wave, delta),
         "epsilon_balance": balance_eps,
     }
+    configured = {c.part: c for c in plan(spec)}  # the engine as configured (zCDP since issue 10): its own scales
     return [
         Engine("today", "laplace", laplace, "union", False, True, True, count_scale),
+        Engine("engine zCDP", configured["sides"].mechanism, configured["sides"].scale, "engine", False, True, True,
+               configured["count"].scale),
         Engine("engine nominal", "laplace", laplace, "engine", False, True, True, count_scale),
         Engine("nominal", "laplace", laplace, "nominal", False, True, True, count_scale),
         Engine("gls", "laplace", laplace, "nominal", True, True, True, count_scale),
@@ -275,7 +284,7 @@ def figures(
         else:
             flat = [np.moveaxis(clipped[:, side], -1, 0).ravel() for side in range(3)]
             _, low, high = (
-                np.moveaxis(x.reshape(repeats, -1), 0, -1) for x in nominal_balance_interval(*flat, engine.scale, 0.95)
+                np.moveaxis(x.reshape(repeats, -1), 0, -1) for x in nominal_balance_interval(*flat, Noise(engine.mechanism, engine.scale), 0.95)
             )
         dp_variance = ((high - low) / (2 * Z)) ** 2  # only to combine with sampling in quadrature
     else:
@@ -286,7 +295,7 @@ def figures(
         )
         low, high = estimate - Z * np.sqrt(dp_variance), estimate + Z * np.sqrt(dp_variance)
     if engine.respondents_count:
-        basis = noisy(respondents, engine, engine.count_scale, repeats) if engine.mechanism == "laplace" else answers
+        basis = noisy(respondents, engine, engine.count_scale, repeats) if engine.count_scale else answers
         shown = (basis >= 10) & (answers >= 10)
     else:
         shown = answers >= 10
@@ -328,7 +337,7 @@ def run(args) -> None:
     respondents_count = exact["respondents|n"].to_numpy()
     print(
         f"{args.firms:,} firms, {len(waves)} waves, {respondents.height / len(waves):,.0f} respondents per wave on average, "
-        f"{args.repeats} noise draws per wave; 4 balance questions; cgc_balance epsilon {spec.privacy_loss.epsilon} per wave"
+        f"{args.repeats} noise draws per wave; 4 balance questions; cgc_balance as configured: rho {spec.privacy_loss.rho} per wave (zCDP); the Laplace engines: epsilon {PURE_EPSILON} per wave"
     )
     rows = []
     size_rows = np.flatnonzero(levels == "size_class")

@@ -24,9 +24,10 @@ def test_benchmark_prints_every_level_and_engine(capsys):
         line.split() for line in printed.splitlines() if line.split()[:1] and line.split()[0] in LEVELS and "weighted" not in line
     ]
     rows = [(words[0], " ".join(words[1:-7]), words[-7:]) for words in table]  # level, engine, its 7 numbers
-    assert {"today", "engine nominal", "nominal", "gls", "split", "zcdp", "zcdp@wave+split"} <= {engine for _, engine, _ in rows}
-    today = {level: float(numbers[0]) for level, engine, numbers in rows if engine == "today"}
-    zcdp = {level: float(numbers[0]) for level, engine, numbers in rows if engine == "zcdp"}
-    assert set(today) == set(LEVELS)
+    assert {"today", "engine zCDP", "engine nominal", "nominal", "gls", "split", "zcdp", "zcdp@wave+split"} <= {engine for _, engine, _ in rows}
+    today, zcdp, engine, laplace = ({level: float(numbers[0]) for level, name, numbers in rows if name == wanted}
+                                    for wanted in ("today", "zcdp", "engine zCDP", "engine nominal"))
+    assert set(today) == set(LEVELS) == set(engine)
     assert all(zcdp[level] < today[level] for level in LEVELS)  # at the same annual loss zCDP's noise is smaller
+    assert all(engine[level] < laplace[level] <= today[level] for level in LEVELS)  # (tiny test cells hit the +-100 ceiling)  # the engine as configured: zCDP at the same loss per wave
     assert "zCDP at the same annual loss" in printed and "best possible DP half-width" in printed
