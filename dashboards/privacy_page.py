@@ -33,6 +33,8 @@ def _mechanism_in_dutch(text: str) -> str:
     for part in (text or "").split("; "):
         if part.startswith("discrete Laplace"):
             parts.append("Laplace-ruis (OpenDP)")
+        elif part.startswith("discrete Gaussian"):
+            parts.append("Gauss-ruis (OpenDP, zCDP)")
         elif "threshold" in part.lower():
             parts.append("drempel op de ruis voor het kiezen van groepen (OpenDP)")
         else:
@@ -49,6 +51,8 @@ def ledger_table(ledger: pl.DataFrame) -> pl.DataFrame:
         pl.col("version").alias("Versie"),
         pl.col("epsilon").map_elements(lambda v: nl_number(v, 2), return_dtype=pl.Utf8).alias("Epsilon"),
         pl.col("delta").map_elements(lambda v: nl_number(v, 0) if v == 0 else f"{v:.0e}", return_dtype=pl.Utf8).alias("Delta"),
+        # zCDP releases: their rho (epsilon is then that rho alone at the dataset's delta; rho adds up over releases)
+        pl.col("rho").map_elements(lambda v: nl_number(v, 4) if v > 0 else "-", return_dtype=pl.Utf8).alias("Rho"),
         pl.col("mechanism").map_elements(_mechanism_in_dutch, return_dtype=pl.Utf8).alias("Mechanisme"),
         pl.col("release_name").replace_strict(protected_units(), default=pl.col("privacy_unit")).alias("Beschermde eenheid"),
         pl.col("created_at").dt.strftime("%d-%m-%Y").alias("Gemaakt op"),

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.contracts import SubmissionError
+from privacy.ledger import composed
 from dashboards.cgc import (
     MAX_PEER_HALF_WIDTH,
     balance_releases,
@@ -125,14 +126,17 @@ def test_privacy_page_shows_budget_and_ledger(app):
     app.switch_page("views/privacy.py").run()
     assert not app.exception and not app.error
     ledger = app.table[0].value
-    assert list(ledger.columns) == ["Publicatie", "Meting", "Versie", "Epsilon", "Delta", "Mechanisme", "Beschermde eenheid", "Gemaakt op"]
+    assert list(ledger.columns) == ["Publicatie", "Meting", "Versie", "Epsilon", "Delta", "Rho", "Mechanisme", "Beschermde eenheid", "Gemaakt op"]
     cgc = {name: spec for name, spec in release_specs().items() if spec.dataset == "cgc"}
     dis = {name: spec for name, spec in release_specs().items() if spec.dataset == "dis"}
     # every CGC spec per closed wave (from the first with answers), every DIS spec per closed proposal (3), the running series
     # of each open proposal (2)
     assert len(ledger) == len(cgc) * released_waves() + len(dis) * 3 + 2
     assert set(ledger["Publicatie"]) >= {spec.title for spec in release_specs().values()}
-    per_wave = sum(spec.privacy_loss.epsilon for spec in cgc.values())  # every spec released once per wave
+    # every spec released once per wave: zCDP, so their rho add up and the wave's loss is that sum as (epsilon, delta)
+    losses = [(s.privacy_loss.epsilon or 0.0, s.privacy_loss.delta, s.privacy_loss.rho or 0.0) for s in cgc.values()]
+    per_wave = composed(losses, privacy_settings().datasets["cgc"].budget_per_period.delta)[0]
+    assert per_wave == pytest.approx(2.5, abs=0.01)
     budget, rows = charts(app)[0]
     assert [row["epsilon_spent"] for row in rows if "epsilon_spent" in row and row.get("dataset", "cgc") == "cgc"][:4] == [pytest.approx(per_wave)] * 4
     assert any(layer["mark"]["type"] == "rule" for layer in budget["layer"])
@@ -257,8 +261,11 @@ def test_privacy_page_shows_a_firms_loss_over_12_months(app, pipeline):
     ledger = pl.read_parquet(pipeline.exports / "privacy_ledger.parquet").filter(pl.col("unit_kind") == "firm")
     end = ledger["period_end"].max()
     inside = ledger.filter(pl.col("period_end") > end.replace(year=end.year - 1))
+    # pure epsilons add, the zCDP releases' rho add and are converted at the cap's delta (OpenDP), then both add up
+    loss = composed(list(inside.select("epsilon", "delta", "rho").iter_rows()), privacy_settings().annual_caps["firm"].delta)[0]
+    assert loss < inside["epsilon"].sum()  # less than adding each zCDP release's epsilon alone
     assert tuple(yearly.iloc[0]) == (f"{end:%d-%m-%Y}", str(inside.height), "Gezondheidscheck, Impactsimulaties en consultaties",
-                             nl_number(inside["epsilon"].sum(), 1), "60", nl_number(60 - inside["epsilon"].sum(), 1))
+                             nl_number(loss, 1), "60", nl_number(60 - loss, 1))
     text = " ".join(m.value for m in app.markdown)
     assert "verloor een bedrijf dat overal aan meedeed" in text and "Grens per jaar" in text
 

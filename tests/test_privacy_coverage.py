@@ -36,7 +36,6 @@ true coverage in [0.945, 0.968] a false failure has probability at most
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import duckdb
 import numpy as np
@@ -50,7 +49,7 @@ from privacy.loading import release_specs
 from privacy.postprocess import post_process
 from privacy.sensitivity import plan
 from privacy.statistics import LEVEL, PERIOD, level_cells, sufficient_statistics
-from tests.privacy_support import firms_frame, make_mart
+from tests.privacy_support import firms_frame, make_mart, noiseless
 
 pytestmark = pytest.mark.slow
 RELEASES = 20_000
@@ -96,7 +95,7 @@ def exact_cells(spec, frame: pl.DataFrame, table: str, period: str) -> pl.DataFr
 def coverage(spec, cells: pl.DataFrame, checks, releases: int = RELEASES) -> dict:
     """Measured coverage of dp_low..dp_high per (level, measure, statistic, category) over `releases` releases."""
     components = plan(spec)
-    exact = post_process(cells, spec, [replace(c, epsilon=math.inf, rho=0.0) for c in components])  # no noise at all
+    exact = post_process(cells, spec, noiseless(components))  # no noise at all
     noisy = post_process(_noisy_cells(pl.concat([cells] * releases), components, {}), spec, components)
     measured = {}
     for level, dim, key in (("nation", None, None), *checks["groups"]):

@@ -8,7 +8,6 @@ quantiles once (cached), which takes about a second.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import duckdb
 import numpy as np
@@ -25,7 +24,7 @@ from privacy.mechanisms import count_accuracy
 from privacy.postprocess import post_process
 from privacy.sensitivity import plan
 from privacy.statistics import level_cells, sufficient_statistics
-from tests.privacy_support import cgc_spec, firms_frame, make_mart
+from tests.privacy_support import cgc_spec, firms_frame, make_mart, noiseless
 
 SCALES = st.sampled_from([0.0, 4.0, 12.0])
 COUNTS = st.integers(min_value=-30, max_value=3_000)
@@ -163,7 +162,7 @@ def test_a_mean_without_a_sum_of_squares_takes_its_spread_from_the_released_hist
     spec = release_specs()["dis_impact"]
     frame = dis_frame(2_000)
     cells = exact_cells(spec, frame, "marts.dis_firm_proposal", PROPOSAL).filter(pl.col("level") == "nation")
-    released = post_process(cells, spec, [replace(c, epsilon=math.inf) for c in plan(spec)])
+    released = post_process(cells, spec, noiseless(plan(spec)))
     cell = released.filter(pl.col("measure") == "cost_change_mean").row(0, named=True)
     values = frame["cost_change_euro"].clip(-100_000, 100_000).to_numpy()
     edges = np.asarray(spec.measure("cost_change_median").bin_edges)

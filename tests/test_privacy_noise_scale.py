@@ -16,16 +16,15 @@ import math
 
 import duckdb
 import numpy as np
-import opendp.prelude as dp
 import polars as pl
 import pytest
 
 from privacy.engine import release
-from privacy.loading import release_specs
 from privacy.ledger import zcdp_epsilon
+from privacy.loading import release_specs
 from privacy.mechanisms import certified_epsilon, certified_rho, count_accuracy, gaussian_vector_measurement, vector_measurement
 from privacy.sensitivity import plan
-from privacy.spec import PrivacyLoss, ReleaseSpec
+from privacy.spec import ReleaseSpec
 from privacy.statistics import SourceError, level_cells, statistic_names, sufficient_statistics
 from tests.privacy_support import cgc_spec, firms_frame, make_mart, settings
 

@@ -1,8 +1,9 @@
 """DP tier 3: sampling tests with fixed sizes and a stated false-failure rate (marked slow).
 
 * The noise the engine adds (its own `_noisy_cells`, at every scale of the
-  configured specs) follows the discrete Laplace distribution of the
-  declared scale: a KS test at p = 1e-6. KS on a discrete distribution is
+  configured specs) follows the declared law (discrete Gaussian for the zCDP
+  specs, discrete Laplace for a pure-DP variant) at the declared scale: a KS
+  test at p = 1e-6. KS on a discrete distribution is
   conservative, so a correct engine fails it with probability below 1e-6.
   The same samples must be rejected against a scale 1.3 times larger, which
   shows the test has the power to notice a wrong scale (that check itself
@@ -16,9 +17,6 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import replace
-
 import duckdb
 import numpy as np
 import polars as pl
@@ -30,7 +28,7 @@ from privacy.loading import release_specs
 from privacy.postprocess import post_process
 from privacy.sensitivity import Component, plan
 from privacy.statistics import LEVEL, PERIOD, level_cells, sufficient_statistics
-from tests.privacy_support import firms_frame, make_mart
+from tests.privacy_support import cgc_spec, firms_frame, make_mart, noiseless
 
 pytestmark = pytest.mark.slow
 P_VALUE = 1e-6
@@ -55,6 +53,23 @@ def discrete_laplace(scale: float):
     return stats.dlaplace(1.0 / scale)
 
 
+class DiscreteGaussian:
+    """P(k) proportional to exp(-k^2 / (2 scale^2)) on the integers (written here, apart from the engine's own tables)."""
+
+    def __init__(self, scale: float):
+        self.support = np.arange(-int(14 * scale) - 1, int(14 * scale) + 2)
+        mass = np.exp(-(self.support.astype(float) ** 2) / (2 * scale**2))
+        self.cumulative = np.cumsum(mass) / mass.sum()
+
+    def cdf(self, k: np.ndarray) -> np.ndarray:
+        index = np.searchsorted(self.support, np.floor(k), side="right") - 1
+        return np.where(index < 0, 0.0, self.cumulative[np.clip(index, 0, None)])
+
+
+def declared_law(component: Component, stretch: float = 1.0):
+    return (DiscreteGaussian if component.mechanism == "gaussian" else discrete_laplace)(component.scale * stretch)
+
+
 def discrete_ks_pvalue(samples: np.ndarray, distribution) -> float:
     """KS test of integer samples against a discrete distribution, conservative.
 
@@ -72,17 +87,18 @@ def discrete_ks_pvalue(samples: np.ndarray, distribution) -> float:
     return float(stats.kstwo.sf(distance, samples.size))
 
 
-@pytest.mark.parametrize("name", ["cgc_balance", "cgc_profile"])
-def test_engine_noise_follows_the_declared_discrete_laplace_scale(name):
-    spec = release_specs()[name]
+@pytest.mark.parametrize(("name", "epsilon"), [("cgc_balance", None), ("cgc_profile", None), ("cgc_balance", 1.5)])
+def test_engine_noise_follows_the_declared_law_and_scale(name, epsilon):
+    """The configured (zCDP: discrete Gaussian) specs, and one pure-DP (discrete Laplace) variant."""
+    spec = cgc_spec(name, epsilon=epsilon)
     cells = exact_cells(spec)
     for component in plan(spec):
         copies = max(1, 30_000 // (cells.height * len(component.columns)))
         noise = engine_noise(cells, component, copies)
         assert noise.size >= 20_000
-        fit = discrete_ks_pvalue(noise, discrete_laplace(component.scale))
+        fit = discrete_ks_pvalue(noise, declared_law(component))
         assert fit > P_VALUE, (component.measure, component.part, component.scale, fit)
-        too_wide = discrete_ks_pvalue(noise, discrete_laplace(component.scale * 1.3))
+        too_wide = discrete_ks_pvalue(noise, declared_law(component, 1.3))
         assert too_wide < P_VALUE, (component.measure, component.part, "the KS test cannot tell a wrong scale", too_wide)
 
 
@@ -97,7 +113,7 @@ def test_intervals_cover_the_exact_figure_at_least_95_percent_of_the_time(name):
     spec = release_specs()[name]
     components = plan(spec)
     cells = exact_cells(spec).filter(pl.col(LEVEL).is_in(["nation", "sector"]) & (pl.col("sector").is_null() | (pl.col("sector") == "C")))
-    zero_noise = [replace(c, epsilon=math.inf) for c in components]
+    zero_noise = noiseless(components)
     exact = post_process(cells, spec, zero_noise)
     releases = 2_000
     noisy = post_process(_noisy_cells(pl.concat([cells] * releases), components, {}), spec, components)

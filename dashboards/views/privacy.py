@@ -17,6 +17,7 @@ st.markdown(
     """
 - **Ruis.** Aan elk cijfer voegen we een beetje toevallige ruis toe. Zo kan niemand uit de cijfers afleiden wat één bedrijf heeft geantwoord.
 - **Epsilon.** Epsilon (ε) zegt hoeveel een publicatie over één bedrijf kan verraden. Hoe kleiner epsilon, hoe beter het bedrijf is beschermd, maar hoe meer ruis.
+- **Rho.** De cijfers van de Gezondheidscheck krijgen Gauss-ruis. Daarbij meten we het verlies met rho (ρ). Rho van meerdere publicaties mogen we gewoon optellen. Daarna rekenen we het totaal om naar epsilon, met een heel kleine kans delta (δ) dat de bescherming minder is. Zo krijgt u nauwkeurigere cijfers voor hetzelfde verlies.
 - **Budget per meting.** Alle publicaties over één meting samen mogen niet meer kosten dan het budget. Is het budget op, dan publiceren we over die meting niets meer.
 - **Eén keer maken.** Een publicatie maken we één keer en slaan we op. Daarna tonen we steeds dezelfde cijfers. Vaak kijken levert dus geen nieuwe ruis op om weg te middelen.
 - **x in een tabel.** Dit cijfer tonen we niet, omdat te weinig bedrijven antwoord gaven. Het cijfer zou dan te onzeker zijn en te veel zeggen over losse bedrijven.
@@ -51,7 +52,9 @@ Een bedrijf doet vaak mee: elke maand aan de Gezondheidscheck, en ook aan simula
 Elke publicatie over die gegevens kost een beetje privacy. Over een jaar tellen we alles op wat we
 publiceerden over gegevens uit die 12 maanden, voor een bedrijf dat overal aan meedeed.
 
-- **Samen tellen.** Epsilon van alle publicaties samen is het verlies van zo'n bedrijf in die 12 maanden.
+- **Samen tellen.** Het verlies van alle publicaties samen is het verlies van zo'n bedrijf in die 12 maanden.
+  Epsilon van publicaties met Laplace-ruis tellen we op. Rho van publicaties met Gauss-ruis tellen we op
+  en rekenen we daarna om naar epsilon. Dat totaal is lager dan wanneer we elke publicatie apart zouden omrekenen.
 - **Grens per jaar.** Komt een nieuwe publicatie boven de grens, dan maken we die niet.
 - **Wat betekent het getal?** Eén meting met epsilon 2,5 beschermt een bedrijf goed. Over een heel jaar
   is de bescherming veel zwakker: wie alle cijfers van een jaar naast elkaar legt, leert meer over
