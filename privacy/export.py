@@ -201,6 +201,8 @@ def export_release(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, exp
             "bounding": entry["bounding"],
             "interval_columns": INTERVAL_COLUMNS,
         }
+        if entry.get("rho"):  # zCDP releases only (older files keep their bytes): epsilon is then this rho alone at the dataset's delta
+            metadata["rho"] = repr(entry["rho"])
         table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
         written.append(write_release_file(table, folder / f"{spec.name}_{entry['period']}_v{entry['version']}.parquet"))
     book = codebook(spec)

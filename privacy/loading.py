@@ -121,6 +121,14 @@ def load_spec(path: Path, settings: PrivacySettings | None = None) -> ReleaseSpe
     return spec
 
 
+def release_epsilon(spec: ReleaseSpec, settings: PrivacySettings | None = None) -> float:
+    """The epsilon of one release of `spec` alone: its epsilon, or its rho as (epsilon, delta) at its dataset's delta per period."""
+    if spec.privacy_loss.rho is None:
+        return spec.privacy_loss.epsilon
+    settings = settings or privacy_settings()
+    return zcdp_epsilon(spec.privacy_loss.rho, settings.datasets[spec.dataset].budget_per_period.delta)
+
+
 def load_specs(folder: Path | None = None, settings: PrivacySettings | None = None) -> dict[str, ReleaseSpec]:
     """Every release specification in `folder` (default `config/releases/`), by name."""
     folder = folder or CONFIG_DIR / "releases"

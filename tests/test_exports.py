@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import duckdb
+import pytest
 
 from privacy.loading import release_specs
 from tests.conftest import released_waves
@@ -71,7 +72,10 @@ def test_exports_open_with_duckdb_and_pandas_and_carry_their_privacy_metadata(pi
         entry = ledger[metadata["release_id"]]
         assert float(metadata["epsilon"]) == entry["epsilon"] and metadata["spec_hash"] == entry["spec_hash"]
         assert float(metadata["confidence_level"]) == 0.95 and metadata["privacy_unit"].startswith("firm")
-        assert "make_laplace" in metadata["mechanism"]
+        if release_specs()[name].privacy_loss.rho is None:
+            assert "make_laplace" in metadata["mechanism"] and "rho" not in metadata
+        else:  # zCDP: Gaussian noise, its rho in the file, its epsilon that rho alone at the dataset's delta
+            assert "make_gaussian" in metadata["mechanism"] and float(metadata["rho"]) == pytest.approx(release_specs()[name].privacy_loss.rho)
         # the codebook explains every column, how suppression shows, and how levels relate
         book = folder["codebook"]
         assert set(folder["pandas_columns"]) <= set(book["columns"]), set(folder["pandas_columns"]) - set(book["columns"])

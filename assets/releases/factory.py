@@ -18,7 +18,7 @@ from assets.resources import Warehouse
 from privacy.bounding import grain_violations
 from privacy.engine import releasable_periods, release
 from privacy.ledger import budget_overview, ensure_ledger, entries_frame, ledger_path, mismatches, sync, yearly_loss
-from privacy.loading import privacy_settings, release_specs
+from privacy.loading import privacy_settings, release_epsilon, release_specs
 from privacy.spec import ReleaseSpec
 
 LEDGER = dg.AssetKey(["privacy", "ledger"])
@@ -61,7 +61,8 @@ def build_release_asset(spec: ReleaseSpec) -> dg.AssetsDefinition:
         group_name="releases",
         compute_kind="opendp",
         description=f"{spec.title}: {spec.description.strip()} One row per period x group x measure x statistic (DP).",
-        metadata={"epsilon_per_period": spec.privacy_loss.epsilon, "dataset": spec.dataset, "spec": f"config/releases/{spec.name}.yaml"},
+        metadata={"epsilon_per_period": release_epsilon(spec), "rho_per_period": spec.privacy_loss.rho or 0.0, "dataset": spec.dataset,
+                  "spec": f"config/releases/{spec.name}.yaml"},
     )
     def release_asset(context: dg.AssetExecutionContext, config: ReleaseRun, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as connection:
@@ -79,7 +80,8 @@ def build_release_asset(spec: ReleaseSpec) -> dg.AssetsDefinition:
                 "periods_released": len(by_status["released"]),
                 "periods_reused": len(by_status["reused"]),
                 "periods_refused": dg.MetadataValue.json([o.message for o in by_status["refused"]]),
-                "epsilon_per_period": spec.privacy_loss.epsilon,
+                "epsilon_per_period": release_epsilon(spec),
+                "rho_per_period": spec.privacy_loss.rho or 0.0,
                 "version": config.version,
             }
         )
