@@ -50,7 +50,6 @@ from itertools import pairwise
 
 import numpy as np
 
-from privacy.accuracy_union import mean_interval  # noqa: F401 - the running figures (privacy.continual) still use it
 from privacy.mechanisms import Noise, as_noise, count_accuracy
 
 __all__ = [
@@ -58,6 +57,7 @@ __all__ = [
     "balance_interval",
     "count_interval",
     "mean_interval_nominal",
+    "mean_interval_summed",
     "multi_select_intervals",
     "noise_threshold",
     "quantile_interval",
@@ -286,6 +286,30 @@ def mean_interval_nominal(centred_sum, count, scales: tuple[float, float], centr
     """
     bounds = (steps[0] - centre, steps[1] - centre)
     estimate, low, high = _ratio(centred_sum, count, bounds, scales, (1.0, 0.0), (0.0, 1.0), level)
+    return tuple((centre + x) * resolution for x in (estimate, low, high))
+
+
+def mean_interval_summed(centred_sum, count, sum_noise: Noise | float, sum_draws, count_noise: Noise | float, count_draws,
+                         centre: float, resolution: float, steps: tuple[int, int], level: float):
+    """A mean whose noisy sum and count are each the sum of several independent draws (a running figure's tree nodes).
+
+    Row i's sum carries `sum_draws[i]` draws of `sum_noise`, its count `count_draws[i]` of `count_noise`; the pivot
+    S~ - theta N~ is then noise with weights 1 (sum draws) and -theta (count draws), inverted as for one draw each.
+
+    >>> est, low, high = mean_interval_summed(np.array([100.0]), np.array([100.0]), 0.0, [2], 0.0, [2], 3, 1.0, (1, 5), 0.95)
+    >>> est.tolist(), low.tolist(), high.tolist()
+    ([4.0], [4.0], [4.0])
+    """
+    centred_sum, count = np.asarray(centred_sum, dtype=float), np.asarray(count, dtype=float)
+    sum_draws = np.nan_to_num(np.asarray(sum_draws, dtype=float)).astype(int)
+    count_draws = np.nan_to_num(np.asarray(count_draws, dtype=float)).astype(int)
+    bounds = (steps[0] - centre, steps[1] - centre)
+    estimate, low, high = (np.full(count.shape, np.nan) for _ in range(3))
+    for k, j in {(int(a), int(b)) for a, b in zip(sum_draws, count_draws, strict=True)}:
+        rows = (sum_draws == k) & (count_draws == j)
+        noises = (as_noise(sum_noise),) * k + (as_noise(count_noise),) * j
+        a, d = (1.0,) * k + (0.0,) * j, (0.0,) * k + (1.0,) * j
+        estimate[rows], low[rows], high[rows] = _ratio(centred_sum[rows], count[rows], bounds, noises, a, d, level)
     return tuple((centre + x) * resolution for x in (estimate, low, high))
 
 

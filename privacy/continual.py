@@ -64,7 +64,12 @@ computed from that distribution (`half_width`): exactly, by convolving the
 k distributions, or, where that is too large (the sums, scale ~10^4 to 10^5),
 from the closed-form tail of k continuous Laplace variables plus k (each
 discrete draw is a continuous one plus less than 1 in size), a bound
-conservative by at most k steps of the resolution.
+conservative by at most k steps of the resolution. A running mean S / N
+(noisy sum and count, each summed over its nodes) gets the engine's test
+inversion (`privacy.accuracy.mean_interval_summed`): the pivot S - theta N
+is noise of known law, so the interval holds the exact running mean with the
+stated probability (before: a union bound over the box of S and N, about
+twice as wide on the sum's part).
 """
 
 from __future__ import annotations
@@ -90,7 +95,7 @@ from core.files import public_dir
 from core.landing import write_atomically
 from core.settings import CONFIG_DIR
 from privacy import ledger
-from privacy.accuracy import count_interval, mean_interval
+from privacy.accuracy import count_interval, mean_interval_summed
 from privacy.bounding import literal, require_grain
 from privacy.engine import SpecChanged, _bounding_text
 from privacy.export import _measure_description, write_parquet_atomically
@@ -680,6 +685,14 @@ def _prefix_map(days_released: int, height: int) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"day": pl.Int32, "level": pl.Int32, "node_start": pl.Int32}, orient="row")
 
 
+def _scale_of(frame: pl.DataFrame) -> float:
+    """The one Laplace scale of a part's nodes (every node of a part has the same)."""
+    scales = frame["scale"].drop_nulls().unique()
+    if scales.len() > 1:
+        raise ValueError(f"nodes of one part with several scales: {scales.to_list()}")
+    return float(scales[0]) if scales.len() else 0.0
+
+
 def running_figures(nodes: pl.DataFrame, series: RunningSeries, opens: date, days: int, height: int) -> pl.DataFrame:
     """Released running figures per day from stored nodes: nation and per group, with intervals and suppression.
 
@@ -726,8 +739,11 @@ def running_figures(nodes: pl.DataFrame, series: RunningSeries, opens: date, day
             counts, sums = part(measure.name, "count"), part(measure.name, "sum")
             _, _, centre, _ = numeric_steps(measure)
             count = counts["noisy_value"].to_numpy().astype(float)
-            estimate, low, high = mean_interval(sums["noisy_value"].to_numpy(), widths(sums, alpha / 2), count, widths(counts, alpha / 2),
-                                                centre, measure.resolution, measure.bounds)
+            lower, upper, centre, _ = numeric_steps(measure)
+            estimate, low, high = mean_interval_summed(
+                sums["noisy_value"].to_numpy().astype(float), count, _scale_of(sums), sums["noisy_nodes"].to_numpy(),
+                _scale_of(counts), counts["noisy_nodes"].to_numpy(), centre, measure.resolution, (lower, upper),
+                series.declaration.confidence_level)
             basis, statistic, unit, nodes_used = count, "mean", measure.unit, counts["noisy_nodes"]
         blocks.append(keys.with_columns(
             pl.lit(measure.name).alias("measure"), pl.lit(statistic).alias("statistic"),
