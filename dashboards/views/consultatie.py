@@ -1,7 +1,6 @@
 """Respondent page: react to the articles of an open proposal (stance, the article's question, a comment, an upload),
 then see the released stance shares of the other reactions to that article."""
 
-import logging
 from datetime import date
 
 import streamlit as st
@@ -9,14 +8,12 @@ import streamlit as st
 from accounts.service import firm_kvk_number
 from accounts.store import store
 from content.proposals import article_code, list_proposals, open_proposals
-from core.contracts import SubmissionError
 from core.sources import source
 from dashboards import auth
 from dashboards.consultation import stance_releases, stance_shares
+from dashboards.form_parts import profile_inputs, send
 from dashboards.formatting import nl_date, nl_number
-from dashboards.groups import group_name
 from dashboards.safe import md
-from dashboards.submissions import submit
 
 account = auth.require("respondent")  # every page checks the role itself
 declared = source("consultation")
@@ -39,13 +36,7 @@ with st.container(border=True):
         st.write(md(article.summary))
     st.caption(f"U kunt reageren tot en met {nl_date(proposal.simulation_closes)}.")
 
-left, middle, right = st.columns(3)
-sector = left.selectbox("Sector", declared.fields["sector"].allowed(), index=None, placeholder="Kies uw sector",
-                        format_func=lambda s: f"{s} – {group_name('sector', s)}", key="consultation_sector")
-size_class = middle.selectbox("Bedrijfsgrootte (werkzame personen)", declared.fields["size_class"].allowed(), index=None,
-                              placeholder="Kies de grootte", key="consultation_size_class")
-province = right.selectbox("Provincie", declared.fields["province"].allowed(), index=None, placeholder="Kies uw provincie",
-                           format_func=lambda p: group_name("province", p), key="consultation_province")
+sector, size_class, province = profile_inputs(declared, "consultation")
 
 stances = declared.fields["stance"].labels()
 with st.form("consultation_form"):
@@ -67,14 +58,8 @@ with st.form("consultation_form"):
 if sent:
     record = {"article": article_code(proposal.id, article), "proposal": proposal.id, "sector": sector, "size_class": size_class,
               "province": province, "quote_consent": "yes" if consent else "no", **answers}
-    try:
-        stored = submit("consultation", record, kvk_number)
-    except SubmissionError as error:
-        st.error("Uw reactie is nog niet verstuurd. Controleer deze punten:\n\n" + "\n".join(f"- {md(p)}" for p in error.problems))
-    except Exception:  # noqa: BLE001 - a respondent never sees a traceback
-        logging.getLogger(__name__).exception("saving a consultation reaction failed")
-        st.error("Uw reactie kon niet worden opgeslagen. Probeer het over een paar minuten opnieuw.")
-    else:
+    stored = send("consultation", record, kvk_number, "reactie")
+    if stored is not None:
         st.session_state["consultation_submission"] = stored
         if upload is not None:  # the reaction is safe first; a refused document does not lose it
             from content.uploads import UploadError, store_upload

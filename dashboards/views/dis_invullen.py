@@ -1,6 +1,5 @@
 """Respondent page: estimate what an open proposal would do to the firm (DIS), then see it beside similar firms."""
 
-import logging
 from datetime import date
 
 import streamlit as st
@@ -8,7 +7,6 @@ import streamlit as st
 from accounts.service import firm_kvk_number
 from accounts.store import store
 from content.proposals import list_proposals, open_proposals
-from core.contracts import SubmissionError
 from core.sources import source
 from dashboards import auth
 from dashboards.dis import (
@@ -21,10 +19,9 @@ from dashboards.dis import (
     running_releases,
     running_table,
 )
+from dashboards.form_parts import profile_inputs, send
 from dashboards.formatting import nl_date, nl_number
-from dashboards.groups import group_name
 from dashboards.safe import md
-from dashboards.submissions import submit
 
 account = auth.require("respondent")  # every page checks the role itself
 dis = source("dis")
@@ -70,13 +67,7 @@ with st.container(border=True):
 
 st.subheader("Uw bedrijf")
 st.write(f"U vult in voor uw bedrijf met KvK-nummer eindigend op **{kvk_number[-3:]}** (zo staat het in uw account).")
-left, middle, right = st.columns(3)
-sector = left.selectbox("Sector", dis.fields["sector"].allowed(), index=None, placeholder="Kies uw sector",
-                        format_func=lambda s: f"{s} – {group_name('sector', s)}", key="dis_sector")
-size_class = middle.selectbox("Bedrijfsgrootte (werkzame personen)", dis.fields["size_class"].allowed(), index=None,
-                              placeholder="Kies de grootte", key="dis_size_class")
-province = right.selectbox("Provincie", dis.fields["province"].allowed(), index=None, placeholder="Kies uw provincie",
-                           format_func=lambda p: group_name("province", p), key="dis_province")
+sector, size_class, province = profile_inputs(dis, "dis")
 
 
 def number_field(name: str, container=st):
@@ -108,14 +99,8 @@ with st.form("dis_form"):
 
 if sent:
     record = {"proposal": chosen.id, "sector": sector, "size_class": size_class, "province": province, **answers}
-    try:
-        stored = submit("dis", record, kvk_number)
-    except SubmissionError as error:
-        st.error("Uw inschatting is nog niet verstuurd. Controleer deze punten:\n\n" + "\n".join(f"- {md(p)}" for p in error.problems))
-    except Exception:  # noqa: BLE001 - a respondent never sees a traceback
-        logging.getLogger(__name__).exception("saving a DIS submission failed")
-        st.error("Uw inschatting kon niet worden opgeslagen. Probeer het over een paar minuten opnieuw.")
-    else:
+    stored = send("dis", record, kvk_number, "inschatting")
+    if stored is not None:
         st.session_state["dis_submission"] = stored
 
 stored = st.session_state.get("dis_submission")
