@@ -23,8 +23,8 @@ def cents(euros: str | pl.Expr) -> pl.Expr:
     [26667, 1]
     """
     expression = pl.col(euros) if isinstance(euros, str) else euros
-    # A Decimal with scale 2 times 100 is a whole number of cents; the cast then drops no digits.
-    return (expression.cast(pl.Decimal(38, 2)) * 100).cast(pl.Int64)
+    # A Decimal(p, 2) is stored as its unscaled integer, which is the number of cents: read it, no arithmetic.
+    return expression.cast(pl.Decimal(38, 2)).to_physical().cast(pl.Int64)
 
 
 def euros_to_cents(amount: Decimal) -> int:

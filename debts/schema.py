@@ -59,13 +59,17 @@ ACTIONS = ("afschrijven", "afstemmen_met_schuldhulp", "vriendelijke_herinnering"
            "doorgaan")
 """Recommended actions, in order of precedence (the first rule that applies wins); labels in `debts.labels`."""
 
+REASON_CODES = ("onder_bagatelgrens", "tijdelijke_crisisgrens", "kosten_al_hoog", "niet_rendabel", "herinneringen_verstuurd",
+                "betalingsproblemen", "in_schuldhulp", "onder_bewind", "klein_totaal", "stapeling", "meerdere_vorderingen")
+"""Reason codes, in the order a claim's `reasons` lists them; explanations in `debts.labels.REASONS`."""
+
 ADVICE_SCHEMA = pl.Schema(
     {
         "claim_id": pl.String,
         "person_id": pl.String,
         "creditor": pl.String,
         "action": pl.Enum(ACTIONS),
-        "reasons": pl.List(pl.String),  # reason codes, explained in `debts.labels.REASONS`
+        "reasons": pl.List(pl.Enum(REASON_CODES)),  # reason codes, explained in `debts.labels.REASONS`
         "letter_group": pl.String,  # claims with the same value go in one letter; null: no letter to the person
         "projected_cost_cents": pl.Int64,  # total collection costs if collection goes on to the bailiff (so far + still to come)
         "projected_saving_cents": pl.Int64,  # collection costs the recommended action avoids
