@@ -127,6 +127,10 @@ class CrisisOverride(_Strict):
         return self.start <= day <= self.end
 
 
+CAN_BE_SWITCHED_OFF = frozenset({"max_claims_in_collection", "crisis"})
+"""Values an organisation may set to null to switch off what its type sets (every other null is inherited)."""
+
+
 class RuleValues(_Strict):
     """Values an organisation type or an organisation may set; a missing value is inherited (organisation > type > defaults)."""
 
@@ -188,9 +192,11 @@ class RulesSettings(_Strict):
             levels.append(self.organisations[creditor])
 
         def pick(field: str) -> Any:
+            # A value left out, or null, is inherited; but a null cap or crisis is a value: "none here".
             for level in reversed(levels):
-                if field in level.model_fields_set or level is self.defaults:
-                    return getattr(level, field)
+                value = getattr(level, field)
+                if level is self.defaults or (field in level.model_fields_set and (value is not None or field in CAN_BE_SWITCHED_OFF)):
+                    return value
             return None
 
         ordinary = euros_to_cents(pick("bagatelle_threshold"))
