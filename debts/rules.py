@@ -39,8 +39,15 @@ criteria of a person in counselling is better proposed for write-off (the
 counsellor is told by the reason `in_schuldhulp`) than kept open.
 
 Letters: all small claims (below `small_claim_limit`) of one person at one
-organisation that send the person a letter (every action but coordination
-and pausing) share one `letter_group`; a larger claim has its own.
+organisation share one `letter_group` (a paused claim too: the letter says
+it waits); a larger claim has its own; a coordinated claim has none (the
+counsellor or administrator is contacted, not the person).
+
+Savings: an action that stops escalation (write-off, coordination, friendly
+reminder, payment plan, pause: as long as it lasts) avoids the costs still
+to come; bundling and going on avoid none in this model (bundling saves
+postage and handling, which it does not price; the WIK and the Wahv charge
+per claim).
 
 Minimal disclosure: the only facts that cross organisations are two booleans
 per claim (`small_debts_elsewhere`, `in_debt_counselling_anywhere`) and the
