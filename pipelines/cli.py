@@ -92,9 +92,11 @@ def generate(
     waves: int = typer.Option(24, min=1, max=48, help="Number of monthly waves."),
     last_wave: str = typer.Option(None, help="Last wave (YYYY-MM); default: last month."),
     seed: int = typer.Option(20261122, help="Random seed (same seed, same files)."),
+    debt_persons: int = typer.Option(6_000, min=0, max=2_000_000, help="Persons with debt signals (about 2.5 claims each)."),
 ) -> None:
     """Synthetic data: CGC exports (CSV and JSON lines, about 1 % defects) into data/landing/cgc/, the five demo
-    proposals into the policy pipeline, and the firms' impact estimates (DIS) into data/landing/dis/."""
+    proposals into the policy pipeline, the firms' impact estimates (DIS) into data/landing/dis/, and the creditors'
+    monthly debt-signal deliveries (CSV and Parquet, about 1 % defects) into data/landing/debt_signal/."""
     from datetime import date
 
     import polars as pl
@@ -126,6 +128,11 @@ def generate(
     with store() as connection:
         letters = ensure_demo_uploads(connection, reactions, proposals, seed=seed)
     console.print(f"{len(letters)} documents (PDF, Word) sent with consultation reactions, in {current.data_dir / 'uploads'}")
+    if debt_persons:
+        from core.synthetic_debts import generate_debts
+
+        deliveries = generate_debts(current.landing, current.synthetic, date.today(), persons=debt_persons, seed=seed)
+        console.print(f"{len(deliveries)} debt-signal deliveries for {debt_persons} persons in {current.landing / 'debt_signal'}")
 
 
 @app.command()

@@ -27,7 +27,7 @@ def blueprint(declared: Source) -> dict:
     kept = row_columns(declared)
     required = [field.pseudonym or name for name, field in declared.fields.items() if field.required and field.type != "free_text"]
     return {
-        "mart": declared.mart,
+        "delivery_mart": declared.mart,  # not "mart": SQLMesh names a model by its template, and unit_period.py has "marts.@{mart}"
         "latest_model": f"staging.{declared.name}_latest",
         "key": declared.key,
         "period": declared.period.field,
@@ -44,20 +44,9 @@ def blueprint(declared: Source) -> dict:
     }
 
 
-@model(
-    "marts.@{mart}",
-    is_sql=True,
-    kind="FULL",
-    grains=["@{key}", "@{period}"],
-    owner="data_engineering",
-    description="@description",
-    audits=[
-        ("not_null", {"columns": parse_one("@not_null_columns")}),
-        ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")}),
-        ("forall", {"criteria": parse_one("@answer_rules")}),
-    ],
-    blueprints=[blueprint(declared) for declared in sources().values() if declared.latest == "row"],
-)
+BLUEPRINTS = [blueprint(declared) for declared in sources().values() if declared.latest == "row"]
+
+
 def key_period(evaluator: MacroEvaluator) -> str:
     comments = evaluator.blueprint_var("comments")
     selected = ",\n".join(f'  "{column}" /* {comments[column]} */' for column in evaluator.blueprint_var("kept"))
@@ -66,3 +55,21 @@ SELECT
 {selected}
 FROM {evaluator.blueprint_var("latest_model")}
 """
+
+
+# Only with a blueprint: a model without any would be one model of the literal name (and its variables undefined).
+if BLUEPRINTS:
+    key_period = model(
+        "marts.@{delivery_mart}",
+        is_sql=True,
+        kind="FULL",
+        grains=["@{key}", "@{period}"],
+        owner="data_engineering",
+        description="@description",
+        audits=[
+            ("not_null", {"columns": parse_one("@not_null_columns")}),
+            ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")}),
+            ("forall", {"criteria": parse_one("@answer_rules")}),
+        ],
+        blueprints=BLUEPRINTS,
+    )(key_period)

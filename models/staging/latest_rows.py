@@ -41,21 +41,13 @@ def blueprint(declared: Source) -> dict:
     }
 
 
-@model(
-    "staging.@{source}_latest",
-    is_sql=True,
-    kind="VIEW",
-    grains=["@{key}", "@{period}"],
-    owner="data_engineering",
-    description="@description",
-    audits=[
-        ("not_null", {"columns": parse_one("@not_null_columns")}),
-        ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")}),
-    ],
-    blueprints=[blueprint(declared) for declared in sources().values() if declared.latest == "row"],
-)
+BLUEPRINTS = [blueprint(declared) for declared in sources().values() if declared.latest == "row"]
+
+
 def latest_rows(evaluator: MacroEvaluator) -> str:
-    key, period, submitted_at = (evaluator.blueprint_var(name) for name in ("key", "period", "submitted_at"))
+    key = evaluator.blueprint_var("key")
+    period = evaluator.blueprint_var("period")
+    submitted_at = evaluator.blueprint_var("submitted_at")
     comments = evaluator.blueprint_var("comments")
     selected = ",\n".join(f'  "{column}" /* {comments[column]} */' for column in evaluator.blueprint_var("kept"))
     return f"""
@@ -64,3 +56,20 @@ SELECT
 FROM {evaluator.blueprint_var("raw")}
 QUALIFY ROW_NUMBER() OVER (PARTITION BY "{key}", "{period}" ORDER BY "{submitted_at}" DESC, loaded_at DESC, file_hash DESC, row_number DESC) = 1
 """
+
+
+# Only with a blueprint: a model without any would be one model of the literal name (and its variables undefined).
+if BLUEPRINTS:
+    latest_rows = model(
+        "staging.@{source}_latest",
+        is_sql=True,
+        kind="VIEW",
+        grains=["@{key}", "@{period}"],
+        owner="data_engineering",
+        description="@description",
+        audits=[
+            ("not_null", {"columns": parse_one("@not_null_columns")}),
+            ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")}),
+        ],
+        blueprints=BLUEPRINTS,
+    )(latest_rows)
