@@ -48,14 +48,14 @@ NUMBER_RULE = "is geen getal (gebruik cijfers, met een komma of punt voor decima
 # minus sign, no currency sign, no thousands separators, no spaces, no exponent: '65', '65.00', '8.5', '1234,56', '-12.30'.
 # Parsed exactly (decimal, never a float); more than two decimals is refused, not rounded.
 MONEY = rf"^-?[0-9]{{1,{MONEY_PRECISION - MONEY_SCALE}}}([.,][0-9]{{1,{MONEY_SCALE}}})?$"
-MONEY_RULE = ("is geen bedrag in euro's met hoogstens 2 decimalen (bijvoorbeeld 65,00 of 8.5; zonder valutateken, "
+MONEY_RULE = ("is geen bedrag in euro's met hoogstens 2 decimalen (bijvoorbeeld 65,00 of 8.5, zonder valutateken, "
               "duizendtallen of spaties)")
-NEGATIVE_RULE = "is negatief; een bedrag mag hier niet onder 0 liggen"
+NEGATIVE_RULE = "is negatief: een bedrag mag hier niet onder 0 liggen"
 DATE_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # strptime alone would take '2025-1-5'
 DATE_RULE = "is geen geldige datum (verwacht JJJJ-MM-DD)"
 FUTURE_RULE = "ligt in de toekomst"
 FLAG_RULE = "is geen ja/nee-waarde (gebruik true/false, ja/nee of 1/0)"
-ELFPROEF_RULE = "voldoet niet aan de elfproef (geen geldig BSN; controleer het nummer)"  # never the number itself
+ELFPROEF_RULE = "voldoet niet aan de elfproef (geen geldig BSN, controleer het nummer)"  # never the number itself
 
 
 def not_before_rule(value: str, other_field: SourceField, other: str) -> str:

@@ -100,13 +100,15 @@ def parsed_flag(column: str) -> pl.Expr:
 
 
 def passes_elfproef(column: str) -> pl.Expr:
-    """The BSN's eleven-test on 9 digits, set-wise: 9*d1 + 8*d2 + ... + 2*d8 - d9 is a multiple of 11 (as `stdnum.nl.bsn`).
+    """The BSN's eleven-test on 9 digits, set-wise: 9*d1 + 8*d2 + ... + 2*d8 - d9 is a multiple of 11, and the
+    number is not 0 (exactly `stdnum.nl.bsn.is_valid` on 9 digits; the hypothesis test found the 0).
 
-    Only meaningful where the value is 9 ASCII digits (the identifier's pattern says so first).
+    Anything but 9 ASCII digits fails (as `core.contracts.passes_elfproef`).
     """
     digits = [pl.col(column).str.slice(i, 1).cast(pl.Int64, strict=False) for i in range(9)]
     weighted = sum(((9 - i) * digit for i, digit in enumerate(digits[:8])), -digits[8])
-    return (weighted % 11) == 0
+    nine_digits = pl.col(column).str.contains(r"^[0-9]{9}$")
+    return (nine_digits & ((weighted % 11) == 0) & (pl.col(column) != "000000000")).fill_null(False)
 
 
 def _money_decimal(bound: float) -> pl.Expr:
