@@ -15,9 +15,14 @@ For each new file that can be read:
 1. decode (UTF-8, a byte-order mark is dropped; anything else is detected,
    read, and every row quarantined with the encoding named), recognise the
    CSV separator (',', ';' or tab) and parse CSV or JSON lines as strings;
+   a Parquet delivery's declared columns become the same strings
+   (`_parquet_text`: decimals exactly, dates as JJJJ-MM-DD), so one set of
+   rules reads every format;
 2. validate every row with the vectorised rules of `core.validation`;
 3. sort valid rows into new, exact duplicates (of an earlier row in this file
-   or in `raw`) and conflicts (a known key, e.g. response_id, with other answers);
+   or in `raw`) and conflicts (a known key, e.g. response_id, with other answers;
+   for a `latest: row` source the key with its submitted_at, e.g. a claim in
+   one delivery);
 4. pseudonymise the declared identifier (HMAC, set-wise) and scrub personal
    data from free text (`core.scrub`: e-mail addresses, phone numbers, IBANs,
    BSN and KvK numbers, addresses, names become Dutch placeholders);

@@ -52,6 +52,7 @@ from core.sources import source
 SOURCE = "debt_signal"
 DEFECT_KINDS = ("bad_bsn", "negative_amount", "unknown_stage", "future_date", "three_decimals")
 STAGES = ("herinnering", "aanmaning", "incasso", "deurwaarder")
+STAGE_STARTS = np.array([0.0, 1.0, 2.5, 5.0])  # months after opening (at speed 1) at which each stage begins
 PARQUET_TYPES = ("cjib", "duo", "belastingdienst_toeslagen", "uwv")  # the national creditors deliver Parquet
 
 
@@ -61,7 +62,7 @@ class CreditorKind:
 
     share: float  # of all claims
     debts: dict[str, float]  # debt_type -> share within this creditor type
-    speed: float  # stages per month (1: a stage a month; 0.4: slow, like DUO)
+    speed: float  # how fast a claim runs through STAGE_STARTS (1: aanmaning after a month; 0.4: slow, like DUO)
     reports_flags: float  # chance that the creditor knows (and fills) a person's counselling/administration flags
 
 
@@ -243,12 +244,13 @@ def states(claims: pl.DataFrame, persons: pl.DataFrame, month: str, today: date)
         age=(pl.lit(end) - pl.col("opened_on")).dt.total_days().cast(pl.Float64) / 30.4
     ).filter(pl.col("age") < pl.col("lifetime_months"))
     age, speed = frame["age"].to_numpy(), frame["speed"].to_numpy()
-    stage = np.minimum(np.floor(age * speed), 3).astype(int)
+    stage = (np.searchsorted(STAGE_STARTS, age * speed, side="right") - 1).clip(0, 3)
     original = frame["original_amount"].to_numpy()
     costs = _costs(frame["creditor_type"].to_numpy(), frame["debt_type"].to_numpy(), original, stage)
     paid = np.where(frame["pays_part"].to_numpy(), np.clip(age / frame["lifetime_months"].to_numpy(), 0, 0.9), 0.0)
     principal = np.round(original * (1 - paid), 2)
-    stage_began = [opened + timedelta(days=int(30.4 * s / max(v, 0.05))) for opened, s, v in zip(frame["opened_on"], stage, speed, strict=True)]
+    stage_began = [opened + timedelta(days=int(30.4 * STAGE_STARTS[s] / max(v, 0.05)))
+                   for opened, s, v in zip(frame["opened_on"], stage, speed, strict=True)]
     last_action = [min(began, end) for began in stage_began]
     reminders = stage + (age > 0.5) + (stage >= 1)
     flags = persons.select("in_debt_counselling", "under_administration", "payment_problems")[frame["person"].to_numpy()]
@@ -334,7 +336,8 @@ def generate_debts(landing: Path, truth_dir: Path, today: date, persons: int = 6
                    defect_rate: float = 0.01) -> list[Path]:
     """Write the monthly deliveries of the last `months` closed months into `landing/debt_signal/`; returns the files.
 
-    `persons` sets the scale (about 2.5 claims each, so 6,000 persons give about 15,000 claims and some 30,000 rows).
+    `persons` sets the scale: about 2.5 claims each, of which about half are open during the window, so 6,000
+    persons give about 7,500 claims in some 17,000 rows over three months (800 persons: about 2,400 rows).
     The truth (persons with their BSN, the defects) goes to `truth_dir`.
     """
     rng = np.random.default_rng(seed)

@@ -81,7 +81,7 @@ def data_dir(path: Path):
             os.environ["MKB_DATA_DIR"] = before
 
 
-DEBT_PERSONS = 800  # the fixture's persons with debt signals (about 2,000 claims over 3 monthly deliveries)
+DEBT_PERSONS = 800  # the fixture's persons with debt signals (about 1,000 claims in 2,400 rows over 3 monthly deliveries)
 
 
 def generate_installation(installation: Installation, firms: int, waves: int, seed: int = 7) -> None:

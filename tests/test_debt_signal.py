@@ -19,7 +19,8 @@ from core.contracts import invalid_fields, passes_elfproef, validate_row
 from core.ingest import ingest_bytes
 from core.sources import source
 from core.synthetic_debts import DEFECT_KINDS, failing_bsn, valid_bsns
-from core.validation import normalise, passes_elfproef as polars_elfproef, with_reasons
+from core.validation import normalise, with_reasons
+from core.validation import passes_elfproef as polars_elfproef
 from tests.conftest import TEST_KEY
 
 NAME = "debt_signal"
@@ -266,7 +267,7 @@ def test_the_mart_has_one_row_per_claim_per_month_from_its_latest_delivery(pipel
 
 
 def test_mart_amounts_equal_the_delivered_text_to_the_cent(pipeline):
-    csv_path = sorted((pipeline.landing / NAME).glob("gemeente_*.csv"))[-1]
+    csv_path = max((pipeline.landing / NAME).glob("gemeente_*.csv"))
     delivered = pl.read_csv(csv_path, separator=";", infer_schema=False).head(200)
     with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
         mart = connection.execute(
@@ -282,7 +283,7 @@ def test_mart_amounts_equal_the_delivered_text_to_the_cent(pipeline):
 
 
 def test_generated_valid_rows_pass_the_contract_too(pipeline):
-    path = sorted((pipeline.landing / NAME).glob("zorgverzekeraar_*.csv"))[0]
+    path = min((pipeline.landing / NAME).glob("zorgverzekeraar_*.csv"))
     rows = pl.read_csv(path, infer_schema=False).head(300).to_dicts()
     defects = set(pl.read_parquet(pipeline.synthetic / "debt_defects.parquet").filter(pl.col("file_name") == path.name)["row_number"])
     refused = [i + 1 for i, row in enumerate(rows) if invalid_fields(row, NAME)]
