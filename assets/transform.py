@@ -23,8 +23,24 @@ def mart_key(declared: Source) -> dg.AssetKey:
     return dg.AssetKey(["marts", declared.mart])
 
 
+def latest_key(declared: Source) -> dg.AssetKey:
+    return dg.AssetKey(["staging", f"{declared.name}_latest"])
+
+
+def staging_keys(declared: Source) -> list[dg.AssetKey]:
+    """The staging views of a source: answers and profiles, or the latest rows of a `latest: row` source."""
+    return [latest_key(declared)] if declared.latest == "row" else [answers_key(declared), profiles_key(declared)]
+
+
 def _specs(declared: Source) -> list[dg.AssetSpec]:
     unit, period = declared.unit, declared.period.field
+    if declared.latest == "row":
+        return [
+            dg.AssetSpec(latest_key(declared), deps=[raw_key(declared)], group_name="transform",
+                         description=f"The latest row per {declared.key} per {period} of {declared.title}, whole (view)."),
+            dg.AssetSpec(mart_key(declared), deps=[latest_key(declared)], group_name="transform",
+                         description=f"Private mart: one row per {declared.key} per {period} (privacy unit: {unit})."),
+        ]
     return [
         dg.AssetSpec(answers_key(declared), deps=[raw_key(declared)], group_name="transform",
                      description=f"Latest answer per {unit} per {period} per question of {declared.title} (view)."),
@@ -45,6 +61,8 @@ def sqlmesh_models(context: dg.AssetExecutionContext, warehouse: Warehouse):
             rows, periods = connection.execute(
                 f"SELECT COUNT(*), COUNT(DISTINCT {declared.period.field}) FROM marts.{declared.mart}"
             ).fetchone()
-        yield dg.MaterializeResult(asset_key=answers_key(declared), metadata={"models_changed": ", ".join(outcome["models_changed"]) or "none"})
-        yield dg.MaterializeResult(asset_key=profiles_key(declared))
+        first, *others = staging_keys(declared)
+        yield dg.MaterializeResult(asset_key=first, metadata={"models_changed": ", ".join(outcome["models_changed"]) or "none"})
+        for key in others:
+            yield dg.MaterializeResult(asset_key=key)
         yield dg.MaterializeResult(asset_key=mart_key(declared), metadata={"rows": rows, "periods": periods})

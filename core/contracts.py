@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -21,14 +22,17 @@ from pydantic import (
     ConfigDict,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     create_model,
+    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
+from stdnum.nl import bsn as _bsn
 
 from core import reference
 from core.messages import ANSWERS_LABEL, dutch_problems
-from core.sources import TIMESTAMP_FORMAT, Source, SourceField, source
+from core.sources import DATE_FORMAT, FLAG_VALUES, MONEY_PRECISION, MONEY_SCALE, TIMESTAMP_FORMAT, Source, SourceField, source
 
 KVK_PATTERN = source("cgc").fields["kvk_number"].pattern  # accounts check a respondent's KvK number the same way
 NO_ANSWER_RULE = "beantwoord ten minste één vraag"
@@ -39,6 +43,33 @@ def part_of_rule(value: str, whole_field, whole: str) -> str:
     return f"'{value}' hoort niet bij {whole_field.label.lower()} '{whole}'"
 NUMBER = r"^[+-]?[0-9]+([.,][0-9]+)?$"
 NUMBER_RULE = "is geen getal (gebruik cijfers, met een komma of punt voor decimalen)"
+
+# Money: what a sender may deliver is euros with at most two decimals, a point or a comma before them, an optional
+# minus sign, no currency sign, no thousands separators, no spaces, no exponent: '65', '65.00', '8.5', '1234,56', '-12.30'.
+# Parsed exactly (decimal, never a float); more than two decimals is refused, not rounded.
+MONEY = rf"^-?[0-9]{{1,{MONEY_PRECISION - MONEY_SCALE}}}([.,][0-9]{{1,{MONEY_SCALE}}})?$"
+MONEY_RULE = ("is geen bedrag in euro's met hoogstens 2 decimalen (bijvoorbeeld 65,00 of 8.5, zonder valutateken, "
+              "duizendtallen of spaties)")
+NEGATIVE_RULE = "is negatief: een bedrag mag hier niet onder 0 liggen"
+DATE_SHAPE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # strptime alone would take '2025-1-5'
+DATE_RULE = "is geen geldige datum (verwacht JJJJ-MM-DD)"
+FUTURE_RULE = "ligt in de toekomst"
+FLAG_RULE = "is geen ja/nee-waarde (gebruik true/false, ja/nee of 1/0)"
+ELFPROEF_RULE = "voldoet niet aan de elfproef (geen geldig BSN, controleer het nummer)"  # never the number itself
+
+
+def not_before_rule(value: str, other_field: SourceField, other: str) -> str:
+    """"'2025-01-02' ligt vóór Geopend op (opened_on) '2025-03-01'": the rule of a `not_before` field (contract and polars rules agree)."""
+    return f"'{value}' ligt vóór {other_field.label} '{other}'"
+
+
+def passes_elfproef(number: str) -> bool:
+    """The BSN's eleven-test (python-stdnum's `stdnum.nl.bsn`), on exactly 9 digits (the pattern has said so first).
+
+    >>> passes_elfproef("111222333"), passes_elfproef("111222334")
+    (True, False)
+    """
+    return len(number) == 9 and number.isdigit() and number.isascii() and _bsn.is_valid(number)
 
 EDGE_WHITESPACE = "\t\n\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 """What is stripped from both ends of every field, here and in `core.validation`.
@@ -130,6 +161,72 @@ def _parse_timestamp(value: Any) -> Any:
     return value
 
 
+def _timestamp(field: SourceField):
+    def check(value: Any) -> Any:
+        value = _parse_timestamp(value)
+        if field.not_in_future and isinstance(value, datetime) and value.date() > date.today():
+            raise ValueError(f"'{value.strftime(TIMESTAMP_FORMAT)}' {FUTURE_RULE}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _date(field: SourceField):
+    """Exactly 'JJJJ-MM-DD' (a calendar date), not after today where the field says so."""
+
+    def check(value: Any) -> Any:
+        value = _blank_to_none(value)
+        if not isinstance(value, str):
+            return value
+        try:
+            if not re.fullmatch(DATE_SHAPE, value):
+                raise ValueError
+            parsed = datetime.strptime(value, DATE_FORMAT).date()
+        except ValueError:
+            raise ValueError(f"'{value}' {DATE_RULE}") from None
+        if field.not_in_future and parsed > date.today():
+            raise ValueError(f"'{value}' {FUTURE_RULE}")
+        return parsed
+
+    return BeforeValidator(check)
+
+
+def _money(field: SourceField):
+    """Euros with cents, exactly (a Decimal of scale 2), within the declared bounds."""
+    minimum, maximum = Decimal(repr(field.minimum)), Decimal(repr(field.maximum))
+
+    def check(value: Any) -> Any:
+        value = _blank_to_none(value)
+        if value is None or isinstance(value, bool):
+            return value
+        text = value if isinstance(value, str) else str(value)
+        if not re.fullmatch(MONEY, text):
+            raise ValueError(f"'{text}' {MONEY_RULE}")
+        amount = Decimal(text.replace(",", "."))
+        if amount < 0 <= minimum:
+            raise ValueError(f"'{text}' {NEGATIVE_RULE}")
+        if not minimum <= amount <= maximum:
+            raise ValueError(range_rule(field, text))
+        return amount.quantize(Decimal(1).scaleb(-MONEY_SCALE))
+
+    return BeforeValidator(check)
+
+
+def _flag(value: Any) -> Any:
+    value = _blank_to_none(value)
+    if isinstance(value, str):
+        if value not in FLAG_VALUES:
+            raise ValueError(f"'{value}' {FLAG_RULE}")
+        return FLAG_VALUES[value]
+    return value
+
+
+def _elfproef(value: str) -> str:
+    if not passes_elfproef(value):
+        raise ValueError(ELFPROEF_RULE)
+    return value
+
+
 def range_rule(field: SourceField, text: str) -> str:
     """The Dutch rule for a number outside its declared bounds, naming the value as it was typed."""
     unit = f" {field.unit}" if field.unit else ""
@@ -177,8 +274,16 @@ def _annotation(field: SourceField) -> tuple[Any, Any]:
     optional = not field.required
     if field.type in ("text", "identifier"):
         kind: Any = Annotated[str, Blank, StringConstraints(pattern=field.pattern)]
+        if field.check == "elfproef":
+            kind = Annotated[kind, AfterValidator(_elfproef)]
     elif field.type == "timestamp":
-        kind = Annotated[datetime, BeforeValidator(_parse_timestamp)]
+        kind = Annotated[datetime, _timestamp(field)]
+    elif field.type == "date":
+        kind = Annotated[date, _date(field)]
+    elif field.type == "money":
+        kind = Annotated[Decimal, _money(field)]
+    elif field.type == "flag":
+        kind = Annotated[bool, BeforeValidator(_flag)]
     elif field.type == "choice":
         kind = Annotated[_one_of(field.allowed()), BeforeValidator(_number_to_code if field.integer_codes else _blank_to_none)]
     elif field.type == "multi_choice":
@@ -223,11 +328,27 @@ def row_model(name: str) -> type[BaseModel]:
     return _row_model(name, reference.dynamic_codes(domains))
 
 
+def _not_before(declared: Source, name: str):
+    """A date not before an earlier field's date: checked on the field, once both dates are valid (as the polars rule),
+    whatever the other fields hold. `info.data` holds the earlier fields that passed."""
+    other = declared.fields[name].not_before
+
+    def check(value: date | None, info: ValidationInfo) -> date | None:
+        earliest = info.data.get(other)
+        if value is not None and earliest is not None and value < earliest:
+            raise ValueError(not_before_rule(value.isoformat(), declared.fields[other], earliest.isoformat()))
+        return value
+
+    return field_validator(name, mode="after")(check)
+
+
 @cache
 def _row_model(name: str, dynamic: tuple) -> type[BaseModel]:
     declared = source(name)
     fields = {field_name: _annotation(field) for field_name, field in declared.fields.items()}
-    return create_model(f"{name.title()}Row", __base__=_base(declared), **fields)
+    validators = {f"_{field_name}_not_before": _not_before(declared, field_name)
+                  for field_name, field in declared.fields.items() if field.not_before}
+    return create_model(f"{name.title()}Row", __base__=_base(declared), __validators__=validators, **fields)
 
 
 def submission_model() -> type[BaseModel]:
@@ -238,7 +359,8 @@ def submission_model() -> type[BaseModel]:
 def _dutch_rule(declared: Source, field: str, error: dict[str, Any]) -> str:
     kind, value = error["type"], error.get("input")
     declared_field = declared.fields.get(field)
-    if kind == "missing" or (value is None and kind in ("literal_error", "string_type", "datetime_type", "int_type", "float_type")):
+    if kind == "missing" or (value is None and kind in (
+            "literal_error", "string_type", "datetime_type", "date_type", "int_type", "float_type", "decimal_type", "bool_type")):
         return "ontbreekt (verplicht veld)"
     if kind == "literal_error":
         allowed = str(error.get("ctx", {}).get("expected", "")).replace(" or ", ", ")

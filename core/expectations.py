@@ -43,8 +43,11 @@ def _expectations(name: str) -> dict[str, Callable[[], gx.expectations.Expectati
     """Expectation name -> how to build it, for `raw.<table>` of source `name` (values of dynamic domains are read when built)."""
     declared = source(name)
     gxe = gx.expectations
+    identity = list(declared.row_identity)
     suite: dict[str, Callable[[], gx.expectations.Expectation]] = {
         f"{declared.key}_unique": lambda: gxe.ExpectColumnValuesToBeUnique(column=declared.key),
+    } if len(identity) == 1 else {  # `latest: row`: a key comes back in every delivery, once per submitted_at
+        f"{'_'.join(identity)}_unique": lambda: gxe.ExpectCompoundColumnsToBeUnique(column_list=identity),
     }
     for column, field in declared.fields.items():
         stored = field.pseudonym or column
@@ -55,7 +58,7 @@ def _expectations(name: str) -> dict[str, Callable[[], gx.expectations.Expectati
             suite[f"{column}_in_range"] = partial(gxe.ExpectColumnValuesToBeBetween, column=column, min_value=min(codes), max_value=max(codes))
         elif field.type == "choice":
             suite[f"{column}_{'known' if field.domain else 'valid'}"] = partial(_in_set, column, field)
-        elif field.type in ("integer", "decimal"):
+        elif field.type in ("integer", "decimal", "money"):
             suite[f"{column}_in_range"] = partial(gxe.ExpectColumnValuesToBeBetween, column=column, min_value=field.minimum, max_value=field.maximum)
         elif field.type == "free_text":
             suite[f"{column}_has_no_identifiers"] = partial(gxe.ExpectColumnValuesToNotMatchRegex, column=column, regex=IDENTIFIER_IN_TEXT)

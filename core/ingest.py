@@ -15,9 +15,14 @@ For each new file that can be read:
 1. decode (UTF-8, a byte-order mark is dropped; anything else is detected,
    read, and every row quarantined with the encoding named), recognise the
    CSV separator (',', ';' or tab) and parse CSV or JSON lines as strings;
+   a Parquet delivery's declared columns become the same strings
+   (`_parquet_text`: decimals exactly, dates as JJJJ-MM-DD), so one set of
+   rules reads every format;
 2. validate every row with the vectorised rules of `core.validation`;
 3. sort valid rows into new, exact duplicates (of an earlier row in this file
-   or in `raw`) and conflicts (a known key, e.g. response_id, with other answers);
+   or in `raw`) and conflicts (a known key, e.g. response_id, with other answers;
+   for a `latest: row` source the key with its submitted_at, e.g. a claim in
+   one delivery);
 4. pseudonymise the declared identifier (HMAC, set-wise) and scrub personal
    data from free text (`core.scrub`: e-mail addresses, phone numbers, IBANs,
    BSN and KvK numbers, addresses, names become Dutch placeholders);
@@ -70,8 +75,17 @@ from core.landing import (
 from core.pseudonymise import key_fingerprint, pseudonymise_column
 from core.scrub import KINDS, scrub_column, scrub_column_counted, scrub_text
 from core.settings import PSEUDONYM_KEY_ENV
-from core.sources import Source, source
-from core.validation import REASON_SEPARATOR, normalise, parsed_number, parsed_timestamp, rule_expressions
+from core.sources import DATE_FORMAT, TIMESTAMP_FORMAT, Source, source
+from core.validation import (
+    REASON_SEPARATOR,
+    normalise,
+    parsed_date,
+    parsed_flag,
+    parsed_money,
+    parsed_number,
+    parsed_timestamp,
+    rule_expressions,
+)
 from core.warehouse import ensure_ingest_tables
 
 log = logging.getLogger(__name__)
@@ -139,7 +153,7 @@ def _size(count: int) -> str:
 def format_of(file_name: str) -> str:
     """csv | jsonl for the types the ingestion reads, else the file's extension (or 'unknown')."""
     suffix = Path(file_name).suffix.lower()
-    return {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}.get(suffix, suffix.lstrip(".") or "unknown")
+    return {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}.get(suffix, suffix.lstrip(".") or "unknown")
 
 
 def file_level_problem(file_name: str, size: int, limits: IngestLimits) -> FileRejected | None:
@@ -147,7 +161,7 @@ def file_level_problem(file_name: str, size: int, limits: IngestLimits) -> FileR
     suffix = Path(file_name).suffix.lower()
     if suffix not in LANDING_SUFFIXES:
         kind = f"type '{suffix}'" if suffix else "een bestand zonder extensie"
-        return FileRejected(f"Bestand: {kind} wordt niet ingelezen; lever CSV (.csv) of JSON lines (.jsonl) aan", REFUSED)
+        return FileRejected(f"Bestand: {kind} wordt niet ingelezen; lever CSV (.csv), JSON lines (.jsonl) of Parquet (.parquet) aan", REFUSED)
     if size > limits.max_file_bytes:
         return FileRejected(
             f"Bestand: is {_size(size)}, groter dan de grens van {_size(limits.max_file_bytes)} (config/ingest.yaml); lever het in delen aan"
@@ -354,11 +368,61 @@ def parse_json_lines(text: str, columns: tuple[str, ...], limits: IngestLimits) 
     return frame, pl.DataFrame(bad, schema=_empty_unreadable().schema)
 
 
+PARQUET_MAGIC = b"PAR1"
+PARQUET_EXPANSION = 10  # a Parquet file may hold at most this many times the file limit once decompressed
+
+
+def _parquet_text(values: pl.Series) -> pl.Series:
+    """A Parquet column as the text a CSV would hold, so one set of rules reads both.
+
+    Dates as JJJJ-MM-DD, timestamps as JJJJ-MM-DDTuu:mm:ss, booleans as true/false,
+    decimals exactly ('65.00'); a float column as its shortest decimal form, so an
+    amount stored as a float with more than two decimals is refused, not rounded.
+    """
+    kind = values.dtype
+    if kind == pl.Date:
+        return values.dt.strftime(DATE_FORMAT)
+    if isinstance(kind, pl.Datetime):
+        return values.dt.strftime(TIMESTAMP_FORMAT)
+    if isinstance(kind, pl.List):
+        return values.cast(pl.List(pl.Utf8)).list.join(";")
+    return values.cast(pl.Utf8, strict=False)
+
+
+def parse_parquet(data: bytes, declared: Source, limits: IngestLimits) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A Parquet delivery as strings (`_parquet_text`), the declared columns only; its header checked as a CSV's."""
+    import pyarrow.parquet as pq
+
+    try:
+        handle = pq.ParquetFile(io.BytesIO(data))
+        expanded = sum(handle.metadata.row_group(i).total_byte_size for i in range(handle.metadata.num_row_groups))
+        header = handle.schema_arrow.names
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise FileRejected(f"Bestand: is geen leesbaar Parquet-bestand ({type(error).__name__}); lever het opnieuw aan", encoding="binary") from None
+    if expanded > PARQUET_EXPANSION * limits.max_file_bytes:
+        raise FileRejected(f"Bestand: is uitgepakt {_size(expanded)}, groter dan {PARQUET_EXPANSION} x de grens van "
+                           f"{_size(limits.max_file_bytes)} (config/ingest.yaml); lever het in delen aan", encoding="binary")
+    check_header(header, declared, limits)
+    known = [name for name in declared.landing_columns() if name in header]
+    try:
+        frame = pl.from_arrow(handle.read(columns=known))
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise FileRejected(f"Bestand: is geen leesbaar Parquet-bestand ({type(error).__name__}); lever het opnieuw aan", encoding="binary") from None
+    frame = _with_row_numbers(frame.select([_parquet_text(frame[name]).alias(name) for name in known]))
+    check_field_sizes(frame, limits, "rij")
+    return frame, _empty_unreadable()
+
+
 def parse(data: bytes, file_name: str, declared: Source, limits: IngestLimits | None = None) -> ParsedFile:
     """A landing file's rows as strings, or FileRejected for a problem with the whole file."""
     limits = limits or ingest_limits()
     if _is_empty(data):
         raise FileRejected("Bestand: is leeg; lever het bestand opnieuw aan", encoding="utf-8")
+    if format_of(file_name) == "parquet":
+        if not (data.startswith(PARQUET_MAGIC) and data.endswith(PARQUET_MAGIC)):
+            raise FileRejected("Bestand: heet .parquet maar is geen Parquet-bestand; lever CSV of Parquet aan", encoding="binary")
+        rows, unreadable = parse_parquet(data, declared, limits)
+        return ParsedFile(rows, unreadable, "utf-8", None)  # Parquet strings are UTF-8 by its specification
     kind = binary_kind(data)
     if kind is not None:
         raise FileRejected(
@@ -515,14 +579,19 @@ def _joined_reasons(outcomes: pl.DataFrame) -> pl.Series:
     return joined.select(pl.when(pl.col("reason") == "").then(None).otherwise(pl.col("reason")).alias("reason"))["reason"]
 
 
+def identity_label(declared: Source) -> str:
+    """The Dutch name of what names one row: 'Antwoordnummer (response_id)', or 'X en Y' for key and submitted_at."""
+    return " en ".join(declared.label(column) for column in declared.row_identity)
+
+
 def _mark_in_file_repeats(frame: pl.DataFrame, declared: Source) -> pl.DataFrame:
     """Among valid rows, a repeat of an earlier row is a duplicate; a reused key a conflict.
 
     Only rows whose key occurs more than once among the valid rows are
     compared (a few in a million), the rest are left as they are.
     """
-    key = declared.key
-    valid_keys = frame.select(pl.when(pl.col("reason_code").is_null()).then(pl.col(key)))[key]
+    identity = list(declared.row_identity)
+    valid_keys = frame.select(pl.when(pl.col("reason_code").is_null()).then(pl.struct(identity)).alias("identity"))["identity"]
     repeated = valid_keys.is_duplicated() & valid_keys.is_not_null()
     if not repeated.any():
         return frame
@@ -535,16 +604,16 @@ def _mark_in_file_repeats(frame: pl.DataFrame, declared: Source) -> pl.DataFrame
 
 def _mark_repeats(frame: pl.DataFrame, declared: Source) -> pl.DataFrame:
     """`_mark_in_file_repeats` on valid rows that share their key: the first keeps it, the others repeat it."""
-    content, key = list(declared.landing_columns()), declared.key
-    first_seen = frame.group_by(key, maintain_order=True).agg(
+    content, identity = list(declared.landing_columns()), list(declared.row_identity)
+    first_seen = frame.group_by(identity, maintain_order=True).agg(
         pl.col("row_number").first().alias("first_row"), pl.struct(content).first().alias("first_content")
     )
-    marked = frame.join(first_seen, on=key, how="left", maintain_order="left")
+    marked = frame.join(first_seen, on=identity, how="left", maintain_order="left")
     repeat = pl.col("row_number") != pl.col("first_row")
     same = pl.struct(content) == pl.col("first_content")
     duplicate_reason = pl.format("Dubbele inzending: gelijk aan rij {} van dit bestand", pl.col("first_row"))
     conflict_reason = pl.format(
-        f"{declared.label(key)}: al gebruikt in rij {{}} van dit bestand, met andere antwoorden", pl.col("first_row")
+        f"{identity_label(declared)}: al gebruikt in rij {{}} van dit bestand, met andere antwoorden", pl.col("first_row")
     )
     return marked.with_columns(
         reason_code=pl.when(repeat & same).then(pl.lit("duplicate")).when(repeat).then(pl.lit("conflict")).otherwise(pl.col("reason_code")),
@@ -581,6 +650,12 @@ def _typed(column: str, declared: Source) -> pl.Expr:
         return parsed_number(column).cast(pl.Int64).alias(column)
     if field.type == "decimal":
         return parsed_number(column).alias(column)
+    if field.type == "money":
+        return parsed_money(column).alias(column)
+    if field.type == "date":
+        return parsed_date(column).alias(column)
+    if field.type == "flag":
+        return parsed_flag(column).alias(column)
     return pl.col(column)
 
 
@@ -647,23 +722,27 @@ def quarantine_rows(frame: pl.DataFrame, declared: Source, key: bytes, file_hash
 
 
 def _against_raw(connection: duckdb.DuckDBPyConnection, typed: pl.DataFrame, declared: Source) -> pl.DataFrame:
-    """The incoming rows whose key is already in raw: 'duplicate' (the same row) or 'conflict' (other content).
+    """The incoming rows whose identity (the key; with `latest: row` key and submitted_at) is already in raw:
+    'duplicate' (the same row) or 'conflict' (other content).
 
-    Rows not returned are new. Only the keys cross to DuckDB first; the full
-    rows only of the few whose key raw knows.
+    Rows not returned are new. Only the identities cross to DuckDB first; the
+    full rows only of the few that raw knows.
     """
-    key = declared.key
-    connection.register("incoming_keys", _arrow(typed.select(key)))
+    identity = list(declared.row_identity)
+    on = " AND ".join(f"r.{column} = i.{column}" for column in identity)
+    connection.register("incoming_keys", _arrow(typed.select(identity)))
     try:
-        known = connection.execute(f"SELECT DISTINCT r.{key} FROM {declared.raw_table} r JOIN incoming_keys i ON r.{key} = i.{key}").pl()
+        known = connection.execute(
+            f"SELECT DISTINCT {', '.join(f'r.{c}' for c in identity)} FROM {declared.raw_table} r JOIN incoming_keys i ON {on}"
+        ).pl()
     finally:
         connection.unregister("incoming_keys")
     empty = pl.DataFrame(schema={"row_number": pl.Int64, "status": pl.Utf8, "earlier_file": pl.Utf8, "earlier_row": pl.Int64})
     if known.height == 0:
         return empty
-    content = [c for c in typed.columns if c not in (key, "file_hash", "row_number", "loaded_at")]
+    content = [c for c in typed.columns if c not in (*identity, "file_hash", "row_number", "loaded_at")]
     same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM t.{c}" for c in content)
-    connection.register("incoming_typed", typed.join(known, on=key, how="semi"))
+    connection.register("incoming_typed", typed.join(known, on=identity, how="semi"))
     try:
         found = connection.execute(
             f"""
@@ -671,7 +750,7 @@ def _against_raw(connection: duckdb.DuckDBPyConnection, typed: pl.DataFrame, dec
                    CASE WHEN {same} THEN 'duplicate' ELSE 'conflict' END AS status,
                    m.file_name AS earlier_file, r.row_number AS earlier_row
             FROM incoming_typed t
-            JOIN {declared.raw_table} r USING ({key})
+            JOIN {declared.raw_table} r USING ({", ".join(identity)})
             LEFT JOIN meta.ingest_manifest m ON m.file_hash = r.file_hash AND m.source = ?
             """,
             [declared.name],
@@ -764,6 +843,21 @@ def _ingest_checked(connection, data: bytes, file_name: str, key: bytes, fingerp
     return result
 
 
+_NINE_DIGITS = re.compile(r"(?<![0-9])[0-9]{8,9}(?![0-9])")
+
+
+def _without_checked_numbers(unreadable: pl.DataFrame, declared: Source) -> pl.DataFrame:
+    """For a source with a BSN (a `check: elfproef` identifier): every run of 8 or 9 digits in an unreadable line becomes '[BSN]'.
+
+    The scrubber takes out the numbers that pass the eleven-test; a BSN with a typo
+    (which the ingestion refuses) would stay, and quarantine must not keep it.
+    """
+    if unreadable.height == 0 or not any(field.check == "elfproef" for field in declared.fields.values()):
+        return unreadable
+    masked = [None if text is None else _NINE_DIGITS.sub("[BSN]", text) for text in unreadable["payload"]]
+    return unreadable.with_columns(pl.Series("payload", masked, pl.Utf8))
+
+
 def sort_rows(connection, parsed: ParsedFile, declared: Source, key: bytes, file_name: str, file_hash: str, size: int, loaded_at: datetime):
     """(rows for raw, rows for quarantine, the file's IngestResult, the scrub log of the rows for raw) of a parsed file; writes nothing."""
     rows = classify(parsed, declared)
@@ -777,7 +871,7 @@ def sort_rows(connection, parsed: ParsedFile, declared: Source, key: bytes, file
             reason_code_raw=pl.col("status"),
             reason_raw=pl.when(pl.col("status") == "duplicate")
             .then(pl.concat_str([pl.lit("Dubbele inzending: al geladen uit "), earlier]))
-            .otherwise(pl.concat_str([pl.lit(f"{declared.label(declared.key)}: al geladen uit "), earlier, pl.lit(", met andere antwoorden")])),
+            .otherwise(pl.concat_str([pl.lit(f"{identity_label(declared)}: al geladen uit "), earlier, pl.lit(", met andere antwoorden")])),
         )
         rows = rows.join(against_raw, on="row_number", how="left", maintain_order="left").with_columns(
             reason_code=pl.coalesce("reason_code", "reason_code_raw"), reason=pl.coalesce("reason", "reason_raw")
@@ -785,7 +879,7 @@ def sort_rows(connection, parsed: ParsedFile, declared: Source, key: bytes, file
         new_rows = new_rows.join(known, on="row_number", how="anti", maintain_order="left")
         scrub_log = scrub_log.join(known, on="row_number", how="anti", maintain_order="left")
     rejected = quarantine_rows(rows.filter(pl.col("reason_code").is_not_null()), declared, key, file_hash, file_name, loaded_at)
-    unreadable = parsed.unreadable.with_columns(
+    unreadable = _without_checked_numbers(parsed.unreadable, declared).with_columns(
         reason_code=pl.lit("unreadable"),
         reason=pl.concat_str([pl.lit(parsed.file_problem + REASON_SEPARATOR if parsed.file_problem else ""), pl.col("reason")]),
     )

@@ -27,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.files import file_mode, private_dir
 from core.settings import CONFIG_DIR
 
-LANDING_SUFFIXES = (".csv", ".jsonl", ".json")
-"""The types the ingestion reads: CSV, and JSON lines (one object per line, also under `.json`)."""
+LANDING_SUFFIXES = (".csv", ".jsonl", ".json", ".parquet")
+"""The types the ingestion reads: CSV, JSON lines (one object per line, also under `.json`) and Parquet (creditor deliveries)."""
 TEMP_PREFIX = ".incoming-"
 LIMITS_FILE = CONFIG_DIR / "ingest.yaml"
 SNIFF_BYTES = 8192  # filetype reads at most this much of a file's head

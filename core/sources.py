@@ -35,9 +35,15 @@ from core.settings import PROJECT_ROOT
 SOURCES_DIR = PROJECT_ROOT / "sources"
 NAME = r"^[a-z][a-z0-9_]*$"
 
-FieldType = Literal["text", "identifier", "timestamp", "choice", "multi_choice", "integer", "decimal", "free_text"]
+FieldType = Literal["text", "identifier", "timestamp", "date", "choice", "multi_choice", "integer", "decimal", "money", "flag", "free_text"]
 Role = Literal["key", "submitted_at", "period", "unit", "profile", "answer", "meta"]
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
+DATE_FORMAT = "%Y-%m-%d"
+MONEY_SCALE = 2  # cents: a money field is DECIMAL(MONEY_PRECISION, 2) in DuckDB, never a float
+MONEY_PRECISION = 12
+FLAG_VALUES = {"true": True, "false": False, "ja": True, "nee": False, "1": True, "0": False,
+               "TRUE": True, "FALSE": False, "True": True, "False": False, "Ja": True, "Nee": False}
+"""How a yes/no field may be delivered (exactly these spellings; a Parquet boolean reads as 'true'/'false')."""
 
 
 class _Strict(BaseModel):
@@ -74,6 +80,11 @@ class SourceField(_Strict):
     part_of: str | None = Field(
         default=None, pattern=NAME, description="choice: its codes are '<value of that field>/...' (an article of the row's proposal)"
     )
+    check: Literal["elfproef"] | None = Field(
+        default=None, description="identifier: a checksum it must pass (elfproef: the BSN's eleven-test, stdnum.nl.bsn)"
+    )
+    not_in_future: bool = Field(default=False, description="date or timestamp: not after today (the day of validation)")
+    not_before: str | None = Field(default=None, pattern=NAME, description="date: not before the date in that other field of the row")
 
     @model_validator(mode="after")
     def _consistent(self) -> SourceField:
@@ -95,8 +106,18 @@ class SourceField(_Strict):
                 raise ValueError("pattern: say in pattern_rule what it means, in Dutch")
         if (self.type == "identifier") != (self.pseudonym is not None):
             raise ValueError("an identifier is pseudonymised at the boundary: name its pseudonym column (and only identifiers have one)")
-        if self.type in ("integer", "decimal") and (self.minimum is None or self.maximum is None or self.minimum >= self.maximum):
+        if self.check is not None and self.type != "identifier":
+            raise ValueError("check (elfproef) is for identifiers only")
+        if (self.not_in_future or self.not_before) and self.type not in ("date", "timestamp"):
+            raise ValueError("not_in_future and not_before are for dates (and not_in_future for timestamps)")
+        if self.not_before and self.type != "date":
+            raise ValueError("not_before is for dates only")
+        if self.type in ("integer", "decimal", "money") and (self.minimum is None or self.maximum is None or self.minimum >= self.maximum):
             raise ValueError("a number needs minimum < maximum (bounds are part of the contract)")
+        if self.type == "money":
+            largest = 10 ** (MONEY_PRECISION - MONEY_SCALE)
+            if any(round(bound, MONEY_SCALE) != bound or not -largest < bound < largest for bound in (self.minimum, self.maximum)):
+                raise ValueError(f"money: bounds are whole cents below {largest:,} euro (DECIMAL({MONEY_PRECISION},{MONEY_SCALE}))")
         if self.form_range is not None:
             if self.type not in ("integer", "decimal"):
                 raise ValueError("form_range is for numbers only")
@@ -142,10 +163,18 @@ class Source(_Strict):
     description: str
     unit: Literal["firm", "person"] = Field(description="the privacy unit: a firm (KvK number) or a person (BSN)")
     table: str = Field(pattern=NAME, description="raw.<table>, quarantine.<table>")
-    mart: str = Field(pattern=NAME, description="marts.<mart>: one row per unit per period")
+    mart: str = Field(pattern=NAME, description="marts.<mart>: one row per unit per period (latest: row: per key per period)")
     key: str = Field(description="the field that names one submission; the same key with other content is a conflict")
     period: Period
     at_least_one_answer: bool = Field(default=True, description="a row must answer at least one question")
+    latest: Literal["answer", "row"] = Field(
+        default="answer",
+        description=(
+            "answer: per unit x period x question the latest answer counts (surveys; marts.<mart> is one row per unit per period); "
+            "row: a key is delivered again with every new state (a claim in each monthly delivery), key + submitted_at name one row, "
+            "and per key x period the latest row counts whole (marts.<mart> is one row per key per period)"
+        ),
+    )
     fields: dict[str, SourceField]
     pages: list[SourcePage] = Field(default_factory=list, description="its pages: form, figures (dashboards/views/)")
 
@@ -172,6 +201,11 @@ class Source(_Strict):
                 raise ValueError(f"fields.{name}: a {field.role} field must be required")
             if field.part_of is not None and (field.part_of not in self.fields or field.type != "choice"):
                 raise ValueError(f"fields.{name}: part_of must name another field, and only a choice can be part of it")
+            earlier = list(self.fields)[: list(self.fields).index(name)]
+            if field.not_before is not None and (field.not_before not in earlier or self.fields[field.not_before].type != "date"):
+                raise ValueError(f"fields.{name}: not_before must name a date field declared before it")
+        if self.latest == "row" and self.at_least_one_answer:
+            raise ValueError("latest: row keeps whole rows (deliveries), so at_least_one_answer must be false")
         return self
 
     # ------------------------------------------------------------------ derived names
@@ -196,6 +230,14 @@ class Source(_Strict):
     @property
     def submitted_at(self) -> str:
         return next(name for name, field in self.fields.items() if field.role == "submitted_at")
+
+    @property
+    def row_identity(self) -> tuple[str, ...]:
+        """The fields that name one row: the key (a submission), or key and submitted_at (one state of a record, `latest: row`).
+
+        The same identity twice is a duplicate (same content) or a conflict (other content).
+        """
+        return (self.key,) if self.latest == "answer" else (self.key, self.submitted_at)
 
     def landing_columns(self) -> tuple[str, ...]:
         """The columns of a landing file, in the declared order."""

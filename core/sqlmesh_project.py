@@ -10,7 +10,9 @@ gets, without code of its own:
   SQLMesh Python models that return SQL, one blueprint per source
   (`models/staging/answers.py`, `models/staging/profiles.py`,
   `models/marts/unit_period.py`); the blueprint variables come from the
-  helpers below;
+  helpers below; a source declared `latest: row` (deliveries: a claim's
+  state per month) gets `staging.<name>_latest` and a mart of one row per key
+  per period instead (`models/staging/latest_rows.py`, `models/marts/key_period.py`);
 - a restatement of its mart after every ingestion (`rebuilt_models()`).
 """
 
@@ -43,6 +45,18 @@ LOAD_COLUMNS = {
 }
 
 
+def staging_models(declared: Source) -> list[str]:
+    """The staging views SQLMesh makes for a source: answers and profiles, or the latest rows (`latest: row`)."""
+    if declared.latest == "row":
+        return [f"staging.{declared.name}_latest"]
+    return [f"staging.{declared.name}_answers", f"staging.{declared.name}_profiles"]
+
+
+def row_columns(declared: Source) -> list[str]:
+    """A `latest: row` source's columns in staging and its mart: every declared field (identifiers as their pseudonym), no free text."""
+    return [field.pseudonym or name for name, field in declared.fields.items() if field.type != "free_text"]
+
+
 def rebuilt_models() -> list[str]:
     """The FULL models that hold data derived from `raw` (every source's mart): restated after every ingestion."""
     return [f"marts.{declared.mart}" for declared in sources().values()]
@@ -66,7 +80,7 @@ def field_comment(declared: Source, name: str, field: SourceField, joined: bool 
     elif field.role == "period":
         text = f"{label}: " + ("month 'YYYY-MM'" if declared.period.calendar == "month" else "one period per proposal")
     elif field.role == "key":
-        text = f"{label}: the submission"
+        text = f"{label}: " + ("the submission" if declared.latest == "answer" else "the record, delivered again with every new state")
     elif field.type in ("choice", "multi_choice") and field.domain:
         text = f"{label}: {domains()[field.domain].description} (domain '{field.domain}')"
     elif field.type == "choice" and field.integer_codes:
@@ -82,6 +96,13 @@ def field_comment(declared: Source, name: str, field: SourceField, joined: bool 
         unit = f" {field.unit}" if field.unit else ""
         step = f" in steps of {_number(field.step)}" if field.step else ""
         text = f"{label}: {_number(field.minimum)} to {_number(field.maximum)}{unit}{step}"
+    elif field.type == "money":
+        text = f"{label}: euros with cents (exact decimal), {_number(field.minimum)} to {_number(field.maximum)}"
+    elif field.type == "date":
+        text = f"{label}: date" + (", not in the future" if field.not_in_future else "") + (
+            f", not before {field.not_before}" if field.not_before else "")
+    elif field.type == "flag":
+        text = f"{label}: yes/no (null: not known to the sender)"
     elif field.type == "free_text":
         text = f"{label}: free text, scrubbed at ingestion (at most {field.max_length} characters)"
     else:
@@ -100,7 +121,7 @@ def columns(*names: str) -> exp.Tuple:
     return exp.Tuple(expressions=[exp.column(name) for name in names])
 
 
-def answer_rules(declared: Source) -> exp.Tuple:
+def answer_rules(declared: Source, roles: tuple[str, ...] = ("answer",)) -> exp.Tuple:
     """The mart's answer checks as `forall` criteria: own options (accepted values), integer codes, number bounds (range).
 
     A blueprint shares its model's audit list, so the per-answer `accepted_values` and `accepted_range` audits
@@ -108,7 +129,7 @@ def answer_rules(declared: Source) -> exp.Tuple:
     A null answer (not given) passes, as it does in `accepted_values`.
     """
     rules: list[exp.Expr] = []
-    for name, field in declared.questions().items():
+    for name, field in declared.of_role(*roles).items():
         column = exp.column(name)
         if field.type == "choice" and field.integer_codes:
             rules.append(column.isin(*(exp.Literal.number(int(code)) for code in field.allowed())))
@@ -117,7 +138,7 @@ def answer_rules(declared: Source) -> exp.Tuple:
         elif field.type == "multi_choice" and field.options:
             options = exp.Array(expressions=[exp.Literal.string(code) for code in field.allowed()])
             rules.append(exp.func("LIST_HAS_ALL", options, exp.func("STRING_SPLIT", column, exp.Literal.string(";"))))
-        elif field.type in ("integer", "decimal"):
+        elif field.type in ("integer", "decimal", "money"):
             rules.append(column.between(exp.Literal.number(_number(field.minimum)), exp.Literal.number(_number(field.maximum))))
     return exp.Tuple(expressions=rules or [exp.true()])
 
@@ -132,7 +153,8 @@ def external_models_yaml() -> str:
         identifier = declared.fields[declared.unit_field]
         entries.append({
             "name": declared.raw_table,
-            "description": f"{declared.title} ({name}): one row per accepted submission, "
+            "description": f"{declared.title} ({name}): one row per accepted "
+                           f"{'submission' if declared.latest == 'answer' else 'delivered state of a ' + declared.key + ' (per ' + declared.submitted_at + ')'}, "
                            f"{identifier.label} pseudonymised as {declared.unit_column}. Written by the Dagster ingestion.",
             "columns": column_types(name),
             "column_descriptions": column_comments(declared),

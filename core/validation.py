@@ -9,11 +9,21 @@ declared source.
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 from core.contracts import (
+    DATE_RULE,
+    DATE_SHAPE,
     EDGE_WHITESPACE,
+    ELFPROEF_RULE,
+    FLAG_RULE,
     FORBIDDEN_TEXT_CHARACTERS,
+    FUTURE_RULE,
+    MONEY,
+    MONEY_RULE,
+    NEGATIVE_RULE,
     NO_ANSWER_RULE,
     NUMBER,
     NUMBER_RULE,
@@ -21,7 +31,7 @@ from core.contracts import (
     range_rule,
 )
 from core.messages import ANSWERS_LABEL
-from core.sources import TIMESTAMP_FORMAT, Source, SourceField, source
+from core.sources import DATE_FORMAT, FLAG_VALUES, MONEY_PRECISION, MONEY_SCALE, TIMESTAMP_FORMAT, Source, SourceField, source
 
 REASON_SEPARATOR = "; "
 
@@ -70,6 +80,41 @@ def _multi_parts(column: str) -> pl.Expr:
     )
 
 
+def parsed_date(column: str) -> pl.Expr:
+    """A date exactly as the contract reads it ('JJJJ-MM-DD', a real calendar day); null otherwise."""
+    value = pl.col(column)
+    return pl.when(value.str.contains(DATE_SHAPE)).then(value.str.strptime(pl.Date, DATE_FORMAT, strict=False))
+
+
+def parsed_money(column: str) -> pl.Expr:
+    """An amount in euros as the contract reads it, exactly: a Decimal of scale 2 (never a float); null where it is no amount."""
+    value = pl.col(column)
+    return pl.when(value.str.contains(MONEY)).then(
+        value.str.replace(",", ".").cast(pl.Decimal(MONEY_PRECISION, MONEY_SCALE), strict=False)
+    )
+
+
+def parsed_flag(column: str) -> pl.Expr:
+    """A yes/no value as the contract reads it (`core.sources.FLAG_VALUES`); null otherwise."""
+    return pl.col(column).replace_strict(FLAG_VALUES, default=None, return_dtype=pl.Boolean)
+
+
+def passes_elfproef(column: str) -> pl.Expr:
+    """The BSN's eleven-test on 9 digits, set-wise: 9*d1 + 8*d2 + ... + 2*d8 - d9 is a multiple of 11, and the
+    number is not 0 (exactly `stdnum.nl.bsn.is_valid` on 9 digits; the hypothesis test found the 0).
+
+    Anything but 9 ASCII digits fails (as `core.contracts.passes_elfproef`).
+    """
+    digits = [pl.col(column).str.slice(i, 1).cast(pl.Int64, strict=False) for i in range(9)]
+    weighted = sum(((9 - i) * digit for i, digit in enumerate(digits[:8])), -digits[8])
+    nine_digits = pl.col(column).str.contains(r"^[0-9]{9}$")
+    return (nine_digits & ((weighted % 11) == 0) & (pl.col(column) != "000000000")).fill_null(False)
+
+
+def _money_decimal(bound: float) -> pl.Expr:
+    return pl.lit(str(round(bound, MONEY_SCALE))).cast(pl.Decimal(MONEY_PRECISION, MONEY_SCALE))
+
+
 def parsed_number(column: str) -> pl.Expr:
     """A number as the contract reads it ('-3,5' is -3.5); null where it is no number."""
     text = pl.col(column).str.replace_all(" ", "")
@@ -83,9 +128,30 @@ def _field_rules(column: str, field: SourceField) -> list[pl.Expr]:
         rules.append(_fail_when(value.is_null(), label, "ontbreekt (verplicht veld)"))
     if field.pattern:
         rules.append(_fail_when(value.is_not_null() & ~value.str.contains(field.pattern), label, field.pattern_rule))
+        if field.check == "elfproef":
+            rules.append(_fail_when(value.is_not_null() & value.str.contains(field.pattern) & ~passes_elfproef(column), label, ELFPROEF_RULE))
+    elif field.check == "elfproef":
+        rules.append(_fail_when(value.is_not_null() & ~passes_elfproef(column), label, ELFPROEF_RULE))
     if field.type == "timestamp":
         bad = value.is_not_null() & parsed_timestamp(column).is_null()
         rules.append(_fail_when(bad, label, pl.format("'{}' is geen geldige datum en tijd (verwacht JJJJ-MM-DDTuu:mm:ss)", value)))
+        if field.not_in_future:
+            future = parsed_timestamp(column).dt.date() > pl.lit(date.today())
+            rules.append(_fail_when(future.fill_null(False), label, pl.format(f"'{{}}' {FUTURE_RULE}", value)))
+    elif field.type == "date":
+        parsed = parsed_date(column)
+        rules.append(_fail_when(value.is_not_null() & parsed.is_null(), label, pl.format(f"'{{}}' {DATE_RULE}", value)))
+        if field.not_in_future:
+            rules.append(_fail_when((parsed > pl.lit(date.today())).fill_null(False), label, pl.format(f"'{{}}' {FUTURE_RULE}", value)))
+    elif field.type == "money":
+        amount = parsed_money(column)
+        rules.append(_fail_when(value.is_not_null() & amount.is_null(), label, pl.format(f"'{{}}' {MONEY_RULE}", value)))
+        negative = amount < _money_decimal(0) if field.minimum >= 0 else pl.lit(False)
+        rules.append(_fail_when(negative.fill_null(False), label, pl.format(f"'{{}}' {NEGATIVE_RULE}", value)))
+        outside = ~negative & ((amount < _money_decimal(field.minimum)) | (amount > _money_decimal(field.maximum)))
+        rules.append(_fail_when(outside.fill_null(False), label, pl.format(range_rule(field, "{}"), value)))
+    elif field.type == "flag":
+        rules.append(_fail_when(value.is_not_null() & parsed_flag(column).is_null(), label, pl.format(f"'{{}}' {FLAG_RULE}", value)))
     elif field.type == "choice":
         allowed = field.allowed()
         rule = pl.format("'{}' is geen geldige keuze (toegestaan: {})", value, _allowed_list(allowed))
@@ -111,6 +177,12 @@ def _field_rules(column: str, field: SourceField) -> list[pl.Expr]:
     return rules
 
 
+def _valid_date(column: str, field: SourceField) -> pl.Expr:
+    """A date that passes its own rules (the contract compares two dates only then)."""
+    parsed = parsed_date(column)
+    return parsed.is_not_null() & (parsed <= pl.lit(date.today()) if field.not_in_future else parsed.is_not_null())
+
+
 def _answer_missing(column: str, field: SourceField) -> pl.Expr:
     value = pl.col(column)
     if field.type == "multi_choice":
@@ -128,6 +200,11 @@ def rule_expressions(name: str = "cgc") -> list[pl.Expr]:
             wrong = value.is_not_null() & whole.is_not_null() & ~value.str.starts_with(whole + pl.lit("/"))
             label = declared.fields[field.part_of].label.lower()
             rules.append(pl.when(wrong).then(pl.format(f"{field.label}: '{{}}' hoort niet bij {label} '{{}}'", value, whole)).otherwise(None))
+        if field.not_before:  # a cross-field rule: as the contract, only once both dates are valid
+            value, earliest = parsed_date(column), parsed_date(field.not_before)
+            earlier = _valid_date(column, declared.fields[column]) & _valid_date(field.not_before, declared.fields[field.not_before]) & (value < earliest)
+            rule = pl.format(f"{field.label}: '{{}}' ligt vóór {declared.fields[field.not_before].label} '{{}}'", pl.col(column), pl.col(field.not_before))
+            rules.append(pl.when(earlier.fill_null(False)).then(rule).otherwise(None))
     if declared.at_least_one_answer:
         no_answer = pl.all_horizontal([_answer_missing(column, declared.fields[column]) for column in declared.answers_counted()])
         rules.append(pl.when(no_answer).then(pl.lit(f"{ANSWERS_LABEL}: {NO_ANSWER_RULE}")).otherwise(None))

@@ -15,7 +15,9 @@ from pathlib import Path
 import duckdb
 
 from core.files import private_dir, restrict_new_files
-from core.sources import source
+from core.sources import MONEY_PRECISION, MONEY_SCALE, source
+
+MONEY_TYPE = f"DECIMAL({MONEY_PRECISION},{MONEY_SCALE})"  # euros with cents, exact
 
 INGEST_DDL = """
 CREATE SCHEMA IF NOT EXISTS raw;
@@ -25,7 +27,7 @@ CREATE TABLE IF NOT EXISTS meta.ingest_manifest (
     file_hash VARCHAR NOT NULL,         -- SHA-256 of the file's bytes: a file is loaded once per source, whatever its name
     file_name VARCHAR NOT NULL,
     source VARCHAR NOT NULL,            -- the declared source (sources/<name>/), its landing sub-folder
-    file_format VARCHAR NOT NULL,       -- csv | jsonl
+    file_format VARCHAR NOT NULL,       -- csv | jsonl | parquet
     encoding VARCHAR NOT NULL,          -- as detected; anything but utf-8 is quarantined
     bytes BIGINT NOT NULL,
     rows_in BIGINT NOT NULL,            -- = rows_raw + rows_quarantined + rows_duplicate
@@ -80,6 +82,12 @@ def column_types(name: str) -> dict[str, str]:
             columns[field.pseudonym] = "VARCHAR"
         elif field.type == "timestamp":
             columns[column] = "TIMESTAMP"
+        elif field.type == "date":
+            columns[column] = "DATE"
+        elif field.type == "money":
+            columns[column] = MONEY_TYPE
+        elif field.type == "flag":
+            columns[column] = "BOOLEAN"
         elif field.type == "choice" and field.integer_codes:
             columns[column] = "TINYINT"
         elif field.type == "multi_choice":

@@ -86,15 +86,20 @@ def keygen(force: bool = typer.Option(False, help="Replace existing keys (earlie
         console.print(f"New key written to {target}. In production set {variable} from a secret store instead.")
 
 
+DEMO_DEBT_PERSONS = 6_000  # persons with debt signals in the demo: about 7,500 claims in 17,000 rows, 3 monthly deliveries
+
+
 @app.command()
 def generate(
     firms: int = typer.Option(20_000, min=100, max=1_500_000, help="Number of firms in the population."),
     waves: int = typer.Option(24, min=1, max=48, help="Number of monthly waves."),
     last_wave: str = typer.Option(None, help="Last wave (YYYY-MM); default: last month."),
     seed: int = typer.Option(20261122, help="Random seed (same seed, same files)."),
+    debt_persons: int = typer.Option(DEMO_DEBT_PERSONS, min=0, max=2_000_000, help="Persons with debt signals (about 2.5 claims each)."),
 ) -> None:
     """Synthetic data: CGC exports (CSV and JSON lines, about 1 % defects) into data/landing/cgc/, the five demo
-    proposals into the policy pipeline, and the firms' impact estimates (DIS) into data/landing/dis/."""
+    proposals into the policy pipeline, the firms' impact estimates (DIS) into data/landing/dis/, and the creditors'
+    monthly debt-signal deliveries (CSV and Parquet, about 1 % defects) into data/landing/debt_signal/."""
     from datetime import date
 
     import polars as pl
@@ -126,6 +131,11 @@ def generate(
     with store() as connection:
         letters = ensure_demo_uploads(connection, reactions, proposals, seed=seed)
     console.print(f"{len(letters)} documents (PDF, Word) sent with consultation reactions, in {current.data_dir / 'uploads'}")
+    if debt_persons:
+        from core.synthetic_debts import generate_debts
+
+        deliveries = generate_debts(current.landing, current.synthetic, date.today(), persons=debt_persons, seed=seed)
+        console.print(f"{len(deliveries)} debt-signal deliveries for {debt_persons} persons in {current.landing / 'debt_signal'}")
 
 
 @app.command()
@@ -410,7 +420,7 @@ def demo(
     """Key, synthetic data, one full pipeline run, then both UIs on 127.0.0.1."""
     keygen(force=False)
     if not any((paths().landing / "cgc").glob("cgc_export_*")):
-        generate(firms=firms, waves=24, last_wave=None, seed=20261122)
+        generate(firms=firms, waves=24, last_wave=None, seed=20261122, debt_persons=DEMO_DEBT_PERSONS)
     else:
         console.print("Synthetic data already present in data/landing/cgc (delete data/ to start afresh).")
     run()

@@ -81,13 +81,17 @@ def data_dir(path: Path):
             os.environ["MKB_DATA_DIR"] = before
 
 
+DEBT_PERSONS = 800  # the fixture's persons with debt signals (about 1,000 claims in 2,400 rows over 3 monthly deliveries)
+
+
 def generate_installation(installation: Installation, firms: int, waves: int, seed: int = 7) -> None:
     """Synthetic CGC waves, the demo proposals (three closed, two open), the firms' DIS estimates and consultation reactions,
-    and a few documents sent with those reactions."""
+    a few documents sent with those reactions, and the creditors' monthly debt-signal deliveries."""
     from accounts.store import store
     from content.demo import ensure_demo_proposals
     from content.demo_uploads import ensure_demo_uploads
     from core.synthetic_consultation import generate_consultations
+    from core.synthetic_debts import generate_debts
     from core.synthetic_dis import generate_dis
 
     generate(installation.landing, installation.synthetic, firms=firms, waves=waves, last_wave=LAST_WAVE, seed=seed)
@@ -99,6 +103,7 @@ def generate_installation(installation: Installation, firms: int, waves: int, se
                                        [json.loads(p.model_dump_json()) for p in proposals], seed=seed)
     with store(installation.data_dir / "accounts" / "accounts.sqlite") as connection:
         ensure_demo_uploads(connection, reactions, proposals, seed=seed)  # stored under MKB_DATA_DIR/uploads: callers set it
+    generate_debts(installation.landing, installation.synthetic, date.today(), persons=DEBT_PERSONS, seed=seed)
 
 
 @pytest.fixture(scope="session")

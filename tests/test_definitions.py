@@ -16,11 +16,13 @@ def test_asset_graph_has_every_layer_in_order():
     specs = release_specs()
     per_source = {
         key for declared in sources().values() for key in (
-            f"raw/{declared.table}", f"quarantine/{declared.table}", f"staging/{declared.name}_answers",
-            f"staging/{declared.name}_profiles", f"marts/{declared.mart}",
+            f"raw/{declared.table}", f"quarantine/{declared.table}", f"marts/{declared.mart}",
+            *((f"staging/{declared.name}_answers", f"staging/{declared.name}_profiles") if declared.latest == "answer"
+              else (f"staging/{declared.name}_latest",)),
         )
     }
     assert {"raw/cgc_responses", "marts/cgc_firm_wave", "raw/dis_responses", "marts/dis_firm_proposal"} <= per_source
+    assert {"raw/debt_signals", "staging/debt_signal_latest", "marts/debt_claim_month"} <= per_source
     assert keys == {
         *per_source, "meta/ingest_manifest", "privacy/ledger", "exports/privacy_ledger",
         *(f"releases/{name}" for name in specs), *(f"exports/{name}" for name in specs),
@@ -36,6 +38,7 @@ def test_asset_graph_has_every_layer_in_order():
     assert graph.get(dg.AssetKey(["releases", "dis_running"])).parent_keys == {dg.AssetKey(["marts", "dis_firm_proposal"])}
     upstream = graph.get(dg.AssetKey(["marts", "cgc_firm_wave"])).parent_keys
     assert dg.AssetKey(["staging", "cgc_answers"]) in upstream
+    assert graph.get(dg.AssetKey(["marts", "debt_claim_month"])).parent_keys == {dg.AssetKey(["staging", "debt_signal_latest"])}
     for name, spec in specs.items():  # one release asset per spec, reading the spec's source mart
         assert graph.get(dg.AssetKey(["releases", name])).parent_keys == {dg.AssetKey(spec.source.split("."))}
         assert dg.AssetKey(["releases", name]) in graph.get(dg.AssetKey(["privacy", "ledger"])).parent_keys

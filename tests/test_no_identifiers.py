@@ -1,4 +1,4 @@
-"""No KvK number survives ingestion: not in any warehouse table, not in any export."""
+"""No KvK number and no BSN survives ingestion: not in any warehouse table, not in any export."""
 
 from __future__ import annotations
 
@@ -44,3 +44,29 @@ def test_free_text_identifiers_were_scrubbed(pipeline):
         emails = connection.execute("SELECT COUNT(*) FROM raw.cgc_responses WHERE regexp_matches(free_text, '@[a-z0-9.-]+\\.nl')").fetchone()[0]
     assert scrubbed > 0
     assert emails == 0
+
+
+def test_no_bsn_in_any_table_or_export(pipeline):
+    """The debt signals' BSNs (and the typos the generator made of some, which the eleven-test refused) are nowhere:
+    not in raw, quarantine, staging, marts, the manifest or an export; only their keyed hash (person_id) is."""
+    persons = pl.read_parquet(pipeline.synthetic / "debt_persons.parquet")
+    numbers = set(persons["bsn"])
+    typos = {number[:-1] + str((int(number[-1]) + 1) % 10) for number in numbers}  # core.synthetic_debts.failing_bsn
+    landing_text = "".join(p.read_text(errors="replace") for p in (pipeline.landing / "debt_signal").glob("*.csv"))
+    assert sum(number in landing_text for number in list(numbers)[:200]) > 50  # the scan has something to find
+    pattern = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
+    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+        texts = _all_text(connection)
+        assert connection.execute("SELECT COUNT(*) FROM quarantine.debt_signals WHERE reason LIKE 'BSN: voldoet niet%'").fetchone()[0] > 0
+        columns = {c for (c,) in connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name IN ('debt_signals', 'debt_signal_latest', 'debt_claim_month')"
+        ).fetchall()}
+    assert "bsn" not in columns and "person_id" in columns
+    for path in pipeline.exports.rglob("*"):
+        if path.suffix == ".parquet":
+            texts.append((str(path), pl.read_parquet(path).write_csv()))
+        elif path.is_file():
+            texts.append((str(path), path.read_text()))
+    for name, text in texts:
+        leaked = {match for match in pattern.findall(text) if match in numbers or match in typos}
+        assert not leaked, f"{name} holds BSNs {sorted(leaked)[:3]}"

@@ -69,7 +69,7 @@ def blueprint(declared: Source) -> dict:
         ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")}),
         ("forall", {"criteria": parse_one("@answer_rules")}),
     ],
-    blueprints=[blueprint(declared) for declared in sources().values()],
+    blueprints=[blueprint(declared) for declared in sources().values() if declared.latest == "answer"],
 )
 def unit_period(evaluator: MacroEvaluator) -> str:
     unit = evaluator.blueprint_var("unit")

@@ -50,7 +50,7 @@ def blueprint(declared: Source) -> dict:
         ("not_null", {"columns": parse_one("@not_null_columns")}),
         ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")}),
     ],
-    blueprints=[blueprint(declared) for declared in sources().values()],
+    blueprints=[blueprint(declared) for declared in sources().values() if declared.latest == "answer"],
 )
 def profiles(evaluator: MacroEvaluator) -> str:
     raw = evaluator.blueprint_var("raw")

@@ -1,0 +1,75 @@
+"""marts.<mart>: one row per key per period (for the debt signals: per claim per month), for sources declared with `latest: row`.
+
+The private mart of a delivery source: each record's (claim's) current state
+in each period, from its latest delivery of that period
+(`staging.<source>_latest`), every column in its own type (money as
+DECIMAL(12,2), dates as DATE, yes/no as BOOLEAN). A claim not delivered in a
+month has no row for that month. The privacy unit (a person, `person_id`)
+may have many rows per period: releases bound that (at most N claims per
+person) through privacy/. Never shown to anyone.
+
+One blueprint per such source. Checks: not_null on the key, the period, the
+unit and every required field; one row per key per period; and per field its
+own options, integer codes or bounds (one `forall`, see
+`core.sqlmesh_project.answer_rules`).
+"""
+
+from sqlmesh import model
+from sqlmesh.core.dialect import parse_one
+from sqlmesh.core.macros import MacroEvaluator
+
+from core.sources import Source, sources
+from core.sqlmesh_project import answer_rules, column_comments, columns, row_columns
+
+
+def blueprint(declared: Source) -> dict:
+    comments = column_comments(declared)
+    kept = row_columns(declared)
+    required = [field.pseudonym or name for name, field in declared.fields.items() if field.required and field.type != "free_text"]
+    return {
+        "delivery_mart": declared.mart,  # not "mart": SQLMesh names a model by its template, and unit_period.py has "marts.@{mart}"
+        "latest_model": f"staging.{declared.name}_latest",
+        "key": declared.key,
+        "period": declared.period.field,
+        "kept": kept,
+        "comments": {column: comments[column] for column in kept},
+        "description": (
+            f"Private mart of the {declared.title} ({declared.name}): one row per {declared.key} per {declared.period.field}, "
+            f"the state from its latest delivery in that {declared.period.field}; the privacy unit ({declared.unit}) is "
+            f"{declared.unit_column}. Never shown to anyone: releases read it through privacy/."
+        ),
+        "not_null_columns": columns(*required),
+        "grain_columns": columns(declared.key, declared.period.field),
+        "answer_rules": answer_rules(declared, roles=("answer", "profile")),
+    }
+
+
+BLUEPRINTS = [blueprint(declared) for declared in sources().values() if declared.latest == "row"]
+
+
+def key_period(evaluator: MacroEvaluator) -> str:
+    comments = evaluator.blueprint_var("comments")
+    selected = ",\n".join(f'  "{column}" /* {comments[column]} */' for column in evaluator.blueprint_var("kept"))
+    return f"""
+SELECT
+{selected}
+FROM {evaluator.blueprint_var("latest_model")}
+"""
+
+
+# Only with a blueprint: a model without any would be one model of the literal name (and its variables undefined).
+if BLUEPRINTS:
+    key_period = model(
+        "marts.@{delivery_mart}",
+        is_sql=True,
+        kind="FULL",
+        grains=["@{key}", "@{period}"],
+        owner="data_engineering",
+        description="@description",
+        audits=[
+            ("not_null", {"columns": parse_one("@not_null_columns")}),
+            ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")}),
+            ("forall", {"criteria": parse_one("@answer_rules")}),
+        ],
+        blueprints=BLUEPRINTS,
+    )(key_period)
