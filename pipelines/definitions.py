@@ -5,6 +5,7 @@
     transform   per source: staging/<name>_answers, staging/<name>_profiles, marts/<mart>
                                                                                   (SQLMesh, + blocking grain check)
     themes      marts/consultation_firm_{words,pairs,themes} (the theme releases' marts, assets/themes.py)
+    debts       operational/debt_advice, marts/debt_small_claims (the rules per claim; the KPI mart, assets/debts.py)
     releases    releases/<spec> per config/releases/*.yaml, privacy/ledger        (OpenDP)
     exports     exports/<spec>, exports/privacy_ledger                            (Parquet)
                 exports/consultation_theme_catalogue                              (themes.json: names, terms, quotes)
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.debts import DEBT_ASSETS
 from assets.exports import EXPORT_ASSETS
 from assets.ingest.factory import EXPECTATION_CHECKS, INGEST_ASSETS
 from assets.releases.continual import RUNNING_ASSETS
@@ -26,7 +28,7 @@ from pipelines.sensors import build_automation
 
 restrict_new_files()  # the code location's process (sensor runs, materialisations) creates owner-only files
 
-ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *THEME_ASSETS, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS, *RUNNING_ASSETS]
+ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *THEME_ASSETS, *DEBT_ASSETS, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS, *RUNNING_ASSETS]
 ALL_CHECKS = [*EXPECTATION_CHECKS, *GRAIN_CHECKS]
 
 # One step at a time in one process: DuckDB has one writer per file.

@@ -1,0 +1,40 @@
+"""Debt signals (issue 12): the rules' advice per claim and the private mart of the anti-escalation KPIs.
+
+    marts/debt_claim_month (SQLMesh, sources/debt_signal) -> operational/debt_advice + marts/debt_small_claims
+                                                          -> releases/debt_kpis (config/releases/debt_kpis.yaml)
+
+The advice is operational data (a creditor's own claims), never a release;
+the KPI mart is private and reaches analysts only through the DP release.
+How the rules decide: debts/rules.py; how outcomes are counted: debts/pipeline.py.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.resources import Warehouse
+from debts import pipeline
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["operational", "debt_advice"], deps=[dg.AssetKey(["marts", "debt_claim_month"])], group_name="debts",
+                     description="Per claim per month: the anti-escalation rules' recommended action, reasons, letter group and "
+                                 "projected costs (operational: a creditor's own claims only; never released)."),
+        dg.AssetSpec(["marts", "debt_small_claims"], deps=[dg.AssetKey(["marts", "debt_claim_month"])], group_name="debts",
+                     description="Per small claim (< 100 euros) per month: creditor type, KPI outcome, avoided case (private; "
+                                 "released by releases/debt_kpis with differential privacy)."),
+    ],
+    compute_kind="polars",
+)
+def debt_advice(warehouse: Warehouse):
+    """Evaluate the rules on every month of the source mart; both tables rebuilt in one transaction."""
+    with warehouse.connect() as connection:
+        advice_rows, small = pipeline.build(connection)
+        actions = dict(connection.execute(f"SELECT action, COUNT(*) FROM {pipeline.ADVICE_TABLE} GROUP BY 1 ORDER BY 1").fetchall())
+    yield dg.MaterializeResult(asset_key=["operational", "debt_advice"],
+                               metadata={"rows": advice_rows, "actions": dg.MetadataValue.json(actions)})
+    yield dg.MaterializeResult(asset_key=["marts", "debt_small_claims"], metadata={"rows": small})
+
+
+DEBT_ASSETS = [debt_advice]

@@ -1,0 +1,175 @@
+"""From delivered debt signals to advice per claim and to the mart the anti-escalation KPIs are released from.
+
+    marts.debt_claim_month  (one row per claim per month: its latest delivery that month; sources/debt_signal)
+      -> operational.debt_advice   per claim per month: the rules' recommended action, reasons, letter group, costs
+                                   (operational, never released: a creditor sees its own claims' rows only)
+      -> marts.debt_small_claims   per small claim (< 100 euros) per month: creditor type, KPI outcome, avoided case
+                                   (private; config/releases/debt_kpis.yaml releases it with differential privacy)
+
+Each month is evaluated on its own (all claims of a person in that month in
+one call, as `debts.rules.evaluate_claims` needs), on the month's last day or
+today, whichever comes first (a crisis threshold counts on that day). Both
+tables are rebuilt whole in one transaction: a crash leaves the old ones.
+
+Delivered amounts: a creditor delivers `current_amount` as what is owed now,
+costs included (sources/debt_signal/source.yaml); the rules read the
+principal still open, `current_amount - costs_so_far` (never below 0). A flag
+the creditor left empty (not known) counts as false: the rules never assume
+debt counselling or payment problems nobody reported.
+
+KPI outcome of a small claim, from its recommended action (one of four, so
+detected = written off + without collection + to collection + still open):
+
+| outcome | actions |
+|---|---|
+| `afgeschreven` (written off) | afschrijven |
+| `zonder_incasso` (resolved without collection) | vriendelijke_herinnering, betalingsregeling_aanbieden, afstemmen_met_schuldhulp |
+| `naar_incasso` (sent to collection: collection goes on) | bundelen, doorgaan |
+| `open` (still open: collection paused, stacking) | pauzeren |
+
+An *avoided collection case* is a small claim whose outcome is
+`afgeschreven` or `zonder_incasso` while it is still before the collection
+stages (herinnering, aanmaning): without the rules it would have gone to
+incasso. Its saving is `cost_per_avoided_case` (config/debts/kpis.yaml).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.settings import CONFIG_DIR
+from debts.rules import evaluate_claims
+from debts.schema import CLAIMS_SCHEMA, COLLECTION_STAGES
+from debts.settings import rules_settings
+
+SOURCE_MART = "marts.debt_claim_month"
+ADVICE_TABLE = "operational.debt_advice"
+SMALL_CLAIMS_MART = "marts.debt_small_claims"
+OUTCOMES = {
+    "afschrijven": "afgeschreven",
+    "vriendelijke_herinnering": "zonder_incasso",
+    "betalingsregeling_aanbieden": "zonder_incasso",
+    "afstemmen_met_schuldhulp": "zonder_incasso",
+    "bundelen": "naar_incasso",
+    "doorgaan": "naar_incasso",
+    "pauzeren": "open",
+}
+OUTCOME_ORDER = ("afgeschreven", "zonder_incasso", "naar_incasso", "open")
+
+
+class KpiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    small_claim_limit: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="euros: a claim under this is small")
+    cost_per_avoided_case: Decimal = Field(ge=0, max_digits=12, decimal_places=2, description="euros saved per avoided case")
+
+
+def load_kpi_settings(path: Path | None = None) -> KpiSettings:
+    """config/debts/kpis.yaml; its small-claim limit must equal the rules' (one meaning of 'small')."""
+    path = path or CONFIG_DIR / "debts" / "kpis.yaml"
+    with open(path, encoding="utf-8") as handle:
+        settings = KpiSettings.model_validate(yaml.load(handle, Loader=_DecimalLoader))
+    rules_limit = rules_settings().defaults.small_claim_limit
+    if settings.small_claim_limit != rules_limit:
+        raise ValueError(f"{path.name}: small_claim_limit: {settings.small_claim_limit} is niet gelijk aan de grens voor kleine "
+                         f"vorderingen in organisations.yaml ({rules_limit}); één grens voor 'klein'")
+    return settings
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """YAML numbers with a point become Decimal, never float (money)."""
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: Decimal(loader.construct_scalar(node)))
+
+
+@cache
+def kpi_settings() -> KpiSettings:
+    return load_kpi_settings()
+
+
+def evaluation_day(month: str, today: date) -> date:
+    """The month's last day, or today while the month runs.
+
+    >>> evaluation_day("2026-02", date(2026, 12, 1)), evaluation_day("2026-12", date(2026, 12, 1))
+    (datetime.date(2026, 2, 28), datetime.date(2026, 12, 1))
+    """
+    year, number = map(int, month.split("-"))
+    return min(date(year, number, calendar.monthrange(year, number)[1]), today)
+
+
+def _claims(connection: duckdb.DuckDBPyConnection, month: str) -> pl.DataFrame:
+    """The month's claims in the rules' contract (principal without costs; unknown flags false)."""
+    columns = ", ".join(f'"{name}"' for name in CLAIMS_SCHEMA if name not in {"current_amount", "in_debt_counselling",
+                                                                              "under_administration", "payment_problems"})
+    return connection.execute(f"""
+        SELECT {columns}, stage AS stage_text,
+               GREATEST(current_amount - costs_so_far, 0)::DECIMAL(12,2) AS current_amount,
+               COALESCE(in_debt_counselling, false) AS in_debt_counselling,
+               COALESCE(under_administration, false) AS under_administration,
+               COALESCE(payment_problems, false) AS payment_problems
+        FROM {SOURCE_MART} WHERE month = ?""", [month]).pl()
+
+
+def advice_of_month(connection: duckdb.DuckDBPyConnection, month: str, today: date) -> pl.DataFrame:
+    """Advice per claim of one month, with the claim's month, creditor type, stage and principal (cents)."""
+    claims = _claims(connection, month)
+    if claims.is_empty():
+        return pl.DataFrame()
+    advice = evaluate_claims(claims.drop("stage_text"), evaluation_day(month, today)).collect()
+    facts = claims.select("claim_id", "creditor_type", "debt_type", "municipality", pl.col("stage_text").alias("stage"),
+                          (pl.col("current_amount").cast(pl.Decimal(14, 2)) * 100).cast(pl.Int64).alias("principal_cents"))
+    return advice.join(facts, on="claim_id", how="left").with_columns(pl.lit(month).alias("month")).with_columns(
+        pl.col("action").cast(pl.Utf8), pl.col("reasons").cast(pl.List(pl.Utf8)), pl.col("creditor_type").cast(pl.Utf8))
+
+
+def small_claims(advice: pl.DataFrame, settings: KpiSettings | None = None) -> pl.DataFrame:
+    """The KPI mart from the advice: one row per small claim per month (see the module docstring)."""
+    settings = settings or kpi_settings()
+    limit = int(settings.small_claim_limit * 100)
+    small = advice.filter(pl.col("principal_cents") < limit)
+    outcome = pl.col("action").replace_strict(OUTCOMES, return_dtype=pl.Utf8)
+    before_collection = ~pl.col("stage").is_in(list(COLLECTION_STAGES))
+    return small.select(
+        "person_id", "month", "claim_id", "creditor_type", "municipality", outcome.alias("outcome"),
+        (outcome.is_in(["afgeschreven", "zonder_incasso"]) & before_collection).cast(pl.Int64).alias("avoided_case"),
+    ).sort("month", "person_id", "claim_id")
+
+
+def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> tuple[int, int]:
+    """Rebuild operational.debt_advice and marts.debt_small_claims from the source mart in one transaction: (advice rows, small claims)."""
+    today = today or date.today()
+    months = [row[0] for row in connection.execute(f"SELECT DISTINCT month FROM {SOURCE_MART} ORDER BY 1").fetchall()]
+    parts = [part for part in (advice_of_month(connection, month, today) for month in months) if not part.is_empty()]
+    advice = pl.concat(parts) if parts else _empty_advice()
+    kpis = small_claims(advice)
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        for table, frame in ((ADVICE_TABLE, advice), (SMALL_CLAIMS_MART, kpis)):
+            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
+            connection.register("debt_frame", frame.to_arrow())
+            connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM debt_frame")
+            connection.unregister("debt_frame")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return advice.height, kpis.height
+
+
+def _empty_advice() -> pl.DataFrame:
+    return pl.DataFrame(schema={
+        "claim_id": pl.Utf8, "person_id": pl.Utf8, "creditor": pl.Utf8, "action": pl.Utf8, "reasons": pl.List(pl.Utf8),
+        "letter_group": pl.Utf8, "projected_cost_cents": pl.Int64, "projected_saving_cents": pl.Int64, "small_debts_elsewhere": pl.Boolean,
+        "in_debt_counselling_anywhere": pl.Boolean, "creditor_type": pl.Utf8, "debt_type": pl.Utf8, "municipality": pl.Utf8,
+        "stage": pl.Utf8, "principal_cents": pl.Int64, "month": pl.Utf8,
+    })

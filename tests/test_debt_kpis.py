@@ -1,0 +1,105 @@
+"""Debt signals end to end: the rules' advice per claim, the KPI mart, and the KPIs released with differential privacy."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import duckdb
+import polars as pl
+import pytest
+
+from debts import pipeline as debt_pipeline
+from privacy.loading import release_specs
+from privacy.postprocess import post_process
+from privacy.sensitivity import plan
+from privacy.statistics import LEVEL, level_cells, sufficient_statistics
+from tests.privacy_support import noiseless
+
+
+@pytest.fixture(scope="module")
+def warehouse(pipeline):
+    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+        yield connection
+
+
+def test_every_delivered_claim_of_a_month_gets_one_advice(warehouse):
+    delivered = dict(warehouse.execute(f"SELECT month, COUNT(*) FROM {debt_pipeline.SOURCE_MART} GROUP BY 1").fetchall())
+    advised = dict(warehouse.execute(f"SELECT month, COUNT(DISTINCT claim_id) FROM {debt_pipeline.ADVICE_TABLE} GROUP BY 1").fetchall())
+    rows = dict(warehouse.execute(f"SELECT month, COUNT(*) FROM {debt_pipeline.ADVICE_TABLE} GROUP BY 1").fetchall())
+    assert delivered and advised == delivered == rows
+    actions = {row[0] for row in warehouse.execute(f"SELECT DISTINCT action FROM {debt_pipeline.ADVICE_TABLE}").fetchall()}
+    assert {"afschrijven", "vriendelijke_herinnering", "doorgaan"} <= actions  # the synthetic mix exercises the main rules
+
+
+def test_the_kpi_mart_holds_the_small_claims_with_one_outcome_each(warehouse):
+    mart = warehouse.execute(f"SELECT * FROM {debt_pipeline.SMALL_CLAIMS_MART}").pl()
+    advice = warehouse.execute(f"SELECT * FROM {debt_pipeline.ADVICE_TABLE}").pl()
+    small = advice.filter(pl.col("principal_cents") < 10_000)
+    assert mart.height == small.height > 0
+    assert set(mart["outcome"].unique()) <= set(debt_pipeline.OUTCOME_ORDER)
+    joined = mart.join(small, on=["claim_id", "month"])
+    expected = joined["action"].replace_strict(debt_pipeline.OUTCOMES)
+    assert (joined["outcome"] == expected).all()
+    avoided = joined.filter(pl.col("avoided_case") == 1)
+    assert avoided["outcome"].is_in(["afgeschreven", "zonder_incasso"]).all() and not avoided["stage"].is_in(["incasso", "deurwaarder"]).any()
+    assert "bsn" not in mart.columns and "bsn" not in advice.columns
+
+
+def test_few_persons_have_more_small_claims_in_a_month_than_the_release_counts(warehouse):
+    """The release counts at most 3 small claims per person per month (its rationale says how many have more)."""
+    per_person = warehouse.execute(f"SELECT month, person_id, COUNT(*) AS n FROM {debt_pipeline.SMALL_CLAIMS_MART} GROUP BY 1, 2").pl()
+    assert (per_person["n"] > release_specs()["debt_kpis"].contribution.max_rows_per_unit).mean() < 0.02
+
+
+def test_without_noise_the_released_kpis_reconcile_and_equal_the_mart(warehouse):
+    """detected = written off + without collection + to collection + still open, per month and per kind of creditor."""
+    spec = release_specs()["debt_kpis"]
+    months = [row[0] for row in warehouse.execute(f"SELECT DISTINCT month FROM {debt_pipeline.SMALL_CLAIMS_MART} ORDER BY 1").fetchall()]
+    cells = level_cells(sufficient_statistics(warehouse, spec, months), spec, months)
+    released = post_process(cells, spec, noiseless(plan(spec)))
+    counts = released.filter(pl.col("measure") == "small_claims").select("period", LEVEL, "creditor_type", pl.col("estimate").alias("claims"))
+    shares = released.filter(pl.col("measure") == "outcome").group_by("period", LEVEL, "creditor_type").agg(pl.col("estimate").sum())
+    joined = counts.join(shares, on=["period", LEVEL, "creditor_type"], nulls_equal=True).filter(pl.col("claims") > 0)
+    assert joined.height > 0 and (joined["estimate"] - 100.0).abs().max() < 1e-9  # the four outcomes are all of them
+    bounded = warehouse.execute(f"""
+        SELECT month, COUNT(*) FROM (SELECT *, row_number() OVER (PARTITION BY month, person_id ORDER BY claim_id) AS k
+                                    FROM {debt_pipeline.SMALL_CLAIMS_MART}) WHERE k <= 3 GROUP BY 1""").fetchall()
+    nation = dict(counts.filter(pl.col(LEVEL) == "nation").select("period", "claims").iter_rows())
+    assert nation == {month: float(n) for month, n in bounded}
+
+
+def test_the_kpis_are_released_per_closed_month_and_charged_to_the_person_budget(warehouse):
+    released = warehouse.execute("SELECT DISTINCT period FROM releases.debt_kpis").fetchall()
+    months = {row[0] for row in warehouse.execute(f"SELECT DISTINCT month FROM {debt_pipeline.SOURCE_MART}").fetchall()}
+    closed = {m for m in months if debt_pipeline.evaluation_day(m, date.today()) < date.today()}
+    assert {row[0] for row in released} == closed
+    ledger = warehouse.execute("SELECT unit_kind, epsilon FROM privacy.ledger WHERE release_name = 'debt_kpis'").fetchall()
+    assert ledger and all(kind == "person" and epsilon == pytest.approx(1.0) for kind, epsilon in ledger)
+
+
+def test_the_analysts_page_shows_the_released_kpis_with_intervals_and_no_claim(pipeline, accounts, monkeypatch):
+    """The page shows per kind of creditor the released figures ('x' with the reason where too uncertain), nothing per claim."""
+    from dashboards.debts import OUTCOME_LABELS
+    from tests.conftest import logged_in
+
+    monkeypatch.setenv("MKB_DATA_DIR", str(pipeline.data_dir))
+    app = logged_in(accounts["analyst"])
+    app.switch_page("views/schulden.py").run()
+    assert not app.exception and not app.error
+    table = app.table[0].value
+    assert list(table.columns) == ["Schuldeiser", "Kleine schulden", *OUTCOME_LABELS.values(), "Voorkomen incassozaken", "Besparing (euro)"]
+    assert table["Schuldeiser"].iloc[0] == "Heel Nederland" and "Gemeente" in set(table["Schuldeiser"])
+    assert re.fullmatch(r"[0-9.]+ \([0-9.]+ tot [0-9.]+\)", table["Kleine schulden"].iloc[0])  # the nation's count with its interval
+    shown = " ".join(table.astype(str).to_numpy().ravel())
+    assert "claim" not in shown.lower() and not re.search(r"[0-9a-f]{16,}", shown)  # no claim ids or pseudonyms
+
+
+def test_a_respondent_cannot_open_the_debt_page(pipeline, accounts, monkeypatch):
+    from tests.conftest import logged_in
+
+    monkeypatch.setenv("MKB_DATA_DIR", str(pipeline.data_dir))
+    app = logged_in(accounts["respondent"])
+    app.switch_page("views/schulden.py").run()
+    assert any("alleen voor" in e.value for e in app.error)  # refused by the page itself, with the reason
+    assert not app.table and "Kleine schulden" not in " ".join(m.value for m in app.markdown)
