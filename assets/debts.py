@@ -1,7 +1,7 @@
 """Debt signals (issue 12): the rules' advice per claim and the private mart of the anti-escalation KPIs.
 
-    marts/debt_claim_month (SQLMesh, sources/debt_signal) -> operational/debt_advice + marts/debt_small_claims
-                                                          -> releases/debt_kpis (config/releases/debt_kpis.yaml)
+    marts/debt_claim_month (SQLMesh, sources/debt_signal) -> operational/debt_advice + marts/debt_small_claims + marts/debt_person_risk
+                                                          -> releases/debt_kpis, releases/debt_risk (config/releases/)
 
 The advice is operational data (a creditor's own claims), never a release;
 the KPI mart is private and reaches analysts only through the DP release.
@@ -24,17 +24,21 @@ from debts import pipeline
         dg.AssetSpec(["marts", "debt_small_claims"], deps=[dg.AssetKey(["marts", "debt_claim_month"])], group_name="debts",
                      description="Per small claim (< 100 euros) per month: creditor type, KPI outcome, avoided case (private; "
                                  "released by releases/debt_kpis with differential privacy)."),
+        dg.AssetSpec(["marts", "debt_person_risk"], deps=[dg.AssetKey(["marts", "debt_claim_month"])], group_name="debts",
+                     description="Per signalled person per month: municipality, province, risk class (rood/oranje/groen), repeat "
+                                 "signal (private; released by releases/debt_risk with differential privacy: the early warning)."),
     ],
     compute_kind="polars",
 )
 def debt_advice(warehouse: Warehouse):
     """Evaluate the rules on every month of the source mart; both tables rebuilt in one transaction."""
     with warehouse.connect() as connection:
-        advice_rows, small = pipeline.build(connection)
+        advice_rows, small, persons = pipeline.build(connection)
         actions = dict(connection.execute(f"SELECT action, COUNT(*) FROM {pipeline.ADVICE_TABLE} GROUP BY 1 ORDER BY 1").fetchall())
     yield dg.MaterializeResult(asset_key=["operational", "debt_advice"],
                                metadata={"rows": advice_rows, "actions": dg.MetadataValue.json(actions)})
     yield dg.MaterializeResult(asset_key=["marts", "debt_small_claims"], metadata={"rows": small})
+    yield dg.MaterializeResult(asset_key=["marts", "debt_person_risk"], metadata={"rows": persons})
 
 
 DEBT_ASSETS = [debt_advice]

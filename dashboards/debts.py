@@ -82,3 +82,43 @@ def outcome_trend(cells: pl.DataFrame) -> pl.DataFrame:
                 pl.col("estimate").alias("aandeel"), pl.col("ci_low").alias("laag"), pl.col("ci_high").alias("hoog"))
         .sort("maand", "uitkomst")
     )
+
+
+RISK_RELEASE = "debt_risk"
+RISK_LABELS = {"rood": "Rood", "oranje": "Oranje", "groen": "Groen"}
+
+
+def risk_cells(exports: Path | None = None) -> pl.DataFrame:
+    return release_cells(RISK_RELEASE, exports)
+
+
+def inhabitants(level: str) -> dict[str | None, int]:
+    """Inhabitants per municipality or province (reference/municipal_population.csv, approximate), and of the nation (key None)."""
+    from core import reference
+
+    population = pl.read_csv(reference.REFERENCE_DIR / "municipal_population.csv").join(
+        reference.municipalities().select("code", "province_code"), on="code")
+    if level == "nation":
+        return {None: int(population["population"].sum())}
+    key = "code" if level == "municipality" else "province_code"
+    return dict(population.group_by(key).agg(pl.col("population").sum()).iter_rows())
+
+
+def risk_table(cells: pl.DataFrame, month: str, level: str) -> pl.DataFrame:
+    """Per group of `level` (nation, province, municipality): signalled persons, per 1,000 inhabitants, the three risk
+    classes and the repeat signals; 'x' with the reason where a figure is too uncertain (small municipalities)."""
+    frame = cells.filter((pl.col("period") == month) & (pl.col("level") == level))
+    dim = None if level == "nation" else level
+    codes = [None] if dim is None else sorted(frame[dim].drop_nulls().unique().to_list())
+    people = inhabitants(level)
+    rows = []
+    for code in codes:
+        group = frame if dim is None else frame.filter(pl.col(dim) == code)
+        count = _cell(group, "persons")
+        per_thousand = 1000.0 / people[code] if people.get(code) else None
+        row = {"Gebied": "Heel Nederland" if code is None else group_name(dim, code), "Personen met signalen": _figure(count, 0),
+               "Per 1.000 inwoners": _figure(count, 1, factor=per_thousand) if per_thousand else SUPPRESSED}
+        row |= {label: _figure(_cell(group, "risk", code_), 0, "%") for code_, label in RISK_LABELS.items()}
+        row["Opnieuw gesignaleerd (6 maanden)"] = _figure(_cell(group, "repeat_signals"), 0)
+        rows.append(row)
+    return pl.DataFrame(rows, orient="row")

@@ -5,6 +5,8 @@
                                    (operational, never released: a creditor sees its own claims' rows only)
       -> marts.debt_small_claims   per small claim (< 100 euros) per month: creditor type, KPI outcome, avoided case
                                    (private; config/releases/debt_kpis.yaml releases it with differential privacy)
+      -> marts.debt_person_risk    per signalled person per month: municipality, province, risk class, repeat signal
+                                   (private; config/releases/debt_risk.yaml, the early warning)
 
 Each month is evaluated on its own (all claims of a person in that month in
 one call, as `debts.rules.evaluate_claims` needs), on the month's last day or
@@ -46,6 +48,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import reference
 from core.settings import CONFIG_DIR
 from debts.rules import evaluate_claims
 from debts.schema import CLAIMS_SCHEMA, COLLECTION_STAGES
@@ -54,6 +57,8 @@ from debts.settings import rules_settings
 SOURCE_MART = "marts.debt_claim_month"
 ADVICE_TABLE = "operational.debt_advice"
 SMALL_CLAIMS_MART = "marts.debt_small_claims"
+RISK_MART = "marts.debt_person_risk"
+RISK_CLASSES = ("rood", "oranje", "groen")
 OUTCOMES = {
     "afschrijven": "afgeschreven",
     "vriendelijke_herinnering": "zonder_incasso",
@@ -66,9 +71,24 @@ OUTCOMES = {
 OUTCOME_ORDER = ("afgeschreven", "zonder_incasso", "naar_incasso", "open")
 
 
+class RiskSettings(BaseModel):
+    """The early-warning classes (config/debts/kpis.yaml `risk`, where each threshold is explained)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    essential_debt_types: list[str] = Field(min_length=1)
+    red_creditors: int = Field(ge=2)
+    red_essential: int = Field(ge=1)
+    orange_creditors: int = Field(ge=1)
+    orange_essential: int = Field(ge=1)
+    orange_small_claims: int = Field(ge=1)
+    repeat_months: int = Field(ge=1, le=24)
+
+
 class KpiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    risk: RiskSettings
     small_claim_limit: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="euros: a claim under this is small")
     cost_per_avoided_case: Decimal = Field(ge=0, max_digits=12, decimal_places=2, description="euros saved per avoided case")
 
@@ -145,16 +165,56 @@ def small_claims(advice: pl.DataFrame, settings: KpiSettings | None = None) -> p
     ).sort("month", "person_id", "claim_id")
 
 
-def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> tuple[int, int]:
-    """Rebuild operational.debt_advice and marts.debt_small_claims from the source mart in one transaction: (advice rows, small claims)."""
+def person_risk(advice: pl.DataFrame, settings: KpiSettings | None = None) -> pl.DataFrame:
+    """One row per signalled person per month: where the person lives, the risk class and whether the signal repeats.
+
+    Post-processing of every creditor's claims of the person in that month
+    (thresholds in config/debts/kpis.yaml `risk`). The municipality is the
+    one most of the month's claims name (ties: the lowest code); its province
+    comes from reference/municipalities.csv. A repeat signal: the person was
+    also signalled in one of the `repeat_months` months before.
+    """
+    settings = settings or kpi_settings()
+    risk, limit = settings.risk, int(settings.small_claim_limit * 100)
+    if advice.is_empty():
+        return pl.DataFrame(schema={"person_id": pl.Utf8, "month": pl.Utf8, "municipality": pl.Utf8, "province": pl.Utf8,
+                                    "risk": pl.Utf8, "repeat_signal": pl.Int64})
+    per_person = advice.group_by("person_id", "month").agg(
+        pl.col("creditor").n_unique().alias("creditors"),
+        pl.col("debt_type").filter(pl.col("debt_type").is_in(risk.essential_debt_types)).n_unique().alias("essential"),
+        (pl.col("principal_cents") < limit).sum().alias("small_claims"),
+        pl.col("municipality").mode().sort().first().alias("municipality"),
+    )
+    red = (pl.col("creditors") >= risk.red_creditors) | (pl.col("essential") >= risk.red_essential)
+    orange = ((pl.col("creditors") >= risk.orange_creditors) | (pl.col("essential") >= risk.orange_essential)
+              | (pl.col("small_claims") >= risk.orange_small_claims))
+    month_index = pl.col("month").str.slice(0, 4).cast(pl.Int32) * 12 + pl.col("month").str.slice(5, 2).cast(pl.Int32)
+    classed = per_person.with_columns(
+        pl.when(red).then(pl.lit("rood")).when(orange).then(pl.lit("oranje")).otherwise(pl.lit("groen")).alias("risk"),
+        month_index.alias("_index"),
+    ).sort("person_id", "_index")
+    gap = pl.col("_index") - pl.col("_index").shift(1).over("person_id")
+    provinces = reference.municipalities().select(
+        pl.col("code").alias("municipality"), pl.col("province_code").alias("province"))
+    return (
+        classed.with_columns(((gap >= 1) & (gap <= risk.repeat_months)).fill_null(False).cast(pl.Int64).alias("repeat_signal"))
+        .join(provinces, on="municipality", how="left")
+        .select("person_id", "month", "municipality", "province", "risk", "repeat_signal")
+        .sort("month", "person_id")
+    )
+
+
+def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> tuple[int, int, int]:
+    """Rebuild operational.debt_advice, marts.debt_small_claims and marts.debt_person_risk from the source mart in one
+    transaction: (advice rows, small claims, signalled person-months)."""
     today = today or date.today()
     months = [row[0] for row in connection.execute(f"SELECT DISTINCT month FROM {SOURCE_MART} ORDER BY 1").fetchall()]
     parts = [part for part in (advice_of_month(connection, month, today) for month in months) if not part.is_empty()]
     advice = pl.concat(parts) if parts else _empty_advice()
-    kpis = small_claims(advice)
+    kpis, persons = small_claims(advice), person_risk(advice)
     connection.execute("BEGIN TRANSACTION")
     try:
-        for table, frame in ((ADVICE_TABLE, advice), (SMALL_CLAIMS_MART, kpis)):
+        for table, frame in ((ADVICE_TABLE, advice), (SMALL_CLAIMS_MART, kpis), (RISK_MART, persons)):
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
             connection.register("debt_frame", frame.to_arrow())
             connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM debt_frame")
@@ -163,7 +223,7 @@ def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> t
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return advice.height, kpis.height
+    return advice.height, kpis.height, persons.height
 
 
 def _empty_advice() -> pl.DataFrame:

@@ -29,5 +29,7 @@ def test_benchmark_prints_every_level_and_engine(capsys):
                                     for wanted in ("today", "zcdp", "engine zCDP", "engine nominal"))
     assert set(today) == set(LEVELS) == set(engine)
     assert all(zcdp[level] < today[level] for level in LEVELS)  # at the same annual loss zCDP's noise is smaller
-    assert all(engine[level] < laplace[level] <= today[level] for level in LEVELS)  # (tiny test cells hit the +-100 ceiling)  # the engine as configured: zCDP at the same loss per wave
+    # the engine as configured (zCDP at the same loss per wave) against the Laplace engines; the tiny test's small cells
+    # can all hit the +-100 ceiling, so strictly narrower only where the cells are large: the nation
+    assert all(engine[level] <= laplace[level] <= today[level] for level in LEVELS) and engine["nation"] < laplace["nation"]  # the engine as configured: zCDP at the same loss per wave
     assert "zCDP at the same annual loss" in printed and "best possible DP half-width" in printed

@@ -103,3 +103,49 @@ def test_a_respondent_cannot_open_the_debt_page(pipeline, accounts, monkeypatch)
     app.switch_page("views/schulden.py").run()
     assert any("alleen voor" in e.value for e in app.error)  # refused by the page itself, with the reason
     assert not app.table and "Kleine schulden" not in " ".join(m.value for m in app.markdown)
+
+
+# --------------------------------------------------------------------------- early warning
+
+
+def test_risk_classes_follow_the_documented_thresholds():
+    """Hand-made claims of three persons: red (3 creditors), orange (one essential arrear), green; a repeat within 6 months."""
+    rows = [
+        # person, month, creditor, debt type, principal (cents), municipality
+        ("p1", "2026-05", "GM0363", "parkeerboete", 6_500, "GM0363"), ("p1", "2026-05", "cjib", "verkeersboete", 9_000, "GM0363"),
+        ("p1", "2026-05", "zv_a", "zorgpremie", 42_000, "GM0363"),
+        ("p2", "2026-05", "el_a", "energie", 30_000, "GM0599"),
+        ("p3", "2026-01", "duo", "studieschuld", 90_000, "GM0014"), ("p3", "2026-05", "duo", "studieschuld", 90_000, "GM0014"),
+        ("p4", "2025-10", "uwv", "terugvordering_uitkering", 50_000, "GM0014"), ("p4", "2026-05", "uwv", "terugvordering_uitkering", 50_000, "GM0014"),
+    ]
+    advice = pl.DataFrame(rows, schema=["person_id", "month", "creditor", "debt_type", "principal_cents", "municipality"], orient="row")
+    risk = {(r["person_id"], r["month"]): r for r in debt_pipeline.person_risk(advice).iter_rows(named=True)}
+    assert risk["p1", "2026-05"]["risk"] == "rood" and risk["p1", "2026-05"]["province"] == "PV27"
+    assert risk["p2", "2026-05"]["risk"] == "oranje" and risk["p3", "2026-05"]["risk"] == "groen"
+    assert risk["p3", "2026-05"]["repeat_signal"] == 1 and risk["p3", "2026-01"]["repeat_signal"] == 0
+    assert risk["p4", "2026-05"]["repeat_signal"] == 0  # seven months later: not within six
+
+
+def test_the_early_warning_is_released_per_month_and_small_municipalities_show_x(warehouse):
+    mart = warehouse.execute(f"SELECT * FROM {debt_pipeline.RISK_MART}").pl()
+    assert mart.select("person_id", "month").is_duplicated().sum() == 0 and set(mart["risk"]) <= set(debt_pipeline.RISK_CLASSES)
+    cells = warehouse.execute("SELECT * FROM releases.debt_risk WHERE measure = 'persons'").pl()
+    per_municipality = mart.group_by("month", "municipality").len()
+    assert per_municipality["len"].min() < 10  # the test data has small municipalities ...
+    small = cells.filter((pl.col("level") == "municipality") & pl.col("suppressed"))
+    assert small.height > 0 and small["estimate"].is_null().all()  # ... and they are 'x', not a noisy count
+    assert cells.filter(pl.col("level") == "nation")["suppressed"].sum() == 0
+
+
+def test_the_analysts_page_shows_the_early_warning_per_province(pipeline, accounts, monkeypatch):
+    from tests.conftest import logged_in
+
+    monkeypatch.setenv("MKB_DATA_DIR", str(pipeline.data_dir))
+    app = logged_in(accounts["analyst"])
+    app.switch_page("views/schulden.py").run()
+    app.radio(key="risk_level").set_value("province").run()
+    assert not app.exception and not app.error
+    table = app.table[1].value
+    assert list(table.columns) == ["Gebied", "Personen met signalen", "Per 1.000 inwoners", "Rood", "Oranje", "Groen",
+                                   "Opnieuw gesignaleerd (6 maanden)"]
+    assert "Limburg" in set(table["Gebied"]) and len(table) == 12

@@ -31,9 +31,9 @@ def test_asset_graph_has_every_layer_in_order():
         "marts/consultation_firm_words", "marts/consultation_firm_pairs", "marts/consultation_firm_themes",
         "exports/consultation_theme_catalogue",
         # debt signals (assets/debts.py): the rules' advice per claim (operational) and the mart of the KPI release
-        "operational/debt_advice", "marts/debt_small_claims",
+        "operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk",
     }
-    for key in ("operational/debt_advice", "marts/debt_small_claims"):
+    for key in ("operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk"):
         assert graph.get(dg.AssetKey(key.split("/"))).parent_keys == {dg.AssetKey(["marts", "debt_claim_month"])}
     theme_parents = {name: graph.get(dg.AssetKey(["marts", name])).parent_keys
                      for name in ("consultation_firm_words", "consultation_firm_pairs", "consultation_firm_themes")}

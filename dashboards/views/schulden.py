@@ -4,7 +4,7 @@ import altair as alt
 import streamlit as st
 
 from dashboards import auth
-from dashboards.debts import kpi_cells, kpi_table, months, outcome_trend
+from dashboards.debts import kpi_cells, kpi_table, months, outcome_trend, risk_cells, risk_table
 from dashboards.formatting import INTERVAL_LINE, wave_name
 
 auth.require(*auth.STAFF)  # every page checks the role itself
@@ -34,3 +34,21 @@ if trend.height:
     chart = base.mark_line(point=True).encode(y=alt.Y("aandeel:Q", title="Aandeel van de kleine schulden (%)")) + base.mark_errorbar().encode(
         y=alt.Y("laag:Q", title=""), y2="hoog:Q")
     st.altair_chart(chart, width="stretch")
+
+st.header("Vroegsignalering")
+st.write(
+    "Voor elke persoon met schuldsignalen kijken we naar de signalen van alle schuldeisers samen. **Rood**: signalen van 3 of meer "
+    "schuldeisers, of achterstanden bij 2 soorten vaste lasten (huur, energie, zorgverzekering). **Oranje**: 2 schuldeisers, "
+    "een achterstand bij vaste lasten, of 3 of meer kleine schulden tegelijk. **Groen**: de rest. Kleine gemeenten tonen we niet "
+    "(x): hun personen tellen mee in de provincie."
+)
+risks = risk_cells()
+if risks.is_empty():
+    st.info("Er zijn nog geen cijfers over vroegsignalering gepubliceerd.")
+else:
+    risk_month = st.selectbox("Maand", months(risks), format_func=wave_name, key="risk_month")
+    levels = {"nation": "Heel Nederland", "province": "Per provincie", "municipality": "Per gemeente"}
+    level = st.radio("Uitsplitsing", list(levels), format_func=levels.get, horizontal=True, key="risk_level")
+    st.table(risk_table(risks, risk_month, level), hide_index=True)
+    st.caption(INTERVAL_LINE.replace("bedrijven", "personen") + " Per 1.000 inwoners: met het aantal inwoners van CBS (ongeveer, zie "
+               "reference/municipal_population.csv).")
