@@ -27,18 +27,22 @@ from debts import pipeline
         dg.AssetSpec(["marts", "debt_person_risk"], deps=[dg.AssetKey(["marts", "debt_claim_month"])], group_name="debts",
                      description="Per signalled person per month: municipality, province, risk class (rood/oranje/groen), repeat "
                                  "signal (private; released by releases/debt_risk with differential privacy: the early warning)."),
+        dg.AssetSpec(["marts", "debt_whatif"], deps=[dg.AssetKey(["marts", "debt_claim_month"])], group_name="debts",
+                     description="Per small claim per month per what-if point (one bagatelle threshold and cost ratio for everyone): "
+                                 "the outcome the rules would give (private; released by releases/debt_whatif)."),
     ],
     compute_kind="polars",
 )
 def debt_advice(warehouse: Warehouse):
     """Evaluate the rules on every month of the source mart; both tables rebuilt in one transaction."""
     with warehouse.connect() as connection:
-        advice_rows, small, persons = pipeline.build(connection)
+        advice_rows, small, persons, whatif = pipeline.build(connection)
         actions = dict(connection.execute(f"SELECT action, COUNT(*) FROM {pipeline.ADVICE_TABLE} GROUP BY 1 ORDER BY 1").fetchall())
     yield dg.MaterializeResult(asset_key=["operational", "debt_advice"],
                                metadata={"rows": advice_rows, "actions": dg.MetadataValue.json(actions)})
     yield dg.MaterializeResult(asset_key=["marts", "debt_small_claims"], metadata={"rows": small})
     yield dg.MaterializeResult(asset_key=["marts", "debt_person_risk"], metadata={"rows": persons})
+    yield dg.MaterializeResult(asset_key=["marts", "debt_whatif"], metadata={"rows": whatif})
 
 
 DEBT_ASSETS = [debt_advice]

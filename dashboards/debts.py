@@ -122,3 +122,34 @@ def risk_table(cells: pl.DataFrame, month: str, level: str) -> pl.DataFrame:
         row["Opnieuw gesignaleerd (6 maanden)"] = _figure(_cell(group, "repeat_signals"), 0)
         rows.append(row)
     return pl.DataFrame(rows, orient="row")
+
+
+WHATIF_RELEASE = "debt_whatif"
+
+
+def whatif_cells(exports: Path | None = None) -> pl.DataFrame:
+    return release_cells(WHATIF_RELEASE, exports)
+
+
+def whatif_choices() -> tuple[list, list]:
+    """The grid's bagatelle thresholds and cost ratios, as the analyst picks them."""
+    grid = kpi_settings().whatif
+    return list(grid.bagatelle_thresholds), list(grid.cost_ratios)
+
+
+def whatif_point(threshold, ratio) -> str:
+    from debts.pipeline import WhatIfSettings
+
+    ((code, _, _),) = WhatIfSettings(bagatelle_thresholds=[threshold], cost_ratios=[ratio]).points()
+    return code
+
+
+def whatif_table(whatif: pl.DataFrame, kpis: pl.DataFrame, month: str, point: str) -> pl.DataFrame:
+    """Per outcome: its share at the chosen grid point beside its share under today's rules (both released, with intervals)."""
+    chosen = whatif.filter((pl.col("period") == month) & (pl.col("debt_whatif_point") == point))
+    today = kpis.filter((pl.col("period") == month) & (pl.col("level") == "nation")) if not kpis.is_empty() else kpis
+    return pl.DataFrame([
+        {"Advies": OUTCOME_LABELS[o], "Met deze keuze": _figure(_cell(chosen, "outcome", o), 0, "%"),
+         "Met de regels van nu": _figure(_cell(today, "outcome", o), 0, "%") if not today.is_empty() else SUPPRESSED}
+        for o in OUTCOME_ORDER
+    ], orient="row")

@@ -7,6 +7,8 @@
                                    (private; config/releases/debt_kpis.yaml releases it with differential privacy)
       -> marts.debt_person_risk    per signalled person per month: municipality, province, risk class, repeat signal
                                    (private; config/releases/debt_risk.yaml, the early warning)
+      -> marts.debt_whatif         per small claim per month per what-if grid point: the outcome at that point
+                                   (private; config/releases/debt_whatif.yaml)
 
 Each month is evaluated on its own (all claims of a person in that month in
 one call, as `debts.rules.evaluate_claims` needs), on the month's last day or
@@ -58,6 +60,7 @@ SOURCE_MART = "marts.debt_claim_month"
 ADVICE_TABLE = "operational.debt_advice"
 SMALL_CLAIMS_MART = "marts.debt_small_claims"
 RISK_MART = "marts.debt_person_risk"
+WHATIF_MART = "marts.debt_whatif"
 RISK_CLASSES = ("rood", "oranje", "groen")
 OUTCOMES = {
     "afschrijven": "afgeschreven",
@@ -85,10 +88,29 @@ class RiskSettings(BaseModel):
     repeat_months: int = Field(ge=1, le=24)
 
 
+class WhatIfSettings(BaseModel):
+    """The what-if grid (config/debts/kpis.yaml `whatif`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bagatelle_thresholds: list[Decimal] = Field(min_length=1, max_length=6)
+    cost_ratios: list[Decimal] = Field(min_length=1, max_length=4)
+
+    def points(self) -> list[tuple[str, Decimal, Decimal]]:
+        """(code, threshold, ratio) per grid point; the code is what the release groups by.
+
+        >>> WhatIfSettings(bagatelle_thresholds=[Decimal("25.00")], cost_ratios=[Decimal("3")]).points()
+        [('b25_r3', Decimal('25.00'), Decimal('3'))]
+        """
+        return [(f"b{threshold.normalize():f}_r{ratio.normalize():f}".replace(".", "_"), threshold, ratio)
+                for threshold in self.bagatelle_thresholds for ratio in self.cost_ratios]
+
+
 class KpiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     risk: RiskSettings
+    whatif: WhatIfSettings
     small_claim_limit: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="euros: a claim under this is small")
     cost_per_avoided_case: Decimal = Field(ge=0, max_digits=12, decimal_places=2, description="euros saved per avoided case")
 
@@ -165,6 +187,50 @@ def small_claims(advice: pl.DataFrame, settings: KpiSettings | None = None) -> p
     ).sort("month", "person_id", "claim_id")
 
 
+def grid_codes() -> list[str]:
+    """The what-if grid points (a public domain: reference/domains.yaml `debt_whatif_point`)."""
+    return [code for code, _, _ in kpi_settings().whatif.points()]
+
+
+def grid_labels() -> dict[str, str]:
+    """Grid point -> its Dutch name: 'bagatelgrens 50 euro, kosten meer dan 3 x de schuld'."""
+    return {code: f"bagatelgrens {threshold.normalize():f} euro, kosten meer dan {ratio.normalize():f} x de schuld".replace(".", ",")
+            for code, threshold, ratio in kpi_settings().whatif.points()}
+
+
+def whatif_rules(threshold: Decimal, ratio: Decimal):
+    """The configured rules with one bagatelle threshold and cost ratio for everyone (own thresholds and crises left out)."""
+    rules = rules_settings()
+    cleared = {"bagatelle_threshold": None, "cost_ratio": None}
+    return rules.model_copy(update={
+        "defaults": rules.defaults.model_copy(update={"bagatelle_threshold": threshold, "cost_ratio": ratio}),
+        "organisation_types": {k: v.model_copy(update=cleared) for k, v in rules.organisation_types.items()},
+        "organisations": {k: v.model_copy(update={**cleared, "crisis": None}) for k, v in rules.organisations.items()},
+    })
+
+
+def whatif_claims(connection: duckdb.DuckDBPyConnection, months: list[str], today: date, settings: KpiSettings | None = None) -> pl.DataFrame:
+    """One row per small claim per month per grid point: the outcome the rules would give at that point."""
+    settings = settings or kpi_settings()
+    limit = int(settings.small_claim_limit * 100)
+    parts = []
+    for month in months:
+        claims = _claims(connection, month)
+        if claims.is_empty():
+            continue
+        small = claims.filter((pl.col("current_amount").cast(pl.Decimal(14, 2)) * 100).cast(pl.Int64) < limit)
+        persons = small.select("person_id").unique()
+        claims = claims.join(persons, on="person_id")  # all claims of the persons with a small claim: the rules look across them
+        for code, threshold, ratio in settings.whatif.points():
+            advice = evaluate_claims(claims.drop("stage_text"), evaluation_day(month, today), rules=whatif_rules(threshold, ratio)).collect()
+            parts.append(advice.join(small.select("claim_id"), on="claim_id").select(
+                "person_id", pl.lit(month).alias("month"), pl.lit(code).alias("debt_whatif_point"), "claim_id",
+                pl.col("action").cast(pl.Utf8).replace_strict(OUTCOMES, return_dtype=pl.Utf8).alias("outcome")))
+    if not parts:
+        return pl.DataFrame(schema={"person_id": pl.Utf8, "month": pl.Utf8, "debt_whatif_point": pl.Utf8, "claim_id": pl.Utf8, "outcome": pl.Utf8})
+    return pl.concat(parts).sort("month", "person_id", "claim_id", "debt_whatif_point")
+
+
 def person_risk(advice: pl.DataFrame, settings: KpiSettings | None = None) -> pl.DataFrame:
     """One row per signalled person per month: where the person lives, the risk class and whether the signal repeats.
 
@@ -204,17 +270,17 @@ def person_risk(advice: pl.DataFrame, settings: KpiSettings | None = None) -> pl
     )
 
 
-def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> tuple[int, int, int]:
-    """Rebuild operational.debt_advice, marts.debt_small_claims and marts.debt_person_risk from the source mart in one
-    transaction: (advice rows, small claims, signalled person-months)."""
+def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> tuple[int, int, int, int]:
+    """Rebuild operational.debt_advice and the three debt marts from the source mart in one transaction:
+    (advice rows, small claims, signalled person-months, what-if rows)."""
     today = today or date.today()
     months = [row[0] for row in connection.execute(f"SELECT DISTINCT month FROM {SOURCE_MART} ORDER BY 1").fetchall()]
     parts = [part for part in (advice_of_month(connection, month, today) for month in months) if not part.is_empty()]
     advice = pl.concat(parts) if parts else _empty_advice()
-    kpis, persons = small_claims(advice), person_risk(advice)
+    kpis, persons, whatif = small_claims(advice), person_risk(advice), whatif_claims(connection, months, today)
     connection.execute("BEGIN TRANSACTION")
     try:
-        for table, frame in ((ADVICE_TABLE, advice), (SMALL_CLAIMS_MART, kpis), (RISK_MART, persons)):
+        for table, frame in ((ADVICE_TABLE, advice), (SMALL_CLAIMS_MART, kpis), (RISK_MART, persons), (WHATIF_MART, whatif)):
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
             connection.register("debt_frame", frame.to_arrow())
             connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM debt_frame")
@@ -223,7 +289,7 @@ def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> t
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return advice.height, kpis.height, persons.height
+    return advice.height, kpis.height, persons.height, whatif.height
 
 
 def _empty_advice() -> pl.DataFrame:

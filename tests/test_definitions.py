@@ -32,8 +32,9 @@ def test_asset_graph_has_every_layer_in_order():
         "exports/consultation_theme_catalogue",
         # debt signals (assets/debts.py): the rules' advice per claim (operational) and the mart of the KPI release
         "operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk",
+        "marts/debt_whatif",
     }
-    for key in ("operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk"):
+    for key in ("operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk", "marts/debt_whatif"):
         assert graph.get(dg.AssetKey(key.split("/"))).parent_keys == {dg.AssetKey(["marts", "debt_claim_month"])}
     theme_parents = {name: graph.get(dg.AssetKey(["marts", name])).parent_keys
                      for name in ("consultation_firm_words", "consultation_firm_pairs", "consultation_firm_themes")}

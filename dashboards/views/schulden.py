@@ -4,7 +4,18 @@ import altair as alt
 import streamlit as st
 
 from dashboards import auth
-from dashboards.debts import kpi_cells, kpi_table, months, outcome_trend, risk_cells, risk_table
+from dashboards.debts import (
+    kpi_cells,
+    kpi_table,
+    months,
+    outcome_trend,
+    risk_cells,
+    risk_table,
+    whatif_cells,
+    whatif_choices,
+    whatif_point,
+    whatif_table,
+)
 from dashboards.formatting import INTERVAL_LINE, wave_name
 
 auth.require(*auth.STAFF)  # every page checks the role itself
@@ -34,6 +45,27 @@ if trend.height:
     chart = base.mark_line(point=True).encode(y=alt.Y("aandeel:Q", title="Aandeel van de kleine schulden (%)")) + base.mark_errorbar().encode(
         y=alt.Y("laag:Q", title=""), y2="hoog:Q")
     st.altair_chart(chart, width="stretch")
+
+st.header("Wat als?")
+st.write(
+    "Wat gebeurt er met de kleine schulden als alle organisaties dezelfde bagatelgrens en kostengrens gebruiken? Kies een "
+    "bagatelgrens (schulden daaronder krijgen geen incasso) en een kostengrens (stoppen als de incassokosten hoger worden dan zoveel "
+    "keer de schuld). De cijfers zijn vooraf berekend voor elke keuze en anoniem gemaakt."
+)
+scenarios = whatif_cells()
+if scenarios.is_empty():
+    st.info("Er zijn nog geen wat-als-cijfers gepubliceerd.")
+else:
+    thresholds, ratios = whatif_choices()
+    left, middle, right = st.columns(3)
+    scenario_month = left.selectbox("Maand", months(scenarios), format_func=wave_name, key="whatif_month")
+    threshold = middle.select_slider("Bagatelgrens (euro)", thresholds, value=thresholds[len(thresholds) // 2], key="whatif_threshold",
+                                     format_func=lambda v: f"{v.normalize():f}")
+    ratio = right.select_slider("Kostengrens (x de schuld)", ratios, value=ratios[-1], key="whatif_ratio",
+                                format_func=lambda v: f"{v.normalize():f}")
+    st.table(whatif_table(scenarios, cells, scenario_month, whatif_point(threshold, ratio)), hide_index=True)
+    st.caption("Met deze keuze telt een persoon voor hoogstens 2 kleine schulden per maand, met de regels van nu voor 3. "
+               + INTERVAL_LINE.replace("bedrijven", "personen"))
 
 st.header("Vroegsignalering")
 st.write(
