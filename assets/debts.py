@@ -15,22 +15,21 @@ import dagster as dg
 from assets.resources import Warehouse
 from debts import pipeline
 
+SOURCE = dg.AssetKey(["marts", "debt_claim_month"])
+MADE = {  # what the rules make from the source mart, each rebuilt whole in the same transaction
+    ("operational", "debt_advice"): "Per claim per month: the anti-escalation rules' recommended action, reasons, letter group and "
+                                    "projected costs (operational: a creditor's own claims only; never released).",
+    ("marts", "debt_small_claims"): "Per small claim (< 100 euros) per month: creditor type, KPI outcome, avoided case (private; "
+                                    "released by releases/debt_kpis with differential privacy).",
+    ("marts", "debt_person_risk"): "Per signalled person per month: municipality, province, risk class (rood/oranje/groen), repeat "
+                                   "signal (private; released by releases/debt_risk with differential privacy: the early warning).",
+    ("marts", "debt_whatif"): "Per small claim per month per what-if point (one bagatelle threshold and cost ratio for everyone): "
+                              "the outcome the rules would give (private; released by releases/debt_whatif).",
+}
+
 
 @dg.multi_asset(
-    specs=[
-        dg.AssetSpec(["operational", "debt_advice"], deps=[dg.AssetKey(["marts", "debt_claim_month"])], group_name="debts",
-                     description="Per claim per month: the anti-escalation rules' recommended action, reasons, letter group and "
-                                 "projected costs (operational: a creditor's own claims only; never released)."),
-        dg.AssetSpec(["marts", "debt_small_claims"], deps=[dg.AssetKey(["marts", "debt_claim_month"])], group_name="debts",
-                     description="Per small claim (< 100 euros) per month: creditor type, KPI outcome, avoided case (private; "
-                                 "released by releases/debt_kpis with differential privacy)."),
-        dg.AssetSpec(["marts", "debt_person_risk"], deps=[dg.AssetKey(["marts", "debt_claim_month"])], group_name="debts",
-                     description="Per signalled person per month: municipality, province, risk class (rood/oranje/groen), repeat "
-                                 "signal (private; released by releases/debt_risk with differential privacy: the early warning)."),
-        dg.AssetSpec(["marts", "debt_whatif"], deps=[dg.AssetKey(["marts", "debt_claim_month"])], group_name="debts",
-                     description="Per small claim per month per what-if point (one bagatelle threshold and cost ratio for everyone): "
-                                 "the outcome the rules would give (private; released by releases/debt_whatif)."),
-    ],
+    specs=[dg.AssetSpec(list(key), deps=[SOURCE], group_name="debts", description=text) for key, text in MADE.items()],
     compute_kind="polars",
 )
 def debt_advice(warehouse: Warehouse):
