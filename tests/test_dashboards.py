@@ -129,9 +129,10 @@ def test_privacy_page_shows_budget_and_ledger(app):
     assert list(ledger.columns) == ["Publicatie", "Meting", "Versie", "Epsilon", "Delta", "Rho", "Mechanisme", "Beschermde eenheid", "Gemaakt op"]
     cgc = {name: spec for name, spec in release_specs().items() if spec.dataset == "cgc"}
     dis = {name: spec for name, spec in release_specs().items() if spec.dataset == "dis"}
+    debts = {name: spec for name, spec in release_specs().items() if spec.dataset == "debts"}
     # every CGC spec per closed wave (from the first with answers), every DIS spec per closed proposal (3), the running series
-    # of each open proposal (2)
-    assert len(ledger) == len(cgc) * released_waves() + len(dis) * 3 + 2
+    # of each open proposal (2), every debt spec per closed month of deliveries (3)
+    assert len(ledger) == len(cgc) * released_waves() + len(dis) * 3 + 2 + len(debts) * 3  # and every debt spec per closed month (3)
     assert set(ledger["Publicatie"]) >= {spec.title for spec in release_specs().values()}
     # every spec released once per wave: zCDP, so their rho add up and the wave's loss is that sum as (epsilon, delta)
     losses = [(s.privacy_loss.epsilon or 0.0, s.privacy_loss.delta, s.privacy_loss.rho or 0.0) for s in cgc.values()]

@@ -9,7 +9,7 @@ import sys
 import duckdb
 import pytest
 
-from privacy.loading import release_specs
+from privacy.loading import privacy_settings, release_specs
 from tests.conftest import released_waves
 
 READER = r"""
@@ -65,13 +65,14 @@ def test_exports_open_with_duckdb_and_pandas_and_carry_their_privacy_metadata(pi
     assert set(running["pandas_columns"]) <= set(running["codebook"]["columns"]) and running["hidden_with_estimate"] == 0
     suppressed = {}  # per public-key release: cells shown as 'x'
     for name, folder in report["folders"].items():
-        periods = released_waves() if release_specs()[name].dataset == "cgc" else 3  # the closed waves, three closed proposals
+        periods = released_waves() if release_specs()[name].dataset == "cgc" else 3  # the closed waves, three closed proposals or months
         assert len(folder["files"]) == periods and all(f.startswith(f"{name}_") and f.endswith("_v1.parquet") for f in folder["files"])
         metadata = folder["metadata"]
         assert REQUIRED_METADATA <= set(metadata) and REQUIRED_METADATA <= set(folder["pyarrow_metadata_keys"])
         entry = ledger[metadata["release_id"]]
         assert float(metadata["epsilon"]) == entry["epsilon"] and metadata["spec_hash"] == entry["spec_hash"]
-        assert float(metadata["confidence_level"]) == 0.95 and metadata["privacy_unit"].startswith("firm")
+        unit_kind = privacy_settings().datasets[release_specs()[name].dataset].privacy_unit.kind  # firm, or person (debt signals)
+        assert float(metadata["confidence_level"]) == 0.95 and metadata["privacy_unit"].startswith(unit_kind)
         if release_specs()[name].privacy_loss.rho is None:
             assert "make_laplace" in metadata["mechanism"] and "rho" not in metadata
         else:  # zCDP: Gaussian noise, its rho in the file, its epsilon that rho alone at the dataset's delta
@@ -102,7 +103,7 @@ def test_exports_hold_released_numbers_only(pipeline):
 
 def test_exporting_again_writes_the_same_files(pipeline, tmp_path):
     from privacy.export import export_release
-    from privacy.loading import release_specs
+    from privacy.loading import privacy_settings, release_specs
 
     first, second = tmp_path / "first", tmp_path / "second"
     with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:

@@ -204,9 +204,9 @@ def test_the_pipeline_relies_on_the_grain_check_of_its_own_run(pipeline):
     with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
         routes = {row[0] for row in connection.execute("SELECT bounding FROM privacy.ledger").fetchall()}
     specs = release_specs().values()
-    assert routes == {f"source grain: one row per firm_id per {spec.period} in {spec.source}, checked exactly by the blocking check "
-                      "after the mart's build in the same run" for spec in specs if spec.contribution.source_grain is not None} | {
-        f"at most {spec.contribution.max_rows_per_unit} rows per firm_id per {spec.period}, kept by {spec.contribution.keep}"
+    assert routes == {f"source grain: one row per {spec.privacy_unit.column} per {spec.period} in {spec.source}, checked exactly by the "
+                      "blocking check after the mart's build in the same run" for spec in specs if spec.contribution.source_grain is not None} | {
+        f"at most {spec.contribution.max_rows_per_unit} rows per {spec.privacy_unit.column} per {spec.period}, kept by {spec.contribution.keep}"
         for spec in specs if spec.contribution.source_grain is None}
 
 
