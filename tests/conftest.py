@@ -51,7 +51,8 @@ class Installation:
     def resources(self) -> dict:
         return {
             "warehouse": Warehouse(path=str(self.warehouse)),
-            "folders": Folders(landing=str(self.landing), exports=str(self.exports), accounts=str(self.data_dir / "accounts" / "accounts.sqlite")),
+            "folders": Folders(landing=str(self.landing), exports=str(self.exports), accounts=str(self.data_dir / "accounts" / "accounts.sqlite"),
+                               operational=str(self.data_dir / "operational")),
             "pseudonym_key": PseudonymKey(key=TEST_KEY),
         }
 
