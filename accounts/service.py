@@ -46,6 +46,8 @@ from core.reference import domain_codes, domain_labels
 
 ROLE_NAMES = {"respondent": "ondernemer", "analyst": "analist / beleidsmaker", "administrator": "beheerder",
               "creditor": "medewerker schuldeiser"}
+ROLE_PLURALS = {"respondent": "ondernemers", "analyst": "analisten en beleidsmakers", "administrator": "beheerders",
+                "creditor": "medewerkers van een schuldeiser"}  # 'Deze pagina is alleen voor ...'
 SYSTEM = "system"
 
 

@@ -78,6 +78,7 @@ def test_the_menu_shows_only_the_pages_of_the_role(installation):
                                     "Mijn account"}
     assert labels["analyst"] == {"Gezondheidscheck", "Sentiment en uitdagingen", "Impact van voorstellen", "Stapeling van regeldruk",
                                  "Consultaties en thema's", "Privacy en nauwkeurigheid", "Mijn account"}
+    assert labels["creditor"] == {"Mijn vorderingen", "Mijn account"}  # its own claims; no figures, no analysts' pages
     assert {"Accounts beheren", "Beleidspijplijn beheren", "Documenten bij reacties", "Verstuurde berichten", "Logboek"} <= labels["administrator"]
 
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from accounts.service import organisation_names, record_event
+from accounts.service import PermissionDenied, organisation_names, own_organisation, record_event
 from accounts.store import store
 from dashboards import auth
 from dashboards.creditor import ALL_ACTIONS, claims_table, months, of_month, own_advice, summary
@@ -12,7 +12,11 @@ from dashboards.safe import csv_download
 from debts.labels import ACTION_LABELS
 
 account = auth.require(CREDITOR)  # every page checks the role itself
-organisation = organisation_names()[account.organisation]
+try:
+    organisation = organisation_names()[own_organisation(account)]  # the account's own, checked against the domain
+except PermissionDenied as refused:
+    st.error(str(refused))
+    st.stop()
 st.title("Mijn vorderingen")
 st.write(
     f"Dit zijn de openstaande vorderingen van **{organisation}**, met het advies van de regels tegen onnodige "
