@@ -4,7 +4,7 @@ import altair as alt
 import streamlit as st
 
 from dashboards import auth
-from dashboards.debts import kpi_cells, kpi_table, months, outcome_trend
+from dashboards.debt_figures import kpi_cells, kpi_table, months, outcome_trend
 from dashboards.formatting import INTERVAL_LINE, wave_name
 
 auth.require(*auth.STAFF)  # every page checks the role itself
