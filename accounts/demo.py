@@ -1,6 +1,10 @@
 """Demo accounts, one per role, so a new user can try every role at once (`mkbvm demo`).
 
-Passwords and the TOTP secrets of the demo analyst and administrator are
+The demo creditor's staff member works for the municipality of Amsterdam
+(GM0363), the largest municipality, which has claims in any synthetic data set
+(`core/synthetic_debts.py` spreads persons over municipalities by population).
+
+Passwords and the TOTP secrets of the demo analyst, administrator and creditor are
 random per installation and kept in `data/secrets/demo_accounts.json`
 (git-ignored), so `mkbvm demo` can print them again; `mkbvm code <e-mail>`
 prints the current app code of a demo account for those without an
@@ -21,10 +25,12 @@ from accounts.service import create_account, find_account, new_totp_secret
 from accounts.settings import account_settings
 
 DEMO_FIRM_KVK = "12345678"
+DEMO_CREDITOR = "GM0363"  # Gemeente Amsterdam
 DEMO_MEMBERS = [
     {"name": "Demo Ondernemer", "email": "ondernemer@demo.mkbvm.nl", "role": "respondent", "kvk_number": DEMO_FIRM_KVK},
     {"name": "Demo Analist", "email": "analist@demo.mkbvm.nl", "role": "analyst"},
     {"name": "Demo Beheerder", "email": "beheerder@demo.mkbvm.nl", "role": "administrator"},
+    {"name": "Demo Schuldeiser", "email": "schuldeiser@demo.mkbvm.nl", "role": "creditor", "organisation": DEMO_CREDITOR},
 ]
 
 

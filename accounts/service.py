@@ -7,6 +7,11 @@ Roles:
   firm comes from the account, never from a form field.
 * analyst: sees released (differentially private) figures only.
 * administrator: manages accounts and content, reads the audit trail.
+* creditor (medewerker schuldeiser): staff of one creditor organisation (a code
+  of the public domain `creditor`, kept in the account like a respondent's
+  firm); sees only its own organisation's claims and the rules' advice on
+  them, from the file the pipeline writes for that organisation alone. The
+  organisation comes from the account, never from a page's input.
 
 Every function that changes something takes the acting account and checks
 its role itself (`require_role`), so a page that forgot a check still cannot
@@ -37,8 +42,12 @@ from accounts.settings import ROLES, AccountSettings, account_settings
 from accounts.store import transaction
 from core.contracts import KVK_PATTERN
 from core.messages import dutch_problems
+from core.reference import domain_codes, domain_labels
 
-ROLE_NAMES = {"respondent": "ondernemer", "analyst": "analist / beleidsmaker", "administrator": "beheerder"}
+ROLE_NAMES = {"respondent": "ondernemer", "analyst": "analist / beleidsmaker", "administrator": "beheerder",
+              "creditor": "medewerker schuldeiser"}
+ROLE_PLURALS = {"respondent": "ondernemers", "analyst": "analisten en beleidsmakers", "administrator": "beheerders",
+                "creditor": "medewerkers van een schuldeiser"}  # 'Deze pagina is alleen voor ...'
 SYSTEM = "system"
 
 
@@ -60,6 +69,7 @@ class Account:
     has_second_factor: bool
     active: bool
     credential_version: int = 0  # a session made under another version has ended
+    organisation: str | None = None  # creditors' staff: their organisation's code (domain `creditor`); nobody else has one
 
     @property
     def role_name(self) -> str:
@@ -70,7 +80,7 @@ def _account(row: sqlite3.Row | None) -> Account | None:
     if row is None:
         return None
     return Account(row["id"], row["email"], row["name"], row["role"], row["firm_ref"], row["totp_encrypted"] is not None, bool(row["active"]),
-                   row["credential_version"])
+                   row["credential_version"], row["organisation"])
 
 
 def get_account(connection: sqlite3.Connection, account_id: int) -> Account | None:
@@ -93,6 +103,15 @@ def require_role(actor: Account | None, *roles: str) -> Account:
         allowed = " of ".join(ROLE_NAMES[r] for r in roles)
         raise PermissionDenied(f"Dit mag alleen een {allowed}; u bent ingelogd als {actor.role_name}.")
     return actor
+
+
+def own_organisation(actor: Account) -> str:
+    """The organisation code a creditor's staff member is bound to, checked against the public domain again (it names a
+    folder); nobody else has one."""
+    require_role(actor, "creditor")
+    if actor.organisation not in set(domain_codes("creditor")):
+        raise PermissionDenied("Uw account hoort niet (meer) bij een bekende organisatie. Neem contact op met de beheerder.")
+    return actor.organisation
 
 
 def firm_kvk_number(connection: sqlite3.Connection, actor: Account) -> str:
@@ -121,6 +140,7 @@ class Member(BaseModel):
     email: EmailStr
     role: str
     kvk_number: str | None = None
+    organisation: str | None = None
 
     @field_validator("name", mode="before")
     @classmethod
@@ -148,7 +168,8 @@ class Member(BaseModel):
     @field_validator("role")
     @classmethod
     def _known_role(cls, role: str) -> str:
-        aliases = {**{r: r for r in ROLES}, **{name: r for r, name in ROLE_NAMES.items()}, "analist": "analyst", "beheerder": "administrator"}
+        aliases = {**{r: r for r in ROLES}, **{name: r for r, name in ROLE_NAMES.items()}, "analist": "analyst", "beheerder": "administrator",
+                   "schuldeiser": "creditor"}
         if role.strip().lower() not in aliases:
             raise ValueError(f"is geen bekende rol (kies: {', '.join(ROLES)})")  # not echoed: a CSV cell may carry anything
         return aliases[role.strip().lower()]
@@ -162,8 +183,22 @@ class Member(BaseModel):
             raise ValueError("moet uit precies 8 cijfers bestaan")
         return value
 
+    @field_validator("organisation")
+    @classmethod
+    def _known_organisation(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if value not in set(domain_codes("creditor")):  # not echoed: a CSV cell may carry anything
+            raise ValueError("is geen bekende organisatie (gebruik de code uit reference/creditors.csv, bijvoorbeeld GM0363 of cjib)")
+        return value
 
-FIELD_NAMES = {"name": "naam", "email": "e-mailadres", "role": "rol", "kvk_number": "KvK-nummer"}
+
+FIELD_NAMES = {"name": "naam", "email": "e-mailadres", "role": "rol", "kvk_number": "KvK-nummer", "organisation": "organisatie"}
+
+
+def organisation_names() -> dict[str, str]:
+    """Code -> name of every organisation a creditor's staff member can be bound to (the public domain `creditor`)."""
+    return domain_labels("creditor")
 
 
 def _member_rule(field: str, item: dict) -> str:
@@ -192,7 +227,14 @@ def _member(data: dict) -> Member:
         raise AccountError("; ".join(problems)) from None
     if (member.role == "respondent") != (member.kvk_number is not None):
         raise AccountError("KvK-nummer: verplicht voor een ondernemer, leeg laten voor andere rollen")
+    if (member.role == "creditor") != (member.organisation is not None):
+        raise AccountError("organisatie: verplicht voor een medewerker schuldeiser, leeg laten voor andere rollen")
     return member
+
+
+def _role_details(member: Member) -> dict:
+    """What the audit trail keeps of a new account's role: the role, and a creditor's organisation code (public)."""
+    return {"role": member.role, **({"organisation": member.organisation} if member.organisation else {})}
 
 
 def _invitation_text(name: str, role: str, link: str, days: float) -> str:
@@ -225,11 +267,12 @@ def invite(connection: sqlite3.Connection, actor: Account, data: dict, mailer: M
     with transaction(connection):
         firm = firm_ref(member.kvk_number) if member.kvk_number else None
         cursor = connection.execute(
-            "INSERT INTO accounts (email, name, role, firm_ref, kvk_encrypted, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [member.email.lower(), member.name, member.role, firm, encrypt(member.kvk_number) if firm else None, now.isoformat(timespec="seconds")],
+            "INSERT INTO accounts (email, name, role, firm_ref, kvk_encrypted, organisation, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [member.email.lower(), member.name, member.role, firm, encrypt(member.kvk_number) if firm else None, member.organisation,
+             now.isoformat(timespec="seconds")],
         )
         token = _new_invitation(connection, cursor.lastrowid, settings, now)
-        audit.record(connection, actor.email, "account_invited", member.email.lower(), {"role": member.role}, now)
+        audit.record(connection, actor.email, "account_invited", member.email.lower(), _role_details(member), now)
     link = f"{settings.public_url()}/activeren?code={token}"
     mailer.send(member.email, "Uitnodiging MKB Vitaliteitsmonitor", _invitation_text(member.name, member.role, link, settings.invitation.valid_days))
     return get_account(connection, cursor.lastrowid)
@@ -243,7 +286,8 @@ class ImportReport:
 
 def import_members(connection: sqlite3.Connection, actor: Account, csv_text: str, mailer: Mailer,
                    settings: AccountSettings | None = None, now: datetime | None = None) -> ImportReport:
-    """Invite everyone on a member list (CSV with columns name, email, kvk_number, role); bad rows are named, not dropped."""
+    """Invite everyone on a member list (CSV with columns name, email, kvk_number, role, and optionally organisation for
+    creditors' staff); bad rows are named, not dropped."""
     require_role(actor, "administrator")
     reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")), delimiter=";" if csv_text.count(";") > csv_text.count(",") else ",")
     expected = {"name", "email", "kvk_number", "role"}
@@ -252,7 +296,7 @@ def import_members(connection: sqlite3.Connection, actor: Account, csv_text: str
         raise AccountError(f"ledenlijst: de kolommen {', '.join(sorted(expected - columns))} ontbreken (nodig: name, email, kvk_number, role)")
     invited, skipped = [], []
     for number, row in enumerate(reader, start=2):
-        data = {key.strip(): (value or "").strip() for key, value in row.items() if key and key.strip() in expected}
+        data = {key.strip(): (value or "").strip() for key, value in row.items() if key and key.strip() in expected | {"organisation"}}
         try:
             invited.append(invite(connection, actor, data, mailer, settings, now).email)
         except AccountError as error:
@@ -384,8 +428,9 @@ def change_role(connection: sqlite3.Connection, actor: Account, account_id: int,
     target = get_account(connection, account_id)
     if target is None:
         raise AccountError("account: bestaat niet")
-    if role not in ("analyst", "administrator") or target.role == "respondent":
-        raise AccountError("rol: alleen een analist kan beheerder worden en andersom; een ondernemer blijft aan zijn bedrijf gebonden")
+    if role not in ("analyst", "administrator") or target.role not in ("analyst", "administrator"):
+        raise AccountError("rol: alleen een analist kan beheerder worden en andersom; een ondernemer blijft aan zijn bedrijf gebonden "
+                           "en een medewerker schuldeiser aan zijn organisatie")
     if target.id == actor.id:
         raise AccountError("rol: u kunt uw eigen rol niet wijzigen; vraag een andere beheerder")
     with transaction(connection):
@@ -680,15 +725,16 @@ def create_account(connection: sqlite3.Connection, data: dict, password: str, to
     if settings.needs_second_factor(member.role) and not totp_secret:
         raise AccountError(f"tweede stap: verplicht voor een {ROLE_NAMES[member.role]}")
     firm = firm_ref(member.kvk_number) if member.kvk_number else None
-    probe = Account(0, member.email.lower(), member.name, member.role, firm, False, True)
+    probe = Account(0, member.email.lower(), member.name, member.role, firm, False, True, organisation=member.organisation)
     _check_password(password, probe, settings)
     with transaction(connection):
         cursor = connection.execute(
-            "INSERT INTO accounts (email, name, role, firm_ref, kvk_encrypted, password_hash, totp_encrypted, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [member.email.lower(), member.name, member.role, firm, encrypt(member.kvk_number) if firm else None, hash_secret(password),
-             encrypt(totp_secret) if totp_secret else None, now.isoformat(timespec="seconds")],
+            "INSERT INTO accounts (email, name, role, firm_ref, kvk_encrypted, organisation, password_hash, totp_encrypted, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [member.email.lower(), member.name, member.role, firm, encrypt(member.kvk_number) if firm else None, member.organisation,
+             hash_secret(password), encrypt(totp_secret) if totp_secret else None, now.isoformat(timespec="seconds")],
         )
         if totp_secret:
             _new_recovery_codes(connection, cursor.lastrowid, settings)
-        audit.record(connection, actor, "account_created", member.email.lower(), {"role": member.role}, now)
+        audit.record(connection, actor, "account_created", member.email.lower(), _role_details(member), now)
     return get_account(connection, cursor.lastrowid)

@@ -23,17 +23,20 @@ CREATE TABLE IF NOT EXISTS accounts (
     id INTEGER PRIMARY KEY,
     email TEXT NOT NULL UNIQUE,          -- lower case; needed to log in and to send messages
     name TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('respondent', 'analyst', 'administrator')),
+    role TEXT NOT NULL CHECK (role IN ('respondent', 'analyst', 'administrator', 'creditor')),
     firm_ref TEXT,                       -- keyed hash of the KvK number under the accounts key (respondents only): which
                                          -- accounts share a firm. Not the warehouse's firm_id: the web app never holds that key
     kvk_encrypted BLOB,                  -- Fernet; put on the respondent's submissions, never shown whole
+    organisation TEXT,                   -- creditors' staff only: the code of their organisation in the public domain
+                                         -- `creditor` (reference/creditors.csv); it names the one operational file they read
     password_hash TEXT,                  -- argon2id; empty until the invitation is accepted
     totp_encrypted BLOB,                 -- Fernet-encrypted TOTP secret; empty without a second factor
     totp_last_step INTEGER,              -- last 30-second step whose code was used: no code works twice
     credential_version INTEGER NOT NULL DEFAULT 0,  -- raised by a password, role, block or second-factor change: ends other sessions
     active INTEGER NOT NULL DEFAULT 1,
     created_at TEXT NOT NULL,
-    CHECK ((role = 'respondent') = (firm_ref IS NOT NULL AND kvk_encrypted IS NOT NULL))
+    CHECK ((role = 'respondent') = (firm_ref IS NOT NULL AND kvk_encrypted IS NOT NULL)),
+    CHECK ((role = 'creditor') = (organisation IS NOT NULL))
 );
 CREATE TABLE IF NOT EXISTS recovery_codes (
     account_id INTEGER NOT NULL REFERENCES accounts (id),
@@ -114,7 +117,8 @@ def connect_store(path: Path | None = None) -> sqlite3.Connection:
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
-    """Columns added after a store was created."""
+    """Columns and roles added after a store was created (oldest first: the creditor role's rebuild copies the columns
+    the steps before it made)."""
     columns = {row["name"] for row in connection.execute("PRAGMA table_info(accounts)")}
     if "totp_last_step" not in columns:
         connection.execute("ALTER TABLE accounts ADD COLUMN totp_last_step INTEGER")
@@ -125,6 +129,40 @@ def _migrate(connection: sqlite3.Connection) -> None:
             connection.execute("ALTER TABLE accounts RENAME COLUMN firm_id TO firm_ref")  # SQLite rewrites the CHECK too
             for row in connection.execute("SELECT id, kvk_encrypted FROM accounts WHERE kvk_encrypted IS NOT NULL").fetchall():
                 connection.execute("UPDATE accounts SET firm_ref = ? WHERE id = ?", [firm_ref(decrypt(row["kvk_encrypted"])), row["id"]])
+    _add_creditor_role(connection)
+
+
+def _accounts_definition() -> str:
+    """The CREATE TABLE statement of `accounts` in SCHEMA (one definition: a rebuilt table gets exactly this one)."""
+    start = SCHEMA.index("CREATE TABLE IF NOT EXISTS accounts (")
+    return SCHEMA[start:SCHEMA.index("\n);", start) + 3]
+
+
+def _add_creditor_role(connection: sqlite3.Connection) -> None:
+    """A store made before the creditor role (issue 12.4): rebuild `accounts` with the new role CHECK and `organisation`.
+
+    SQLite cannot change a CHECK constraint in place, so this is its documented rebuild (new table, copy, drop, rename)
+    in one transaction, with foreign keys off meanwhile (recovery codes and invitations point at accounts by id, which
+    the copy keeps) and checked afterwards.
+    """
+    (definition,) = connection.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accounts'").fetchone()
+    if "'creditor'" in definition:
+        return
+    old_columns = [row["name"] for row in connection.execute("PRAGMA table_info(accounts)")]
+    connection.execute("PRAGMA foreign_keys = OFF")  # no effect inside a transaction: set before BEGIN
+    try:
+        with transaction(connection):
+            connection.execute(_accounts_definition().replace("IF NOT EXISTS accounts", "accounts_rebuilt"))
+            kept = [name for name in old_columns if name in {r["name"] for r in connection.execute("PRAGMA table_info(accounts_rebuilt)")}]
+            names = ", ".join(kept)
+            connection.execute(f"INSERT INTO accounts_rebuilt ({names}) SELECT {names} FROM accounts")
+            connection.execute("DROP TABLE accounts")
+            connection.execute("ALTER TABLE accounts_rebuilt RENAME TO accounts")
+            problems = connection.execute("PRAGMA foreign_key_check").fetchall()
+            if problems:
+                raise sqlite3.IntegrityError(f"accounts: rebuilding for the creditor role broke {len(problems)} references")
+    finally:
+        connection.execute("PRAGMA foreign_keys = ON")
 
 
 @contextmanager

@@ -1,7 +1,9 @@
 """Debt signals (issue 12): the rules' advice per claim and the private mart of the anti-escalation KPIs.
 
     marts/debt_claim_month (SQLMesh, sources/debt_signal) -> operational/debt_advice + marts/debt_small_claims + marts/debt_person_risk
-                                                          -> releases/debt_kpis, releases/debt_risk (config/releases/)
+                                                             + marts/debt_whatif
+                                                          -> releases/debt_kpis, releases/debt_risk, releases/debt_whatif
+    operational/debt_advice -> operational/creditor_advice_files (data/operational/<creditor>/advice.parquet)
 
 The advice is operational data (a creditor's own claims), never a release;
 the KPI mart is private and reaches analysts only through the DP release.
@@ -10,10 +12,13 @@ How the rules decide: debts/rules.py; how outcomes are counted: debts/pipeline.p
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
-from assets.resources import Warehouse
+from assets.resources import Folders, Warehouse
 from debts import pipeline
+from debts.creditor_files import write_creditor_files
 
 SOURCE = dg.AssetKey(["marts", "debt_claim_month"])
 MADE = {  # what the rules make from the source mart, each rebuilt whole in the same transaction
@@ -44,4 +49,15 @@ def debt_advice(warehouse: Warehouse):
     yield dg.MaterializeResult(asset_key=["marts", "debt_whatif"], metadata={"rows": whatif})
 
 
-DEBT_ASSETS = [debt_advice]
+@dg.asset(key=["operational", "creditor_advice_files"], deps=[dg.AssetKey(["operational", "debt_advice"])], group_name="debts",
+          compute_kind="parquet")
+def creditor_advice_files(warehouse: Warehouse, folders: Folders) -> dg.MaterializeResult:
+    """One file per creditor organisation, `data/operational/<creditor>/advice.parquet`: one row per own claim per month
+    with the rules' advice, what its staff see on 'Mijn vorderingen' (debts/creditor_files.py says what it holds and
+    leaves out: no person_id, no other organisation's amounts or names)."""
+    with warehouse.connect() as connection:
+        rows = write_creditor_files(connection, Path(folders.operational))
+    return dg.MaterializeResult(metadata={"organisations": len(rows), "rows": sum(rows.values())})
+
+
+DEBT_ASSETS = [debt_advice, creditor_advice_files]

@@ -31,11 +31,13 @@ class Warehouse(dg.ConfigurableResource):
 
 
 class Folders(dg.ConfigurableResource):
-    """Landing zone (input files), exports (released Parquet) and the account store (its audit trail records exports)."""
+    """Landing zone (input files), exports (released Parquet), operational files (one folder per organisation, for its
+    own staff only) and the account store (its audit trail records exports)."""
 
     landing: str
     exports: str
     accounts: str
+    operational: str
 
 
 class PseudonymKey(dg.ConfigurableResource):

@@ -14,7 +14,10 @@ started with:
   (`private_dir`, `public_dir`, `file_mode`), umask or not.
 
 Released exports are for others to read: their folders are 0755 and their
-files 0644.
+files 0644. The creditors' own files (`operational/<code>/advice.parquet`,
+debts/creditor_files.py) are personal data and stay private; the web app
+reads them as the same user locally, and in production through the group of
+a shared `operational/` folder (2750: folders inside 2750, files 0640).
 
 An operator can share one zone with a second service account (in production
 the web app writes the landing zone and the account store, and the pipeline

@@ -40,6 +40,11 @@ class Paths:
         return self.data_dir / "exports"
 
     @property
+    def operational(self) -> Path:
+        """Files for organisations that work with their own records: `<creditor>/advice.parquet` per creditor (private)."""
+        return self.data_dir / "operational"
+
+    @property
     def synthetic(self) -> Path:
         """Ground truth of the synthetic generator (never read by the pipeline)."""
         return self.data_dir / "synthetic"

@@ -17,7 +17,7 @@ import time
 import streamlit as st
 
 from accounts import service
-from accounts.service import ROLE_NAMES, Account
+from accounts.service import ROLE_PLURALS, Account
 from accounts.settings import account_settings
 from accounts.store import store
 from dashboards.pages import STAFF as STAFF  # pages check `auth.require(*auth.STAFF)`
@@ -30,7 +30,7 @@ CREDENTIALS = "credential_version"
 ENDED_BY_CHANGE = "Uw wachtwoord of toegang is intussen gewijzigd. Log daarom opnieuw in."
 #: url path -> roles that may open it; pages not listed are public (login, activation). From dashboards/pages.py.
 PAGE_ROLES = {info.url: info.roles for info in all_pages() if info.roles is not None}
-HOME = {"respondent": "invullen", "analyst": "gezondheidscheck", "administrator": "beheer-accounts"}
+HOME = {"respondent": "invullen", "analyst": "gezondheidscheck", "administrator": "beheer-accounts", "creditor": "mijn-vorderingen"}
 
 
 def view_file(url_path: str) -> str:
@@ -45,7 +45,7 @@ def may_open(account: Account | None, url_path: str) -> bool:
 
 def refusal(account: Account, url_path: str) -> str:
     """Why a logged-in user may not open a page, in plain Dutch."""
-    allowed = " en ".join(f"{ROLE_NAMES[r]}s" for r in PAGE_ROLES[url_path])
+    allowed = " en ".join(ROLE_PLURALS[r] for r in PAGE_ROLES[url_path])
     return f"Deze pagina is alleen voor {allowed}. U bent ingelogd als {account.role_name}, dus u kunt deze pagina niet openen."
 
 
@@ -105,7 +105,7 @@ def require(*roles: str) -> Account:
         st.warning("Log eerst in om deze pagina te zien.")
         st.stop()
     if account.role not in roles:
-        allowed = " en ".join(f"{ROLE_NAMES[r]}s" for r in roles)
+        allowed = " en ".join(ROLE_PLURALS[r] for r in roles)
         st.error(f"Deze pagina is alleen voor {allowed}. U bent ingelogd als {account.role_name}.")
         st.stop()
     return account

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from core.sources import sources
 
 STAFF = ("analyst", "administrator")
-EVERYONE = ("respondent", "analyst", "administrator")
+CREDITOR = "creditor"  # a creditor organisation's staff: its own claims only, never analysts' pages
+EVERYONE = ("respondent", "analyst", "administrator", "creditor")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@
                                                                                   (SQLMesh, + blocking grain check)
     themes      marts/consultation_firm_{words,pairs,themes} (the theme releases' marts, assets/themes.py)
     debts       operational/debt_advice, marts/debt_small_claims (the rules per claim; the KPI mart, assets/debts.py)
+                operational/creditor_advice_files   (data/operational/<creditor>/advice.parquet: own claims only)
     releases    releases/<spec> per config/releases/*.yaml, privacy/ledger        (OpenDP)
     exports     exports/<spec>, exports/privacy_ledger                            (Parquet)
                 exports/consultation_theme_catalogue                              (themes.json: names, terms, quotes)

@@ -18,6 +18,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     current = paths()
     return {
         "warehouse": Warehouse(path=str(current.warehouse)),
-        "folders": Folders(landing=str(current.landing), exports=str(current.exports), accounts=str(current.data_dir / "accounts" / "accounts.sqlite")),
+        "folders": Folders(landing=str(current.landing), exports=str(current.exports), accounts=str(current.data_dir / "accounts" / "accounts.sqlite"),
+                           operational=str(current.operational)),
         "pseudonym_key": PseudonymKey(key=dg.EnvVar(PSEUDONYM_KEY_ENV)),
     }

@@ -51,7 +51,8 @@ class Installation:
     def resources(self) -> dict:
         return {
             "warehouse": Warehouse(path=str(self.warehouse)),
-            "folders": Folders(landing=str(self.landing), exports=str(self.exports), accounts=str(self.data_dir / "accounts" / "accounts.sqlite")),
+            "folders": Folders(landing=str(self.landing), exports=str(self.exports), accounts=str(self.data_dir / "accounts" / "accounts.sqlite"),
+                               operational=str(self.data_dir / "operational")),
             "pseudonym_key": PseudonymKey(key=TEST_KEY),
         }
 
@@ -193,11 +194,12 @@ def logged_in(login: dict, app_path: str = "../dashboards/app.py"):
 
 @pytest.fixture()
 def pages(pipeline, tmp_path, monkeypatch):
-    """The session pipeline's released files and proposals, with demo accounts, as the web app sees them."""
+    """The session pipeline's released files, creditors' files and proposals, with demo accounts, as the web app sees them."""
     import shutil
 
     data = tmp_path / "data"
     shutil.copytree(pipeline.exports, data / "exports")
+    shutil.copytree(pipeline.data_dir / "operational", data / "operational")  # the creditors' own files (debts/creditor_files.py)
     shutil.copytree(pipeline.data_dir / "accounts", data / "accounts")  # the proposals (and any demo accounts made already)
     if (pipeline.data_dir / "secrets").exists():  # ... with the demo logins, if another test made them first
         shutil.copytree(pipeline.data_dir / "secrets", data / "secrets")

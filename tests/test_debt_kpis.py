@@ -80,7 +80,7 @@ def test_the_kpis_are_released_per_closed_month_and_charged_to_the_person_budget
 
 def test_the_analysts_page_shows_the_released_kpis_with_intervals_and_no_claim(pipeline, accounts, monkeypatch):
     """The page shows per kind of creditor the released figures ('x' with the reason where too uncertain), nothing per claim."""
-    from dashboards.debts import OUTCOME_LABELS
+    from dashboards.debt_figures import OUTCOME_LABELS
     from tests.conftest import logged_in
 
     monkeypatch.setenv("MKB_DATA_DIR", str(pipeline.data_dir))

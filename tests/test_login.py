@@ -77,7 +77,9 @@ def test_the_menu_shows_only_the_pages_of_the_role(installation):
     assert labels["respondent"] == {"Gezondheidscheck invullen", "Impact van een voorstel inschatten", "Reageren op een voorstel",
                                     "Mijn account"}
     assert labels["analyst"] == {"Gezondheidscheck", "Sentiment en uitdagingen", "Impact van voorstellen", "Stapeling van regeldruk",
-                                 "Consultaties en thema's", "Kleine schulden en anti-escalatie", "Privacy en nauwkeurigheid", "Mijn account"}
+                                 "Consultaties en thema's", "Kleine schulden en anti-escalatie", "Privacy en nauwkeurigheid",
+                                 "Mijn account"}
+    assert labels["creditor"] == {"Mijn vorderingen", "Mijn account"}  # its own claims; no figures, no analysts' pages
     assert {"Accounts beheren", "Beleidspijplijn beheren", "Documenten bij reacties", "Verstuurde berichten", "Logboek"} <= labels["administrator"]
 
 

@@ -400,7 +400,8 @@ def test_the_dagster_assets_start_the_open_proposals_series_and_rerun_without_ad
 
     accounts = tmp_path / "accounts" / "accounts.sqlite"
     resources = {"warehouse": Warehouse(path=str(tmp_path / "warehouse.duckdb")),
-                 "folders": Folders(landing=str(tmp_path / "landing"), exports=str(tmp_path / "exports"), accounts=str(accounts))}
+                 "folders": Folders(landing=str(tmp_path / "landing"), exports=str(tmp_path / "exports"), accounts=str(accounts),
+                                    operational=str(tmp_path / "operational"))}
     with data_dir(tmp_path):
         assert dg.materialize(RUNNING_ASSETS, resources=resources).success  # no proposal at all: nothing to do, no failure
         with store(accounts) as connection:

@@ -11,17 +11,20 @@ from accounts.service import (
     enable_second_factor,
     new_recovery_codes,
     new_totp_secret,
+    organisation_names,
     provisioning_uri,
 )
 from accounts.settings import account_settings
 from accounts.store import store
 from dashboards import auth
+from dashboards.pages import EVERYONE
 from dashboards.safe import md
 
-account = auth.require("respondent", "analyst", "administrator")  # every page checks the role itself
+account = auth.require(*EVERYONE)  # every page checks the role itself
 rules = account_settings().password
 st.title("Mijn account")
-st.write(f"**{md(account.name)}** · {md(account.email)} · {account.role_name}")
+st.write(f"**{md(account.name)}** · {md(account.email)} · {account.role_name}"
+         + (f" · {md(organisation_names().get(account.organisation, account.organisation))}" if account.organisation else ""))
 
 st.subheader("Wachtwoord wijzigen")
 st.caption("Als u uw wachtwoord wijzigt, wordt u overal anders uitgelogd (op andere computers en in andere tabbladen).")

@@ -12,6 +12,7 @@ from accounts.service import (
     import_members,
     invite,
     list_accounts,
+    organisation_names,
     record_event,
     reset_access,
     set_active,
@@ -25,10 +26,11 @@ st.title("Accounts beheren")
 
 with store() as connection:
     accounts = list_accounts(connection)
+organisations = organisation_names()
 overview = pl.DataFrame(
-    [{"Naam": a.name, "E-mailadres": a.email, "Rol": a.role_name, "Code uit app": "ja" if a.has_second_factor else "nee",
-      "Status": "actief" if a.active else "geblokkeerd"} for a in accounts],
-    schema=["Naam", "E-mailadres", "Rol", "Code uit app", "Status"], orient="row",
+    [{"Naam": a.name, "E-mailadres": a.email, "Rol": a.role_name, "Organisatie": organisations.get(a.organisation, a.organisation) or "",
+      "Code uit app": "ja" if a.has_second_factor else "nee", "Status": "actief" if a.active else "geblokkeerd"} for a in accounts],
+    schema=["Naam", "E-mailadres", "Rol", "Organisatie", "Code uit app", "Status"], orient="row",
 )
 st.dataframe(overview, hide_index=True, width="stretch")
 
@@ -60,12 +62,16 @@ with st.form("invite", clear_on_submit=True):
     email = right.text_input("E-mailadres", key="invite_email")
     role = left.selectbox("Rol", list(ROLE_NAMES), format_func=ROLE_NAMES.get, key="invite_role")
     kvk = right.text_input("KvK-nummer (alleen voor een ondernemer)", max_chars=8, key="invite_kvk")
+    organisation = right.selectbox("Organisatie (alleen voor een medewerker schuldeiser)", list(organisations), index=None,
+                                   format_func=lambda code: f"{organisations[code]} ({code})", placeholder="Kies een organisatie",
+                                   key="invite_organisation")
     if st.form_submit_button("Uitnodiging versturen", type="primary"):
-        member = {"name": name, "email": email, "role": role, "kvk_number": kvk or None}
+        member = {"name": name, "email": email, "role": role, "kvk_number": kvk or None, "organisation": organisation}
         _done(lambda c: invite(c, admin, member, mailer()), f"Uitnodiging voor {md(email)} staat klaar bij de verstuurde berichten.")
 
 st.subheader("Ledenlijst inlezen")
-st.write("Een CSV-bestand met de kolommen `name`, `email`, `kvk_number` en `role` (respondent, analyst of administrator). "
+st.write("Een CSV-bestand met de kolommen `name`, `email`, `kvk_number` en `role` (respondent, analyst, administrator of creditor), "
+         "en voor medewerkers van een schuldeiser de kolom `organisation` (de code uit de lijst van organisaties, zoals GM0363). "
          "Iedereen krijgt een eigen uitnodiging; regels met een fout worden genoemd en niet ingelezen.")
 upload = st.file_uploader("Ledenlijst (CSV)", type=["csv"], key="members_csv")
 if upload is not None and st.button("Ledenlijst inlezen", key="import_members"):

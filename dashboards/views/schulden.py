@@ -4,7 +4,7 @@ import altair as alt
 import streamlit as st
 
 from dashboards import auth
-from dashboards.debts import (
+from dashboards.debt_figures import (
     kpi_cells,
     kpi_table,
     months,

@@ -1,5 +1,8 @@
 """The anti-escalation KPIs of small public debts on the dashboards: post-processing of the released `debt_kpis` only.
 
+(Not `dashboards/debts.py`: Streamlit puts `dashboards/` first on sys.path, so a module of that name hid the `debts`
+package from every page in a real server.)
+
 Nothing here reads a claim: the figures are the released cells (differentially
 private, with their intervals) of config/releases/debt_kpis.yaml. The saving
 is the released number of avoided collection cases times the configured cost
