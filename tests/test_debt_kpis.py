@@ -171,7 +171,7 @@ def test_a_higher_bagatelle_threshold_writes_off_more_small_claims(warehouse):
 def test_whatif_rules_drop_own_thresholds_and_crises():
     from decimal import Decimal
 
-    rules = debt_pipeline.whatif_rules(Decimal("75.00"), Decimal("4"))
+    rules = debt_pipeline.whatif_rules(Decimal("75.00"), Decimal(4))
     for day in (date(2026, 2, 1), date(2026, 6, 1)):  # Rotterdam's crisis period and after it
         resolved = rules.resolve(day, "gemeente", "GM0599")
         assert resolved.bagatelle_threshold_cents == 7_500 and resolved.cost_ratio_hundredths == 400
