@@ -212,3 +212,17 @@ def run_unit_tests(warehouse: Path):
         return context.test()
     finally:
         context.close()
+
+
+def grain_audits(*, answer_rules: bool) -> list[tuple[str, dict]]:
+    """The audits of every generated model: its required columns not null, one row per grain, and (marts) the answer rules.
+
+    The blueprint gives `not_null_columns`, `grain_columns` and, with `answer_rules`, `answer_rules`.
+    """
+    from sqlmesh.core.dialect import parse_one
+
+    audits = [("not_null", {"columns": parse_one("@not_null_columns")}),
+              ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")})]
+    if answer_rules:
+        audits.append(("forall", {"criteria": parse_one("@answer_rules")}))
+    return audits

@@ -162,14 +162,15 @@ def _claims(connection: duckdb.DuckDBPyConnection, month: str) -> pl.DataFrame:
         FROM {SOURCE_MART} WHERE month = ?""", [month]).pl()
 
 
-def advice_of_month(connection: duckdb.DuckDBPyConnection, month: str, today: date) -> pl.DataFrame:
-    """Advice per claim of one month, with the claim's month, creditor type, stage and principal (cents)."""
-    claims = _claims(connection, month)
-    if claims.is_empty():
-        return pl.DataFrame()
+def _principal_cents() -> pl.Expr:
+    return (pl.col("current_amount").cast(pl.Decimal(14, 2)) * 100).cast(pl.Int64)
+
+
+def advice_of_month(claims: pl.DataFrame, month: str, today: date) -> pl.DataFrame:
+    """Advice per claim of one month's claims (`_claims`), with the claim's month, creditor type, stage and principal (cents)."""
     advice = evaluate_claims(claims.drop("stage_text"), evaluation_day(month, today)).collect()
     facts = claims.select("claim_id", "creditor_type", "debt_type", "municipality", pl.col("stage_text").alias("stage"),
-                          (pl.col("current_amount").cast(pl.Decimal(14, 2)) * 100).cast(pl.Int64).alias("principal_cents"))
+                          _principal_cents().alias("principal_cents"))
     return advice.join(facts, on="claim_id", how="left").with_columns(pl.lit(month).alias("month")).with_columns(
         pl.col("action").cast(pl.Utf8), pl.col("reasons").cast(pl.List(pl.Utf8)), pl.col("creditor_type").cast(pl.Utf8))
 
@@ -209,26 +210,22 @@ def whatif_rules(threshold: Decimal, ratio: Decimal):
     })
 
 
-def whatif_claims(connection: duckdb.DuckDBPyConnection, months: list[str], today: date, settings: KpiSettings | None = None) -> pl.DataFrame:
-    """One row per small claim per month per grid point: the outcome the rules would give at that point."""
+WHATIF_SCHEMA = {"person_id": pl.Utf8, "month": pl.Utf8, "debt_whatif_point": pl.Utf8, "claim_id": pl.Utf8, "outcome": pl.Utf8}
+
+
+def whatif_of_month(claims: pl.DataFrame, month: str, today: date, settings: KpiSettings | None = None) -> pl.DataFrame:
+    """One row per small claim of one month's claims (`_claims`) per grid point: the outcome the rules would give there."""
     settings = settings or kpi_settings()
-    limit = int(settings.small_claim_limit * 100)
-    parts = []
-    for month in months:
-        claims = _claims(connection, month)
-        if claims.is_empty():
-            continue
-        small = claims.filter((pl.col("current_amount").cast(pl.Decimal(14, 2)) * 100).cast(pl.Int64) < limit)
-        persons = small.select("person_id").unique()
-        claims = claims.join(persons, on="person_id")  # all claims of the persons with a small claim: the rules look across them
-        for code, threshold, ratio in settings.whatif.points():
-            advice = evaluate_claims(claims.drop("stage_text"), evaluation_day(month, today), rules=whatif_rules(threshold, ratio)).collect()
-            parts.append(advice.join(small.select("claim_id"), on="claim_id").select(
-                "person_id", pl.lit(month).alias("month"), pl.lit(code).alias("debt_whatif_point"), "claim_id",
-                pl.col("action").cast(pl.Utf8).replace_strict(OUTCOMES, return_dtype=pl.Utf8).alias("outcome")))
-    if not parts:
-        return pl.DataFrame(schema={"person_id": pl.Utf8, "month": pl.Utf8, "debt_whatif_point": pl.Utf8, "claim_id": pl.Utf8, "outcome": pl.Utf8})
-    return pl.concat(parts).sort("month", "person_id", "claim_id", "debt_whatif_point")
+    small = claims.filter(_principal_cents() < int(settings.small_claim_limit * 100))
+    claims = claims.join(small.select("person_id").unique(), on="person_id")  # the persons' other claims too: the rules look across them
+    parts = [
+        evaluate_claims(claims.drop("stage_text"), evaluation_day(month, today), rules=whatif_rules(threshold, ratio)).collect()
+        .join(small.select("claim_id"), on="claim_id")
+        .select("person_id", pl.lit(month).alias("month"), pl.lit(code).alias("debt_whatif_point"), "claim_id",
+                pl.col("action").cast(pl.Utf8).replace_strict(OUTCOMES, return_dtype=pl.Utf8).alias("outcome"))
+        for code, threshold, ratio in settings.whatif.points()
+    ]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=WHATIF_SCHEMA)
 
 
 def person_risk(advice: pl.DataFrame, settings: KpiSettings | None = None) -> pl.DataFrame:
@@ -275,9 +272,16 @@ def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> t
     (advice rows, small claims, signalled person-months, what-if rows)."""
     today = today or date.today()
     months = [row[0] for row in connection.execute(f"SELECT DISTINCT month FROM {SOURCE_MART} ORDER BY 1").fetchall()]
-    parts = [part for part in (advice_of_month(connection, month, today) for month in months) if not part.is_empty()]
-    advice = pl.concat(parts) if parts else _empty_advice()
-    kpis, persons, whatif = small_claims(advice), person_risk(advice), whatif_claims(connection, months, today)
+    advice_parts, whatif_parts = [], []
+    for month in months:  # each month's claims are read once and serve the advice and the what-if grid
+        claims = _claims(connection, month)
+        if not claims.is_empty():
+            advice_parts.append(advice_of_month(claims, month, today))
+            whatif_parts.append(whatif_of_month(claims, month, today))
+    advice = pl.concat(advice_parts) if advice_parts else _empty_advice()
+    whatif = (pl.concat(whatif_parts) if whatif_parts else pl.DataFrame(schema=WHATIF_SCHEMA)).sort(
+        "month", "person_id", "claim_id", "debt_whatif_point")
+    kpis, persons = small_claims(advice), person_risk(advice)
     connection.execute("BEGIN TRANSACTION")
     try:
         for table, frame in ((ADVICE_TABLE, advice), (SMALL_CLAIMS_MART, kpis), (RISK_MART, persons), (WHATIF_MART, whatif)):

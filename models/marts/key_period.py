@@ -15,11 +15,10 @@ own options, integer codes or bounds (one `forall`, see
 """
 
 from sqlmesh import model
-from sqlmesh.core.dialect import parse_one
 from sqlmesh.core.macros import MacroEvaluator
 
 from core.sources import Source, sources
-from core.sqlmesh_project import answer_rules, column_comments, columns, row_columns
+from core.sqlmesh_project import answer_rules, column_comments, columns, grain_audits, row_columns
 
 
 def blueprint(declared: Source) -> dict:
@@ -66,10 +65,6 @@ if BLUEPRINTS:
         grains=["@{key}", "@{period}"],
         owner="data_engineering",
         description="@description",
-        audits=[
-            ("not_null", {"columns": parse_one("@not_null_columns")}),
-            ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")}),
-            ("forall", {"criteria": parse_one("@answer_rules")}),
-        ],
+        audits=grain_audits(answer_rules=True),
         blueprints=BLUEPRINTS,
     )(key_period)

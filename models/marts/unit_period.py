@@ -16,11 +16,10 @@ shares the audit list of its model, see `core.sqlmesh_project.answer_rules`).
 """
 
 from sqlmesh import model
-from sqlmesh.core.dialect import parse_one
 from sqlmesh.core.macros import MacroEvaluator
 
 from core.sources import Source, sources
-from core.sqlmesh_project import answer_rules, column_comments, columns
+from core.sqlmesh_project import answer_rules, column_comments, columns, grain_audits
 
 # What a declared type becomes in the mart (text where not named).
 NUMBER_TYPES = {"integer": "BIGINT", "decimal": "DOUBLE", "timestamp": "TIMESTAMP"}
@@ -64,11 +63,7 @@ def blueprint(declared: Source) -> dict:
     grains=["@{unit}", "@{period}"],
     owner="data_engineering",
     description="@description",
-    audits=[
-        ("not_null", {"columns": parse_one("@not_null_columns")}),
-        ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")}),
-        ("forall", {"criteria": parse_one("@answer_rules")}),
-    ],
+    audits=grain_audits(answer_rules=True),
     blueprints=[blueprint(declared) for declared in sources().values() if declared.latest == "answer"],
 )
 def unit_period(evaluator: MacroEvaluator) -> str:

@@ -14,11 +14,10 @@ fingerprint and a changed declaration is a changed model.
 """
 
 from sqlmesh import model
-from sqlmesh.core.dialect import parse_one
 from sqlmesh.core.macros import MacroEvaluator
 
 from core.sources import Source, sources
-from core.sqlmesh_project import column_comments, columns
+from core.sqlmesh_project import column_comments, columns, grain_audits
 from core.warehouse import column_types
 
 
@@ -59,10 +58,7 @@ def blueprint(declared: Source) -> dict:
     grains=["@{unit}", "@{period}", "question"],
     owner="data_engineering",
     description="@description",
-    audits=[
-        ("not_null", {"columns": parse_one("@not_null_columns")}),
-        ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")}),
-    ],
+    audits=grain_audits(answer_rules=False),
     blueprints=[blueprint(declared) for declared in sources().values() if declared.latest == "answer"],
 )
 def answers(evaluator: MacroEvaluator) -> str:

@@ -13,11 +13,10 @@ One blueprint per such source in `sources/*/source.yaml`.
 """
 
 from sqlmesh import model
-from sqlmesh.core.dialect import parse_one
 from sqlmesh.core.macros import MacroEvaluator
 
 from core.sources import Source, sources
-from core.sqlmesh_project import column_comments, columns, row_columns
+from core.sqlmesh_project import column_comments, columns, grain_audits, row_columns
 
 
 def blueprint(declared: Source) -> dict:
@@ -67,9 +66,6 @@ if BLUEPRINTS:
         grains=["@{key}", "@{period}"],
         owner="data_engineering",
         description="@description",
-        audits=[
-            ("not_null", {"columns": parse_one("@not_null_columns")}),
-            ("unique_combination_of_columns", {"columns": parse_one("@grain_columns")}),
-        ],
+        audits=grain_audits(answer_rules=False),
         blueprints=BLUEPRINTS,
     )(latest_rows)
