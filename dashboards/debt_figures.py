@@ -12,6 +12,7 @@ cases' interval times that factor.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -95,6 +96,7 @@ def risk_cells(exports: Path | None = None) -> pl.DataFrame:
     return release_cells(RISK_RELEASE, exports)
 
 
+@cache
 def inhabitants(level: str) -> dict[str | None, int]:
     """Inhabitants per municipality or province (reference/municipal_population.csv, approximate), and of the nation (key None)."""
     from core import reference

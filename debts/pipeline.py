@@ -47,14 +47,13 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import reference
 from core.settings import CONFIG_DIR
 from debts.rules import evaluate_claims
 from debts.schema import CLAIMS_SCHEMA, COLLECTION_STAGES
-from debts.settings import rules_settings
+from debts.settings import read_config, rules_settings
 
 SOURCE_MART = "marts.debt_claim_month"
 ADVICE_TABLE = "operational.debt_advice"
@@ -118,20 +117,12 @@ class KpiSettings(BaseModel):
 def load_kpi_settings(path: Path | None = None) -> KpiSettings:
     """config/debts/kpis.yaml; its small-claim limit must equal the rules' (one meaning of 'small')."""
     path = path or CONFIG_DIR / "debts" / "kpis.yaml"
-    with open(path, encoding="utf-8") as handle:
-        settings = KpiSettings.model_validate(yaml.load(handle, Loader=_DecimalLoader))
+    settings = read_config(path, KpiSettings)
     rules_limit = rules_settings().defaults.small_claim_limit
     if settings.small_claim_limit != rules_limit:
         raise ValueError(f"{path.name}: small_claim_limit: {settings.small_claim_limit} is niet gelijk aan de grens voor kleine "
                          f"vorderingen in organisations.yaml ({rules_limit}); één grens voor 'klein'")
     return settings
-
-
-class _DecimalLoader(yaml.SafeLoader):
-    """YAML numbers with a point become Decimal, never float (money)."""
-
-
-_DecimalLoader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: Decimal(loader.construct_scalar(node)))
 
 
 @cache

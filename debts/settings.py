@@ -274,7 +274,8 @@ class _DecimalLoader(yaml.SafeLoader):
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: Decimal(loader.construct_scalar(node)))
 
 
-def _read(path: Path, model: type[BaseModel]) -> Any:
+def read_config(path: Path, model: type[BaseModel]) -> Any:
+    """A YAML file of config/debts/ read with Decimal numbers and validated by `model`; Dutch errors naming field, value, rule."""
     try:
         with open(path, encoding="utf-8") as handle:
             data = yaml.load(handle, Loader=_DecimalLoader)  # a SafeLoader subclass: no arbitrary objects
@@ -294,7 +295,7 @@ def load_escalation(path: Path | None = None) -> EscalationSettings:
     >>> load_escalation().wik.maximum
     Decimal('6775.00')
     """
-    return _read(path or DEBTS_CONFIG_DIR / "escalation.yaml", EscalationSettings)
+    return read_config(path or DEBTS_CONFIG_DIR / "escalation.yaml", EscalationSettings)
 
 
 def load_rules(path: Path | None = None) -> RulesSettings:
@@ -306,7 +307,7 @@ def load_rules(path: Path | None = None) -> RulesSettings:
     >>> rules.resolve(date(2026, 4, 1), "gemeente", "GM0599").bagatelle_threshold_cents
     5000
     """
-    return _read(path or DEBTS_CONFIG_DIR / "organisations.yaml", RulesSettings)
+    return read_config(path or DEBTS_CONFIG_DIR / "organisations.yaml", RulesSettings)
 
 
 @cache
