@@ -114,3 +114,22 @@ def open_from_menu(page, title: str) -> None:
         except AssertionError:
             if attempt == 2:
                 raise
+
+
+def upload(page, path: Path, shown: str = "KB") -> None:
+    """Choose a file in the page's file uploader and wait until Streamlit shows it as uploaded (its size).
+
+    A file chosen while the page is still rerunning (a text field that just lost focus) can be dropped with the old
+    widget: choose it once more when its size does not appear.
+    """
+    from playwright.sync_api import expect
+
+    uploader = page.get_by_test_id("stFileUploader")
+    for attempt in range(3):
+        page.locator("input[type=file]").set_input_files(str(path))
+        try:
+            expect(uploader).to_contain_text(shown, timeout=15_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise

@@ -10,7 +10,7 @@ import shutil
 from datetime import date, timedelta
 
 import pytest
-from browser_support import launch, log_in, open_from_menu, streamlit_server
+from browser_support import launch, log_in, open_from_menu, streamlit_server, upload
 from conftest import ARTIFACTS, data_dir, demo_accounts, make_installation, run_pipeline
 from theme_support import publish_themes_without_noise
 
@@ -96,8 +96,7 @@ def test_a_reaction_with_a_document_is_counted_listed_and_themed(installation, t
         expect(page.get_by_role("combobox", name="Provincie", exact=True)).to_have_value("Limburg")  # its rerun is done
         page.get_by_role("radiogroup").first.get_by_text("Tegen", exact=True).click()  # the stance (a table lower down says 'Tegen' too)
         page.get_by_label("Uw reactie op dit onderdeel", exact=False).fill(COMMENT)
-        page.locator("input[type=file]").set_input_files(str(document))
-        expect(page.get_by_test_id("stFileUploader")).to_contain_text("KB", timeout=30_000)  # uploaded: its size is shown
+        upload(page, document)  # uploaded: its size is shown
         page.get_by_role("button", name="Versturen").click()
         expect(page.get_by_text("Bedankt! Uw reactie is veilig opgeslagen.")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Uw document is ook ontvangen.")).to_be_visible()
