@@ -1,8 +1,9 @@
 """Debt signals (issue 12): the rules' advice per claim and the private mart of the anti-escalation KPIs.
 
     marts/debt_claim_month (SQLMesh, sources/debt_signal) -> operational/debt_advice + marts/debt_small_claims + marts/debt_person_risk
-                                                             + marts/debt_whatif
-                                                          -> releases/debt_kpis, releases/debt_risk, releases/debt_whatif
+                                                             + marts/debt_whatif + marts/debt_collection
+                                                          -> releases/debt_kpis, releases/debt_risk, releases/debt_whatif,
+                                                             releases/debt_collection_cost
     operational/debt_advice -> operational/creditor_advice_files (data/operational/<creditor>/advice.parquet)
 
 The advice is operational data (a creditor's own claims), never a release;
@@ -30,6 +31,8 @@ MADE = {  # what the rules make from the source mart, each rebuilt whole in the 
                                    "signal (private; released by releases/debt_risk with differential privacy: the early warning).",
     ("marts", "debt_whatif"): "Per small claim per month per what-if point (one bagatelle threshold and cost ratio for everyone): "
                               "the outcome the rules would give (private; released by releases/debt_whatif).",
+    ("marts", "debt_collection"): "Per claim per month: creditor type, collection costs so far and principal collected so far "
+                                  "(private; released by releases/debt_collection_cost: costs per euro collected).",
 }
 
 
@@ -40,13 +43,14 @@ MADE = {  # what the rules make from the source mart, each rebuilt whole in the 
 def debt_advice(warehouse: Warehouse):
     """Evaluate the rules on every month of the source mart; both tables rebuilt in one transaction."""
     with warehouse.connect() as connection:
-        advice_rows, small, persons, whatif = pipeline.build(connection)
+        advice_rows, small, persons, whatif, collection = pipeline.build(connection)
         actions = dict(connection.execute(f"SELECT action, COUNT(*) FROM {pipeline.ADVICE_TABLE} GROUP BY 1 ORDER BY 1").fetchall())
     yield dg.MaterializeResult(asset_key=["operational", "debt_advice"],
                                metadata={"rows": advice_rows, "actions": dg.MetadataValue.json(actions)})
     yield dg.MaterializeResult(asset_key=["marts", "debt_small_claims"], metadata={"rows": small})
     yield dg.MaterializeResult(asset_key=["marts", "debt_person_risk"], metadata={"rows": persons})
     yield dg.MaterializeResult(asset_key=["marts", "debt_whatif"], metadata={"rows": whatif})
+    yield dg.MaterializeResult(asset_key=["marts", "debt_collection"], metadata={"rows": collection})
 
 
 @dg.asset(key=["operational", "creditor_advice_files"], deps=[dg.AssetKey(["operational", "debt_advice"])], group_name="debts",

@@ -19,7 +19,7 @@ import polars as pl
 from accounts.service import Account, own_organisation
 from core.settings import paths
 from core.sources import sources
-from dashboards.formatting import nl_euro
+from dashboards.formatting import nl_euro, nl_number
 from debts.creditor_files import ADVICE_FILE, CREDITOR_COLUMNS, organisation_folder
 
 ALL_ACTIONS = "alle"
@@ -86,3 +86,19 @@ def claims_table(claims: pl.DataFrame) -> pl.DataFrame:
         pl.col("projected_saving_cents").truediv(100).alias(euros["projected_saving_cents"]),
         pl.col("reasons").list.join(",").alias("Redencodes"),
     )
+
+
+EURO_COLUMNS = ("Bedrag (euro)", "Verwachte kosten bij doorgaan (euro)", "Besparing (euro)")
+
+
+def shown_table(table: pl.DataFrame) -> pl.DataFrame:
+    """`claims_table` as the page shows it: amounts written the Dutch way (65,50), without the reason codes.
+
+    The download keeps the numbers as numbers (a spreadsheet computes with them).
+
+    >>> shown_table(pl.DataFrame({"Bedrag (euro)": [65.5, 1234.0], "Redencodes": ["a", "b"]})).to_dicts()
+    [{'Bedrag (euro)': '65,50'}, {'Bedrag (euro)': '1.234,00'}]
+    """
+    present = [name for name in EURO_COLUMNS if name in table.columns]
+    return table.drop("Redencodes", strict=False).with_columns(
+        pl.col(name).map_elements(lambda v: nl_number(v, 2), return_dtype=pl.Utf8) for name in present)

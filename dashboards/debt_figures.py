@@ -88,6 +88,31 @@ def outcome_trend(cells: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+COST_RELEASE = "debt_collection_cost"
+
+
+def cost_cells(exports: Path | None = None) -> pl.DataFrame:
+    return release_cells(COST_RELEASE, exports)
+
+
+def cost_table(cells: pl.DataFrame, month: str) -> pl.DataFrame:
+    """Per kind of creditor (and the nation): collection costs, principal collected and the costs per euro collected."""
+    frame = cells.filter(pl.col("period") == month)
+    groups = [("nation", None, "Heel Nederland")] + [
+        ("creditor_type", code, group_name("creditor_type", code))
+        for code in sorted(frame.filter(pl.col("level") == "creditor_type")["creditor_type"].drop_nulls().unique().to_list())
+    ]
+    rows = []
+    for level, code, label in groups:
+        group = frame.filter(pl.col("level") == level)
+        if code is not None:
+            group = group.filter(pl.col("creditor_type") == code)
+        rows.append({"Schuldeiser": label, "Invorderingskosten (euro)": _figure(_cell(group, "costs"), 0),
+                     "Geïnd (euro)": _figure(_cell(group, "collected"), 0),
+                     "Kosten per geïnde euro": _figure(_cell(group, "cost_per_euro"), 2, " euro")})
+    return pl.DataFrame(rows, orient="row")
+
+
 RISK_RELEASE = "debt_risk"
 RISK_LABELS = {"rood": "Rood", "oranje": "Oranje", "groen": "Groen"}
 

@@ -9,6 +9,8 @@
                                    (private; config/releases/debt_risk.yaml, the early warning)
       -> marts.debt_whatif         per small claim per month per what-if grid point: the outcome at that point
                                    (private; config/releases/debt_whatif.yaml)
+      -> marts.debt_collection     per claim per month: creditor type, collection costs and principal collected
+                                   (private; config/releases/debt_collection_cost.yaml: costs per euro collected)
 
 Each month is evaluated on its own (all claims of a person in that month in
 one call, as `debts.rules.evaluate_claims` needs), on the month's last day or
@@ -35,6 +37,12 @@ An *avoided collection case* is a small claim whose outcome is
 `afgeschreven` or `zonder_incasso` while it is still before the collection
 stages (herinnering, aanmaning): without the rules it would have gone to
 incasso. Its saving is `cost_per_avoided_case` (config/debts/kpis.yaml).
+
+Collected so far, per claim: the principal paid off, `original_amount` minus
+the principal still open (never below 0); its collection costs are
+`costs_so_far`. "Collection costs per euro collected" (seed, KPIs per
+organisation) is the sum of the one over the sum of the other, per kind of
+creditor: how many euros of costs collecting a euro of debt has cost.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from debts.settings import read_config, rules_settings
 SOURCE_MART = "marts.debt_claim_month"
 ADVICE_TABLE = "operational.debt_advice"
 SMALL_CLAIMS_MART = "marts.debt_small_claims"
+COLLECTION_MART = "marts.debt_collection"
 RISK_MART = "marts.debt_person_risk"
 WHATIF_MART = "marts.debt_whatif"
 RISK_CLASSES = ("rood", "oranje", "groen")
@@ -179,6 +188,17 @@ def small_claims(advice: pl.DataFrame, settings: KpiSettings | None = None) -> p
     ).sort("month", "person_id", "claim_id")
 
 
+COLLECTION_SCHEMA = {"person_id": pl.Utf8, "month": pl.Utf8, "claim_id": pl.Utf8, "creditor_type": pl.Utf8,
+                     "costs_euro": pl.Decimal(12, 2), "collected_euro": pl.Decimal(12, 2)}
+
+
+def collection(claims: pl.DataFrame, month: str) -> pl.DataFrame:
+    """One row per claim of one month's claims (`_claims`): its collection costs and the principal collected so far (euros)."""
+    collected = pl.max_horizontal(pl.col("original_amount") - pl.col("current_amount"), pl.lit(0)).cast(pl.Decimal(12, 2))
+    return claims.select("person_id", pl.lit(month).alias("month"), "claim_id", pl.col("creditor_type").cast(pl.Utf8),
+                         pl.col("costs_so_far").cast(pl.Decimal(12, 2)).alias("costs_euro"), collected.alias("collected_euro"))
+
+
 def grid_codes() -> list[str]:
     """The what-if grid points (a public domain: reference/domains.yaml `debt_whatif_point`)."""
     return [code for code, _, _ in kpi_settings().whatif.points()]
@@ -258,24 +278,27 @@ def person_risk(advice: pl.DataFrame, settings: KpiSettings | None = None) -> pl
     )
 
 
-def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> tuple[int, int, int, int]:
-    """Rebuild operational.debt_advice and the three debt marts from the source mart in one transaction:
-    (advice rows, small claims, signalled person-months, what-if rows)."""
+def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> tuple[int, int, int, int, int]:
+    """Rebuild operational.debt_advice and the four debt marts from the source mart in one transaction:
+    (advice rows, small claims, signalled person-months, what-if rows, collection rows)."""
     today = today or date.today()
     months = [row[0] for row in connection.execute(f"SELECT DISTINCT month FROM {SOURCE_MART} ORDER BY 1").fetchall()]
-    advice_parts, whatif_parts = [], []
+    advice_parts, whatif_parts, collection_parts = [], [], []
     for month in months:  # each month's claims are read once and serve the advice and the what-if grid
         claims = _claims(connection, month)
         if not claims.is_empty():
             advice_parts.append(advice_of_month(claims, month, today))
             whatif_parts.append(whatif_of_month(claims, month, today))
+            collection_parts.append(collection(claims, month))
     advice = pl.concat(advice_parts) if advice_parts else _empty_advice()
     whatif = (pl.concat(whatif_parts) if whatif_parts else pl.DataFrame(schema=WHATIF_SCHEMA)).sort(
         "month", "person_id", "claim_id", "debt_whatif_point")
     kpis, persons = small_claims(advice), person_risk(advice)
+    costs = (pl.concat(collection_parts) if collection_parts else pl.DataFrame(schema=COLLECTION_SCHEMA)).sort("month", "person_id", "claim_id")
     connection.execute("BEGIN TRANSACTION")
     try:
-        for table, frame in ((ADVICE_TABLE, advice), (SMALL_CLAIMS_MART, kpis), (RISK_MART, persons), (WHATIF_MART, whatif)):
+        for table, frame in ((ADVICE_TABLE, advice), (SMALL_CLAIMS_MART, kpis), (RISK_MART, persons), (WHATIF_MART, whatif),
+                             (COLLECTION_MART, costs)):
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
             connection.register("debt_frame", frame.to_arrow())
             connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM debt_frame")
@@ -284,7 +307,7 @@ def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> t
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return advice.height, kpis.height, persons.height, whatif.height
+    return advice.height, kpis.height, persons.height, whatif.height, costs.height
 
 
 def _empty_advice() -> pl.DataFrame:

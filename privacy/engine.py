@@ -356,7 +356,7 @@ def release(
     here = ledger.restored(connection, list(stored))
     losses = ledger.losses_many(connection, spec.dataset, periods)
     loss = spec.privacy_loss
-    asked = (loss.epsilon, loss.delta, 0.0) if loss.rho is None else (ledger.zcdp_epsilon(loss.rho, budget[1]), 0.0, loss.rho)
+    asked = (ledger.epsilon_alone(loss.epsilon, loss.rho, budget[1]), loss.delta, loss.rho or 0.0)
     for period in periods:
         rid = release_id(spec.name, period, version)
         existing = stored.get(rid)

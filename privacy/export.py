@@ -34,7 +34,7 @@ COLUMNS = {
     "period": "Budget period: survey wave (YYYY-MM) or month.",
     "level": "Grouping of this row, e.g. nation, province, sector; its key columns are filled, the others empty.",
     "measure": "What is measured (see 'measures' below).",
-    "statistic": "count | sum | mean | p<q> (quantile, e.g. p50 = median) | share | balance.",
+    "statistic": "count | sum | mean | p<q> (quantile, e.g. p50 = median) | share | balance | ratio (of two sums of the release).",
     "category": "For shares: the answer category (balance measures: positive, neutral, negative).",
     "estimate": "The released figure (noisy); empty when suppressed. Counts are never negative.",
     "ci_low": "Lower end of the combined interval (privacy noise and sampling error together, see 'uncertainty'): "
@@ -153,7 +153,10 @@ def codebook(spec: ReleaseSpec) -> dict:
         "contribution_bound": spec.contribution.rationale.strip(),
         "levels": {name: dims for name, dims in spec.groups.levels.items()},
         "columns": {**COLUMNS, **keys},
-        "measures": {m.name: _measure_description(m) for m in spec.measures},
+        "measures": {m.name: _measure_description(m) for m in spec.measures} | {
+            r.name: {"kind": "ratio", "description": f"{r.numerator} divided by {r.denominator} (post-processing of those two sums; "
+                     f"its interval from their joint noise, within {list(r.bounds)})", "unit": r.unit, "bounds": list(r.bounds),
+                     "rationale": r.rationale} for r in spec.ratios},
         "suppression": SUPPRESSION + f" Threshold: {spec.suppression_threshold}.",
         "hierarchy": HIERARCHY,
         "uncertainty": UNCERTAINTY,

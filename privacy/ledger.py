@@ -280,6 +280,18 @@ def ensure_ledger(connection: duckdb.DuckDBPyConnection) -> None:
 # --------------------------------------------------------------------------- the yearly loss
 
 
+def epsilon_alone(epsilon: float | None, rho: float | None, delta_budget: float) -> float:
+    """The epsilon one release spends alone: its epsilon (pure DP), or its rho as (epsilon, delta) at the dataset's delta.
+
+    The one conversion the spec check, the engine's budget check and the pages use (the charge itself converts the
+    certified rho of the components, which can only be higher, with `zcdp_epsilon`).
+
+    >>> epsilon_alone(0.5, None, 0.0), round(epsilon_alone(None, 3.0, 1e-6), 3)
+    (0.5, 14.948)
+    """
+    return float(epsilon) if rho is None else zcdp_epsilon(rho, delta_budget)
+
+
 def zcdp_epsilon(rho: float, delta: float) -> float:
     """Epsilon of rho-zCDP at `delta`, by OpenDP's conversion (`make_zCDP_to_approxDP`).
 

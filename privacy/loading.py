@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from core.settings import CONFIG_DIR
-from privacy.ledger import zcdp_epsilon
+from privacy.ledger import epsilon_alone
 from privacy.sensitivity import declared_sensitivity_problems
 from privacy.spec import PrivacySettings, ReleaseSpec
 
@@ -109,9 +109,9 @@ def load_spec(path: Path, settings: PrivacySettings | None = None) -> ReleaseSpe
             f"{path.name}: privacy_loss.rho: the budget per period of '{spec.dataset}' has delta 0; a zCDP release needs a "
             "delta there (its rho is checked as (epsilon, delta) at that delta)"
         )
-    alone = (loss.epsilon, loss.delta) if loss.rho is None else (zcdp_epsilon(loss.rho, budget.delta), budget.delta)
-    if alone[0] > budget.epsilon or loss.delta > budget.delta:
-        said = f"epsilon {loss.epsilon} / delta {loss.delta}" if loss.rho is None else f"rho {loss.rho} (epsilon {alone[0]:.3g} at delta {budget.delta:g})"
+    alone = epsilon_alone(loss.epsilon, loss.rho, budget.delta)
+    if alone > budget.epsilon or loss.delta > budget.delta:
+        said = f"epsilon {loss.epsilon} / delta {loss.delta}" if loss.rho is None else f"rho {loss.rho} (epsilon {alone:.3g} at delta {budget.delta:g})"
         raise ReleaseSpecError(
             f"{path.name}: privacy_loss: {said} exceeds the budget per period of '{spec.dataset}' (epsilon {budget.epsilon} / delta {budget.delta})"
         )
@@ -123,10 +123,9 @@ def load_spec(path: Path, settings: PrivacySettings | None = None) -> ReleaseSpe
 
 def release_epsilon(spec: ReleaseSpec, settings: PrivacySettings | None = None) -> float:
     """The epsilon of one release of `spec` alone: its epsilon, or its rho as (epsilon, delta) at its dataset's delta per period."""
-    if spec.privacy_loss.rho is None:
-        return spec.privacy_loss.epsilon
-    settings = settings or privacy_settings()
-    return zcdp_epsilon(spec.privacy_loss.rho, settings.datasets[spec.dataset].budget_per_period.delta)
+    loss = spec.privacy_loss
+    delta = 0.0 if loss.rho is None else (settings or privacy_settings()).datasets[spec.dataset].budget_per_period.delta
+    return epsilon_alone(loss.epsilon, loss.rho, delta)
 
 
 def load_specs(folder: Path | None = None, settings: PrivacySettings | None = None) -> dict[str, ReleaseSpec]:

@@ -190,6 +190,22 @@ def _measure_cells(measure, cells: pl.DataFrame, keys: pl.DataFrame, scales: dic
     raise TypeError(f"unknown measure kind {type(measure).__name__}")
 
 
+def _ratio_cells(ratio, spec: ReleaseSpec, cells: pl.DataFrame, keys: pl.DataFrame, scales: dict, level: float) -> pl.DataFrame:
+    """A ratio of two sums: estimate and interval from the joint noise law; its basis is the denominator's count.
+
+    Like the sums it divides, it is a figure of the delivered rows themselves
+    (no sampling error: `sampling_se` 0).
+    """
+    def side(name: str) -> tuple:
+        measure = spec.measure(name)
+        return (_column(cells, f"{name}|sum"), _column(cells, f"{name}|n"), scales[name, "sum"], scales[name, "count"],
+                numeric_steps(measure)[2], measure.resolution)
+
+    numerator, denominator = side(ratio.numerator), side(ratio.denominator)
+    estimate, low, high = accuracy.ratio_of_sums_interval(numerator, denominator, ratio.bounds, level)
+    return _cells(keys, ratio.name, "ratio", None, estimate, low, high, denominator[1], ratio.unit, bounds=ratio.bounds, level=level)
+
+
 def _with_union(blocks: list[pl.DataFrame], measure, cells: pl.DataFrame, scales: dict, level: float) -> list[pl.DataFrame]:
     """The same cells with the union-bound intervals in the dp columns (and the combined interval from them)."""
     union = _union_intervals(measure, cells, scales, accuracy.alpha_of(level))
@@ -228,6 +244,10 @@ def post_process(noisy_cells: pl.DataFrame, spec: ReleaseSpec, components: list[
         for block in made:
             small_group = np.zeros(block.height, dtype=bool) if group_units is None else group_units < threshold
             blocks.append(block.with_columns(pl.Series("_small_group", small_group)))
+    for ratio in spec.ratios:  # nominal intervals under either method: the first engine had no ratios
+        block = _ratio_cells(ratio, spec, noisy_cells, keys, scales, level)
+        blocks.append(block.with_columns(pl.Series("_small_group", np.zeros(block.height, dtype=bool) if group_units is None
+                                                   else group_units < threshold)))
     cells = pl.concat(blocks)
     small_basis = pl.col("basis") < threshold
     reason = (

@@ -307,6 +307,29 @@ class PrivacyLoss(Strict):
         return "gaussian" if self.rho is not None else "laplace"
 
 
+class Ratio(Strict):
+    """A ratio of two sums of the same release (collection costs per euro collected): post-processing, no budget of its own.
+
+    Its interval inverts the joint noise law of both sums and their counts
+    (`privacy.accuracy.ratio_of_sums_interval`); the ratio is searched within
+    `bounds`, so a denominator near zero gives a wide interval, never a wrong one.
+    """
+
+    name: str = Field(pattern=IDENTIFIER)
+    numerator: str = Field(pattern=IDENTIFIER, description="a sum measure of this release")
+    denominator: str = Field(pattern=IDENTIFIER, description="another sum measure of this release")
+    bounds: tuple[float, float] = Field(description="where the ratio can lie; its interval never leaves them")
+    unit: str = Field(min_length=1)
+    rationale: str = Field(min_length=10, description="what the ratio means and why these bounds")
+
+    @model_validator(mode="after")
+    def _bounds_are_ordered(self) -> Ratio:
+        lower, upper = self.bounds
+        if not (math.isfinite(lower) and math.isfinite(upper) and 0 <= lower < upper):
+            raise ValueError(f"ratios.{self.name}.bounds: need 0 <= lower < upper, finite; got {list(self.bounds)}")
+        return self
+
+
 # --------------------------------------------------------------------------- the spec
 
 
@@ -323,6 +346,7 @@ class ReleaseSpec(Strict):
     contribution: Contribution
     groups: Groups
     measures: list[Measure] = Field(min_length=1)
+    ratios: list[Ratio] = Field(default_factory=list, description="ratios of two sum measures, released as post-processing")
     privacy_loss: PrivacyLoss
     suppression_threshold: int = Field(ge=0, default=10, description="cells with a noisy count below this are suppressed")
     confidence_level: float = Field(gt=0.5, lt=1.0, default=0.95)
@@ -359,6 +383,18 @@ class ReleaseSpec(Strict):
         for measure in self.measures:
             if getattr(measure, "column", None) in (unit, self.period):
                 raise ValueError(f"measures.{measure.name}.column: the unit and period columns are not measures")
+        sums = {m.name for m in self.measures if isinstance(m, Sum)}
+        taken = {m.name for m in self.measures}
+        for ratio in self.ratios:
+            for side in ("numerator", "denominator"):
+                if getattr(ratio, side) not in sums:
+                    raise ValueError(f"ratios.{ratio.name}.{side}: '{getattr(ratio, side)}' is not a sum measure of this release "
+                                     f"(sums: {sorted(sums)})")
+            if ratio.numerator == ratio.denominator:
+                raise ValueError(f"ratios.{ratio.name}: numerator and denominator must be two different sums")
+            if ratio.name in taken:
+                raise ValueError(f"ratios.{ratio.name}: the name is taken by another measure or ratio")
+            taken.add(ratio.name)
         return self
 
     def semantic_hash(self) -> str:
@@ -369,6 +405,11 @@ class ReleaseSpec(Strict):
             measure.pop("rationale", None)
             if measure.get("sum_of_squares") is False:  # a spec without the option keeps the hash it had before it existed
                 measure.pop("sum_of_squares")
+        if not data["ratios"]:  # a spec without ratios keeps the hash it had before they existed
+            data.pop("ratios")
+        else:
+            for ratio in data["ratios"]:
+                ratio.pop("rationale")
         for key in ("epsilon", "rho"):  # a spec keeps the hash it had before rho existed
             if data["privacy_loss"].get(key) is None:
                 data["privacy_loss"].pop(key, None)

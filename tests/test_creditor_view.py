@@ -8,6 +8,7 @@ test_browser_creditor.py.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from datetime import datetime
@@ -194,6 +195,10 @@ def test_a_creditor_sees_only_its_own_claims_of_the_newest_month(creditor_pages,
     assert metrics["Vorderingen"] == str(len(shown))
     letters = own.filter(pl.col("month") == newest)["letter"].drop_nulls().n_unique()
     assert metrics["Brieven na bundelen"] == str(letters)
+    assert all(re.fullmatch(r"\d{1,3}(\.\d{3})*,\d{2}", amount) for amount in shown["Bedrag (euro)"])  # 1.234,50: the Dutch way
+    with account_store() as connection:  # showing the claims is audited, once per month per session
+        viewed = connection.execute("SELECT subject FROM audit_log WHERE action = 'view' AND actor = ?", [logins["creditor"]["email"]]).fetchall()
+    assert [row[0] for row in viewed].count(f"vorderingen {DEMO_CREDITOR} {newest}") == 1
 
     action = own.filter(pl.col("month") == newest)["action"].mode().sort()[0]
     app.selectbox(key="creditor_action").set_value(action).run()

@@ -75,7 +75,7 @@ def test_the_kpis_are_released_per_closed_month_and_charged_to_the_person_budget
     closed = {m for m in months if debt_pipeline.evaluation_day(m, date.today()) < date.today()}
     assert {row[0] for row in released} == closed
     ledger = warehouse.execute("SELECT unit_kind, epsilon FROM privacy.ledger WHERE release_name = 'debt_kpis'").fetchall()
-    assert ledger and all(kind == "person" and epsilon == pytest.approx(1.0) for kind, epsilon in ledger)
+    assert ledger and all(kind == "person" and epsilon == pytest.approx(0.8) for kind, epsilon in ledger)
 
 
 def test_the_analysts_page_shows_the_released_kpis_with_intervals_and_no_claim(pipeline, accounts, monkeypatch):
@@ -192,3 +192,37 @@ def test_the_analyst_picks_a_grid_point_and_sees_its_released_shares_beside_toda
     table = next(t.value for t in app.table if "Met deze keuze" in t.value.columns)
     assert list(table["Advies"]) == ["Afgeschreven (kwijtgescholden)", "Opgelost zonder incasso", "Naar incasso", "Nog open (gepauzeerd)"]
     assert all(re.fullmatch(r"(x.*|[0-9]+% \([0-9]+ tot [0-9]+%\))", v) for v in [*table["Met deze keuze"], *table["Met de regels van nu"]])
+
+
+def test_the_collection_mart_has_every_claim_with_its_costs_and_principal_collected(warehouse):
+    mart = warehouse.execute(f"SELECT * FROM {debt_pipeline.COLLECTION_MART}").pl()
+    claims = warehouse.execute(f"""SELECT month, claim_id, costs_so_far, GREATEST(original_amount - GREATEST(current_amount - costs_so_far, 0), 0)
+                                          AS collected FROM {debt_pipeline.SOURCE_MART}""").pl()
+    joined = claims.join(mart, on=["month", "claim_id"], how="full", coalesce=True)
+    assert joined.height == mart.height == claims.height > 0  # every claim of every month, once
+    assert (joined["costs_euro"] == joined["costs_so_far"]).all() and (joined["collected_euro"] == joined["collected"]).all()
+    assert (mart["collected_euro"] > 0).mean() > 0.1 and (mart["costs_euro"] > 0).mean() > 0.1  # the synthetic mix pays and charges
+
+
+def test_without_noise_the_cost_per_euro_collected_is_the_ratio_of_the_clamped_sums(warehouse):
+    spec = release_specs()["debt_collection_cost"]
+    months = [row[0] for row in warehouse.execute(f"SELECT DISTINCT month FROM {debt_pipeline.COLLECTION_MART} ORDER BY 1").fetchall()]
+    cells = level_cells(sufficient_statistics(warehouse, spec, months), spec, months)
+    released = post_process(cells, spec, noiseless(plan(spec)))
+    expected = dict(warehouse.execute(f"""
+        SELECT month, SUM(ROUND(LEAST(costs_euro::DOUBLE, 200))) / SUM(ROUND(LEAST(collected_euro::DOUBLE, 600)))  -- whole euros (resolution 1)
+        FROM (SELECT *, row_number() OVER (PARTITION BY month, person_id ORDER BY claim_id) AS k FROM {debt_pipeline.COLLECTION_MART})
+        WHERE k <= 3 GROUP BY 1""").fetchall())
+    ratio = released.filter((pl.col("measure") == "cost_per_euro") & (pl.col(LEVEL) == "nation"))
+    assert ratio.height == len(months) > 0
+    for row in ratio.iter_rows(named=True):
+        assert row["statistic"] == "ratio" and row["estimate"] == pytest.approx(float(expected[row["period"]]), rel=1e-9)
+        assert row["dp_low"] == pytest.approx(row["estimate"]) and row["dp_high"] == pytest.approx(row["estimate"])  # no noise: exact
+
+
+def test_the_cost_per_euro_collected_is_released_and_exported(pipeline, warehouse):
+    cells = warehouse.execute("SELECT * FROM releases.debt_collection_cost WHERE measure = 'cost_per_euro' AND level = 'nation'").pl()
+    assert cells.height > 0
+    shown = cells.filter(~pl.col("suppressed"))
+    assert ((shown["ci_low"] <= shown["estimate"]) & (shown["estimate"] <= shown["ci_high"]) & (shown["ci_low"] >= 0)).all()
+    assert any((pipeline.exports / "debt_collection_cost").glob("*.parquet"))

@@ -1,6 +1,6 @@
 """Intervals at their nominal level: measured coverage over repeated releases (DP tier 3, slow).
 
-For one cell of every kind (count, sum, mean, median, single-choice share,
+For one cell of every kind (count, sum, mean, median, single-choice share, ratio of two sums,
 balance and its shares, multi-select share), at the national level and in a
 group of about 200-400 firms, the engine's own noise (`_noisy_cells`, OpenDP)
 is drawn for `RELEASES` independent releases of the same exact statistics,
@@ -153,6 +153,32 @@ def test_dis_intervals_cover_the_exact_figure_at_their_nominal_level():
     cells = exact_cells(spec, dis_frame(3_000), "marts.dis_firm_proposal", PROPOSAL)
     cells = cells.filter((pl.col(LEVEL) == "nation") | (pl.col("size_class") == "2-9"))
     check(coverage(spec, cells, DIS_CHECKS, releases=RELEASES))
+
+
+def debt_frame(persons: int, seed: int = 4) -> pl.DataFrame:
+    """A collection mart: one to four claims per person in one month, costs and principal collected drawn at random."""
+    rng = np.random.default_rng(seed)
+    claims = rng.integers(1, 5, persons)
+    rows = int(claims.sum())
+    person = np.repeat(np.arange(persons), claims)
+    return pl.DataFrame({
+        "person_id": [f"p{i:06d}" for i in person],
+        "month": ["2026-01"] * rows,
+        "claim_id": [f"c{i:07d}" for i in range(rows)],
+        "creditor_type": rng.choice(reference.domain_codes("creditor_type"), size=rows),
+        "costs_euro": np.round(rng.gamma(1.2, 40.0, rows), 2),
+        "collected_euro": np.round(rng.gamma(0.8, 150.0, rows) * (rng.random(rows) < 0.7), 2),
+    })
+
+
+def test_the_ratio_of_two_sums_covers_its_exact_value_at_the_nominal_level():
+    """Collection costs per euro collected (Laplace noise on four vectors: two sums and their counts), nationally and for
+    one kind of creditor; the same band and false-failure rate as above."""
+    spec = release_specs()["debt_collection_cost"]
+    cells = exact_cells(spec, debt_frame(40_000), "marts.debt_collection", "2026-01")
+    cells = cells.filter((pl.col(LEVEL) == "nation") | (pl.col("creditor_type") == "cjib"))
+    check(coverage(spec, cells, {"groups": [("creditor_type", "creditor_type", "cjib")],
+                                 "cells": [("cost_per_euro", "ratio", None), ("costs", "sum", None)]}))
 
 
 def population_coverage(samples: int = 2_000, size: int = 2_000) -> dict[str, tuple[float, float]]:

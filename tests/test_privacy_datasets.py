@@ -33,7 +33,7 @@ def test_the_configured_datasets_declare_their_marts_and_unit():
     configured = load_settings()
     assert configured.datasets["cgc"].sources == ["marts.cgc_firm_wave"]
     assert {"marts.dis_firm_proposal", "marts.consultation_firm_article"} <= set(configured.datasets["dis"].sources)
-    assert configured.datasets["debts"].sources == ["marts.debt_small_claims", "marts.debt_person_risk", "marts.debt_whatif"]
+    assert configured.datasets["debts"].sources == ["marts.debt_small_claims", "marts.debt_person_risk", "marts.debt_whatif", "marts.debt_collection"]
     units = {name: (d.privacy_unit.kind, d.privacy_unit.column) for name, d in configured.datasets.items()}
     assert units == {"cgc": ("firm", "firm_id"), "dis": ("firm", "firm_id"), "debts": ("person", "person_id")}
     assert {"firm", "person"} <= set(configured.annual_caps)

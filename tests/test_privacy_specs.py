@@ -75,6 +75,10 @@ def broken(path: list, value) -> dict:
         (["measures", 0, "kind"], "median", "measures.respondents: Input tag 'median' found using 'kind' does not match any of the expected tags"),
         (["suppression_threshold"], -1, "suppression_threshold: Input should be greater than or equal to 0"),
         (["colour"], "blue", "colour: Extra inputs are not permitted"),
+        (["ratios"], [{"name": "r", "numerator": "sentiment_mean", "denominator": "respondents", "bounds": [0, 1], "unit": "x",
+                       "rationale": "a mean is no sum"}], "ratios.r.numerator: 'sentiment_mean' is not a sum measure of this release"),
+        (["ratios"], [{"name": "r", "numerator": "a", "denominator": "b", "bounds": [2, 1], "unit": "x", "rationale": "wrong order"}],
+         "ratios.r.bounds: need 0 <= lower < upper"),
     ],
 )
 def test_an_invalid_spec_fails_at_load_time_naming_field_and_rule(tmp_path, path, value, message):

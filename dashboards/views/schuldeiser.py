@@ -5,7 +5,7 @@ import streamlit as st
 from accounts.service import PermissionDenied, organisation_names, own_organisation, record_event
 from accounts.store import store
 from dashboards import auth
-from dashboards.creditor import ALL_ACTIONS, claims_table, months, of_month, own_advice, summary
+from dashboards.creditor import ALL_ACTIONS, claims_table, months, of_month, own_advice, shown_table, summary
 from dashboards.formatting import wave_name
 from dashboards.pages import CREDITOR
 from dashboards.safe import csv_download
@@ -41,6 +41,13 @@ action = right.selectbox("Advies", [ALL_ACTIONS, *present], format_func=lambda c
                          key="creditor_action")
 claims = of_month(advice, month, action)
 
+seen = st.session_state.setdefault("creditor_months_seen", set())
+if month not in seen:  # personal data of one organisation's debtors was shown: audited once per month per session
+    with store() as connection:
+        record_event(connection, account, "view", f"vorderingen {account.organisation} {month}",
+                     {"page": "mijn-vorderingen", "rows": of_month(advice, month).height})
+    seen.add(month)
+
 for column, (label, value) in zip(st.columns(3), summary(claims).items(), strict=True):
     column.metric(label, value)
 st.caption("Brieven na bundelen: zoveel brieven stuurt u als u alle kleine vorderingen van één persoon in één brief zet. "
@@ -48,7 +55,7 @@ st.caption("Brieven na bundelen: zoveel brieven stuurt u als u alle kleine vorde
            "die u niet maakt als u het advies volgt.")
 
 table = claims_table(claims)
-st.dataframe(table.drop("Redencodes"), hide_index=True, width="stretch")
+st.dataframe(shown_table(table), hide_index=True, width="stretch")
 
 
 def _logged_download() -> None:

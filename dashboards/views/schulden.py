@@ -5,6 +5,8 @@ import streamlit as st
 
 from dashboards import auth
 from dashboards.debt_figures import (
+    cost_cells,
+    cost_table,
     kpi_cells,
     kpi_table,
     months,
@@ -45,6 +47,16 @@ if trend.height:
     chart = base.mark_line(point=True).encode(y=alt.Y("aandeel:Q", title="Aandeel van de kleine schulden (%)")) + base.mark_errorbar().encode(
         y=alt.Y("laag:Q", title=""), y2="hoog:Q")
     st.altair_chart(chart, width="stretch")
+
+costs = cost_cells()
+if not costs.is_empty():
+    st.subheader("Invorderingskosten per geïnde euro")
+    st.write("Hoeveel incassokosten staan er op de vorderingen, tegenover het bedrag dat al is betaald? Een lager bedrag per geïnde "
+             "euro is beter: er gaat dan minder geld op aan invorderen.")
+    cost_month = month if month in months(costs) else months(costs)[0]
+    st.table(cost_table(costs, cost_month), hide_index=True)
+    st.caption(f"Cijfers van {wave_name(cost_month)}. Per vordering tellen we hoogstens 200 euro kosten en 600 euro betaald bedrag, "
+               "en per persoon hoogstens 3 vorderingen. " + INTERVAL_LINE.replace("bedrijven", "personen"))
 
 st.header("Wat als?")
 st.write(
