@@ -93,6 +93,9 @@ def test_the_analysts_page_shows_the_released_kpis_with_intervals_and_no_claim(p
     assert re.fullmatch(r"[0-9.]+ \([0-9.]+ tot [0-9.]+\)", table["Kleine schulden"].iloc[0])  # the nation's count with its interval
     shown = " ".join(table.astype(str).to_numpy().ravel())
     assert "claim" not in shown.lower() and not re.search(r"[0-9a-f]{16,}", shown)  # no claim ids or pseudonyms
+    costs = app.table[1].value  # collection costs per euro collected, the nation first
+    assert list(costs.columns) == ["Schuldeiser", "Invorderingskosten (euro)", "Geïnd (euro)", "Kosten per geïnde euro"]
+    assert re.fullmatch(r"\d+,\d{2} euro \(\d+,\d{2} tot \d+,\d{2} euro\)", costs["Kosten per geïnde euro"].iloc[0])
 
 
 def test_a_respondent_cannot_open_the_debt_page(pipeline, accounts, monkeypatch):
