@@ -59,6 +59,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 from debts.escalation import DEURWAARDER, INCASSO, future_cost_cents, with_cents
@@ -102,10 +103,46 @@ def _facts() -> list[pl.Expr]:
     ]
 
 
-SORT_KEYS = (pl.col("person_id").hash(), pl.col("creditor").hash(), "person_id", "creditor", "opened_on", "claim_id")
-"""Claims are sorted so that each person's, and each person-at-creditor's, claims are adjacent: integer hashes first
-(fast), then the strings themselves, so a hash collision can never merge two persons; within a person at a creditor
-the oldest claim comes first (stacking lets the oldest go on)."""
+SORT_KEYS = ("person_id", "creditor", "opened_on", "claim_id")
+"""How the rules group claims: each person's, and each person-at-creditor's, claims adjacent, the oldest claim first
+within a person at a creditor (stacking lets the oldest go on), then the lowest claim_id. (`_grouped` may put the
+persons, and the creditors within a person, in another order: the rules only need the groups.)"""
+
+_HALF = pl.lit(1 << 32, pl.Int128)
+
+
+def _grouped(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` in the order of `SORT_KEYS`, fast: one sort on a 128-bit key instead of a sort on four columns.
+
+    The key is (hash of the person, creditor's category code, day opened):
+    integers, so one radix-like sort of one column does what a multi-column
+    sort of strings does at a third of its time. The creditor's code is
+    exact; a person's hash is 63 bits, so two persons could in theory share
+    one (about 1e-6 at 5 million persons): that is checked on the sorted rows,
+    and then the frame is sorted on the strings themselves. Claims of one
+    person at one creditor opened on the same day are put in claim_id order.
+    """
+    if frame.is_empty():
+        return frame
+    day = pl.col("opened_on").cast(pl.Int64)
+    key = ((pl.col("person_id").hash().floordiv(2).cast(pl.Int128) * _HALF
+            + pl.col("creditor").cast(pl.Categorical).to_physical().cast(pl.Int128)) * _HALF
+           + (day - day.min()).cast(pl.Int128)).alias("_key")
+    order = frame.select(key).with_row_index("_row").sort("_key", maintain_order=True)
+    ordered = frame[order["_row"]]
+    person = ordered["person_id"]
+    same_hash = order.select((pl.col("_key") // _HALF // _HALF).alias("h")).to_series()
+    if ((same_hash == same_hash.shift(1)) & (person != person.shift(1))).any():  # two persons, one hash
+        return frame.sort(*SORT_KEYS)
+    keys = order["_key"]
+    tied = ((keys == keys.shift(1)) | (keys == keys.shift(-1))).fill_null(False)
+    if not tied.any():
+        return ordered
+    positions = tied.arg_true()  # each run of equal keys is contiguous, and the runs are in key order
+    fixed = pl.DataFrame({"_key": keys.filter(tied), "claim_id": ordered["claim_id"].filter(tied), "_at": positions}).sort("_key", "claim_id")
+    rows = pl.Series(np.arange(frame.height)).scatter(positions, fixed["_at"])
+    return ordered[rows]
+
 
 WORKING_COLUMNS = (
     "claim_id", "person_id", "creditor", "stage_index", "opened_on", "current_cents", "costs_cents", "future_cost_cents",
@@ -230,11 +267,21 @@ def _reasons() -> pl.Expr:
 
 
 def _letter_group() -> pl.Expr:
-    """One letter for all small claims of a person at an organisation; a larger claim has its own; coordination: none."""
+    """One letter for all small claims of a person at an organisation; a larger claim has its own; coordination: none.
+
+    A letter is named by its first claim's claim_id (the oldest small claim of
+    the person there; claim ids are the source's key, so unique): an existing
+    string filled forward, not a new string per claim.
+    """
+    small = pl.col("small").cast(pl.Int64)
+    running = small.cum_sum()
+    before_run = pl.when(pl.col("new_here")).then(running - small).fill_null(strategy="forward")
+    first_small = pl.col("small") & (running - before_run == 1)
+    letter_of_small = pl.when(first_small).then(pl.col("claim_id")).fill_null(strategy="forward")
     return (
         pl.when(pl.col("action") == "afstemmen_met_schuldhulp").then(None)
-        .when(pl.col("small")).then(pl.format("{}/{}", "creditor", "person_id"))
-        .otherwise(pl.format("{}/{}/{}", "creditor", "person_id", "claim_id"))
+        .when(pl.col("small")).then(letter_of_small)
+        .otherwise(pl.col("claim_id"))
         .alias("letter_group")
     )
 
@@ -251,7 +298,7 @@ def evaluate_claims(claims: pl.LazyFrame | pl.DataFrame | object, on: date, rule
     """
     rules = rules or rules_settings()
     frame = _with_parameters(with_cents(claims_frame(claims)), rules, on).with_columns(future_cost_cents=future_cost_cents(escalation))
-    frame = frame.with_columns(_facts()).select(WORKING_COLUMNS).sort(*SORT_KEYS).with_columns(_run_bounds())
+    frame = _grouped(frame.with_columns(_facts()).select(WORKING_COLUMNS).collect()).lazy().with_columns(_run_bounds())
     frame = frame.with_columns(_across_claims()).with_columns(_creditors_with_small_claims(), _first_actions()).with_columns(_stacking())
     elsewhere = (pl.col("creditors_with_small_claims") - (pl.col("small_claims_here") > 0).cast(pl.UInt32)) > 0
     saving = pl.when(pl.col("action").is_in(STOPPING_ACTIONS)).then(pl.col("future_cost_cents")).otherwise(0)

@@ -243,19 +243,20 @@ def post_process(noisy_cells: pl.DataFrame, spec: ReleaseSpec, components: list[
             made = _with_union(made, measure, noisy_cells, scales, level)
         for block in made:
             small_group = np.zeros(block.height, dtype=bool) if group_units is None else group_units < threshold
-            blocks.append(block.with_columns(pl.Series("_small_group", small_group)))
+            blocks.append(block.with_columns(pl.Series("_small_group", small_group), pl.lit(False).alias("_no_denominator")))
     for ratio in spec.ratios:  # nominal intervals under either method: the first engine had no ratios
         block = _ratio_cells(ratio, spec, noisy_cells, keys, scales, level)
-        blocks.append(block.with_columns(pl.Series("_small_group", np.zeros(block.height, dtype=bool) if group_units is None
-                                                   else group_units < threshold)))
+        small_group = np.zeros(block.height, dtype=bool) if group_units is None else group_units < threshold
+        blocks.append(block.with_columns(pl.Series("_small_group", small_group), pl.col("estimate").is_nan().alias("_no_denominator")))
     cells = pl.concat(blocks)
     small_basis = pl.col("basis") < threshold
     reason = (
         pl.when(pl.col("_small_group")).then(pl.lit(f"minder dan {threshold} {units_label} in deze groep"))
         .when(small_basis).then(pl.lit(f"minder dan {threshold} antwoorden"))
+        .when(pl.col("_no_denominator")).then(pl.lit("te onzeker: het bedrag waardoor gedeeld wordt, is niet groter dan de ruis"))
         .when(pl.col("estimate").is_nan()).then(pl.lit("geen antwoorden"))
         .otherwise(pl.lit(None, pl.Utf8))
     )
     cells = cells.with_columns(reason.alias("suppression_reason")).with_columns(pl.col("suppression_reason").is_not_null().alias("suppressed"))
     hidden = pl.col("suppressed")
-    return cells.drop("_small_group").with_columns([pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c) for c in UNCERTAIN])
+    return cells.drop("_small_group", "_no_denominator").with_columns([pl.when(hidden).then(None).otherwise(pl.col(c)).alias(c) for c in UNCERTAIN])

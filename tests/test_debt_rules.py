@@ -334,3 +334,25 @@ def test_an_organisation_may_switch_off_its_types_cap_but_a_null_threshold_is_in
     assert resolved.max_claims_in_collection is None
     assert resolved.bagatelle_threshold_cents == 2500  # the type's
     assert {row["action"] for row in advise([cjib_fine(f"j{index}") for index in range(5)], rules=rules).values()} == {"doorgaan"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(("p1", "p2", "p3")), st.sampled_from(("cjib", "cak", "0363")), st.integers(0, 3),
+                          st.integers(0, 10_000)), min_size=1, max_size=40, unique_by=lambda row: row[3]),
+       st.randoms(use_true_random=False))
+def test_the_fast_grouping_orders_each_person_at_a_creditor_as_the_full_sort_does(rows, rng):
+    """`_grouped` (one sort on a 128-bit key) keeps each person's and each person-at-creditor's claims together, oldest
+    first and then by claim_id, as a sort on the strings does, whatever order the claims come in (ties on the day included)."""
+    from debts.rules import SORT_KEYS, _grouped
+
+    rng.shuffle(rows)
+    frame = pl.DataFrame({"person_id": [r[0] for r in rows], "creditor": [r[1] for r in rows],
+                          "opened_on": [date(2025, 1, 1) + timedelta(days=r[2]) for r in rows], "claim_id": [f"c{r[3]}" for r in rows]})
+    fast, full = _grouped(frame), frame.sort(*SORT_KEYS)
+    assert fast.height == frame.height and set(fast["claim_id"]) == set(frame["claim_id"])
+    runs = fast.select(((pl.col("person_id") != pl.col("person_id").shift(1)).fill_null(True)).sum()).item()
+    assert runs == frame["person_id"].n_unique()  # every person's claims adjacent
+    for (person, creditor), group in full.group_by(["person_id", "creditor"]):
+        in_fast = fast.with_row_index("at").filter((pl.col("person_id") == person) & (pl.col("creditor") == creditor))
+        assert in_fast["claim_id"].to_list() == group["claim_id"].to_list()  # the same claims in the same order
+        assert in_fast["at"].diff().drop_nulls().eq(1).all()  # and adjacent
