@@ -8,12 +8,14 @@ the process (resident set, `resource.getrusage`, which includes the
 generated frame). The baseline is what any per-person view costs at least:
 one aggregation over person and creditor of the same in-memory frame. Both
 run warm (one small run first), best of `--repeats`. Claims are generated
-grouped by person; `--shuffle` puts them in random order, which makes the
-engine's sort by person (most of its time) dearer.
+grouped by person; `--shuffle` puts them in random order (as deliveries of
+many creditors are, to the person), which makes the grouping by person dearer.
 
-Measured on the 2-core development machine while another test run used it
-(load about 2), 5 million claims: grouped 1.55 million claims/s (3.0x the
-baseline's time), shuffled 0.87 million claims/s (4.9x); peak 3.4 GB.
+Measured on the 2-core development machine while three other programs used it
+(load about 3), 5 million claims, best of 3: grouped 1.04 million claims/s
+(3.8x the baseline's time), shuffled 1.05 million claims/s (4.0x); peak 3.4 to
+3.9 GB. (Before the claims were grouped by one sort on a 128-bit key:
+shuffled 0.87 million claims/s at load 2, 4.9x.)
 
 The synthetic mix follows the seed (section 8): many small claims (parking
 and traffic fines, Wmo contributions), fewer large ones (rent, allowance

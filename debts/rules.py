@@ -59,7 +59,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 import polars as pl
 
 from debts.escalation import DEURWAARDER, INCASSO, future_cost_cents, with_cents
@@ -129,19 +128,18 @@ def _grouped(frame: pl.DataFrame) -> pl.DataFrame:
             + pl.col("creditor").cast(pl.Categorical).to_physical().cast(pl.Int128)) * _HALF
            + (day - day.min()).cast(pl.Int128)).alias("_key")
     order = frame.select(key).with_row_index("_row").sort("_key", maintain_order=True)
-    ordered = frame[order["_row"]]
-    person = ordered["person_id"]
-    same_hash = order.select((pl.col("_key") // _HALF // _HALF).alias("h")).to_series()
+    keys, rows = order["_key"], order["_row"]
+    del order
+    person, same_hash = frame["person_id"].gather(rows), keys // (1 << 64)
     if ((same_hash == same_hash.shift(1)) & (person != person.shift(1))).any():  # two persons, one hash
         return frame.sort(*SORT_KEYS)
-    keys = order["_key"]
+    del person, same_hash
     tied = ((keys == keys.shift(1)) | (keys == keys.shift(-1))).fill_null(False)
-    if not tied.any():
-        return ordered
-    positions = tied.arg_true()  # each run of equal keys is contiguous, and the runs are in key order
-    fixed = pl.DataFrame({"_key": keys.filter(tied), "claim_id": ordered["claim_id"].filter(tied), "_at": positions}).sort("_key", "claim_id")
-    rows = pl.Series(np.arange(frame.height)).scatter(positions, fixed["_at"])
-    return ordered[rows]
+    if tied.any():  # each run of equal keys is contiguous, and the runs are in key order: put each run in claim_id order
+        at = rows.filter(tied)
+        fixed = pl.DataFrame({"_key": keys.filter(tied), "claim_id": frame["claim_id"].gather(at), "_row": at}).sort("_key", "claim_id")
+        rows = rows.scatter(tied.arg_true(), fixed["_row"])
+    return frame[rows]  # one gather of the wide frame
 
 
 WORKING_COLUMNS = (
