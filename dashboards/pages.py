@@ -27,6 +27,7 @@ class PageInfo:
 
 APP_PAGES = (
     PageInfo("start", "Start", "views/start.py", None),
+    PageInfo("overzicht", "Overzicht", "views/overzicht.py", STAFF, "🏠"),
     PageInfo("privacy", "Privacy en nauwkeurigheid", "views/privacy.py", STAFF, "🔒"),
     PageInfo("account", "Mijn account", "views/account.py", EVERYONE, "👤"),
     PageInfo("beheer-accounts", "Accounts beheren", "views/beheer_accounts.py", ("administrator",), "👥"),
@@ -42,10 +43,10 @@ def all_pages() -> list[PageInfo]:
     """The app's pages, then every source's pages, in the order of the menu.
 
     >>> [page.url for page in all_pages()][:2], "invullen" in {page.url for page in all_pages()}
-    (['start', 'gezondheidscheck'], True)
+    (['start', 'overzicht'], True)
     """
     declared = [PageInfo(page.url, page.title, page.file, tuple(page.roles), page.icon) for source in sources().values() for page in source.pages]
-    pages = [*APP_PAGES[:1], *declared, *APP_PAGES[1:]]
+    pages = [*APP_PAGES[:2], *declared, *APP_PAGES[2:]]
     urls = [page.url for page in pages]
     duplicates = sorted({url for url in urls if urls.count(url) > 1})
     if duplicates:

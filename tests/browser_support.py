@@ -104,7 +104,7 @@ def open_from_menu(page, title: str) -> None:
 
     from playwright.sync_api import expect
 
-    link = page.get_by_role("link", name=title)
+    link = page.get_by_test_id("stSidebar").get_by_role("link", name=title)  # a page may link to another page too
     target = re.compile(re.escape((link.get_attribute("href", timeout=30_000) or "").rstrip("/")) + r"/?([?#].*)?$")
     for attempt in range(3):
         link.click()

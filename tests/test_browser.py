@@ -55,6 +55,8 @@ def test_analyst_pages_then_a_form_submission_that_reaches_raw_exactly_once(inst
         page.goto(url)
         analyst = logins["analyst"]
         log_in(page, analyst["email"], analyst["password"], analyst["totp_secret"])
+        expect(page.get_by_role("heading", name="Overzicht", exact=True)).to_be_visible(timeout=30_000)  # an analyst's home
+        open_from_menu(page, "Gezondheidscheck")
         expect(page.get_by_role("heading", name="Gezondheidscheck van het MKB")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Saldo orderportefeuille", exact=False).first).to_be_visible(timeout=30_000)
         expect(page.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=30_000)

@@ -49,8 +49,11 @@ def charts(app: AppTest) -> list[tuple[dict, list[dict]]]:
 
 @pytest.fixture()
 def app(pipeline, accounts, monkeypatch):
+    """The Gezondheidscheck page of an analyst's session (an analyst lands on 'Overzicht': tests/test_overview.py)."""
     monkeypatch.setenv("MKB_DATA_DIR", str(pipeline.data_dir))
-    return logged_in(accounts["analyst"])
+    app = logged_in(accounts["analyst"])
+    app.switch_page("views/gezondheidscheck.py").run()
+    return app
 
 
 @pytest.fixture()
