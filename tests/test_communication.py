@@ -27,7 +27,15 @@ from accounts.service import Account, AccountError, PermissionDenied, find_accou
 from accounts.settings import load_account_settings
 from accounts.store import connect_store
 from content.demo import ensure_demo_proposals
-from content.segments import CommunicationSettings, Segment, SegmentError, matching_accounts, note_submission, rounded_count, segment_size
+from content.segments import (
+    CommunicationSettings,
+    Segment,
+    SegmentError,
+    matching_accounts,
+    note_submission,
+    rounded_count,
+    segment_size,
+)
 from content.updates import send_update, sent_updates, updates_for
 from content.working_groups import answer_invitation, group_summaries, invitations_for, my_groups, plan_group, propose_group
 from core.settings import CONFIG_DIR
@@ -294,3 +302,23 @@ def test_a_store_made_before_the_communication_tool_keeps_working(tmp_path):
         assert [r.account_id for r in matching_accounts(connection, Segment(sector="I"))] == [account.id]
     finally:
         connection.close()
+
+
+def test_the_demo_has_an_example_update_and_working_group_for_the_demo_respondent(tmp_path, monkeypatch):
+    from conftest import demo_accounts
+
+    from accounts.service import get_account
+    from accounts.store import store as store_at
+    from pipelines.cli import demo_messages
+
+    monkeypatch.setenv("MKB_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("MKB_SMTP_HOST", raising=False)
+    logins = demo_accounts(tmp_path)
+    with store_at() as connection:
+        demo_messages(connection)
+        demo_messages(connection)  # run again: nothing twice
+        respondent = get_account(connection, logins["respondent"]["id"])
+        assert [u.title for u in updates_for(connection, respondent)] == ["Update over de CO2-heffing voor het mkb"]
+        (invitation,) = invitations_for(connection, respondent)
+        assert invitation.title == "Werkgroep personeelstekort" and invitation.session_at > datetime.now()
+    assert not (tmp_path / "outbox").exists()  # the demo respondent did not ask for e-mail

@@ -96,7 +96,7 @@ def test_a_working_group_invitation_is_answered_on_the_group_page_and_members_sh
 
 
 def test_e_mail_is_turned_on_in_my_account_and_off_by_the_link_without_logging_in(data):
-    folder, logins = data
+    _, logins = data
     app = logged_in(logins["respondent"])
     app.switch_page("views/account.py").run()
     app.checkbox(key="email_updates_choice").check()
