@@ -322,3 +322,13 @@ def test_the_demo_has_an_example_update_and_working_group_for_the_demo_responden
         (invitation,) = invitations_for(connection, respondent)
         assert invitation.title == "Werkgroep personeelstekort" and invitation.session_at > datetime.now()
     assert not (tmp_path / "outbox").exists()  # the demo respondent did not ask for e-mail
+
+
+def test_the_video_service_is_configuration_and_every_group_gets_its_own_room(store, monkeypatch):
+    monkeypatch.setenv("MKB_VIDEO_BASE_URL", "https://video.example.nl/rooms/")
+    first, second = (propose_group(store, POLICYMAKER, {"title": f"Werkgroep {name}", "topic": "Thema: regeldruk"}, _Discard(), SETTINGS, NOW)
+                     for name in ("noord", "zuid"))
+    assert first.video_link.startswith("https://video.example.nl/rooms/mkbvm-werkgroep-") and first.video_link != second.video_link
+    monkeypatch.setenv("MKB_VIDEO_BASE_URL", "http://onveilig.example.nl")
+    with pytest.raises(ValueError, match="video_base_url"):
+        group_summaries(store, POLICYMAKER)  # only https
