@@ -132,7 +132,7 @@ def mail_opted_in(connection: sqlite3.Connection, account_ids: list[int], subjec
     for row in rows:
         link = unsubscribe_link(connection, row["id"], settings, now)
         try:
-            mailer.send(row["email"], subject, text_for(row["name"], link))
+            mailer.send(row["email"], subject, text_for(row["name"], link), group_message=True)
         except Exception:  # any mailer error: log it and go on with the next recipient
             LOG.exception("e-mail about %s to account %s failed", subject, row["id"])
 
