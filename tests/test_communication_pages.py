@@ -13,7 +13,7 @@ from accounts.mail import outbox
 from accounts.preferences import unsubscribe_link, wants_email
 from accounts.service import get_account
 from accounts.store import store
-from content.segments import note_submission
+from content.segments import note_submission, segment_size
 from content.working_groups import propose_group
 
 
@@ -122,3 +122,43 @@ def outbox_mailer(folder):
     from accounts.mail import OutboxMailer
 
     return OutboxMailer(folder / "outbox")
+
+
+def test_a_policymaker_proposes_a_working_group_on_the_page_and_plans_its_brainstorm(data):
+    _, logins = data
+    app = logged_in(logins["analyst"])
+    app.switch_page("views/beheer_communicatie.py").run()
+    app.button(key="FormSubmitter:group_form-Werkgroep voorstellen en bedrijven uitnodigen").click().run()
+    assert "titel: is te kort" in plain(app.error[0].value) and "signaal of thema: is te kort" in plain(app.error[0].value)
+    app.text_input(key="group_title").input("Werkgroep personeelstekort")
+    app.text_input(key="group_topic").input("Signaal: personeelstekort in de bouw")
+    app.text_area(key="group_agenda").input("1. Kennismaken")
+    app.checkbox(key="group_planned").check()
+    app.button(key="FormSubmitter:group_form-Werkgroep voorstellen en bedrijven uitnodigen").click().run()
+    assert not app.exception and not app.error
+    assert "Uitgenodigd: minder dan 10 bedrijven" in plain(app.success[0].value)  # the demo respondent, uncounted
+    assert "uitgenodigd: minder dan 10 · doen mee: minder dan 10" in _expander_labels(app)
+    with store() as connection:
+        (group_id,) = connection.execute("SELECT id FROM working_groups").fetchone()
+    app.text_area(key=f"plan_agenda_{group_id}").input("1. Kennismaken\n2. Brainstorm")
+    app.button(key=f"FormSubmitter:plan_{group_id}-Agenda en brainstorm opslaan").click().run()
+    assert not app.exception and "Opgeslagen" in app.success[-1].value
+    assert any(b.proto.url.startswith("https://meet.jit.si/mkbvm-werkgroep-") for b in app.get("link_button"))
+
+
+def test_a_submitted_form_puts_the_firm_in_its_segment(data):
+    _, logins = data
+    app = logged_in(logins["respondent"])
+    app.selectbox(key="sector").select("I")
+    app.selectbox(key="size_class").select("2-9")
+    app.selectbox(key="province").select("PV31")
+    app.radio(key="order_book").set_value("grown")
+    app.button(key="FormSubmitter:cgc_form-Versturen").click().run()
+    assert not app.exception and app.success[0].value == "Bedankt! Uw antwoorden zijn veilig opgeslagen."
+    with store() as connection:
+        analyst = get_account(connection, logins["analyst"]["id"])
+        from content.segments import Segment, matching_accounts
+
+        assert [r.account_id for r in matching_accounts(connection, Segment(sector="I", province="PV31", size_class="2-9"))] == [logins["respondent"]["id"]]
+        assert matching_accounts(connection, Segment(sector="G")) == []
+        assert segment_size(connection, analyst, {"sector": "I"}).label == "minder dan 10"
