@@ -332,3 +332,14 @@ def test_the_video_service_is_configuration_and_every_group_gets_its_own_room(st
     monkeypatch.setenv("MKB_VIDEO_BASE_URL", "http://onveilig.example.nl")
     with pytest.raises(ValueError, match="video_base_url"):
         group_summaries(store, POLICYMAKER)  # only https
+
+
+def test_the_profile_is_the_last_one_entered_and_an_empty_field_keeps_the_earlier_value(store, proposals):
+    firm = _firm(store, 7, {"sector": "I", "province": "PV31", "size_class": "2-9"})
+    note_submission(store, firm, "dis", {"proposal": "co2-heffing-mkb", "sector": "G", "province": None, "size_class": "10-49"}, NOW)
+    (row,) = store.execute("SELECT sector, province, size_class FROM firm_profiles").fetchall()
+    assert tuple(row) == ("G", "PV31", "10-49")
+    assert [r.account_id for r in matching_accounts(store, Segment(simulated="co2-heffing-mkb", province="PV31"))] == [firm.id]
+    assert matching_accounts(store, Segment(reacted="co2-heffing-mkb")) == []  # an estimate is no consultation reaction
+    with pytest.raises(PermissionDenied):
+        note_submission(store, POLICYMAKER, "cgc", {"sector": "I"}, NOW)  # only a respondent, for its own firm
