@@ -29,13 +29,20 @@ from core.landing import write_atomically
 SENDER = "MKB Vitaliteitsmonitor <noreply@mkb-vitaliteitsmonitor.local>"
 
 
+# Marks a message to a segment of firms (an update, a working-group invitation): the outbox page leaves those out, since
+# their addresses, names and number would tell the administrator who received a message whose sender may not know.
+GROUP_MESSAGE_HEADER = "X-MKBVM-Group-Message"
+
+
 class Mailer(Protocol):
-    def send(self, to: str, subject: str, body: str) -> None: ...
+    def send(self, to: str, subject: str, body: str, group_message: bool = False) -> None: ...
 
 
-def _message(to: str, subject: str, body: str, sender: str) -> EmailMessage:
+def _message(to: str, subject: str, body: str, sender: str, group_message: bool = False) -> EmailMessage:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, to, subject
+    if group_message:
+        message[GROUP_MESSAGE_HEADER] = "yes"
     message["Date"] = datetime.now().astimezone().strftime("%a, %d %b %Y %H:%M:%S %z")
     message["Message-ID"] = f"<{uuid.uuid4().hex}@mkb-vitaliteitsmonitor.local>"
     message.set_content(body)
@@ -48,8 +55,8 @@ class OutboxMailer:
 
     folder: Path
 
-    def send(self, to: str, subject: str, body: str) -> None:
-        message = _message(to, subject, body, SENDER)
+    def send(self, to: str, subject: str, body: str, group_message: bool = False) -> None:
+        message = _message(to, subject, body, SENDER, group_message)
         name = f"{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
         write_atomically(self.folder, name, message.as_bytes(policy=policy.SMTP))
 
@@ -65,13 +72,13 @@ class SmtpMailer:
     sender: str = SENDER
     starttls: bool = True
 
-    def send(self, to: str, subject: str, body: str) -> None:
+    def send(self, to: str, subject: str, body: str, group_message: bool = False) -> None:
         with smtplib.SMTP(self.host, self.port, timeout=30) as server:
             if self.starttls:
                 server.starttls(context=ssl.create_default_context())
             if self.user:
                 server.login(self.user, self.password or "")
-            server.send_message(_message(to, subject, body, self.sender))
+            server.send_message(_message(to, subject, body, self.sender, group_message))
 
 
 def mailer() -> Mailer:
@@ -113,11 +120,14 @@ def masked(body: str) -> str:
 
 
 def outbox(folder: Path | None = None) -> list[OutboxMessage]:
-    """Messages in the outbox, newest first, with one-time codes masked (for the administrator's page)."""
+    """Messages in the outbox, newest first, with one-time codes masked (for the administrator's page); messages to a
+    segment of firms are left out (`GROUP_MESSAGE_HEADER`)."""
     folder = folder or outbox_path()
     messages = []
     for path in sorted(folder.glob("*.eml"), reverse=True) if folder.is_dir() else []:
         parsed = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        if parsed[GROUP_MESSAGE_HEADER]:
+            continue
         body = parsed.get_body(preferencelist=("plain",))
         text = masked(body.get_content()) if body else ""
         messages.append(OutboxMessage(path.name, str(parsed["To"]), str(parsed["Subject"]), str(parsed["Date"]), text))

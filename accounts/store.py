@@ -1,4 +1,5 @@
-"""The web app's store: accounts, the audit trail and the administrators' content (proposals), in one SQLite file
+"""The web app's store: accounts, the audit trail, the administrators' content (proposals) and the messages staff send
+to respondents (updates, working groups), in one SQLite file
 written by the web process, the CLI and the pipeline's audit entries alike.
 
 SQLite in WAL mode lets several processes read while one writes, and makes
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     totp_last_step INTEGER,              -- last 30-second step whose code was used: no code works twice
     credential_version INTEGER NOT NULL DEFAULT 0,  -- raised by a password, role, block or second-factor change: ends other sessions
     active INTEGER NOT NULL DEFAULT 1,
+    email_updates INTEGER NOT NULL DEFAULT 0,  -- respondents: 1 = also send updates and invitations by e-mail (opt-in, default off)
     created_at TEXT NOT NULL,
     CHECK ((role = 'respondent') = (firm_ref IS NOT NULL AND kvk_encrypted IS NOT NULL)),
     CHECK ((role = 'creditor') = (organisation IS NOT NULL))
@@ -90,6 +92,61 @@ CREATE TABLE IF NOT EXISTS uploads (     -- documents sent with consultation rea
     uploaded_at TEXT NOT NULL,
     firm_ref TEXT NOT NULL               -- the account's keyed firm reference, not the KvK number
 );
+CREATE TABLE IF NOT EXISTS unsubscribe_tokens (  -- the code in an e-mail's unsubscribe link (accounts/preferences.py)
+    token_hash TEXT PRIMARY KEY,         -- SHA-256 of the random code; the code itself is only in the e-mail
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS firm_profiles (  -- a respondent firm's own last-entered profile: what updates target (content/segments.py)
+    firm_ref TEXT PRIMARY KEY,           -- the accounts' keyed firm reference (accounts key), never the warehouse pseudonym
+    sector TEXT,                         -- SBI section, as the firm last entered it in a form
+    size_class TEXT,
+    province TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS firm_proposals (  -- the proposals a respondent firm simulated (dis) or reacted to (consultation)
+    firm_ref TEXT NOT NULL,
+    proposal_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('dis', 'consultation')),
+    first_at TEXT NOT NULL,
+    PRIMARY KEY (firm_ref, proposal_id, kind)
+);
+CREATE TABLE IF NOT EXISTS updates (     -- updates staff sent to a segment of respondents (content/updates.py)
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    segment TEXT NOT NULL,               -- JSON: the chosen criteria (content/segments.py: Segment)
+    sent_at TEXT NOT NULL,
+    sent_by TEXT NOT NULL                -- the sender's e-mail address
+);
+CREATE TABLE IF NOT EXISTS update_recipients (  -- who received an update: never shown to its sender (only a rounded count)
+    update_id INTEGER NOT NULL REFERENCES updates (id),
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    PRIMARY KEY (update_id, account_id)
+);
+CREATE TABLE IF NOT EXISTS working_groups (  -- thematic working groups staff propose (content/working_groups.py)
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    topic TEXT NOT NULL,                 -- the signalled problem: a theme or an alert, by name
+    description TEXT NOT NULL,
+    segment TEXT NOT NULL,               -- JSON, as for updates
+    agenda TEXT NOT NULL,
+    session_at TEXT,                     -- ISO date and time of the brainstorm session; empty: not planned yet
+    room TEXT NOT NULL UNIQUE,           -- random name of the video room (base address: configuration)
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS working_group_members (  -- invitations and their answers: never shown to the sender (only rounded counts)
+    group_id INTEGER NOT NULL REFERENCES working_groups (id),
+    account_id INTEGER NOT NULL REFERENCES accounts (id),
+    status TEXT NOT NULL CHECK (status IN ('invited', 'accepted', 'declined')),
+    visible INTEGER NOT NULL DEFAULT 0,  -- 1: other members see display_name and contact
+    display_name TEXT,
+    contact TEXT,
+    invited_at TEXT NOT NULL,
+    answered_at TEXT,
+    PRIMARY KEY (group_id, account_id)
+);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
@@ -124,6 +181,8 @@ def _migrate(connection: sqlite3.Connection) -> None:
         connection.execute("ALTER TABLE accounts ADD COLUMN totp_last_step INTEGER")
     if "credential_version" not in columns:
         connection.execute("ALTER TABLE accounts ADD COLUMN credential_version INTEGER NOT NULL DEFAULT 0")
+    if "email_updates" not in columns:  # issue 13.6: opt-in for updates by e-mail; existing accounts stay off
+        connection.execute("ALTER TABLE accounts ADD COLUMN email_updates INTEGER NOT NULL DEFAULT 0")
     if "firm_id" in columns:  # it held the warehouse pseudonym, so the web app needed the pseudonym key to invite a firm
         with transaction(connection):
             connection.execute("ALTER TABLE accounts RENAME COLUMN firm_id TO firm_ref")  # SQLite rewrites the CHECK too

@@ -2,7 +2,7 @@
 
 Every page is registered, but the menu shows only the pages of the logged-in
 role; a page opened by its URL is checked here before it runs (and checks
-the role again itself). Without a login only the login and activation pages run.
+the role again itself). Without a login only the login, activation and unsubscribe pages run.
 """
 
 import logging
@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.files import restrict_new_files
 from dashboards import auth
-from dashboards.pages import all_pages
+from dashboards.pages import WITHOUT_LOGIN, all_pages
 
 restrict_new_files()  # the web app's files (landing zone, account store and its WAL) are owner-only
 
@@ -30,7 +30,7 @@ PAGES = {
 page = st.navigation(list(PAGES.values()), position="hidden")
 try:
     account = auth.current_account()
-    if page.url_path == "activeren":
+    if page.url_path in WITHOUT_LOGIN:  # activation and unsubscribe links work without logging in
         page.run()
     elif account is None:
         auth.login_page()

@@ -6,6 +6,7 @@ import logging
 
 import streamlit as st
 
+from accounts.service import Account
 from core.contracts import SubmissionError
 from core.sources import Source
 from dashboards.groups import group_name
@@ -25,16 +26,34 @@ def profile_inputs(declared: Source, prefix: str) -> tuple[str | None, str | Non
     return sector, size_class, province
 
 
-def send(name: str, record: dict, kvk_number: str, noun: str) -> dict | None:
+def note_profile(account: Account, name: str, stored: dict) -> None:
+    """After a stored answer: keep the firm's profile and the proposal it answered for on its account (what updates and
+    working groups target, content/segments.py). The answer is safe already, so a failure here is logged, not shown."""
+    from accounts.store import store
+    from content.segments import note_submission
+
+    try:
+        with store() as connection:
+            note_submission(connection, account, name, stored)
+    except Exception:
+        logging.getLogger(__name__).exception("noting the profile of a %s submission failed", name)
+
+
+def send(name: str, record: dict, kvk_number: str, noun: str, account: Account | None = None) -> dict | None:
     """Submit one answer of source `name`; the stored record, or None after showing why not (in Dutch, never a traceback).
 
-    `noun` names the answer as the page does ("reactie", "inschatting").
+    `noun` names the answer as the page does ("reactie", "inschatting"); with the respondent's `account`, its firm's
+    profile and the proposal are noted on the account afterwards (`note_profile`).
     """
     try:
-        return submit(name, record, kvk_number)
+        stored = submit(name, record, kvk_number)
     except SubmissionError as error:
         st.error(f"Uw {noun} is nog niet verstuurd. Controleer deze punten:\n\n" + "\n".join(f"- {md(p)}" for p in error.problems))
     except Exception:
         logging.getLogger(__name__).exception("saving a %s submission failed", name)
         st.error(f"Uw {noun} kon niet worden opgeslagen. Probeer het over een paar minuten opnieuw.")
+    else:
+        if account is not None:
+            note_profile(account, name, stored)
+        return stored
     return None

@@ -33,10 +33,15 @@ APP_PAGES = (
     PageInfo("beheer-accounts", "Accounts beheren", "views/beheer_accounts.py", ("administrator",), "👥"),
     PageInfo("beheer-voorstellen", "Beleidspijplijn beheren", "views/beheer_voorstellen.py", ("administrator",), "🏛️"),
     PageInfo("beheer-documenten", "Documenten bij reacties", "views/beheer_uploads.py", ("administrator",), "📎"),
+    PageInfo("berichten-werkgroepen", "Berichten en werkgroepen", "views/beheer_communicatie.py", STAFF, "📣"),
+    PageInfo("werkgroepen", "Mijn werkgroepen", "views/werkgroepen.py", ("respondent",), "🤝"),
     PageInfo("beheer-berichten", "Verstuurde berichten", "views/beheer_berichten.py", ("administrator",), "✉️"),
     PageInfo("beheer-audit", "Logboek", "views/beheer_audit.py", ("administrator",), "📜"),
     PageInfo("activeren", "Account activeren", "views/activeren.py", None),
+    PageInfo("afmelden", "Geen e-mail meer", "views/afmelden.py", None),
 )
+#: public pages that run without a login (the others without roles show the login form first)
+WITHOUT_LOGIN = ("activeren", "afmelden")
 
 
 def all_pages() -> list[PageInfo]:

@@ -250,6 +250,7 @@ def print_demo_logins(streamlit_port: int) -> None:
 
     with store() as connection:
         logins = ensure_demo_accounts(connection, demo_secrets_file())
+        demo_messages(connection)
     names = {"respondent": "ondernemer", "analyst": "analist", "administrator": "beheerder", "creditor": "schuldeiser"}
     console.print(f"\nDemo-accounts, inloggen op http://127.0.0.1:{streamlit_port} :")
     for login in logins:
@@ -259,6 +260,17 @@ def print_demo_logins(streamlit_port: int) -> None:
         console.print(line, soft_wrap=True, highlight=False)
     console.print("Analist, beheerder en schuldeiser (Gemeente Amsterdam) loggen in met wachtwoord en een code: voeg de sleutel toe aan een authenticator-app, "
                   "of vraag de code van dit moment op met `.venv/bin/mkbvm code <e-mailadres>`.")
+
+
+def demo_messages(connection) -> None:
+    """The demo's example update and working group, sent by the demo policymaker (analyst) to every respondent."""
+    from accounts.mail import mailer
+    from accounts.service import find_account
+    from content.demo_messages import ensure_demo_messages
+
+    sender = find_account(connection, "analist@demo.mkbvm.nl")
+    if sender is not None:
+        ensure_demo_messages(connection, sender, mailer())
 
 
 @app.command()

@@ -108,6 +108,11 @@ def test_the_respondent_simulates_an_open_proposal_and_sees_similar_firms(pages)
     assert not running.filter(pl.col("proposal") == chosen).is_empty()  # the session pipeline released days of both open proposals
     text = " ".join(m.value for m in app.markdown)
     assert "Tussenstand op" in text and app.table and "Tot nu toe gemiddeld" in app.table[0].value.columns
+    from accounts.store import store
+    from content.segments import Segment, matching_accounts
+
+    with store() as connection:  # the firm is now in the segments of what it entered (updates and working groups target those)
+        assert [r.account_id for r in matching_accounts(connection, Segment(simulated=chosen, sector="I", province="PV26"))] == [logins["respondent"]["id"]]
 
 
 def test_the_analyst_pages_show_the_impact_and_the_cumulative_burden(pages):

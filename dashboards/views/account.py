@@ -1,10 +1,11 @@
-"""My account (every role): change the password, turn on the app code, new recovery codes."""
+"""My account (every role): change the password, turn on the app code, new recovery codes; respondents: updates by e-mail."""
 
 import io
 
 import segno
 import streamlit as st
 
+from accounts.preferences import set_email_updates, wants_email
 from accounts.service import (
     AccountError,
     change_password,
@@ -25,6 +26,20 @@ rules = account_settings().password
 st.title("Mijn account")
 st.write(f"**{md(account.name)}** · {md(account.email)} · {account.role_name}"
          + (f" · {md(organisation_names().get(account.organisation, account.organisation))}" if account.organisation else ""))
+
+if account.role == "respondent":  # updates and working-group invitations are for respondents
+    st.subheader("Berichten per e-mail")
+    with store() as connection:
+        wanted = wants_email(connection, account.id)
+    st.write("Beleidsmakers sturen soms een bericht aan bedrijven zoals het uwe, bijvoorbeeld over wat er met de reacties is gedaan, "
+             "of een uitnodiging voor een werkgroep. U ziet die altijd op uw startpagina. Wilt u ze ook per e-mail krijgen?")
+    with st.form("email_updates"):
+        choice = st.checkbox("Stuur mij berichten en uitnodigingen ook per e-mail", value=wanted, key="email_updates_choice")
+        if st.form_submit_button("Opslaan"):
+            with store() as connection:
+                set_email_updates(connection, account, choice)
+            st.success("Opgeslagen: u krijgt berichten " + ("ook per e-mail." if choice else "alleen op uw startpagina, niet per e-mail."))
+    st.caption("In elke e-mail staat een link om e-mail weer uit te zetten, ook zonder in te loggen.")
 
 st.subheader("Wachtwoord wijzigen")
 st.caption("Als u uw wachtwoord wijzigt, wordt u overal anders uitgelogd (op andere computers en in andere tabbladen).")

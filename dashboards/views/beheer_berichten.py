@@ -10,7 +10,8 @@ auth.require("administrator")  # every page checks the role itself
 st.title("Verstuurde berichten")
 st.write("Er is hier geen mailserver: berichten komen in deze postbus te staan (map `data/outbox/`). "
          "Met een mailserver (MKB_SMTP_HOST) gaan ze echt de deur uit. De code in een activeringslink ziet u hier niet: "
-         "die staat alleen in het bericht aan de ontvanger zelf.")
+         "die staat alleen in het bericht aan de ontvanger zelf. Updates en uitnodigingen voor werkgroepen aan een groep bedrijven "
+         "staan hier niet: wie ze kreeg, blijft voor iedereen verborgen.")
 messages = outbox()
 if not messages:
     st.info("Er zijn nog geen berichten verstuurd.")

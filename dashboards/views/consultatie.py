@@ -58,7 +58,7 @@ with st.form("consultation_form"):
 if sent:
     record = {"article": article_code(proposal.id, article), "proposal": proposal.id, "sector": sector, "size_class": size_class,
               "province": province, "quote_consent": "yes" if consent else "no", **answers}
-    stored = send("consultation", record, kvk_number, "reactie")
+    stored = send("consultation", record, kvk_number, "reactie", account)
     if stored is not None:
         st.session_state["consultation_submission"] = stored
         if upload is not None:  # the reaction is safe first; a refused document does not lose it

@@ -99,7 +99,7 @@ with st.form("dis_form"):
 
 if sent:
     record = {"proposal": chosen.id, "sector": sector, "size_class": size_class, "province": province, **answers}
-    stored = send("dis", record, kvk_number, "inschatting")
+    stored = send("dis", record, kvk_number, "inschatting", account)
     if stored is not None:
         st.session_state["dis_submission"] = stored
 

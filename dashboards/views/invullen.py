@@ -11,6 +11,7 @@ from core import reference
 from core.contracts import SubmissionError
 from core.survey import cgc_survey
 from dashboards import auth
+from dashboards.announcements import show_for
 from dashboards.cgc import (
     MAX_PEER_HALF_WIDTH,
     balance_releases,
@@ -21,6 +22,7 @@ from dashboards.cgc import (
     submit_cgc,
 )
 from dashboards.consultation import show_open_work
+from dashboards.form_parts import note_profile
 from dashboards.formatting import wave_name
 
 account = auth.require("respondent")  # every page checks the role itself, not only the menu
@@ -59,6 +61,7 @@ def show_comparison(record: dict) -> None:
 st.title("Gezondheidscheck invullen")
 st.write("Vul de korte vragenlijst in. Het kost ongeveer twee minuten. Daarna ziet u uw antwoorden naast die van vergelijkbare bedrijven.")
 show_open_work(date.today())  # the open consultations and impact estimates, on the respondent's home page
+show_for(account)  # updates for this firm and invitations to a working group
 
 with store() as connection:
     kvk_number = firm_kvk_number(connection, account)  # the firm comes from the account, never from the form
@@ -94,6 +97,7 @@ if sent:
         st.error("Uw antwoorden konden niet worden opgeslagen. Probeer het over een paar minuten opnieuw.")
     else:
         st.session_state["cgc_submission"] = record
+        note_profile(account, "cgc", record)
 
 record = st.session_state.get("cgc_submission")
 if record:
