@@ -111,6 +111,15 @@ CREATE TABLE IF NOT EXISTS firm_proposals (  -- the proposals a respondent firm 
     first_at TEXT NOT NULL,
     PRIMARY KEY (firm_ref, proposal_id, kind)
 );
+CREATE TABLE IF NOT EXISTS firm_submissions (  -- a respondent firm's own answers sent through the web app (content/own_work.py)
+    firm_ref TEXT NOT NULL,              -- the accounts' keyed firm reference
+    source TEXT NOT NULL,                -- cgc, dis, consultation
+    record_key TEXT NOT NULL,            -- the answer's key: its landing file is landing/<source>/form_<record_key>.jsonl
+    period TEXT NOT NULL,                -- the wave (cgc), the proposal (dis) or the article (consultation)
+    proposal_id TEXT,                    -- dis and consultation: the proposal
+    submitted_at TEXT NOT NULL,
+    PRIMARY KEY (source, record_key)
+);
 CREATE TABLE IF NOT EXISTS updates (     -- updates staff sent to a segment of respondents (content/updates.py)
     id INTEGER PRIMARY KEY,
     title TEXT NOT NULL,

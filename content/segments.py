@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from accounts.service import Account, require_role
 from accounts.store import transaction
+from content.own_work import note_own_answer
 from core import reference
 from core.messages import dutch_problems
 from core.settings import CONFIG_DIR
@@ -273,6 +274,7 @@ def note_submission(connection: sqlite3.Connection, actor: Account, source_name:
             )
         if source_name in PARTICIPATION and record.get("proposal"):
             connection.execute("INSERT OR IGNORE INTO firm_proposals VALUES (?, ?, ?, ?)", [actor.firm_ref, record["proposal"], source_name, when])
+        note_own_answer(connection, actor, source_name, record, when)  # the firm's own list on 'Mijn overzicht' (content/own_work.py)
 
 
 def proposal_titles(connection: sqlite3.Connection) -> dict[str, str]:

@@ -28,6 +28,7 @@ class PageInfo:
 APP_PAGES = (
     PageInfo("start", "Start", "views/start.py", None),
     PageInfo("overzicht", "Overzicht", "views/overzicht.py", STAFF, "🏠"),
+    PageInfo("mijn-overzicht", "Mijn overzicht", "views/mijn_overzicht.py", ("respondent",), "🏠"),
     PageInfo("privacy", "Privacy en nauwkeurigheid", "views/privacy.py", STAFF, "🔒"),
     PageInfo("account", "Mijn account", "views/account.py", EVERYONE, "👤"),
     PageInfo("beheer-accounts", "Accounts beheren", "views/beheer_accounts.py", ("administrator",), "👥"),
@@ -51,7 +52,7 @@ def all_pages() -> list[PageInfo]:
     (['start', 'overzicht'], True)
     """
     declared = [PageInfo(page.url, page.title, page.file, tuple(page.roles), page.icon) for source in sources().values() for page in source.pages]
-    pages = [*APP_PAGES[:2], *declared, *APP_PAGES[2:]]
+    pages = [*APP_PAGES[:3], *declared, *APP_PAGES[3:]]
     urls = [page.url for page in pages]
     duplicates = sorted({url for url in urls if urls.count(url) > 1})
     if duplicates:

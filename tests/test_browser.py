@@ -85,7 +85,9 @@ def test_analyst_pages_then_a_form_submission_that_reaches_raw_exactly_once(inst
 
         page.get_by_role("button", name="Uitloggen").click()
         respondent = logins["respondent"]
-        log_in(page, respondent["email"], respondent["password"])  # a respondent lands on the form
+        log_in(page, respondent["email"], respondent["password"])  # a respondent lands on its home page
+        expect(page.get_by_role("heading", name="Mijn overzicht")).to_be_visible(timeout=30_000)
+        open_from_menu(page, "Gezondheidscheck invullen")
         expect(page.get_by_role("heading", name="Gezondheidscheck invullen")).to_be_visible(timeout=30_000)
         for label, option in (("Sector", "C – Industrie"), ("Bedrijfsgrootte", "2-9"), ("Provincie", "Limburg")):
             page.get_by_role("combobox", name=label).click()

@@ -77,6 +77,8 @@ def test_a_respondent_cannot_submit_for_another_firm(server, browser_page):
     page = browser_page
     page.goto(url)
     log_in(page, logins["respondent"]["email"], logins["respondent"]["password"])
+    expect(page.get_by_role("heading", name="Mijn overzicht")).to_be_visible(timeout=30_000)  # a respondent's home
+    open_from_menu(page, "Gezondheidscheck invullen")
     expect(page.get_by_role("heading", name="Gezondheidscheck invullen")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("eindigend op", exact=False)).to_be_visible()
     assert page.get_by_role("textbox", name="KvK-nummer").count() == 0  # there is no field to name a firm
@@ -125,12 +127,12 @@ def test_a_locked_account_stays_locked_for_the_set_time(server, browser_page):
     locked_at = time.monotonic()
     log_in(page, respondent["email"], respondent["password"])  # the right password, while locked
     expect(page.get_by_text("Te veel mislukte pogingen", exact=False)).to_be_visible(timeout=30_000)
-    expect(page.get_by_role("heading", name="Gezondheidscheck invullen")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Mijn overzicht")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "locked_account.png"), full_page=True)
     assert time.monotonic() - locked_at < LOCK_SECONDS  # still within the lock: this proves it held
     time.sleep(max(0.0, LOCK_SECONDS + 1 - (time.monotonic() - locked_at)))
     log_in(page, respondent["email"], respondent["password"])
-    expect(page.get_by_role("heading", name="Gezondheidscheck invullen")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Mijn overzicht")).to_be_visible(timeout=30_000)
 
 
 def test_an_invitation_is_activated_to_the_end_and_the_new_account_logs_in(server, browser_page):
@@ -194,7 +196,7 @@ def test_a_name_with_markdown_shows_as_plain_text_everywhere(server, browser_pag
     page = browser_page
     page.goto(url)
     log_in(page, "md@example.nl", "een lang wachtwoord 43")
-    expect(page.get_by_role("heading", name="Gezondheidscheck invullen")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Mijn overzicht")).to_be_visible(timeout=30_000)
     shown_as_typed = re.compile(r"Jan \[Klik hier\]\(https:\u2060?//evil\.example\) !\[t\]\(http:\u2060?//host/t\.png\)")
     expect(page.get_by_text(shown_as_typed).first).to_be_visible()  # as typed (md() adds an invisible word joiner after ":")
     open_from_menu(page, "Mijn account")

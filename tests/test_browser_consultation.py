@@ -84,7 +84,7 @@ def test_a_reaction_with_a_document_is_counted_listed_and_themed(installation, t
 
         respondent = logins["respondent"]
         log_in(page, respondent["email"], respondent["password"])
-        expect(page.get_by_text("Open voor uw reactie")).to_be_visible(timeout=30_000)  # the home page lists the open proposals
+        expect(page.get_by_text("Wat staat er voor u klaar?")).to_be_visible(timeout=30_000)  # the home page lists the open proposals
         expect(page.get_by_text(proposal.title, exact=False).first).to_be_visible()
         open_from_menu(page, "Reageren op een voorstel")
         expect(page.get_by_role("heading", name="Reageren op een voorstel")).to_be_visible(timeout=30_000)

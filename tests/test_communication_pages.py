@@ -149,6 +149,7 @@ def test_a_policymaker_proposes_a_working_group_on_the_page_and_plans_its_brains
 def test_a_submitted_form_puts_the_firm_in_its_segment(data):
     _, logins = data
     app = logged_in(logins["respondent"])
+    app.switch_page("views/invullen.py").run()  # from the home page to the form
     app.selectbox(key="sector").select("I")
     app.selectbox(key="size_class").select("2-9")
     app.selectbox(key="province").select("PV31")

@@ -110,8 +110,8 @@ def test_the_stance_shares_are_a_spec_charged_per_closed_proposal_with_a_row_per
 def test_the_respondent_sees_open_consultations_reacts_and_sees_released_shares(pages):
     data, logins = pages
     app = logged_in(logins["respondent"])
-    app.switch_page("views/invullen.py").run()
-    assert not app.exception and any("Open voor uw reactie" in m.value for m in app.markdown)  # the home page
+    assert not app.exception and app.title[0].value == "Mijn overzicht"  # the home page lists the open consultation
+    assert any(link.label.startswith("Reageer op de onderdelen van") for link in app.get("page_link"))
     app.switch_page("views/consultatie.py").run()
     assert not app.exception and app.title[0].value == "Reageren op een voorstel"
     app.selectbox(key="consultation_sector").select("I")

@@ -13,7 +13,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.contracts import SubmissionError
-from privacy.ledger import composed
 from dashboards.cgc import (
     MAX_PEER_HALF_WIDTH,
     balance_releases,
@@ -25,6 +24,7 @@ from dashboards.cgc import (
 )
 from dashboards.formatting import nl_number
 from dashboards.released import privacy_budget
+from privacy.ledger import composed
 from privacy.loading import privacy_settings, release_specs
 from tests.conftest import demo_accounts, logged_in, released_waves
 
@@ -66,7 +66,10 @@ def released_only(pipeline, tmp_path, monkeypatch):
 
 @pytest.fixture()
 def respondent_app(released_only):
-    return logged_in(demo_accounts(released_only)["respondent"])
+    """The CGC form of a respondent's session (a respondent lands on 'Mijn overzicht': tests/test_own_work.py)."""
+    app = logged_in(demo_accounts(released_only)["respondent"])
+    app.switch_page("views/invullen.py").run()
+    return app
 
 
 # --------------------------------------------------------------------------- pages
@@ -151,7 +154,7 @@ def test_privacy_page_shows_budget_and_ledger(app):
 
 def test_form_names_the_field_and_rule_in_dutch(respondent_app, released_only):
     app = respondent_app
-    assert app.title[0].value == "Gezondheidscheck invullen"  # a respondent lands on the form
+    assert app.title[0].value == "Gezondheidscheck invullen"
     app.radio(key="order_book").set_value("grown")
     app.button[0].click().run()
     assert not app.exception

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_support import free_port, launch, log_in
+from browser_support import free_port, launch, log_in, open_from_menu
 
 from core.files import file_mode, private_dir, private_file, public_dir, shared_group_bits
 
@@ -96,6 +96,8 @@ def test_everything_the_demo_and_the_web_app_create_is_owner_only(tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 1400})
             page.goto(f"http://127.0.0.1:{streamlit_port}")
             log_in(page, email, password)
+            expect(page.get_by_role("heading", name="Mijn overzicht")).to_be_visible(timeout=30_000)  # a respondent's home
+            open_from_menu(page, "Gezondheidscheck invullen")
             expect(page.get_by_role("heading", name="Gezondheidscheck invullen")).to_be_visible(timeout=30_000)
             page.get_by_text("Gekrompen", exact=True).click()
             for label, option in (("Sector", "G – Handel"), ("Bedrijfsgrootte", "2-9"), ("Provincie", "Utrecht")):

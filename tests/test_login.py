@@ -74,7 +74,7 @@ def test_a_respondent_opening_a_staff_page_gets_a_dutch_refusal_and_not_the_page
 def test_the_menu_shows_only_the_pages_of_the_role(installation):
     _, logins = installation
     labels = {role: {link.label for link in logged_in(login).sidebar.get("page_link")} for role, login in logins.items()}
-    assert labels["respondent"] == {"Gezondheidscheck invullen", "Impact van een voorstel inschatten", "Reageren op een voorstel",
+    assert labels["respondent"] == {"Mijn overzicht", "Gezondheidscheck invullen", "Impact van een voorstel inschatten", "Reageren op een voorstel",
                                     "Mijn werkgroepen", "Mijn account"}
     assert labels["analyst"] == {"Overzicht", "Gezondheidscheck", "Sentiment en uitdagingen", "Impact van voorstellen", "Stapeling van regeldruk",
                                  "Consultaties en thema's", "Kleine schulden en anti-escalatie", "Privacy en nauwkeurigheid",
@@ -131,7 +131,7 @@ def test_an_administrator_invites_someone_who_activates_the_account(installation
     invited.button[0].click().run()
     assert invited.success[0].value == "Uw account is klaar. U kunt nu inloggen."
     app = log_in(fresh(), "piet@bakkerij.nl", "een sterk wachtwoord")
-    assert app.title[0].value == "Gezondheidscheck invullen"  # a respondent lands on the form
+    assert app.title[0].value == "Mijn overzicht"  # a respondent lands on its home page
 
     used = AppTest.from_file(APP, default_timeout=60)
     used.query_params["code"] = token

@@ -9,15 +9,13 @@ from accounts.store import store
 from content.proposals import list_proposals, open_proposals
 from core.sources import source
 from dashboards import auth
+from dashboards.comparisons import show_dis_comparison
 from dashboards.dis import (
     comparison_table,
     impact_releases,
     peer_impact,
     position_labels,
     released_proposals,
-    running_peers,
-    running_releases,
-    running_table,
 )
 from dashboards.form_parts import profile_inputs, send
 from dashboards.formatting import nl_date, nl_number
@@ -107,23 +105,6 @@ stored = st.session_state.get("dis_submission")
 if stored and stored["proposal"] == chosen.id:
     st.success("Bedankt! Uw inschatting is veilig opgeslagen.")
     st.subheader("Uw inschatting naast die van vergelijkbare bedrijven")
-    peers = peer_impact(cells, chosen.id, stored["sector"], stored["size_class"])
-    running = running_peers(running_releases(), chosen.id, stored["size_class"]) if peers is None else None
-    if running is not None:
-        firms = f"ongeveer {nl_number(running.firms, 0)} bedrijven" if running.firms is not None else "de bedrijven"
-        st.write(f"Tussenstand op {nl_date(running.day)}: zo schatten {firms} dit voorstel tot nu toe in "
-                 f"(vergelijking met **{md(running.label)}**).")
-        st.table(running_table(running, stored), hide_index=True)
-        st.caption("Dit is een tussenstand: het voorstel staat nog open en de cijfers veranderen elke dag een beetje. "
-                   "Het 95%-interval laat zien hoe zeker een cijfer is. De volledige cijfers komen na de sluitingsdatum "
-                   f"({nl_date(chosen.simulation_closes)}).")
-    elif peers is None:
-        st.info("Er zijn voor dit voorstel nog geen gepubliceerde cijfers om mee te vergelijken. We publiceren de cijfers "
-                f"na de sluitingsdatum ({nl_date(chosen.simulation_closes)}). U vindt ze dan onder 'Uitkomsten van gesloten voorstellen'.")
-    else:
-        st.write(f"Vergelijking met **{md(peers.label)}**.")
-        st.table(comparison_table(peers, stored), hide_index=True)
-        st.caption("Het 95%-interval laat zien hoe zeker een cijfer is: de echte waarde ligt met grote zekerheid tussen die twee getallen. "
-                   "Het interval is breder bij weinig antwoorden en door de ruis die we toevoegen om bedrijven anoniem te houden.")
+    show_dis_comparison(stored, chosen.simulation_closes)
 
 closed_results(sector, size_class)

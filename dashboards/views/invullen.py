@@ -1,7 +1,6 @@
 """Respondent page: the CGC form, then the respondent's answers beside released figures of similar firms."""
 
 import logging
-from datetime import date
 
 import streamlit as st
 
@@ -11,19 +10,9 @@ from core import reference
 from core.contracts import SubmissionError
 from core.survey import cgc_survey
 from dashboards import auth
-from dashboards.announcements import show_for
-from dashboards.cgc import (
-    MAX_PEER_HALF_WIDTH,
-    balance_releases,
-    peer_challenges,
-    peer_figures,
-    peer_table,
-    profile_releases,
-    submit_cgc,
-)
-from dashboards.consultation import show_open_work
+from dashboards.cgc import submit_cgc
+from dashboards.comparisons import show_comparison
 from dashboards.form_parts import note_profile
-from dashboards.formatting import wave_name
 
 account = auth.require("respondent")  # every page checks the role itself, not only the menu
 survey = cgc_survey()
@@ -31,37 +20,8 @@ sector_names = reference.sector_names()
 province_names = reference.province_names()
 
 
-def show_comparison(record: dict) -> None:
-    """The respondent's answers beside the latest released figures of similar firms."""
-    balances = balance_releases()
-    if balances.is_empty():
-        st.info("Er zijn nog geen gepubliceerde cijfers om mee te vergelijken.")
-        return
-    peers = peer_figures(balances, record["sector"], record["size_class"])
-    st.write(f"Vergelijking met **{peers.label}**, meting {wave_name(peers.period)} (de laatste gepubliceerde meting).")
-    st.table(peer_table(peers, record), hide_index=True)
-    st.caption(
-        "Positief en negatief: het deel van de bedrijven met dat antwoord. Saldo = % positief min % negatief; "
-        "tussen haakjes het 95%-interval. De cijfers van anderen zijn anoniem gemaakt met een beetje ruis."
-    )
-    if not peers.precise:
-        st.info(
-            f"Let op: voor kleinere groepen zijn de cijfers te onzeker (marge groter dan {MAX_PEER_HALF_WIDTH:.0f} punten). "
-            "Daarom vergelijken we met alle bedrijven in Nederland. Ook deze cijfers hebben nog een ruime marge."
-        )
-    chosen = record.get("challenges") or []
-    profiles = profile_releases() if chosen else None
-    if profiles is not None and not profiles.is_empty():
-        table, label = peer_challenges(profiles, record["sector"], chosen)
-        st.subheader("Uw uitdagingen naast die van anderen")
-        st.write(f"Zoveel procent van **{label}** noemt dezelfde uitdaging:")
-        st.table(table, hide_index=True)
-
-
 st.title("Gezondheidscheck invullen")
 st.write("Vul de korte vragenlijst in. Het kost ongeveer twee minuten. Daarna ziet u uw antwoorden naast die van vergelijkbare bedrijven.")
-show_open_work(date.today())  # the open consultations and impact estimates, on the respondent's home page
-show_for(account)  # updates for this firm and invitations to a working group
 
 with store() as connection:
     kvk_number = firm_kvk_number(connection, account)  # the firm comes from the account, never from the form
@@ -92,7 +52,7 @@ if sent:
         record = submit_cgc({**profile, **answers}, kvk_number)
     except SubmissionError as error:
         st.error("Uw antwoorden zijn nog niet verstuurd. Controleer deze punten:\n\n" + "\n".join(f"- {p}" for p in error.problems))
-    except Exception:  # noqa: BLE001 - a respondent never sees a traceback
+    except Exception:
         logging.getLogger(__name__).exception("saving a CGC submission failed")
         st.error("Uw antwoorden konden niet worden opgeslagen. Probeer het over een paar minuten opnieuw.")
     else:
@@ -105,6 +65,6 @@ if record:
     st.subheader("Uw antwoorden naast die van vergelijkbare bedrijven")
     try:
         show_comparison(record)
-    except Exception:  # noqa: BLE001 - the answers are saved; only the comparison failed
+    except Exception:
         logging.getLogger(__name__).exception("showing the CGC comparison failed")
         st.error("Uw antwoorden zijn opgeslagen, maar de vergelijking kan nu niet worden getoond. Probeer het later opnieuw.")

@@ -1,0 +1,82 @@
+"""Respondents' home ('Mijn overzicht'): what waits for the firm, what it sent, how SMEs are doing, and messages for it.
+
+Everything here is the firm's own (content/own_work.py) or released (the
+national sentiment, differentially private); nothing about other firms. One
+column, so it reads on a phone (375 px).
+"""
+
+import logging
+from datetime import date
+
+import polars as pl
+import streamlit as st
+
+from accounts.store import store
+from content.own_work import open_tasks, own_answer, own_answers
+from content.proposals import list_proposals
+from dashboards import auth
+from dashboards.announcements import show_for
+from dashboards.cgc import profile_releases
+from dashboards.comparisons import show_comparison, show_dis_comparison
+from dashboards.formatting import nl_date, nl_interval, nl_number, wave_name
+from dashboards.safe import md
+
+account = auth.require("respondent")  # every page checks the role itself
+ICONS = {"cgc": "📝", "dis": "🧮", "consultation": "🗣️"}
+KINDS = {"cgc": "Gezondheidscheck", "dis": "Impactinschatting", "consultation": "Reactie op een voorstel"}
+
+st.title("Mijn overzicht")
+st.write(f"Welkom, {md(account.name)}. Hier ziet u wat er voor uw bedrijf klaarstaat en wat u eerder heeft ingevuld.")
+
+today = date.today()
+with store() as connection:
+    tasks = open_tasks(connection, account, today)
+    answers = own_answers(connection, account, limit=5)
+    titles = {p.id: p for p in list_proposals(connection)}
+
+show_for(account)  # messages and working-group invitations for this firm
+
+st.subheader("Wat staat er voor u klaar?")
+if not tasks:
+    st.success("U heeft alles ingevuld wat nu openstaat. Dank u wel!")
+for task in tasks:
+    st.page_link(auth.view_file(task.page), label=task.text, icon=ICONS[task.kind])
+
+st.subheader("Hoe gaat het met het MKB?")
+profiles = profile_releases()
+nation = (profiles.filter((pl.col("level") == "nation") & (pl.col("measure") == "sentiment_mean") & ~pl.col("suppressed"))
+          if not profiles.is_empty() else profiles)
+if nation.is_empty():
+    st.info("Er zijn nog geen cijfers van de Gezondheidscheck gepubliceerd.")
+else:
+    latest = nation.sort("period").row(-1, named=True)
+    st.metric(f"Stemming onder ondernemers ({wave_name(latest['period'])})", f"{nl_number(latest['estimate'], 1)} op 5",
+              help="Het gemiddelde antwoord op 'Hoe kijkt u naar de komende maanden?' van 1 (zeer somber) tot 5 (zeer positief).")
+    st.caption(f"95%-interval: {nl_interval(latest['ci_low'], latest['ci_high'], 1)}. Anoniem gemaakt met een beetje ruis.")
+
+st.subheader("Wat u eerder invulde")
+if not answers:
+    st.write("U heeft nog niets ingevuld via het platform.")
+for number, answer in enumerate(answers):
+    proposal = titles.get(answer.proposal_id) if answer.proposal_id else None
+    about = wave_name(answer.period) if answer.source == "cgc" else (proposal.title if proposal else answer.proposal_id or "")
+    label = f"{KINDS[answer.source]}: {about} · {nl_date(answer.submitted_at)}"
+    with st.expander(md(label), expanded=False):
+        if answer.source == "consultation":
+            st.write("Uw reactie is opgeslagen. Na de sluitingsdatum ziet u hoe anderen op dit onderdeel reageerden.")
+            st.page_link(auth.view_file("consultatie"), label="Naar de consultaties", icon=ICONS["consultation"])
+            continue
+        if st.button("Toon de vergelijking", key=f"compare_{number}"):
+            with store() as connection:
+                record = own_answer(connection, account, answer)
+            if record is None:
+                st.info("Dit antwoord is er niet meer (het is na de bewaartermijn verwijderd).")
+                continue
+            try:
+                if answer.source == "cgc":
+                    show_comparison(record)
+                else:
+                    show_dis_comparison(record, proposal.simulation_closes if proposal else None)
+            except Exception:
+                logging.getLogger(__name__).exception("showing a comparison on the home page failed")
+                st.error("De vergelijking kan nu niet worden getoond. Probeer het later opnieuw.")
