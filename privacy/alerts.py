@@ -284,6 +284,7 @@ class Wording:
 
     unit: str = "punten"
     period_word: str = "meting"
+    period_plural: str = "metingen"
     decimals: int = 1
 
 
@@ -297,7 +298,7 @@ def reason(trigger: str, change: float, change_se: float, z: float, worse: Worse
     fall = "daling" if worse == "lower" else "stijging"
     size = f"{_nl(abs(change), wording.decimals)} {wording.unit}"
     against = f"{_nl(z)} keer de onzekerheid ({_nl(change_se, wording.decimals)} {wording.unit})"
-    word, words = wording.period_word, wording.period_word + "en"
+    word, words = wording.period_word, wording.period_plural
     if mode == "increments":
         base = f"{fall} {size} door deze {word}"
         texts = {
