@@ -52,8 +52,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from privacy.alerts import ALARM, SIGNAL, Z95, AlertRule, alert_rule, assess  # noqa: E402
-from privacy.loading import release_specs  # noqa: E402
+from privacy.alerts import ALARM, SIGNAL, Z95, AlertRule, alert_rule, assess
+from privacy.loading import release_specs
 
 SEED = 20261201
 WAVE_ANSWERS = 4400
@@ -244,9 +244,9 @@ BEGIN, END = "<!-- backtest:begin -->", "<!-- backtest:end -->"
 def write_markdown(path: Path, lines: list[str], args, figures: dict) -> None:
     """Replace the figures between the markers of `path` (the text around them stays)."""
     text = path.read_text(encoding="utf-8") if path.exists() else f"{BEGIN}\n{END}\n"
-    block = "\n".join([BEGIN, f"Run: `benchmarks/alerts_backtest.py --draws {args.draws} --calm-draws {args.calm_draws} "
-                              f"--calm-years {args.calm_years} --seed {args.seed}`; noise sd per answer count "
-                              f"{figures['noise_sd']:.2f}.", "", *lines, END])
+    run = (f"Run: `benchmarks/alerts_backtest.py --draws {args.draws} --calm-draws {args.calm_draws} --calm-years {args.calm_years} "
+           f"--seed {args.seed}`; noise sd per answer count {figures['noise_sd']:.2f}.")
+    block = "\n".join([BEGIN, run, "", *lines, END])
     before, _, rest = text.partition(BEGIN)
     _, _, after = rest.partition(END)
     path.write_text(before + block + after, encoding="utf-8")
