@@ -249,17 +249,20 @@ def test_the_command_writes_alerts_and_refuses_a_bad_file_without_a_traceback(tm
 # --------------------------------------------------------------------------- alerts on the released series
 
 
+def _cell(period: str, version: int, level: str, measure: str, statistic: str, estimate: float, half: float) -> dict:
+    return {"period": period, "version": version, "level": level, "province": "PV26" if level == "province" else None, "sector": None,
+            "size_class": None, "measure": measure, "statistic": statistic, "category": None, "estimate": estimate,
+            "ci_low": estimate - half, "ci_high": estimate + half, "basis": 900, "suppressed": False, "suppression_reason": None}
+
+
 def _balance_file(folder: Path, period: str, estimate: float, half: float, version: int = 1, province: float = 0.0) -> None:
-    rows = [
-        {"period": period, "version": version, "level": "nation", "province": None, "sector": None, "size_class": None,
-         "measure": "order_book", "statistic": "balance", "estimate": estimate, "ci_low": estimate - half, "ci_high": estimate + half,
-         "suppressed": False},
-        {"period": period, "version": version, "level": "province", "province": "PV26", "sector": None, "size_class": None,
-         "measure": "order_book", "statistic": "balance", "estimate": province, "ci_low": province - 15, "ci_high": province + 15,
-         "suppressed": False},
-    ]
+    rows = [_cell(period, version, "nation", "order_book", "balance", estimate, half),
+            _cell(period, version, "province", "order_book", "balance", province, 15.0),
+            _cell(period, version, "nation", "respondents", "count", 4400.0, 30.0),
+            _cell(period, version, "province", "respondents", "count", 260.0, 30.0)]
     (folder / "cgc_balance").mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(rows).write_parquet(folder / "cgc_balance" / f"cgc_balance_{period}_v{version}.parquet")
+    text = {name: pl.Utf8 for name in ("province", "sector", "size_class", "category", "suppression_reason")}
+    pl.DataFrame(rows, schema_overrides=text).write_parquet(folder / "cgc_balance" / f"cgc_balance_{period}_v{version}.parquet")
 
 
 def _released(folder: Path) -> list[str]:
@@ -313,6 +316,25 @@ def test_the_alerts_asset_reads_exports_only_and_writes_its_file_atomically(tmp_
     written = pl.read_parquet(exports / "alerts" / "alerts.parquet")
     assert written.height == released_alerts(exports, {}).height > 0
     assert not [p for p in (exports / "alerts").iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_the_trend_page_marks_the_alarm_and_lists_the_latest_alerts(tmp_path, monkeypatch):
+    from assets.alerts import alerts as alerts_asset
+    from assets.resources import Folders
+    from tests.conftest import demo_accounts, logged_in
+
+    data = tmp_path / "data"
+    periods = _released(data / "exports")
+    monkeypatch.setenv("MKB_DATA_DIR", str(data))
+    folders = Folders(landing=str(data / "landing"), exports=str(data / "exports"), accounts=str(data / "accounts" / "accounts.sqlite"),
+                      operational=str(data / "operational"))
+    assert dg.materialize([alerts_asset], resources={"folders": folders}).success
+    app = logged_in(demo_accounts(data)["analyst"])
+    app.switch_page("views/gezondheidscheck.py").run()
+    assert not app.exception
+    assert any(periods[-1] in e.value or "Alarm" in e.value for e in app.error), [e.value for e in app.error]
+    listed = " ".join(m.value for m in app.markdown).replace("\\", "")  # md() escapes punctuation
+    assert "Laatste waarschuwingen" in " ".join(h.value for h in app.subheader) and "Saldo orderportefeuille, Heel Nederland" in listed
 
 
 # --------------------------------------------------------------------------- the backtest
