@@ -51,3 +51,11 @@ def latest_alerts(alerts: pl.DataFrame, source: str, limit: int = 8) -> pl.DataF
         return frame
     latest = frame["period"].max()
     return frame.filter(pl.col("period") == latest).sort([pl.col("alert") == "alarm", "z"], descending=True).head(limit)
+
+
+def top_alerts(alerts: pl.DataFrame, source: str, level: str | None = None, limit: int = 8) -> pl.DataFrame:
+    """The strongest alerts of a source (and level), alarms first: for series whose periods have no calendar order (proposals)."""
+    if alerts.is_empty():
+        return alerts
+    frame = alerts.filter((pl.col("source") == source) & ((pl.col("level") == level) if level else pl.lit(True)))
+    return frame.sort([pl.col("alert") == "alarm", "z"], descending=True).head(limit)
