@@ -11,14 +11,14 @@ from pathlib import Path
 
 import polars as pl
 
-from dashboards.released import _read
+from dashboards.released import released_files
 
 ALERT_COLUMNS = ["period", "alert", "trigger", "change", "z", "reason"]
 
 
 def stored_alerts(exports: Path | None = None) -> pl.DataFrame:
     """Every stored alert, alarms first, newest first (empty before the pipeline made any)."""
-    return _read(exports, "alerts/alerts.parquet", "SELECT * FROM {files} ORDER BY alert = 'alarm' DESC, period DESC, z DESC")
+    return released_files("alerts/alerts.parquet", "SELECT * FROM {files} ORDER BY alert = 'alarm' DESC, period DESC, z DESC", exports)
 
 
 def series_alerts(alerts: pl.DataFrame, source: str, measure: str, level: str, group: str | None) -> pl.DataFrame:
