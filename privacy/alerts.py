@@ -285,6 +285,7 @@ class Wording:
     unit: str = "punten"
     period_word: str = "meting"
     period_plural: str = "metingen"
+    article: str = "de"  # "de meting", "het voorstel"
     decimals: int = 1
 
 
@@ -299,12 +300,13 @@ def reason(trigger: str, change: float, change_se: float, z: float, worse: Worse
     size = f"{_nl(abs(change), wording.decimals)} {wording.unit}"
     against = f"{_nl(z)} keer de onzekerheid ({_nl(change_se, wording.decimals)} {wording.unit})"
     word, words = wording.period_word, wording.period_plural
+    the, this = wording.article, "deze" if wording.article == "de" else "dit"
     if mode == "increments":
-        base = f"{fall} {size} door deze {word}"
+        base = f"{fall} {size} door {this} {word}"
         texts = {
             "strong": f"Alarm: grote {base}, {against}; alarm vanaf {_nl(rule.strong_z)} keer.",
             "persists": f"Alarm: twee {words} na elkaar met een {fall}, samen gemiddeld {size}, {against}. De {fall} houdt aan.",
-            "accelerates": f"Alarm: de {fall} wordt groter: {base}, {against}, na een {fall} ook bij de {word} ervoor.",
+            "accelerates": f"Alarm: de {fall} wordt groter: {base}, {against}, na een {fall} ook bij {the} {word} ervoor.",
             "signal": f"Signaal: {base}, {against}. Dat is meer dan ruis en steekproef verklaren.",
         }
         none_text = f"Geen signaal: verandering {_nl(change, wording.decimals)} {wording.unit}, {_nl(z)} keer de onzekerheid (signaal vanaf {_nl(rule.signal_z)} keer)."
@@ -314,7 +316,7 @@ def reason(trigger: str, change: float, change_se: float, z: float, worse: Worse
             "strong": f"Alarm: grote {base}, {against}; alarm vanaf {_nl(rule.strong_z)} keer.",
             "persists": f"Alarm: twee {words} na elkaar lager dan de 3 {words} ervoor, gemiddeld een {fall} van {size}, {against}. "
             f"De {fall} houdt aan.",
-            "accelerates": f"Alarm: de {fall} gaat sneller: {base}, {against}, en de {word} ervoor was ook al lager.",
+            "accelerates": f"Alarm: de {fall} gaat sneller: {base}, {against}, en {the} {word} ervoor was ook al lager.",
             "signal": f"Signaal: {base}, {against}. Dat is meer dan ruis, steekproef en gewone schommelingen verklaren.",
         }
         if worse == "higher":
@@ -327,7 +329,7 @@ def reason(trigger: str, change: float, change_se: float, z: float, worse: Worse
     if trigger == "history":
         return f"Nog geen oordeel: te weinig eerdere {words} om de gewone schommeling te kennen (nodig: {rule.min_history + 1})."
     if trigger == "missing":
-        return f"Geen cijfer in deze {word}."
+        return f"Geen cijfer voor {this} {word}."
     return texts[trigger]
 
 

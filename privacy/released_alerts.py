@@ -122,7 +122,7 @@ def burden_alerts(cells: pl.DataFrame, closing: dict[str, date], rule: AlertRule
             what, unit, decimals = BURDEN_UNITS[measure]
             label = f"Stapeling van regeldruk ({what}), {group_label(level, group)}"
             keys = {"source": "dis", "release": BURDEN_RELEASE, "measure": measure, "level": level, "group": group}
-            wording = Wording(unit=unit, period_word="voorstel", period_plural="voorstellen", decimals=decimals)
+            wording = Wording(unit=unit, period_word="voorstel", period_plural="voorstellen", article="het", decimals=decimals)
             parts.append(_run(series, keys, label, order, worse="higher", mode="increments", rule=rule, wording=wording))
     return pl.concat(parts) if parts else pl.DataFrame(schema=SCHEMA)
 
