@@ -45,6 +45,10 @@ adding burden beyond `signal_z` of its standard error, an alarm a large one,
 two in a row (their mean beyond `persist_z`) or a larger one after a
 significant one.
 
+Errors of different periods are taken as independent. Where the same firms
+answer wave after wave, their sampling errors are positively correlated and
+a change is known better than that: the rule then errs on the calm side.
+
 "Worse" is lower for the balances (`worse="lower"`) and higher for a burden
 (`worse="higher"`). Thresholds live in `config/alerts.yaml`, calibrated on the
 backtest (`benchmarks/alerts_backtest.py`, `benchmarks/ALERTS.md`).
