@@ -332,7 +332,9 @@ def test_the_trend_page_marks_the_alarm_and_lists_the_latest_alerts(tmp_path, mo
     app = logged_in(demo_accounts(data)["analyst"])
     app.switch_page("views/gezondheidscheck.py").run()
     assert not app.exception
-    assert not app.error and any(e.value.startswith("**Alarm in") for e in app.warning), [e.value for e in app.warning]
+    from dashboards.formatting import wave_name
+
+    assert not app.error and any(e.value.startswith(f"**Alarm in {wave_name(periods[-1])}") for e in app.warning), app.warning
     listed = " ".join(m.value for m in app.markdown).replace("\\", "")  # md() escapes punctuation
     assert "Laatste waarschuwingen" in " ".join(h.value for h in app.subheader) and "Saldo orderportefeuille, Heel Nederland" in listed
 
