@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from accounts.service import SYSTEM, record_event
 from accounts.store import store
 from assets.resources import Folders
 from content.proposals import list_proposals
@@ -63,6 +64,8 @@ def alerts(folders: Folders) -> dg.MaterializeResult:
     readme = ["# Vroege waarschuwingen (alerts)", "", about, "", "## Columns", "", *(f"- `{name}`: {text}" for name, text in COLUMNS.items()), ""]
     write_atomically(folder, "README.md", "\n".join(readme).encode("utf-8"), public=True)
     counts = frame.group_by("alert").len().rows()
+    with store(Path(folders.accounts)) as accounts:  # published files are exports, in the audit trail like the others
+        record_event(accounts, None, "export", f"exports/{ALERTS}", {"alerts": frame.height, "by": SYSTEM})
     return dg.MaterializeResult(metadata={"alerts": frame.height, **{str(kind): n for kind, n in counts},
                                           "latest": dg.MetadataValue.md("\n".join(f"- {r}" for r in frame.head(5)["reason"].to_list()) or "geen")})
 
