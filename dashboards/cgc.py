@@ -80,6 +80,9 @@ def balance_series(cells: pl.DataFrame, question: str, level: str = "nation", gr
 def mark_clear_drops(series: pl.DataFrame) -> pl.DataFrame:
     """Flag a wave as a clear drop when its interval lies wholly below that of the previous shown wave.
 
+    The trend page used this rule before the early warnings (`privacy/alerts.py`), which beat it on the
+    backtest (`benchmarks/ALERTS.md`); it stays as the backtest's baseline.
+
     Two intervals that do not overlap differ by more than the noise can explain;
     suppressed waves are skipped, so the comparison is with the last wave shown.
 

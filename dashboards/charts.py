@@ -10,7 +10,7 @@ from dashboards.formatting import wave_name
 
 # Decimal comma and thousands point in axes and tooltips.
 DUTCH_NUMBERS = {"number": {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["€ ", ""]}}
-BAND_COLOUR, LINE_COLOUR, DROP_COLOUR = "#9ecae1", "#1f6fb4", "#c0392b"
+BAND_COLOUR, LINE_COLOUR, DROP_COLOUR, SIGNAL_COLOUR = "#9ecae1", "#1f6fb4", "#c0392b", "#b35900"
 
 
 def _dutch(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
@@ -24,7 +24,7 @@ def _with_wave_names(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def balance_chart(series: pl.DataFrame, title: str) -> alt.TopLevelMixin:
-    """Balance per wave: the 95% band, the line, zero, and red triangles at clear drops."""
+    """Balance per wave: the 95% band, the line, zero, and triangles at the early warnings (column `alert`; else at clear drops)."""
     data = _with_wave_names(series).to_pandas()
     order = data["wave"].tolist()
     x = alt.X("wave:N", title="Meting", sort=order, axis=alt.Axis(labelAngle=0))
@@ -42,11 +42,19 @@ def balance_chart(series: pl.DataFrame, title: str) -> alt.TopLevelMixin:
     line = base.mark_line(point=True, color=LINE_COLOUR, strokeWidth=3).encode(y="estimate:Q", tooltip=tooltip)
     # A vertical interval per wave, so a wave between two gaps still shows its interval.
     whiskers = base.mark_rule(color=LINE_COLOUR, opacity=0.35, strokeWidth=2).encode(y="ci_low:Q", y2="ci_high:Q")
-    drops = (
-        base.transform_filter(alt.datum.clear_drop)
-        .mark_point(shape="triangle-down", size=260, filled=True, color=DROP_COLOUR, opacity=1)
-        .encode(y="estimate:Q", tooltip=tooltip)
-    )
+    if "alert" in data.columns:  # the early warnings (privacy/alerts.py): orange for a signaal, red for an alarm
+        colour = alt.Color("alert:N", title="Waarschuwing", scale=alt.Scale(domain=["signaal", "alarm"], range=[SIGNAL_COLOUR, DROP_COLOUR]))
+        drops = (
+            base.transform_filter(alt.datum.alert != "")
+            .mark_point(shape="triangle-down", size=260, filled=True, opacity=1)
+            .encode(y="estimate:Q", color=colour, tooltip=[*tooltip, alt.Tooltip("alert_reason:N", title="Waarom")])
+        )
+    else:
+        drops = (
+            base.transform_filter(alt.datum.clear_drop)
+            .mark_point(shape="triangle-down", size=260, filled=True, color=DROP_COLOUR, opacity=1)
+            .encode(y="estimate:Q", tooltip=tooltip)
+        )
     zero = alt.Chart(pd.DataFrame({"zero": [0]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y=alt.datum(0))
     return _dutch((band + zero + whiskers + line + drops).properties(height=360, title=title))
 

@@ -51,6 +51,12 @@ def _read(exports: Path | None, pattern: str, sql: str) -> pl.DataFrame:
         connection.close()
 
 
+def released_files(pattern: str, sql: str, exports: Path | None = None) -> pl.DataFrame:
+    """`sql` over the released Parquet files matching `pattern` under the exports folder ({files} in `sql`), through
+    the locked connection; empty if there are none."""
+    return _read(exports, pattern, sql)
+
+
 def release_cells(name: str, exports: Path | None = None) -> pl.DataFrame:
     """All released cells of one release spec, the newest version per period only, with the display rule applied."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):

@@ -9,6 +9,7 @@
     mkbvm budget      the privacy budget per dataset and period: spent, left; one unit's loss per 12 months
     mkbvm invite      invite someone (e.g. the first administrator); the link goes to the outbox
     mkbvm code        the current app code of a demo account (for trying the demo without a phone app)
+    mkbvm alerts      early warnings for any series in a CSV (period, value, optionally ci_low, ci_high)
 """
 
 from __future__ import annotations
@@ -468,6 +469,35 @@ def rekey_command(
     if old_key_file is None:
         previous.unlink()  # the old key has done its last job; a rotated key should not linger
         console.print(f"Removed {previous}.")
+
+
+@app.command()
+def alerts(
+    input_file: str = typer.Option(..., "--input", help="CSV with the columns period (YYYY-MM or a date) and value, optionally ci_low and ci_high."),
+    output_file: str = typer.Option(..., "--output", help="CSV to write: period, level (empty, signaal or alarm), reason."),
+    worse: str = typer.Option("lower", help="Which direction is a deterioration: lower (a confidence series) or higher (a burden)."),
+    confidence: float = typer.Option(0.95, min=0.5, max=0.999, help="Confidence level of ci_low/ci_high."),
+) -> None:
+    """Early warnings for one series: a fall is flagged only when noise and normal movement cannot explain it (privacy/alerts.py)."""
+    from core.alert_csv import SeriesFileError, alerts_for_file
+
+    if worse not in ("lower", "higher"):
+        console.print(f"[red]--worse: '{worse}' kan niet: kies lower (lager is slechter) of higher (hoger is slechter).[/red]")
+        raise typer.Exit(2)
+    try:
+        outcome = alerts_for_file(Path(input_file), Path(output_file), worse=worse, confidence=confidence)
+    except SeriesFileError as error:
+        console.print(f"[red]Fout in {input_file}: {error}[/red]", soft_wrap=True, markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    except OSError as error:
+        console.print(f"[red]Kan niet lezen of schrijven: {error.strerror or error} ({error.filename or input_file}).[/red]", highlight=False,
+                      soft_wrap=True)
+        raise typer.Exit(2) from None
+    levels = outcome.alerts["level"].to_list()
+    console.print(f"{len(levels)} perioden gelezen; {levels.count('signaal')} signalen en {levels.count('alarm')} alarmen. "
+                  f"Geschreven naar {outcome.output}.", highlight=False, soft_wrap=True)
+    for period, level, reason in outcome.alerts.filter(outcome.alerts["level"] == "alarm").tail(10).iter_rows():
+        console.print(f"  {period}  {reason}", highlight=False, markup=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

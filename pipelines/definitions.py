@@ -10,12 +10,14 @@
     releases    releases/<spec> per config/releases/*.yaml, privacy/ledger        (OpenDP)
     exports     exports/<spec>, exports/privacy_ledger                            (Parquet)
                 exports/consultation_theme_catalogue                              (themes.json: names, terms, quotes)
+                exports/alerts      early warnings on the released CGC balances and DIS burden (assets/alerts.py)
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from assets.alerts import ALERT_ASSETS
 from assets.debts import DEBT_ASSETS
 from assets.exports import EXPORT_ASSETS
 from assets.ingest.factory import EXPECTATION_CHECKS, INGEST_ASSETS
@@ -29,7 +31,7 @@ from pipelines.sensors import build_automation
 
 restrict_new_files()  # the code location's process (sensor runs, materialisations) creates owner-only files
 
-ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *THEME_ASSETS, *DEBT_ASSETS, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS, *RUNNING_ASSETS]
+ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *THEME_ASSETS, *DEBT_ASSETS, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS, *ALERT_ASSETS, *RUNNING_ASSETS]
 ALL_CHECKS = [*EXPECTATION_CHECKS, *GRAIN_CHECKS]
 
 # One step at a time in one process: DuckDB has one writer per file.

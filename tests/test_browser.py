@@ -60,7 +60,8 @@ def test_analyst_pages_then_a_form_submission_that_reaches_raw_exactly_once(inst
         expect(page.get_by_role("heading", name="Gezondheidscheck van het MKB")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Saldo orderportefeuille", exact=False).first).to_be_visible(timeout=30_000)
         expect(page.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("duidelijke daling", exact=False)).to_be_visible()
+        expect(page.get_by_text("rode driehoek is een", exact=False)).to_be_visible()  # the early warnings, explained
+        expect(page.get_by_role("heading", name="Laatste waarschuwingen")).to_be_visible()
         expect(page.get_by_text("x = dit cijfer tonen we niet", exact=False)).to_be_visible(timeout=30_000)  # the last element
         expect(page.get_by_role("cell", name="Bouwnijverheid")).to_be_visible()  # the table per sector
         page.screenshot(path=str(ARTIFACTS / "analyst_gezondheidscheck.png"), full_page=True)

@@ -30,6 +30,7 @@ def test_asset_graph_has_every_layer_in_order():
         # the themes in the consultation comments (assets/themes.py): the marts of the three theme releases, the catalogue
         "marts/consultation_firm_words", "marts/consultation_firm_pairs", "marts/consultation_firm_themes",
         "exports/consultation_theme_catalogue",
+        "exports/alerts",  # early warnings on the released series (assets/alerts.py): after the exports it reads
         # debt signals (assets/debts.py): the rules' advice per claim (operational) and the mart of the KPI release
         "operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk",
         "marts/debt_whatif",
@@ -50,6 +51,7 @@ def test_asset_graph_has_every_layer_in_order():
         assert graph.get(dg.AssetKey(["releases", name])).parent_keys == {dg.AssetKey(spec.source.split("."))}
         assert dg.AssetKey(["releases", name]) in graph.get(dg.AssetKey(["privacy", "ledger"])).parent_keys
         assert graph.get(dg.AssetKey(["exports", name])).parent_keys == {dg.AssetKey(["releases", name])}
+    assert graph.get(dg.AssetKey(["exports", "alerts"])).parent_keys == {dg.AssetKey(["exports", "cgc_balance"]), dg.AssetKey(["exports", "dis_burden"])}
     checks = {key.name for key in graph.asset_check_keys}
     assert {"firm_id_is_pseudonym", "free_text_has_no_identifiers"} <= checks
     grain = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(["marts", "cgc_firm_wave"]), "one_row_per_firm_id_per_wave"))

@@ -6,9 +6,11 @@ import streamlit as st
 from accounts.store import store
 from content.proposals import PHASES, list_proposals
 from dashboards import auth
+from dashboards.alerts import stored_alerts, top_alerts
 from dashboards.dis import SEGMENT_LEVELS, burden_releases, cost_model, cumulative_burden, segment_name
 from dashboards.formatting import SUPPRESSED, nl_euro, nl_number
 from dashboards.groups import group_name
+from dashboards.safe import md
 
 auth.require(*auth.STAFF)  # every page checks the role itself
 st.title("Stapeling van regeldruk")
@@ -70,3 +72,13 @@ st.caption(  # the sources in config/regeldruk.yaml are notes for maintainers, i
 )
 st.info("Ter vergelijking: de MKB-toets van de overheid raadpleegt per voorstel een panel van ongeveer tien ondernemers "
         "en telt de voorstellen niet bij elkaar op.")
+
+st.subheader("Waarschuwingen")
+burden_warnings = top_alerts(stored_alerts(), "dis", level)
+if burden_warnings.is_empty():
+    st.caption("Geen waarschuwingen: geen voorstel voegde voor een segment meer regeldruk toe dan de onzekerheid van het cijfer verklaart.")
+else:
+    st.write("Voorstellen die voor een segment duidelijk meer regeldruk toevoegen dan de onzekerheid verklaart (alarmen eerst):")
+    st.markdown("\n".join(f"- **{row['alert'].capitalize()}**: {md(row['reason'])}" for row in burden_warnings.iter_rows(named=True)))
+    st.caption("Een signaal: één voorstel voegt meer toe dan de ruis en de steekproef verklaren. Een alarm: een grote toename, "
+               "of twee voorstellen na elkaar die allebei regeldruk toevoegen.")

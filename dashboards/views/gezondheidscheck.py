@@ -7,12 +7,14 @@ from accounts.service import record_event
 from accounts.store import store
 from core.survey import cgc_survey
 from dashboards import auth
+from dashboards.alerts import latest_alerts, series_alerts, stored_alerts, with_alerts
 from dashboards.cgc import balance_questions, balance_releases, balance_series, group_overview, overview_table
 from dashboards.charts import balance_chart
 from dashboards.formatting import INTERVAL_LINE, nl_interval, nl_number, wave_name
 from dashboards.groups import LEVEL_NAMES, group_codes, group_name
 from dashboards.released import suppression_reasons
-from dashboards.safe import csv_download
+from dashboards.safe import csv_download, md
+from privacy.alerts import alert_rule
 
 account = auth.require(*auth.STAFF)  # every page checks the role itself, not only the menu
 
@@ -41,7 +43,8 @@ if level != "nation":
     )
 topic, place = survey.questions[question].short_label, group_name(level, group)
 
-series = balance_series(cells, question, level, group)
+alerts = stored_alerts()  # made by the pipeline from released figures (privacy/alerts.py)
+series = with_alerts(balance_series(cells, question, level, group), series_alerts(alerts, "cgc", question, level, group))
 shown = series.filter(~pl.col("suppressed"))
 if shown.is_empty():
     reasons = "; ".join(suppression_reasons(series)) or "geen cijfers"
@@ -61,19 +64,31 @@ else:
              help="Het saldo van alle bedrijven ligt met 95% zekerheid binnen dit interval. " + INTERVAL_LINE)
     c.metric("Aantal bedrijven (ongeveer)", nl_number(latest["respondents"], 0),
              help="Hoeveel bedrijven de vragenlijst invulden. Ook dit getal bevat een beetje ruis.")
-    if latest["clear_drop"]:
-        st.warning(
-            f"Duidelijke daling in {wave_name(latest['period'])}: "
-            f"het saldo is duidelijk lager dan in {wave_name(previous['period'])}."
-        )
+    if latest["alert"]:
+        # a warning, not an error: the page works; the figure tells something (the browser tests look for errors)
+        st.warning(f"**{latest['alert'].capitalize()} in {wave_name(latest['period'])}.** {md(latest['alert_reason'])}")
 
     st.altair_chart(balance_chart(series, f"Saldo {topic.lower()}, {place}"), width="stretch")
     st.caption(
         "De lichte band is het 95%-interval: daarbinnen ligt het saldo van alle bedrijven. " + INTERVAL_LINE + " "
         "Een gat in de lijn betekent: te weinig antwoorden in die meting. "
-        "Een rode driehoek is een **duidelijke daling**: de intervallen van twee metingen na elkaar overlappen niet "
-        "en de laatste is lager, dus de daling komt niet door de ruis."
+        "Een oranje driehoek is een **signaal**: het saldo ligt zoveel lager dan het gemiddelde van de 3 metingen ervoor, "
+        "dat de ruis, de steekproef en de gewone schommelingen van maand tot maand het niet verklaren. "
+        "Een rode driehoek is een **alarm**: de daling is groot, houdt twee metingen aan of gaat sneller. "
+        "Wijs met de muis een driehoek aan om te lezen waarom."
     )
+
+st.subheader("Laatste waarschuwingen")
+newest = latest_alerts(alerts, "cgc")
+if newest.is_empty():
+    st.caption(f"Er zijn geen waarschuwingen. Een waarschuwing komt als een saldo meer daalt dan de ruis, de steekproef en de "
+               f"gewone schommelingen verklaren; daarvoor zijn eerst {alert_rule().min_history + 1} metingen nodig.")
+else:
+    st.write(f"De nieuwste waarschuwingen, uit {wave_name(newest['period'][0])}, voor alle onderwerpen en groepen (alarmen eerst):")
+    st.markdown("\n".join(f"- **{row['alert'].capitalize()}**: {md(row['reason'])}" for row in newest.iter_rows(named=True)))
+    st.caption("Een waarschuwing rekent met de onzekerheid van elk cijfer: een kleine groep heeft een grote marge, "
+               "dus daar moet een daling groter zijn voordat we waarschuwen.")
+
 
 table_level = "sector" if level == "nation" else level
 period = cells["period"].max()
@@ -101,3 +116,4 @@ st.download_button(
     on_click=_logged_download,
     key="download_overview",
 )
+
