@@ -8,7 +8,7 @@ from accounts.store import store
 from core.survey import cgc_survey
 from dashboards import auth
 from dashboards.cgc import balance_questions, balance_releases, balance_series, group_overview, overview_table
-from dashboards.charts import balance_chart
+from dashboards.charts import balance_chart, show_chart
 from dashboards.formatting import INTERVAL_LINE, nl_interval, nl_number, wave_name
 from dashboards.groups import LEVEL_NAMES, group_codes, group_name
 from dashboards.released import suppression_reasons
@@ -67,7 +67,7 @@ else:
             f"het saldo is duidelijk lager dan in {wave_name(previous['period'])}."
         )
 
-    st.altair_chart(balance_chart(series, f"Saldo {topic.lower()}, {place}"), width="stretch")
+    show_chart(balance_chart(series, f"Saldo {topic.lower()}, {place}"))
     st.caption(
         "De lichte band is het 95%-interval: daarbinnen ligt het saldo van alle bedrijven. " + INTERVAL_LINE + " "
         "Een gat in de lijn betekent: te weinig antwoorden in die meting. "

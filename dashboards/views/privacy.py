@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboards import auth
 from dashboards.cgc import balance_releases
-from dashboards.charts import budget_chart
+from dashboards.charts import budget_chart, show_chart
 from dashboards.formatting import nl_number, wave_name
 from dashboards.privacy_page import accuracy_overview, budget_chart_data, ledger_table, yearly_loss_sentence, yearly_loss_table
 from dashboards.released import privacy_budget, privacy_ledger, privacy_yearly_loss
@@ -35,7 +35,7 @@ chart_data = budget_chart_data(budget)
 for name in chart_data["dataset_name"].unique(maintain_order=True):
     part = chart_data.filter(pl.col("dataset_name") == name)
     latest = part.row(-1, named=True)
-    st.altair_chart(budget_chart(part, f"{name} (rode lijn: budget per meting)"), width="stretch")
+    show_chart(budget_chart(part, f"{name} (rode lijn: budget per meting)"))
     releases = f"{latest['releases']} {'publicatie' if latest['releases'] == 1 else 'publicaties'}"
     st.caption(
         f"In {wave_name(latest['period'])} is {nl_number(latest['epsilon_spent'], 1)} van het budget van "

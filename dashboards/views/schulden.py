@@ -1,9 +1,9 @@
 """Analyst page: the anti-escalation KPIs of small public debts, released with differential privacy (never per claim)."""
 
-import altair as alt
 import streamlit as st
 
 from dashboards import auth
+from dashboards.charts import outcome_trend_chart, show_chart
 from dashboards.debt_figures import (
     kpi_cells,
     kpi_table,
@@ -41,10 +41,7 @@ st.caption(INTERVAL_LINE.replace("bedrijven", "personen") + " De besparing is he
 trend = outcome_trend(cells)
 if trend.height:
     st.subheader("Advies per maand, heel Nederland")
-    base = alt.Chart(trend.to_pandas()).encode(x=alt.X("maand:N", title="Maand"), color=alt.Color("uitkomst:N", title="Advies"))
-    chart = base.mark_line(point=True).encode(y=alt.Y("aandeel:Q", title="Aandeel van de kleine schulden (%)")) + base.mark_errorbar().encode(
-        y=alt.Y("laag:Q", title=""), y2="hoog:Q")
-    st.altair_chart(chart, width="stretch")
+    show_chart(outcome_trend_chart(trend, "Advies per maand, heel Nederland"))
 
 st.header("Wat als?")
 st.write(
