@@ -64,7 +64,8 @@ else:
     secret = st.session_state.setdefault("account_totp_secret", new_totp_secret())
     image = io.BytesIO()
     segno.make(provisioning_uri(account, secret)).save(image, kind="png", scale=5, border=2)
-    st.image(image.getvalue(), width=200)
+    st.image(image.getvalue(), width=200, alt="QR-code om de app voor inlogcodes aan uw account te koppelen. Lukt scannen niet? "
+             "Typ dan de sleutel hieronder in de app.")
     st.caption(f"Sleutel om in te typen: {secret}")
     with st.form("second_factor_setup"):
         code = st.text_input("Code uit de app (6 cijfers)", key="setup_code")

@@ -35,7 +35,8 @@ if invitation.needs_second_factor:
              "(bijvoorbeeld Google Authenticator of Microsoft Authenticator). Scan deze QR-code met de app:")
     image = io.BytesIO()
     segno.make(provisioning_uri(account, secret)).save(image, kind="png", scale=5, border=2)
-    st.image(image.getvalue(), width=220)
+    st.image(image.getvalue(), width=220, alt="QR-code om de app voor inlogcodes aan uw account te koppelen. Lukt scannen niet? "
+             "Typ dan de sleutel hieronder in de app.")
     st.caption(f"Lukt scannen niet? Typ dan deze sleutel in de app: {secret}")
 
 st.subheader("Stap 2: uw wachtwoord" if secret else "Kies uw wachtwoord")
