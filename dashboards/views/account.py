@@ -26,7 +26,7 @@ st.title("Mijn account")
 st.write(f"**{md(account.name)}** · {md(account.email)} · {account.role_name}"
          + (f" · {md(organisation_names().get(account.organisation, account.organisation))}" if account.organisation else ""))
 
-st.subheader("Wachtwoord wijzigen")
+st.header("Wachtwoord wijzigen")
 st.caption("Als u uw wachtwoord wijzigt, wordt u overal anders uitgelogd (op andere computers en in andere tabbladen).")
 with st.form("password", clear_on_submit=True):
     current = st.text_input("Huidig wachtwoord", type="password", key="current_password")
@@ -42,7 +42,7 @@ with st.form("password", clear_on_submit=True):
                 auth.keep_session(version)
                 st.success("Uw wachtwoord is gewijzigd. Andere sessies van uw account zijn beëindigd.")
 
-st.subheader("Inloggen met een code uit een app")
+st.header("Inloggen met een code uit een app")
 required = account_settings().needs_second_factor(account.role)
 if account.has_second_factor:
     st.write("Deze tweede stap staat aan" + (" (verplicht voor uw rol)." if required else "."))

@@ -40,7 +40,7 @@ with store() as connection:
     proposals = {p.id: p for p in list_proposals(connection)}
 today = date.today()
 
-st.subheader("Beleidspijplijn")
+st.header("Beleidspijplijn")
 if proposals:
     st.table(pl.DataFrame(  # a table wraps its text: every column stays visible on a narrow screen
         [{"Voorstel": p.title, "Ministerie": p.ministry, "Fase": phase_text(p), "Simulatie": simulation_status(p, today)} for p in proposals.values()],
@@ -51,7 +51,7 @@ else:
 running = running_releases()
 open_now = [pid for pid, p in proposals.items() if p.is_open(today)]
 if open_now and not running.is_empty():
-    st.subheader("Tussenstand van open voorstellen")
+    st.header("Tussenstand van open voorstellen")
     st.write("Zolang een voorstel open staat, publiceren we elke dag een tussenstand: hoeveel bedrijven het tot nu toe "
              "hebben ingeschat. De band is het 95%-interval. De volledige cijfers komen na de sluitingsdatum.")
     for pid in open_now:
@@ -87,7 +87,7 @@ if (rows["Schatting"] == SUPPRESSED).any():
 else:
     st.table(rows.drop("Waarom x"), hide_index=True)
 
-st.subheader("Concurrentiepositie")
+st.header("Concurrentiepositie")
 st.write("Welk deel van de bedrijven verwacht dat hun concurrentiepositie verbetert, gelijk blijft of verslechtert.")
 position = figure_table(cells, proposal, level, POSITION)
 labels = position_labels()

@@ -78,7 +78,7 @@ else:
 table_level = "sector" if level == "nation" else level
 period = cells["period"].max()
 overview = group_overview(cells, question, table_level, period)
-st.subheader(f"{topic} {BREAKDOWNS[table_level].lower()} in {wave_name(period)}")
+st.header(f"{topic} {BREAKDOWNS[table_level].lower()} in {wave_name(period)}")
 st.table(overview_table(overview, table_level), hide_index=True)
 reasons = suppression_reasons(overview)
 st.caption(

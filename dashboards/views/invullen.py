@@ -51,7 +51,7 @@ def show_comparison(record: dict) -> None:
     profiles = profile_releases() if chosen else None
     if profiles is not None and not profiles.is_empty():
         table, label = peer_challenges(profiles, record["sector"], chosen)
-        st.subheader("Uw uitdagingen naast die van anderen")
+        st.header("Uw uitdagingen naast die van anderen")
         st.write(f"Zoveel procent van **{label}** noemt dezelfde uitdaging:")
         st.table(table, hide_index=True)
 
@@ -64,7 +64,7 @@ with store() as connection:
     kvk_number = firm_kvk_number(connection, account)  # the firm comes from the account, never from the form
 
 with st.form("cgc_form"):
-    st.subheader("Uw bedrijf")
+    st.header("Uw bedrijf")
     st.write(f"U vult in voor uw bedrijf met KvK-nummer eindigend op **{kvk_number[-3:]}** (zo staat het in uw account).")
     sector = st.selectbox("Sector", reference.sector_codes(), index=None, placeholder="Kies uw sector",
                           format_func=lambda s: f"{s} – {sector_names[s]}", key="sector")
@@ -72,7 +72,7 @@ with st.form("cgc_form"):
                               placeholder="Kies de grootte", key="size_class")
     province = st.selectbox("Provincie", reference.province_codes(), index=None, placeholder="Kies uw provincie",
                             format_func=lambda p: province_names[p], key="province")
-    st.subheader("Vragen")
+    st.header("Vragen")
     answers = {}
     for name, question in survey.questions.items():
         answers[name] = st.radio(question.label, list(question.options), index=None, format_func=question.options.get,
@@ -98,7 +98,7 @@ if sent:
 record = st.session_state.get("cgc_submission")
 if record:
     st.success("Bedankt! Uw antwoorden zijn veilig opgeslagen.")
-    st.subheader("Uw antwoorden naast die van vergelijkbare bedrijven")
+    st.header("Uw antwoorden naast die van vergelijkbare bedrijven")
     try:
         show_comparison(record)
     except Exception:  # noqa: BLE001 - the answers are saved; only the comparison failed

@@ -30,7 +30,7 @@ if budget.is_empty() or ledger.is_empty():
     st.info("Er zijn nog geen publicaties.")
     st.stop()
 
-st.subheader("Verbruikt privacybudget per meting")
+st.header("Verbruikt privacybudget per meting")
 chart_data = budget_chart_data(budget)
 for name in chart_data["dataset_name"].unique(maintain_order=True):
     part = chart_data.filter(pl.col("dataset_name") == name)
@@ -42,10 +42,10 @@ for name in chart_data["dataset_name"].unique(maintain_order=True):
         f"{nl_number(latest['epsilon_budget'], 1)} gebruikt, door {releases}."
     )
 
-st.subheader("Alle publicaties")
+st.header("Alle publicaties")
 st.table(ledger_table(ledger), hide_index=True)
 
-st.subheader("Wat verliest één bedrijf in een jaar?")
+st.header("Wat verliest één bedrijf in een jaar?")
 st.markdown(
     """
 Een bedrijf doet vaak mee: elke maand aan de Gezondheidscheck, en ook aan simulaties en consultaties.
@@ -73,7 +73,7 @@ else:
 balances = balance_releases()
 if not balances.is_empty():
     period = balances["period"].max()
-    st.subheader(f"Hoe nauwkeurig zijn de saldo's in {wave_name(period)}?")
+    st.header(f"Hoe nauwkeurig zijn de saldo's in {wave_name(period)}?")
     st.table(accuracy_overview(balances, period), hide_index=True)
     st.caption(
         "De marge is de helft van het 95%-interval. Hoe kleiner de groep, hoe groter de marge. "

@@ -33,14 +33,14 @@ if not available:
     st.stop()
 
 month = st.selectbox("Maand", available, format_func=wave_name, key="debt_month")
-st.subheader(f"Kleine schulden in {wave_name(month)}")
+st.header(f"Kleine schulden in {wave_name(month)}")  # h2, as "Wat als?" and "Vroegsignalering" below: headings in order
 st.table(kpi_table(cells, month), hide_index=True)
 st.caption(INTERVAL_LINE.replace("bedrijven", "personen") + " De besparing is het aantal voorkomen incassozaken maal 73 euro per zaak. "
            "Een persoon telt voor hoogstens 3 kleine schulden per maand.")
 
 trend = outcome_trend(cells)
 if trend.height:
-    st.subheader("Advies per maand, heel Nederland")
+    st.subheader("Advies per maand, heel Nederland")  # h3 under "Kleine schulden in ..."
     show_chart(outcome_trend_chart(trend, "Advies per maand, heel Nederland"))
 
 st.header("Wat als?")

@@ -63,7 +63,7 @@ if shares.is_empty() or shares["suppressed"].all():
     st.warning(f"Voor {place} tonen we geen uitdagingen: te weinig antwoorden.")
 else:
     period = shares["period"][0]
-    st.subheader(f"Grootste uitdagingen in {wave_name(period)}")
+    st.header(f"Grootste uitdagingen in {wave_name(period)}")
     show_chart(challenges_chart(shares, f"Bedrijven die deze uitdaging noemen, {place}"))
     hidden = shares.filter(pl.col("suppressed"))["label"].to_list()
     st.caption(
