@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two commands of the project (see README.md):
 #   bash run.sh demo   install, generate synthetic data, run the pipeline, start both UIs
-#   bash run.sh test   install (with Chromium for browser tests) and run the whole test suite
+#   bash run.sh test   install (with Chromium and axe-core for browser tests) and run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,6 +26,22 @@ install_chromium() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 }
 
+install_axe() {
+  # The browser tests check every page with axe-core (package.json pins it; node_modules/ is git-ignored).
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "run.sh: npm is not installed. The browser tests check accessibility (WCAG 2.1 AA) with axe-core," >&2
+    echo "        which npm installs: install Node.js 20 or newer with npm (Debian: apt-get install nodejs npm) and run this again." >&2
+    exit 1
+  fi
+  local locked installed
+  locked=$(node -p "require('./package-lock.json').packages['node_modules/axe-core'].version")
+  installed=$(node -p "require('./node_modules/axe-core/package.json').version" 2>/dev/null || true)
+  # Already the locked version: nothing to fetch (works offline). Otherwise npm ci installs exactly the lock file.
+  if [ "$locked" != "$installed" ]; then
+    npm ci --no-audit --no-fund --loglevel=error --prefer-offline >/dev/null
+  fi
+}
+
 case "${1:-}" in
   demo)
     shift
@@ -36,6 +52,7 @@ case "${1:-}" in
     shift
     setup
     install_chromium
+    install_axe
     exec .venv/bin/python -m pytest "$@"
     ;;
   *)

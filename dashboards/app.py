@@ -17,6 +17,10 @@ from dashboards.pages import WITHOUT_LOGIN, all_pages
 restrict_new_files()  # the web app's files (landing zone, account store and its WAL) are owner-only
 
 st.set_page_config(page_title="MKB Vitaliteitsmonitor", page_icon="📊", layout="wide")
+# WCAG 3.1.1: the page is in Dutch, so screen readers read it as Dutch. Streamlit's own index.html says lang="en" and has
+# no setting for it: the app sets it in the browser (a constant script of the app's own, never user text).
+st.html("<style>.stElementContainer:has(#page-language) { display: none; }</style>")  # no empty line above every page
+st.html("<script id='page-language'>document.documentElement.lang = 'nl';</script>", unsafe_allow_javascript=True)
 
 
 HERE = Path(__file__).parent

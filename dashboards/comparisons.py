@@ -39,7 +39,7 @@ def show_comparison(record: dict) -> None:
     profiles = profile_releases() if chosen else None
     if profiles is not None and not profiles.is_empty():
         table, label = peer_challenges(profiles, record["sector"], chosen)
-        st.subheader("Uw uitdagingen naast die van anderen")
+        st.header("Uw uitdagingen naast die van anderen")
         st.write(f"Zoveel procent van **{label}** noemt dezelfde uitdaging:")
         st.table(table, hide_index=True)
 

@@ -133,3 +133,75 @@ def upload(page, path: Path, shown: str = "KB") -> None:
         except AssertionError:
             if attempt == 2:
                 raise
+
+
+AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # package.json pins it; `bash run.sh test` runs `npm ci`
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def wait_until_rendered(page, heading: str | None = None, timeout: int = 30_000) -> None:
+    """Streamlit has finished running the page's script, nothing is faded as stale, every chart is drawn (and the heading shows)."""
+    from playwright.sync_api import expect
+
+    if heading is not None:
+        expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=timeout)
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_have_count(1, timeout=timeout)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=timeout)
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+        .every(chart => chart.querySelector('canvas, svg'))""", timeout=timeout)
+
+
+def axe_violations(page, name: str) -> list[dict]:
+    """axe-core's WCAG 2.1 A and AA rules on the page as it is now; the whole result is saved as test-artifacts/axe/<name>.json."""
+    import json
+
+    if not AXE_SCRIPT.is_file():
+        raise RuntimeError(f"{AXE_SCRIPT.relative_to(ROOT)} is missing: the accessibility check needs axe-core; run `npm ci` "
+                           "in the repository root (Node.js 20 or newer; `bash run.sh test` does it)")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE_SCRIPT))
+    result = page.evaluate("options => axe.run(document, options)", {"runOnly": {"type": "tag", "values": WCAG_21_AA}})
+    folder = ROOT / "test-artifacts" / "axe"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    return result["violations"]
+
+
+def accessibility_problems(page, name: str, heading: str | None = None) -> list[str]:
+    """axe-core's serious and critical WCAG 2.1 AA violations on the page once it has rendered, one line per rule.
+
+    Each line names the page, the rule with its impact and help text, and the selectors of (at most five of) the elements it
+    failed on.
+    """
+    wait_until_rendered(page, heading)
+    lines = []
+    for rule in axe_violations(page, name):
+        if rule["impact"] not in BLOCKING_IMPACTS:
+            continue
+        # a target is a list of CSS selectors, one per frame (a selector inside a shadow DOM is itself a list)
+        targets = [" >> ".join(" ".join(part) if isinstance(part, list) else part for part in node["target"]) for node in rule["nodes"]]
+        more = f" and {len(targets) - 5} more" if len(targets) > 5 else ""
+        lines.append(f"{name}: {rule['id']} ({rule['impact']}, {len(targets)}x): {rule['help']} -> {' | '.join(targets[:5])}{more}")
+    return lines
+
+
+def check_accessibility(page, name: str, heading: str | None = None) -> None:
+    """Fail on any serious or critical WCAG 2.1 AA violation axe-core finds on the page (test-artifacts/axe/<name>.json has them all)."""
+    problems = accessibility_problems(page, name, heading)
+    assert not problems, "WCAG 2.1 AA (axe-core):\n" + "\n".join(problems)
+
+
+# What Streamlit or Python would show in English when a page breaks (the app shows a Dutch message instead).
+ENGLISH_FRAMEWORK_MESSAGES = ("Traceback", "Exception", "Error running app", "Connection error", "Is Streamlit still running",
+                              "Page not found", "You have requested page")
+
+
+def no_error_shown(page) -> None:
+    """The page shows neither the app's Dutch error message nor a traceback or an English framework message."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("Er ging iets mis", exact=False)).to_have_count(0)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    for message in ENGLISH_FRAMEWORK_MESSAGES:
+        expect(page.get_by_text(message, exact=False)).to_have_count(0)

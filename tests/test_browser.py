@@ -9,7 +9,7 @@ import shutil
 import dagster as dg
 import duckdb
 import pytest
-from browser_support import launch, log_in, open_from_menu, streamlit_server
+from browser_support import check_accessibility, launch, log_in, open_from_menu, streamlit_server
 from conftest import (  # pytest puts tests/ on sys.path (as `pytest` and `python -m pytest`)
     ARTIFACTS,
     TEST_KEY,
@@ -64,6 +64,7 @@ def test_analyst_pages_then_a_form_submission_that_reaches_raw_exactly_once(inst
         expect(page.get_by_role("heading", name="Laatste waarschuwingen")).to_be_visible()
         expect(page.get_by_text("x = dit cijfer tonen we niet", exact=False)).to_be_visible(timeout=30_000)  # the last element
         expect(page.get_by_role("cell", name="Bouwnijverheid")).to_be_visible()  # the table per sector
+        check_accessibility(page, "analyst_gezondheidscheck")
         page.screenshot(path=str(ARTIFACTS / "analyst_gezondheidscheck.png"), full_page=True)
         with page.expect_download() as download:
             page.get_by_role("button", name="Download deze tabel (CSV)").click()
@@ -73,6 +74,7 @@ def test_analyst_pages_then_a_form_submission_that_reaches_raw_exactly_once(inst
         expect(page.get_by_role("heading", name="Sentiment en uitdagingen")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Een bedrijf kan meer uitdagingen noemen", exact=False)).to_be_visible(timeout=30_000)
         expect(page.locator(".vega-embed canvas, .vega-embed svg").nth(1)).to_be_visible(timeout=30_000)
+        check_accessibility(page, "analyst_sentiment")
         page.screenshot(path=str(ARTIFACTS / "analyst_sentiment.png"), full_page=True)
 
         open_from_menu(page, "Privacy en nauwkeurigheid")
@@ -82,6 +84,7 @@ def test_analyst_pages_then_a_form_submission_that_reaches_raw_exactly_once(inst
         expect(page.get_by_role("cell", name="Saldo's van de Gezondheidscheck").first).to_be_visible()
         expect(page.get_by_text("De marge is de helft van het 95%-interval", exact=False)).to_be_visible(timeout=30_000)
         expect(page.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=30_000)
+        check_accessibility(page, "privacy_budget")
         page.screenshot(path=str(ARTIFACTS / "privacy_budget.png"), full_page=True)
 
         page.get_by_role("button", name="Uitloggen").click()
@@ -101,6 +104,7 @@ def test_analyst_pages_then_a_form_submission_that_reaches_raw_exactly_once(inst
         expect(page.get_by_text("Vergelijking met", exact=False)).to_be_visible()
         expect(page.get_by_role("cell", name="Orderportefeuille")).to_be_visible()
         expect(page.get_by_role("cell", name="Gegroeid")).to_be_visible()  # the respondent's own answer
+        check_accessibility(page, "respondent_comparison")
         page.screenshot(path=str(ARTIFACTS / "respondent_comparison.png"), full_page=True)
         browser.close()
 

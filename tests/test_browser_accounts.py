@@ -14,7 +14,7 @@ import time
 
 import pytest
 import yaml
-from browser_support import fresh_code, launch, log_in, open_from_menu, streamlit_server
+from browser_support import check_accessibility, fresh_code, launch, log_in, open_from_menu, streamlit_server
 from conftest import ARTIFACTS, demo_accounts, invitation_code
 
 from accounts.service import create_account
@@ -67,6 +67,7 @@ def test_a_respondent_cannot_reach_staff_pages_by_url(server, browser_page, path
     expect(page.get_by_text("U bent ingelogd als ondernemer", exact=False)).to_be_visible()
     expect(page.get_by_role("heading", name=title)).to_have_count(0)
     expect(page.get_by_role("link", name="Accounts beheren")).to_have_count(0)  # not in the menu either
+    check_accessibility(page, f"respondent_refused_{path}")
     page.screenshot(path=str(ARTIFACTS / f"respondent_refused_{path}.png"), full_page=True)
 
 
@@ -89,6 +90,7 @@ def test_a_respondent_cannot_submit_for_another_firm(server, browser_page):
     page.get_by_text("Gekrompen", exact=True).click()
     page.get_by_role("button", name="Versturen").click()
     expect(page.get_by_text("Bedankt! Uw antwoorden zijn veilig opgeslagen.")).to_be_visible(timeout=30_000)
+    check_accessibility(page, "respondent_own_firm")
     page.screenshot(path=str(ARTIFACTS / "respondent_own_firm.png"), full_page=True)
     (submission,) = (data / "landing" / "cgc").glob("form_*.jsonl")
     assert json.loads(submission.read_text())["kvk_number"] == "12345678"  # the demo account's firm, nobody else's
@@ -107,6 +109,7 @@ def test_an_analyst_without_the_second_factor_is_not_let_in(server, browser_page
     page.get_by_role("button", name="Verder").click()
     expect(page.get_by_text("De code klopt niet", exact=False)).to_be_visible(timeout=30_000)
     expect(page.get_by_role("heading", name="Gezondheidscheck van het MKB")).to_have_count(0)
+    check_accessibility(page, "analyst_without_second_factor")
     page.screenshot(path=str(ARTIFACTS / "analyst_without_second_factor.png"), full_page=True)
     page.goto(f"{url}/gezondheidscheck")  # skipping the code step by opening the page again
     expect(page.get_by_role("heading", name="Inloggen")).to_be_visible(timeout=30_000)
@@ -128,6 +131,7 @@ def test_a_locked_account_stays_locked_for_the_set_time(server, browser_page):
     log_in(page, respondent["email"], respondent["password"])  # the right password, while locked
     expect(page.get_by_text("Te veel mislukte pogingen", exact=False)).to_be_visible(timeout=30_000)
     expect(page.get_by_role("heading", name="Mijn overzicht")).to_have_count(0)
+    check_accessibility(page, "locked_account")
     page.screenshot(path=str(ARTIFACTS / "locked_account.png"), full_page=True)
     assert time.monotonic() - locked_at < LOCK_SECONDS  # still within the lock: this proves it held
     time.sleep(max(0.0, LOCK_SECONDS + 1 - (time.monotonic() - locked_at)))
@@ -168,6 +172,7 @@ def test_an_invitation_is_activated_to_the_end_and_the_new_account_logs_in(serve
     invited.get_by_role("button", name="Account activeren").click()
     expect(invited.get_by_text("Uw account is klaar. U kunt nu inloggen.")).to_be_visible(timeout=30_000)
     expect(invited.get_by_text("Er ging iets mis", exact=False)).to_have_count(0)
+    check_accessibility(invited, "activation_done")
     invited.screenshot(path=str(ARTIFACTS / "activation_done.png"), full_page=True)
     invited.get_by_role("link", name="Naar inloggen").click()
     expect(invited.get_by_role("heading", name="Inloggen")).to_be_visible(timeout=30_000)
@@ -202,6 +207,7 @@ def test_a_name_with_markdown_shows_as_plain_text_everywhere(server, browser_pag
     open_from_menu(page, "Mijn account")
     expect(page.get_by_role("heading", name="Mijn account")).to_be_visible(timeout=30_000)
     expect(page.get_by_text(shown_as_typed).first).to_be_visible()
+    check_accessibility(page, "markdown_name")
     page.screenshot(path=str(ARTIFACTS / "markdown_name.png"), full_page=True)
     assert page.locator("a[href*='evil.example']").count() == 0 and page.locator("img[src*='host/t.png']").count() == 0
     page.get_by_role("button", name="Uitloggen").click()
@@ -218,6 +224,7 @@ def test_a_name_with_markdown_shows_as_plain_text_everywhere(server, browser_pag
     page.get_by_role("option", name=re.compile("Klik hier")).click()  # the stored name, chosen by an administrator
     page.get_by_role("button", name="Blokkeren").click()
     expect(page.get_by_text("is geblokkeerd", exact=False)).to_be_visible(timeout=30_000)
+    check_accessibility(page, "markdown_name_admin")
     page.screenshot(path=str(ARTIFACTS / "markdown_name_admin.png"), full_page=True)
     assert page.locator("a[href*='evil.example']").count() == 0 and page.locator("img[src*='host/t.png']").count() == 0
 

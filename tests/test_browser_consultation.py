@@ -10,7 +10,7 @@ import shutil
 from datetime import date, timedelta
 
 import pytest
-from browser_support import launch, log_in, open_from_menu, streamlit_server, upload
+from browser_support import check_accessibility, launch, log_in, open_from_menu, streamlit_server, upload
 from conftest import ARTIFACTS, data_dir, demo_accounts, make_installation, run_pipeline
 from theme_support import publish_themes_without_noise
 
@@ -102,6 +102,7 @@ def test_a_reaction_with_a_document_is_counted_listed_and_themed(installation, t
         expect(page.get_by_text("Uw document is ook ontvangen.")).to_be_visible()
         expect(page.get_by_text("na de sluitingsdatum", exact=False)).to_be_visible()  # open: no released shares yet, said in Dutch
         _no_error_shown(page)
+        check_accessibility(page, "consultation_respondent_reacts")
         page.screenshot(path=str(ARTIFACTS / "consultation_respondent_reacts.png"), full_page=True)
         page.get_by_role("button", name="Uitloggen").click()
 
@@ -128,6 +129,7 @@ def test_a_reaction_with_a_document_is_counted_listed_and_themed(installation, t
             expect(shares.get_by_text(label, exact=True)).to_be_visible(timeout=30_000)
         expect(shares.get_by_text("%", exact=False).first).to_be_visible()
         _no_error_shown(page)
+        check_accessibility(page, "consultation_respondent_sees_shares")
         page.screenshot(path=str(ARTIFACTS / "consultation_respondent_sees_shares.png"), full_page=True)
         page.get_by_role("button", name="Uitloggen").click()
 
@@ -138,6 +140,7 @@ def test_a_reaction_with_a_document_is_counted_listed_and_themed(installation, t
         page.get_by_role("option", name=proposal.title, exact=False).first.click()
         expect(page.get_by_text(DOCUMENT, exact=False).first).to_be_visible(timeout=30_000)
         _no_error_shown(page)
+        check_accessibility(page, "consultation_administrator_lists_uploads")
         page.screenshot(path=str(ARTIFACTS / "consultation_administrator_lists_uploads.png"), full_page=True)
         page.get_by_role("button", name="Uitloggen").click()
 
@@ -153,5 +156,6 @@ def test_a_reaction_with_a_document_is_counted_listed_and_themed(installation, t
         expect(themes).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Naam van een thema aanpassen")).to_be_visible()
         _no_error_shown(page)
+        check_accessibility(page, "consultation_analyst_sees_themes")
         page.screenshot(path=str(ARTIFACTS / "consultation_analyst_sees_themes.png"), full_page=True)
         browser.close()

@@ -9,7 +9,7 @@ import shutil
 
 import polars as pl
 import pytest
-from browser_support import launch, log_in, streamlit_server
+from browser_support import check_accessibility, launch, log_in, streamlit_server
 from conftest import ARTIFACTS, demo_accounts
 
 from accounts.demo import DEMO_CREDITOR
@@ -54,6 +54,7 @@ def test_a_creditor_logs_in_with_the_app_code_and_sees_only_its_own_claims(pipel
             exports = connection.execute("SELECT subject FROM audit_log WHERE actor = ? AND action = 'export'", [creditor["email"]]).fetchall()
         assert [row[0] for row in exports] == [f"vorderingen {DEMO_CREDITOR} {newest['month'][0]}"]
         expect(page.get_by_text("Er ging iets mis", exact=False)).to_have_count(0)
+        check_accessibility(page, "creditor_own_claims")
         page.screenshot(path=str(ARTIFACTS / "creditor_own_claims.png"), full_page=True)
         expect(page.get_by_role("link", name="Kleine schulden en anti-escalatie")).to_have_count(0)  # no analysts' pages in the menu
         page.goto(f"{url}/schulden")  # a typed address starts a new session: log in again, then the page refuses

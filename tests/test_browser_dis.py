@@ -14,7 +14,7 @@ from statistics import NormalDist
 
 import duckdb
 import pytest
-from browser_support import launch, log_in, open_from_menu, streamlit_server
+from browser_support import check_accessibility, launch, log_in, open_from_menu, streamlit_server
 from conftest import ARTIFACTS, data_dir, demo_accounts, make_installation, run_pipeline
 from privacy_support import without_noise
 
@@ -128,6 +128,7 @@ def test_a_new_proposal_simulated_in_the_browser_is_counted_on_the_analysts_page
         page.get_by_role("button", name="Opslaan").click()  # the window keeps its defaults: open today, for six weeks
         expect(page.get_by_text(f"Opgeslagen: {TITLE}", exact=False)).to_be_visible(timeout=30_000)
         _no_error_shown(page)
+        check_accessibility(page, "dis_administrator_adds_a_proposal")
         page.screenshot(path=str(ARTIFACTS / "dis_administrator_adds_a_proposal.png"), full_page=True)
         page.get_by_role("button", name="Uitloggen").click()
 
@@ -154,6 +155,7 @@ def test_a_new_proposal_simulated_in_the_browser_is_counted_on_the_analysts_page
         # A new proposal has no released figures yet: the page says so, and when they come.
         expect(page.get_by_text("Er zijn voor dit voorstel nog geen gepubliceerde cijfers om mee te vergelijken", exact=False)).to_be_visible()
         _no_error_shown(page)
+        check_accessibility(page, "dis_respondent_no_figures_yet")
         page.screenshot(path=str(ARTIFACTS / "dis_respondent_no_figures_yet.png"), full_page=True)
         page.get_by_role("button", name="Uitloggen").click()
 
@@ -180,5 +182,6 @@ def test_a_new_proposal_simulated_in_the_browser_is_counted_on_the_analysts_page
         expect(page.get_by_role("cell", name=_combined_interval_text(), exact=True)).to_be_visible()  # no noise: only sampling error
         expect(page.locator(".vega-embed canvas, .vega-embed svg").first).to_be_visible(timeout=30_000)
         _no_error_shown(page)
+        check_accessibility(page, "dis_analyst_counts_the_answers")
         page.screenshot(path=str(ARTIFACTS / "dis_analyst_counts_the_answers.png"), full_page=True)
         browser.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from browser_support import launch, log_in, open_from_menu, streamlit_server
+from browser_support import check_accessibility, launch, log_in, open_from_menu, streamlit_server
 from conftest import ARTIFACTS, data_dir, demo_accounts
 
 from accounts import audit
@@ -51,6 +51,7 @@ def test_an_administrator_downloads_a_document_and_each_download_is_audited(tmp_
         button = page.get_by_role("button", name="Advies overgangstermijn.docx")
         expect(button).to_be_visible(timeout=30_000)
         expect(page.get_by_role("table")).to_contain_text(respondent.firm_ref[:12])
+        check_accessibility(page, "uploads_admin_list")
         page.screenshot(path=str(ARTIFACTS / "uploads_admin_list.png"), full_page=True)
         assert downloads() == []  # the list alone hands out nothing
         for clicks in (1, 2):

@@ -70,3 +70,6 @@ def test_dashboards_name_no_internal_tables_and_allow_no_html():
                 assert not any(schema in node.value for schema in INTERNAL_SCHEMAS), (path, node.value)
             if isinstance(node, ast.keyword) and node.arg == "unsafe_allow_html":
                 pytest.fail(f"{path}: unsafe_allow_html")
+            # st.html only with the app's own constant HTML (the page language in app.py), never with text from a variable
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "html":
+                assert node.args and isinstance(node.args[0], ast.Constant), f"{path}: st.html with HTML that is not a constant"

@@ -28,7 +28,7 @@ st.write(f"**{md(account.name)}** · {md(account.email)} · {account.role_name}"
          + (f" · {md(organisation_names().get(account.organisation, account.organisation))}" if account.organisation else ""))
 
 if account.role == "respondent":  # updates and working-group invitations are for respondents
-    st.subheader("Berichten per e-mail")
+    st.header("Berichten per e-mail")
     with store() as connection:
         wanted = wants_email(connection, account.id)
     st.write("Beleidsmakers sturen soms een bericht aan bedrijven zoals het uwe, bijvoorbeeld over wat er met de reacties is gedaan, "
@@ -41,7 +41,7 @@ if account.role == "respondent":  # updates and working-group invitations are fo
             st.success("Opgeslagen: u krijgt berichten " + ("ook per e-mail." if choice else "alleen op uw startpagina, niet per e-mail."))
     st.caption("In elke e-mail staat een link om e-mail weer uit te zetten, ook zonder in te loggen.")
 
-st.subheader("Wachtwoord wijzigen")
+st.header("Wachtwoord wijzigen")
 st.caption("Als u uw wachtwoord wijzigt, wordt u overal anders uitgelogd (op andere computers en in andere tabbladen).")
 with st.form("password", clear_on_submit=True):
     current = st.text_input("Huidig wachtwoord", type="password", key="current_password")
@@ -57,7 +57,7 @@ with st.form("password", clear_on_submit=True):
                 auth.keep_session(version)
                 st.success("Uw wachtwoord is gewijzigd. Andere sessies van uw account zijn beëindigd.")
 
-st.subheader("Inloggen met een code uit een app")
+st.header("Inloggen met een code uit een app")
 required = account_settings().needs_second_factor(account.role)
 if account.has_second_factor:
     st.write("Deze tweede stap staat aan" + (" (verplicht voor uw rol)." if required else "."))
@@ -79,7 +79,8 @@ else:
     secret = st.session_state.setdefault("account_totp_secret", new_totp_secret())
     image = io.BytesIO()
     segno.make(provisioning_uri(account, secret)).save(image, kind="png", scale=5, border=2)
-    st.image(image.getvalue(), width=200)
+    st.image(image.getvalue(), width=200, alt="QR-code om de app voor inlogcodes aan uw account te koppelen. Lukt scannen niet? "
+             "Typ dan de sleutel hieronder in de app.")
     st.caption(f"Sleutel om in te typen: {secret}")
     with st.form("second_factor_setup"):
         code = st.text_input("Code uit de app (6 cijfers)", key="setup_code")

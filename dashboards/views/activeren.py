@@ -30,15 +30,16 @@ st.write(f"Welkom, **{md(account.name)}**. U krijgt toegang als **{account.role_
 secret = None
 if invitation.needs_second_factor:
     secret = st.session_state.setdefault("activation_totp_secret", new_totp_secret())
-    st.subheader("Stap 1: de app voor inlogcodes")
+    st.header("Stap 1: de app voor inlogcodes")
     st.write("Voor uw rol logt u in met uw wachtwoord én een code uit een app op uw telefoon "
              "(bijvoorbeeld Google Authenticator of Microsoft Authenticator). Scan deze QR-code met de app:")
     image = io.BytesIO()
     segno.make(provisioning_uri(account, secret)).save(image, kind="png", scale=5, border=2)
-    st.image(image.getvalue(), width=220)
+    st.image(image.getvalue(), width=220, alt="QR-code om de app voor inlogcodes aan uw account te koppelen. Lukt scannen niet? "
+             "Typ dan de sleutel hieronder in de app.")
     st.caption(f"Lukt scannen niet? Typ dan deze sleutel in de app: {secret}")
 
-st.subheader("Stap 2: uw wachtwoord" if secret else "Kies uw wachtwoord")
+st.header("Stap 2: uw wachtwoord" if secret else "Kies uw wachtwoord")
 with st.form("activate"):
     password = st.text_input(f"Wachtwoord ({rules.min_length} tot {rules.max_length} tekens, moeilijk te raden)", max_chars=rules.max_length,
                              type="password", key="activate_password", autocomplete="new-password")

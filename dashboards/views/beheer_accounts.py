@@ -55,7 +55,7 @@ def _done(action, success: str) -> None:
     st.success(success)  # callers escape what users typed
 
 
-st.subheader("Iemand uitnodigen")
+st.header("Iemand uitnodigen")
 with st.form("invite", clear_on_submit=True):
     left, right = st.columns(2)
     name = left.text_input("Naam", key="invite_name")
@@ -69,7 +69,7 @@ with st.form("invite", clear_on_submit=True):
         member = {"name": name, "email": email, "role": role, "kvk_number": kvk or None, "organisation": organisation}
         _done(lambda c: invite(c, admin, member, mailer()), f"Uitnodiging voor {md(email)} staat klaar bij de verstuurde berichten.")
 
-st.subheader("Ledenlijst inlezen")
+st.header("Ledenlijst inlezen")
 st.write("Een CSV-bestand met de kolommen `name`, `email`, `kvk_number` en `role` (respondent, analyst, administrator of creditor), "
          "en voor medewerkers van een schuldeiser de kolom `organisation` (de code uit de lijst van organisaties, zoals GM0363). "
          "Iedereen krijgt een eigen uitnodiging; regels met een fout worden genoemd en niet ingelezen.")
@@ -85,7 +85,7 @@ if upload is not None and st.button("Ledenlijst inlezen", key="import_members"):
             if report.skipped:
                 st.warning("Deze regels zijn niet ingelezen:\n\n" + "\n".join(f"- {md(line)}" for line in report.skipped))
 
-st.subheader("Rol of status wijzigen")
+st.header("Rol of status wijzigen")
 others = [a for a in accounts if a.id != admin.id]
 if others:
     chosen = st.selectbox("Account", others, format_func=lambda a: f"{a.name} ({a.email}, {a.role_name})", key="manage_account")

@@ -55,7 +55,7 @@ st.table(  # st.table renders Markdown in its cells: every name goes through md(
 )
 st.caption("Het pseudoniem is een code voor het bedrijf, geen KvK-nummer: twee documenten met dezelfde code komen van hetzelfde bedrijf.")
 
-st.subheader("Downloaden")
+st.header("Downloaden")
 deadline = time.time() + account_settings().session.inactivity_minutes * 60  # the click must come within this session's time
 
 

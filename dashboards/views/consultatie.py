@@ -91,7 +91,7 @@ if stored and stored["article"] == article_code(proposal.id, article):
     st.success("Bedankt! Uw reactie is veilig opgeslagen.")
     if st.session_state.pop("consultation_upload_ok", None):
         st.success("Uw document is ook ontvangen.")
-    st.subheader("Wat vinden andere bedrijven van dit onderdeel?")
+    st.header("Wat vinden andere bedrijven van dit onderdeel?")
     if not show_shares(stored["article"]):
         st.info("De uitkomsten van dit onderdeel worden gepubliceerd na de sluitingsdatum "
                 f"({nl_date(proposal.simulation_closes)}). U vindt ze dan onderaan deze pagina, bij 'Uitkomsten van gesloten consultaties'.")

@@ -30,15 +30,15 @@ if not released:
 pid = st.selectbox("Voorstel", released, format_func=lambda p: proposals[p].title if p in proposals else p, key="consultation_results_proposal")
 titles = {article_code(pid, a): f"{a.number}: {a.title}" for a in proposals[pid].articles} if pid in proposals else {}
 
-st.subheader("Standpunten per onderdeel")
+st.header("Standpunten per onderdeel")
 table = stance_overview(cells, pid, titles)
 st.dataframe(table, hide_index=True, width="stretch")
 st.caption("Tussen haakjes het 95%-interval. x = niet getoond: te weinig reacties om iets te zeggen zonder losse bedrijven herkenbaar te maken.")
 
-st.subheader("Thema's in de toelichtingen")
+st.header("Thema's in de toelichtingen")
 render_themes(pid, account)  # released counts, top terms, consented quotes, renaming, downloads (dashboards/themes.py)
 
-st.subheader("Verwachte impact van hetzelfde voorstel")
+st.header("Verwachte impact van hetzelfde voorstel")
 impact = impact_releases()
 if impact.is_empty() or pid not in set(impact["period"].to_list()):
     st.info("Voor dit voorstel zijn geen impactcijfers gepubliceerd.")

@@ -10,7 +10,7 @@ from accounts.service import record_event
 from accounts.store import store
 from content.proposals import list_proposals
 from dashboards import auth
-from dashboards.charts import group_bars, running_chart
+from dashboards.charts import group_bars, running_chart, show_chart
 from dashboards.dis import (
     FIGURES,
     POSITION,
@@ -40,7 +40,7 @@ with store() as connection:
     proposals = {p.id: p for p in list_proposals(connection)}
 today = date.today()
 
-st.subheader("Beleidspijplijn")
+st.header("Beleidspijplijn")
 if proposals:
     st.table(pl.DataFrame(  # a table wraps its text: every column stays visible on a narrow screen
         [{"Voorstel": p.title, "Ministerie": p.ministry, "Fase": phase_text(p), "Simulatie": simulation_status(p, today)} for p in proposals.values()],
@@ -51,14 +51,14 @@ else:
 running = running_releases()
 open_now = [pid for pid, p in proposals.items() if p.is_open(today)]
 if open_now and not running.is_empty():
-    st.subheader("Tussenstand van open voorstellen")
+    st.header("Tussenstand van open voorstellen")
     st.write("Zolang een voorstel open staat, publiceren we elke dag een tussenstand: hoeveel bedrijven het tot nu toe "
              "hebben ingeschat. De band is het 95%-interval. De volledige cijfers komen na de sluitingsdatum.")
     for pid in open_now:
         series = running.filter((pl.col("proposal") == pid) & (pl.col("level") == "nation") & (pl.col("measure") == "respondents"))
         if series.is_empty():
             continue
-        st.altair_chart(running_chart(series.select("date", "estimate", "ci_low", "ci_high"), proposals[pid].title), width="stretch")  # a chart title is plain text, no Markdown
+        show_chart(running_chart(series.select("date", "estimate", "ci_low", "ci_high"), proposals[pid].title))  # a chart title is plain text, no Markdown
 
 cells = impact_releases()
 released = released_proposals(cells)
@@ -76,7 +76,7 @@ measure = st.selectbox("Cijfer", list(FIGURES), format_func=lambda m: FIGURES[m]
 table = figure_table(cells, proposal, level, measure)
 label, decimals = FIGURES[measure][1], FIGURES[measure][3]
 breakdown = BREAKDOWNS[level][:1].lower() + BREAKDOWNS[level][1:]  # 'per sector', 'heel Nederland'
-st.altair_chart(group_bars(table, f"{label}, {breakdown}", label, ",.0f" if decimals == 0 else ",.1f"), width="stretch")
+show_chart(group_bars(table, f"{label}, {breakdown}", label, decimals))
 st.caption("De streep door elke balk is het 95%-interval: de echte waarde ligt met grote zekerheid tussen het begin en het eind "
            "van de streep. Hoe langer de streep, hoe onzekerder het cijfer. " + INTERVAL_LINE)
 rows = figure_rows(table, decimals)
@@ -87,7 +87,7 @@ if (rows["Schatting"] == SUPPRESSED).any():
 else:
     st.table(rows.drop("Waarom x"), hide_index=True)
 
-st.subheader("Concurrentiepositie")
+st.header("Concurrentiepositie")
 st.write("Welk deel van de bedrijven verwacht dat hun concurrentiepositie verbetert, gelijk blijft of verslechtert.")
 position = figure_table(cells, proposal, level, POSITION)
 labels = position_labels()

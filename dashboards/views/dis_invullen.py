@@ -39,7 +39,7 @@ def closed_results(sector: str | None, size_class: str | None) -> None:
     closed = [pid for pid in released_proposals(cells) if pid in titles]
     if not closed:
         return
-    st.subheader("Uitkomsten van gesloten voorstellen")
+    st.header("Uitkomsten van gesloten voorstellen")
     st.write("Van deze voorstellen is de simulatie gesloten. Dit verwachten de bedrijven die meededen.")
     pick = st.selectbox("Gesloten voorstel", closed, format_func=titles.get, key="dis_closed_proposal")
     peers = peer_impact(cells, pick, sector or "", size_class or "")
@@ -63,7 +63,7 @@ with st.container(border=True):
     if chosen.link:
         st.link_button("Lees het voorstel", chosen.link)
 
-st.subheader("Uw bedrijf")
+st.header("Uw bedrijf")
 st.write(f"U vult in voor uw bedrijf met KvK-nummer eindigend op **{kvk_number[-3:]}** (zo staat het in uw account).")
 sector, size_class, province = profile_inputs(dis, "dis")
 
@@ -79,7 +79,7 @@ def number_field(name: str, container=st):
                                   help=f"Van {nl_number(low, decimals)} tot {nl_number(high, decimals)} {field.unit}. Leeg laten als u het niet weet.")
 
 
-st.subheader("Wat verwacht u?")
+st.header("Wat verwacht u?")
 with st.form("dis_form"):
     st.write("Vul de kosten in euro of in procenten in (één van beide is genoeg). Laat leeg wat u niet weet.")
     left, right = st.columns(2)
@@ -104,7 +104,7 @@ if sent:
 stored = st.session_state.get("dis_submission")
 if stored and stored["proposal"] == chosen.id:
     st.success("Bedankt! Uw inschatting is veilig opgeslagen.")
-    st.subheader("Uw inschatting naast die van vergelijkbare bedrijven")
+    st.header("Uw inschatting naast die van vergelijkbare bedrijven")
     show_dis_comparison(stored, chosen.simulation_closes)
 
 closed_results(sector, size_class)

@@ -9,7 +9,7 @@ from core.survey import cgc_survey
 from dashboards import auth
 from dashboards.alerts import latest_alerts, series_alerts, stored_alerts, with_alerts
 from dashboards.cgc import balance_questions, balance_releases, balance_series, group_overview, overview_table
-from dashboards.charts import balance_chart
+from dashboards.charts import balance_chart, show_chart
 from dashboards.formatting import INTERVAL_LINE, nl_interval, nl_number, wave_name
 from dashboards.groups import LEVEL_NAMES, group_codes, group_name
 from dashboards.released import suppression_reasons
@@ -68,7 +68,7 @@ else:
         # a warning, not an error: the page works; the figure tells something (the browser tests look for errors)
         st.warning(f"**{latest['alert'].capitalize()} in {wave_name(latest['period'])}.** {md(latest['alert_reason'])}")
 
-    st.altair_chart(balance_chart(series, f"Saldo {topic.lower()}, {place}"), width="stretch")
+    show_chart(balance_chart(series, f"Saldo {topic.lower()}, {place}"))
     st.caption(
         "De lichte band is het 95%-interval: daarbinnen ligt het saldo van alle bedrijven. " + INTERVAL_LINE + " "
         "Een gat in de lijn betekent: te weinig antwoorden in die meting. "
@@ -93,7 +93,7 @@ else:
 table_level = "sector" if level == "nation" else level
 period = cells["period"].max()
 overview = group_overview(cells, question, table_level, period)
-st.subheader(f"{topic} {BREAKDOWNS[table_level].lower()} in {wave_name(period)}")
+st.header(f"{topic} {BREAKDOWNS[table_level].lower()} in {wave_name(period)}")
 st.table(overview_table(overview, table_level), hide_index=True)
 reasons = suppression_reasons(overview)
 st.caption(

@@ -27,7 +27,7 @@ with store() as connection:
     kvk_number = firm_kvk_number(connection, account)  # the firm comes from the account, never from the form
 
 with st.form("cgc_form"):
-    st.subheader("Uw bedrijf")
+    st.header("Uw bedrijf")
     st.write(f"U vult in voor uw bedrijf met KvK-nummer eindigend op **{kvk_number[-3:]}** (zo staat het in uw account).")
     sector = st.selectbox("Sector", reference.sector_codes(), index=None, placeholder="Kies uw sector",
                           format_func=lambda s: f"{s} – {sector_names[s]}", key="sector")
@@ -35,7 +35,7 @@ with st.form("cgc_form"):
                               placeholder="Kies de grootte", key="size_class")
     province = st.selectbox("Provincie", reference.province_codes(), index=None, placeholder="Kies uw provincie",
                             format_func=lambda p: province_names[p], key="province")
-    st.subheader("Vragen")
+    st.header("Vragen")
     answers = {}
     for name, question in survey.questions.items():
         answers[name] = st.radio(question.label, list(question.options), index=None, format_func=question.options.get,
@@ -62,7 +62,7 @@ if sent:
 record = st.session_state.get("cgc_submission")
 if record:
     st.success("Bedankt! Uw antwoorden zijn veilig opgeslagen.")
-    st.subheader("Uw antwoorden naast die van vergelijkbare bedrijven")
+    st.header("Uw antwoorden naast die van vergelijkbare bedrijven")
     try:
         show_comparison(record)
     except Exception:

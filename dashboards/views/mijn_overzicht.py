@@ -36,13 +36,13 @@ with store() as connection:
 
 show_for(account)  # messages and working-group invitations for this firm
 
-st.subheader("Wat staat er voor u klaar?")
+st.header("Wat staat er voor u klaar?")
 if not tasks:
     st.success("U heeft alles ingevuld wat nu openstaat. Dank u wel!")
 for task in tasks:
     st.page_link(auth.view_file(task.page), label=task.text, icon=ICONS[task.kind])
 
-st.subheader("Hoe gaat het met het MKB?")
+st.header("Hoe gaat het met het MKB?")
 profiles = profile_releases()
 nation = (profiles.filter((pl.col("level") == "nation") & (pl.col("measure") == "sentiment_mean") & ~pl.col("suppressed"))
           if not profiles.is_empty() else profiles)
@@ -54,7 +54,7 @@ else:
               help="Het gemiddelde antwoord op 'Hoe kijkt u naar de komende maanden?' van 1 (zeer somber) tot 5 (zeer positief).")
     st.caption(f"95%-interval: {nl_interval(latest['ci_low'], latest['ci_high'], 1)}. Anoniem gemaakt met een beetje ruis.")
 
-st.subheader("Wat u eerder invulde")
+st.header("Wat u eerder invulde")
 if not answers:
     st.write("U heeft nog niets ingevuld via het platform.")
 for number, answer in enumerate(answers):

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboards import auth
 from dashboards.cgc import balance_releases
-from dashboards.charts import budget_chart
+from dashboards.charts import budget_chart, show_chart
 from dashboards.formatting import nl_number, wave_name
 from dashboards.privacy_page import accuracy_overview, budget_chart_data, ledger_table, yearly_loss_sentence, yearly_loss_table
 from dashboards.released import privacy_budget, privacy_ledger, privacy_yearly_loss
@@ -30,22 +30,22 @@ if budget.is_empty() or ledger.is_empty():
     st.info("Er zijn nog geen publicaties.")
     st.stop()
 
-st.subheader("Verbruikt privacybudget per meting")
+st.header("Verbruikt privacybudget per meting")
 chart_data = budget_chart_data(budget)
 for name in chart_data["dataset_name"].unique(maintain_order=True):
     part = chart_data.filter(pl.col("dataset_name") == name)
     latest = part.row(-1, named=True)
-    st.altair_chart(budget_chart(part, f"{name} (rode lijn: budget per meting)"), width="stretch")
+    show_chart(budget_chart(part, f"{name} (rode lijn: budget per meting)"))
     releases = f"{latest['releases']} {'publicatie' if latest['releases'] == 1 else 'publicaties'}"
     st.caption(
         f"In {wave_name(latest['period'])} is {nl_number(latest['epsilon_spent'], 1)} van het budget van "
         f"{nl_number(latest['epsilon_budget'], 1)} gebruikt, door {releases}."
     )
 
-st.subheader("Alle publicaties")
+st.header("Alle publicaties")
 st.table(ledger_table(ledger), hide_index=True)
 
-st.subheader("Wat verliest één bedrijf in een jaar?")
+st.header("Wat verliest één bedrijf in een jaar?")
 st.markdown(
     """
 Een bedrijf doet vaak mee: elke maand aan de Gezondheidscheck, en ook aan simulaties en consultaties.
@@ -73,7 +73,7 @@ else:
 balances = balance_releases()
 if not balances.is_empty():
     period = balances["period"].max()
-    st.subheader(f"Hoe nauwkeurig zijn de saldo's in {wave_name(period)}?")
+    st.header(f"Hoe nauwkeurig zijn de saldo's in {wave_name(period)}?")
     st.table(accuracy_overview(balances, period), hide_index=True)
     st.caption(
         "De marge is de helft van het 95%-interval. Hoe kleiner de groep, hoe groter de marge. "

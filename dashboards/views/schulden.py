@@ -1,9 +1,9 @@
 """Analyst page: the anti-escalation KPIs of small public debts, released with differential privacy (never per claim)."""
 
-import altair as alt
 import streamlit as st
 
 from dashboards import auth
+from dashboards.charts import outcome_trend_chart, show_chart
 from dashboards.debt_figures import (
     cost_cells,
     cost_table,
@@ -35,18 +35,15 @@ if not available:
     st.stop()
 
 month = st.selectbox("Maand", available, format_func=wave_name, key="debt_month")
-st.subheader(f"Kleine schulden in {wave_name(month)}")
+st.header(f"Kleine schulden in {wave_name(month)}")  # h2, as "Wat als?" and "Vroegsignalering" below: headings in order
 st.table(kpi_table(cells, month), hide_index=True)
 st.caption(INTERVAL_LINE.replace("bedrijven", "personen") + " De besparing is het aantal voorkomen incassozaken maal 73 euro per zaak. "
            "Een persoon telt voor hoogstens 3 kleine schulden per maand.")
 
 trend = outcome_trend(cells)
 if trend.height:
-    st.subheader("Advies per maand, heel Nederland")
-    base = alt.Chart(trend.to_pandas()).encode(x=alt.X("maand:N", title="Maand"), color=alt.Color("uitkomst:N", title="Advies"))
-    chart = base.mark_line(point=True).encode(y=alt.Y("aandeel:Q", title="Aandeel van de kleine schulden (%)")) + base.mark_errorbar().encode(
-        y=alt.Y("laag:Q", title=""), y2="hoog:Q")
-    st.altair_chart(chart, width="stretch")
+    st.subheader("Advies per maand, heel Nederland")  # h3 under "Kleine schulden in ..."
+    show_chart(outcome_trend_chart(trend, "Advies per maand, heel Nederland"))
 
 costs = cost_cells()
 if not costs.is_empty():

@@ -6,7 +6,7 @@ import streamlit as st
 from core import reference
 from dashboards import auth
 from dashboards.cgc import challenge_shares, median_answer, profile_releases, sentiment_series
-from dashboards.charts import challenges_chart, sentiment_chart
+from dashboards.charts import challenges_chart, sentiment_chart, show_chart
 from dashboards.formatting import INTERVAL_LINE, nl_interval, nl_number, wave_name
 from dashboards.groups import group_name
 from dashboards.released import suppression_reasons
@@ -52,7 +52,7 @@ else:
     respondents = shown["respondents"].drop_nulls()
     if respondents.len():
         c.metric("Aantal bedrijven (ongeveer)", nl_number(respondents[-1], 0))
-    st.altair_chart(sentiment_chart(series, f"Economisch sentiment, {place}"), width="stretch")
+    show_chart(sentiment_chart(series, f"Economisch sentiment, {place}"))
     st.caption(
         "De banden zijn de 95%-intervallen. " + INTERVAL_LINE + " De mediaan is berekend over klassen: een waarde van 4 tot 5 betekent "
         "dat het middelste antwoord 'Positief' is. Vergelijk de mediaan daarom niet direct met het gemiddelde."
@@ -63,8 +63,8 @@ if shares.is_empty() or shares["suppressed"].all():
     st.warning(f"Voor {place} tonen we geen uitdagingen: te weinig antwoorden.")
 else:
     period = shares["period"][0]
-    st.subheader(f"Grootste uitdagingen in {wave_name(period)}")
-    st.altair_chart(challenges_chart(shares, f"Bedrijven die deze uitdaging noemen, {place}"), width="stretch")
+    st.header(f"Grootste uitdagingen in {wave_name(period)}")
+    show_chart(challenges_chart(shares, f"Bedrijven die deze uitdaging noemen, {place}"))
     hidden = shares.filter(pl.col("suppressed"))["label"].to_list()
     st.caption(
         "Een bedrijf kan meer uitdagingen noemen; de percentages tellen dus niet op tot 100. "
