@@ -33,10 +33,10 @@ def test_asset_graph_has_every_layer_in_order():
         "exports/alerts",  # early warnings on the released series (assets/alerts.py): after the exports it reads
         # debt signals (assets/debts.py): the rules' advice per claim (operational) and the mart of the KPI release
         "operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk",
-        "marts/debt_whatif",
+        "marts/debt_whatif", "marts/debt_collection",
         "operational/creditor_advice_files",  # one file per creditor organisation for its own staff (debts/creditor_files.py)
     }
-    for key in ("operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk", "marts/debt_whatif"):
+    for key in ("operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk", "marts/debt_whatif", "marts/debt_collection"):
         assert graph.get(dg.AssetKey(key.split("/"))).parent_keys == {dg.AssetKey(["marts", "debt_claim_month"])}
     assert graph.get(dg.AssetKey(["operational", "creditor_advice_files"])).parent_keys == {dg.AssetKey(["operational", "debt_advice"])}
     theme_parents = {name: graph.get(dg.AssetKey(["marts", name])).parent_keys
