@@ -75,6 +75,15 @@ def test_every_page_of_every_role_meets_wcag_21_aa(pipeline, tmp_path):
                 open_from_menu(page, info.title)
                 problems += _check(page, f"{role}_{info.url}", info.title)  # every heading 1 holds its menu title
                 checked.add(info.url)
+                if info.url == "mijn-overzicht":  # the respondent's home on a phone: nothing wider than the screen
+                    page.set_viewport_size({"width": 375, "height": 800})
+                    page.wait_for_timeout(500)
+                    widest = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=stMain] *')]"
+                                           ".map(e => e.getBoundingClientRect().right))")
+                    page.screenshot(path=str(ARTIFACTS / "a11y_respondent_home_375px.png"), full_page=True)
+                    if widest > 376:
+                        problems.append(f"mijn-overzicht: at 375 px wide something reaches {widest:.0f} px (scrolls sideways)")
+                    page.set_viewport_size({"width": 1280, "height": 1600})
             page.get_by_role("button", name="Uitloggen").click()
             expect(page.get_by_role("heading", name="Inloggen")).to_be_visible(timeout=30_000)
         page.goto(f"{url}/activeren?code={invitation}")

@@ -111,7 +111,7 @@ def test_the_respondent_sees_open_consultations_reacts_and_sees_released_shares(
     data, logins = pages
     app = logged_in(logins["respondent"])
     assert not app.exception and app.title[0].value == "Mijn overzicht"  # the home page lists the open consultation
-    assert any(link.label.startswith("Reageer op de onderdelen van") for link in app.get("page_link"))
+    assert any(m.value.startswith("Reageer op de onderdelen van") for m in app.markdown)
     app.switch_page("views/consultatie.py").run()
     assert not app.exception and app.title[0].value == "Reageren op een voorstel"
     app.selectbox(key="consultation_sector").select("I")

@@ -71,7 +71,7 @@ def test_an_analyst_lands_on_the_overview_with_released_figures_and_downloads(pi
     assert len(shown) > 0 and all(FIGURE.fullmatch(value) for value in shown["Saldo"])
     assert set(shown["Richting"]) <= {UP, DOWN, SAME, ""}
     headers = [header.value for header in app.header]
-    assert headers == ["Hoe gaat het met het MKB?", "Beleidspijplijn", "Kleine schulden"]
+    assert headers == ["Hoe gaat het met het MKB?", "Vroege waarschuwingen", "Beleidspijplijn", "Kleine schulden"]
     assert len(app.get("download_button")) >= 4  # every table as CSV and Parquet
 
 

@@ -24,7 +24,8 @@ def home(pipeline, tmp_path, monkeypatch):
 
 
 def _labels(app) -> list[str]:
-    return [link.label for link in app.get("page_link") if link.label]
+    """The texts on the page (a task is a line of text with a link under it)."""
+    return [m.value for m in app.markdown]
 
 
 def test_a_respondent_lands_on_its_home_with_this_waves_check_as_a_task_until_it_is_sent(home):

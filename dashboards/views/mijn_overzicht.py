@@ -39,8 +39,11 @@ show_for(account)  # messages and working-group invitations for this firm
 st.header("Wat staat er voor u klaar?")
 if not tasks:
     st.success("U heeft alles ingevuld wat nu openstaat. Dank u wel!")
+ACTIONS = {"cgc": "Gezondheidscheck invullen", "dis": "Impact inschatten", "consultation": "Reageren"}
 for task in tasks:
-    st.page_link(auth.view_file(task.page), label=task.text, icon=ICONS[task.kind])
+    with st.container(border=True):  # the text wraps on a phone; a link's label would be cut off
+        st.markdown(md(task.text))
+        st.page_link(auth.view_file(task.page), label=ACTIONS[task.kind], icon=ICONS[task.kind])
 
 st.header("Hoe gaat het met het MKB?")
 profiles = profile_releases()

@@ -10,12 +10,13 @@ from accounts.store import store
 from content.proposals import PHASES, list_proposals
 from core.survey import cgc_survey
 from dashboards import auth
+from dashboards.alerts import latest_alerts, stored_alerts, top_alerts
 from dashboards.cgc import balance_questions, balance_releases
 from dashboards.debt_figures import kpi_cells
 from dashboards.dis import impact_releases
-from dashboards.formatting import INTERVAL_LINE, SUPPRESSED
+from dashboards.formatting import INTERVAL_LINE, SUPPRESSED, wave_name
 from dashboards.overview import balance_state, debt_headline, pipeline_table
-from dashboards.safe import csv_download, parquet_download
+from dashboards.safe import csv_download, md, parquet_download
 from debts.pipeline import kpi_settings
 from privacy.weighting import weighted_release
 
@@ -63,6 +64,20 @@ else:
     )
     downloads(state, "gezondheidscheck", "state")
     st.page_link(auth.view_file("gezondheidscheck"), label="Meer over de Gezondheidscheck: per sector, provincie en grootte", icon="📈")
+
+st.header("Vroege waarschuwingen")
+alerts = stored_alerts()  # made by the pipeline from released figures only (privacy/alerts.py)
+newest = latest_alerts(alerts, "cgc", limit=5)
+if newest.is_empty():
+    st.write("Er zijn nu geen waarschuwingen: geen saldo daalt meer dan de ruis, de steekproef en de gewone schommelingen verklaren.")
+else:
+    st.write(f"De nieuwste waarschuwingen, uit {wave_name(newest['period'][0])} (alarmen eerst):")
+    st.markdown("\n".join(f"- **{row['alert'].capitalize()}**: {md(row['reason'])}" for row in newest.iter_rows(named=True)))
+    downloads(newest.select("source", "period", "level", "measure", "alert", "reason"), "waarschuwingen", "alerts")
+burden_alerts = top_alerts(alerts, "dis", limit=3)
+if not burden_alerts.is_empty():
+    st.write("Stapeling van regeldruk, de sterkste waarschuwingen:")
+    st.markdown("\n".join(f"- **{row['alert'].capitalize()}**: {md(row['reason'])}" for row in burden_alerts.iter_rows(named=True)))
 
 st.header("Beleidspijplijn")
 with store() as connection:
