@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import duckdb
@@ -40,11 +40,23 @@ def released_connection(exports: Path | None = None) -> duckdb.DuckDBPyConnectio
 
 
 def _read(exports: Path | None, pattern: str, sql: str) -> pl.DataFrame:
-    """Run `sql` over the Parquet files matching `pattern` (relative to the exports folder); empty if none."""
+    """Run `sql` over the Parquet files matching `pattern` (relative to the exports folder); empty if none.
+
+    Kept in memory per set of files (name, size and modification time of each): a released file is written once and
+    never changed, so a page's rerun reads the files again only when a new release or version has been exported.
+    """
     folder = _exports(exports)
-    if not any(folder.glob(pattern)):
+    files = sorted(folder.glob(pattern))
+    if not files:
         return pl.DataFrame()
-    connection = released_connection(exports)
+    signature = tuple((path.name, info.st_size, info.st_mtime_ns) for path in files for info in (path.stat(),))
+    return _read_files(str(folder), pattern, sql, signature).clone()
+
+
+@lru_cache(maxsize=128)
+def _read_files(folder: str, pattern: str, sql: str, signature: tuple) -> pl.DataFrame:
+    """`_read` for one set of files (`signature` makes a new export a new entry)."""
+    connection = released_connection(Path(folder))
     try:
         return connection.execute(sql.format(files=f"read_parquet('{folder}/{pattern}', union_by_name = true)")).pl()
     finally:
