@@ -55,19 +55,21 @@ def _cell(group: pl.DataFrame, measure: str, category: str | None = None) -> pl.
     return group.filter((pl.col("measure") == measure) & category_matches)
 
 
+def creditor_groups(cells: pl.DataFrame, month: str) -> list[tuple[str, pl.DataFrame]]:
+    """A month's cells of the nation, then of each kind of creditor (by code), with their Dutch names."""
+    frame = cells.filter(pl.col("period") == month)
+    kinds = sorted(frame.filter(pl.col("level") == "creditor_type")["creditor_type"].drop_nulls().unique().to_list())
+    return [("Heel Nederland", frame.filter(pl.col("level") == "nation"))] + [
+        (group_name("creditor_type", code), frame.filter((pl.col("level") == "creditor_type") & (pl.col("creditor_type") == code)))
+        for code in kinds
+    ]
+
+
 def kpi_table(cells: pl.DataFrame, month: str) -> pl.DataFrame:
     """One row for the nation and one per kind of creditor: small claims, the four outcomes, avoided cases and their saving."""
-    frame = cells.filter(pl.col("period") == month)
     cost = float(kpi_settings().cost_per_avoided_case)
-    groups = [("nation", None, "Heel Nederland")] + [
-        ("creditor_type", code, group_name("creditor_type", code))
-        for code in sorted(frame.filter(pl.col("level") == "creditor_type")["creditor_type"].drop_nulls().unique().to_list())
-    ]
     rows = []
-    for level, code, label in groups:
-        group = frame.filter(pl.col("level") == level)
-        if code is not None:
-            group = group.filter(pl.col("creditor_type") == code)
+    for label, group in creditor_groups(cells, month):
         row = {"Schuldeiser": label, "Kleine schulden": _figure(_cell(group, "small_claims"), 0)}
         row |= {OUTCOME_LABELS[o]: _figure(_cell(group, "outcome", o), 0, "%") for o in OUTCOME_ORDER}
         row["Voorkomen incassozaken"] = _figure(_cell(group, "avoided_cases"), 0)
@@ -97,16 +99,8 @@ def cost_cells(exports: Path | None = None) -> pl.DataFrame:
 
 def cost_table(cells: pl.DataFrame, month: str) -> pl.DataFrame:
     """Per kind of creditor (and the nation): collection costs, principal collected and the costs per euro collected."""
-    frame = cells.filter(pl.col("period") == month)
-    groups = [("nation", None, "Heel Nederland")] + [
-        ("creditor_type", code, group_name("creditor_type", code))
-        for code in sorted(frame.filter(pl.col("level") == "creditor_type")["creditor_type"].drop_nulls().unique().to_list())
-    ]
     rows = []
-    for level, code, label in groups:
-        group = frame.filter(pl.col("level") == level)
-        if code is not None:
-            group = group.filter(pl.col("creditor_type") == code)
+    for label, group in creditor_groups(cells, month):
         rows.append({"Schuldeiser": label, "Invorderingskosten (euro)": _figure(_cell(group, "costs"), 0),
                      "Geïnd (euro)": _figure(_cell(group, "collected"), 0),
                      "Kosten per geïnde euro": _figure(_cell(group, "cost_per_euro"), 2, " euro")})
