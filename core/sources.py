@@ -145,7 +145,7 @@ class SourcePage(_Strict):
     title: str
     icon: str | None = None
     file: str = Field(pattern=r"^views/[a-z0-9_]+\.py$", description="the page's script, relative to dashboards/")
-    roles: list[Literal["respondent", "analyst", "administrator", "creditor"]] = Field(min_length=1)
+    roles: list[Literal["respondent", "analyst", "administrator", "creditor", "consultant"]] = Field(min_length=1)
 
 
 class Period(_Strict):
