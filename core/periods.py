@@ -2,6 +2,7 @@
 
 * `wave`: a monthly survey wave closes on its last day (`reference/cgc_waves.csv`);
 * `month`: a calendar month ('YYYY-MM') is closed once it is over;
+* `quarter`: a calendar quarter ('YYYY-Qn', e.g. '2026-Q3') is closed once it is over (the support programme);
 * `proposal`: a proposal of the policy pipeline closes when its simulation
   window ends (`content/proposals.py`, set by the administrator). Its figures
   are released once, after it closed; while it is open, only running figures
@@ -17,7 +18,7 @@ from datetime import date
 
 from core import reference
 
-CALENDARS = ("wave", "month", "proposal")
+CALENDARS = ("wave", "month", "quarter", "proposal")
 
 
 def closed_periods(calendar: str, today: date, present: list[str]) -> list[str]:
@@ -31,6 +32,8 @@ def closed_periods(calendar: str, today: date, present: list[str]) -> list[str]:
         return [period for period in present if period in closed]
     if calendar == "month":
         return [period for period in present if period < f"{today:%Y-%m}"]
+    if calendar == "quarter":
+        return [period for period in present if period < quarter_of(today)]
     if calendar == "proposal":
         from content.proposals import closed_proposals  # the administrators' content, read fresh
 
@@ -40,6 +43,25 @@ def closed_periods(calendar: str, today: date, present: list[str]) -> list[str]:
 
 
 MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+QUARTER = re.compile(r"^[0-9]{4}-Q[1-4]$")
+
+
+def quarter_of(day: date | str) -> str:
+    """The quarter code of a day or a month ('YYYY-MM').
+
+    >>> quarter_of(date(2026, 11, 30)), quarter_of("2026-01")
+    ('2026-Q4', '2026-Q1')
+    """
+    year, month = (day.year, day.month) if isinstance(day, date) else (int(day[:4]), int(day[5:7]))
+    return f"{year:04d}-Q{(month - 1) // 3 + 1}"
+
+
+def next_quarter(quarter: str) -> str:
+    """>>> next_quarter("2025-Q4"), next_quarter("2026-Q1")
+    ('2026-Q1', '2026-Q2')
+    """
+    year, number = int(quarter[:4]), int(quarter[-1])
+    return f"{year + 1:04d}-Q1" if number == 4 else f"{year:04d}-Q{number + 1}"
 PROPOSAL = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")  # content.proposals.SLUG
 
 
@@ -53,6 +75,8 @@ def is_canonical(calendar: str, period: str) -> bool:
         return period in set(reference.waves()["wave"].to_list())
     if calendar == "month":
         return bool(MONTH.match(period))
+    if calendar == "quarter":
+        return bool(QUARTER.match(period))
     if calendar == "proposal":
         return len(period) <= 32 and bool(PROPOSAL.match(period))
     raise ValueError(f"unknown period calendar '{calendar}' (known: {', '.join(CALENDARS)})")
@@ -89,6 +113,11 @@ def calendar_closed_periods(calendar: str, today: date, present: list[str]) -> l
             months.append(f"{year:04d}-{month:02d}")
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return months
+    if calendar == "quarter":
+        quarters = [first]
+        while quarters[-1] < last:
+            quarters.append(next_quarter(quarters[-1]))
+        return quarters
     raise ValueError(f"unknown period calendar '{calendar}' (known: {', '.join(CALENDARS)})")
 
 
@@ -108,6 +137,11 @@ def period_end(calendar: str, period: str) -> date | None:
         if not MONTH.match(period):
             return None
         year, month = int(period[:4]), int(period[5:])
+        return date(year, month, _calendar.monthrange(year, month)[1])
+    if calendar == "quarter":
+        if not QUARTER.match(period):
+            return None
+        year, month = int(period[:4]), 3 * int(period[-1])
         return date(year, month, _calendar.monthrange(year, month)[1])
     if calendar == "proposal":
         try:

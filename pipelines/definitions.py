@@ -6,6 +6,7 @@
                                                                                   (SQLMesh, + blocking grain check)
     themes      marts/consultation_firm_{words,pairs,themes} (the theme releases' marts, assets/themes.py)
     debts       operational/debt_advice, marts/debt_small_claims (the rules per claim; the KPI mart, assets/debts.py)
+    programme   marts/programme_firm_quarter, marts/programme_firm_platform (the support programme's funnel, assets/programme_funnel.py)
                 operational/creditor_advice_files   (data/operational/<creditor>/advice.parquet: own claims only)
     releases    releases/<spec> per config/releases/*.yaml, privacy/ledger        (OpenDP)
     exports     exports/<spec>, exports/privacy_ledger                            (Parquet)
@@ -19,6 +20,7 @@ import dagster as dg
 
 from assets.alerts import ALERT_ASSETS
 from assets.debts import DEBT_ASSETS
+from assets.programme_funnel import PROGRAMME_MART_ASSETS
 from assets.exports import EXPORT_ASSETS
 from assets.ingest.factory import EXPECTATION_CHECKS, INGEST_ASSETS
 from assets.releases.continual import RUNNING_ASSETS
@@ -31,7 +33,7 @@ from pipelines.sensors import build_automation
 
 restrict_new_files()  # the code location's process (sensor runs, materialisations) creates owner-only files
 
-ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *THEME_ASSETS, *DEBT_ASSETS, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS, *ALERT_ASSETS, *RUNNING_ASSETS]
+ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *THEME_ASSETS, *DEBT_ASSETS, *PROGRAMME_MART_ASSETS, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS, *ALERT_ASSETS, *RUNNING_ASSETS]
 ALL_CHECKS = [*EXPECTATION_CHECKS, *GRAIN_CHECKS]
 
 # One step at a time in one process: DuckDB has one writer per file.

@@ -104,7 +104,11 @@ def _union_intervals(measure, cells: pl.DataFrame, scales: dict, alpha: float):
         for p in measure.probabilities:
             _, low, high = accuracy_union.quantile_estimates(bins, measure.bin_edges, p, width)
             out[f"p{round(p * 100):g}", None] = (low, high)
-    elif isinstance(measure, Shares) and measure.multi_select:
+    if isinstance(measure, Shares) and measure.counts:
+        counts = _matrix(cells, [f"{name}|c{i}" for i in range(len(measure.categories))])
+        width = count_accuracy(scales[name, "categories"], alpha)
+        out |= {("count", c): accuracy.count_interval(counts[:, i], width)[1:] for i, c in enumerate(measure.categories)}
+    if isinstance(measure, Shares) and measure.multi_select:
         counts, answered = _matrix(cells, [f"{name}|c{i}" for i in range(len(measure.categories))]), _column(cells, f"{name}|n")
         width = count_accuracy(scales[name, "categories"], alpha / 2)
         for index, category in enumerate(measure.categories):
@@ -172,8 +176,14 @@ def _measure_cells(measure, cells: pl.DataFrame, keys: pl.DataFrame, scales: dic
         else:
             share, low, high = accuracy.share_intervals(counts, scale, level)
             basis = np.maximum(counts, 0).sum(axis=1)
-        return [_cells(keys, name, "share", c, share[:, i], low[:, i], high[:, i], basis, "procent", sampling.share_se(share[:, i], basis),
-                       (0.0, 100.0), level) for i, c in enumerate(categories)]
+        blocks = [_cells(keys, name, "share", c, share[:, i], low[:, i], high[:, i], basis, "procent", sampling.share_se(share[:, i], basis),
+                         (0.0, 100.0), level) for i, c in enumerate(categories)]
+        if measure.counts:  # the number of units per category: the same noisy counts, so free (a census: no sampling error)
+            width = count_accuracy(scale, accuracy.alpha_of(level))
+            for i, c in enumerate(categories):
+                estimate, low, high = accuracy.count_interval(counts[:, i], width)
+                blocks.append(_cells(keys, name, "count", c, estimate, low, high, estimate, units, bounds=(0.0, math.inf), level=level))
+        return blocks
     if isinstance(measure, Balance):
         raw = _matrix(cells, [f"{name}|positive", f"{name}|neutral", f"{name}|negative"])
         sides = np.maximum(raw, 0.0)

@@ -51,7 +51,7 @@ class DatasetUnit(Strict):
 
 
 class DatasetBudget(Strict):
-    period: Literal["wave", "month", "proposal"] = Field(description="what one budget period is")
+    period: Literal["wave", "month", "quarter", "proposal"] = Field(description="what one budget period is")
     title_nl: str = Field(min_length=2, description="the dataset's name as users see it")
     budget_per_period: Budget
     privacy_unit: DatasetUnit
@@ -245,6 +245,10 @@ class Shares(_Measure):
     separator: str = Field(default=";", min_length=1, max_length=3)
     max_selections: int | None = Field(default=None, ge=1, description="multi-select: choices of one unit counted at most")
     rationale: str | None = Field(default=None, min_length=10, description="why max_selections is what it is")
+    counts: bool = Field(
+        default=False,
+        description="also release the noisy number of units per category (statistic 'count'): post-processing of the same noise, free",
+    )
 
     @model_validator(mode="after")
     def _categories_are_unique(self) -> Shares:

@@ -35,7 +35,13 @@ def test_asset_graph_has_every_layer_in_order():
         "operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk",
         "marts/debt_whatif", "marts/debt_collection",
         "operational/creditor_advice_files",  # one file per creditor organisation for its own staff (debts/creditor_files.py)
+        # the support programme (assets/programme_funnel.py): the funnel's and the ecosystem's marts from the eight source marts
+        "marts/programme_firm_quarter", "marts/programme_firm_platform",
     }
+    programme_sources = {dg.AssetKey(["marts", d.mart]) for name, d in sources().items() if name.startswith("programme_")}
+    assert len(programme_sources) == 8
+    for key in ("programme_firm_quarter", "programme_firm_platform"):
+        assert graph.get(dg.AssetKey(["marts", key])).parent_keys == programme_sources
     for key in ("operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk", "marts/debt_whatif", "marts/debt_collection"):
         assert graph.get(dg.AssetKey(key.split("/"))).parent_keys == {dg.AssetKey(["marts", "debt_claim_month"])}
     assert graph.get(dg.AssetKey(["operational", "creditor_advice_files"])).parent_keys == {dg.AssetKey(["operational", "debt_advice"])}

@@ -1,0 +1,1 @@
+"""The Limburg SME support programme (issue 14): its funnel and ecosystem marts, and the consultants' caseloads."""
