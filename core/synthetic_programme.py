@@ -337,7 +337,7 @@ def masterclasses(users: pl.DataFrame, window: Window, scale: float, rng: np.ran
             weights = np.where(known["supported"].to_numpy(), 3.0, 1.0)
             count = min(known.height, max(2, int(rng.poisson(18 * scale))))
             for number, index in enumerate(rng.choice(known.height, size=count, replace=False, p=weights / weights.sum()).tolist(), 1):
-                rows.append({"attendance_id": f"MC-{held_on:%Y%m%d}-{topic.removeprefix('masterclass_')[:4]}-{number:03d}",
+                rows.append({"attendance_id": f"MC-{held_on:%Y-%m-%d}-{topic.removeprefix('masterclass_')[:4]}-{number:03d}",
                              "kvk_number": known["kvk_number"][index], "masterclass": topic, "held_on": held_on,
                              "attended": bool(rng.random() < 0.78)})
         month += 1

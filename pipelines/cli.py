@@ -88,6 +88,7 @@ def keygen(force: bool = typer.Option(False, help="Replace existing keys (earlie
 
 
 DEMO_DEBT_PERSONS = 6_000  # persons with debt signals in the demo: about 7,500 claims in 17,000 rows, 3 monthly deliveries
+DEMO_PROGRAMME_FIRMS = 600  # firms scouted for the support programme: about 280 admitted, 90 plans, 23,000 rows in 70 files
 
 
 @app.command()
@@ -97,10 +98,13 @@ def generate(
     last_wave: str = typer.Option(None, help="Last wave (YYYY-MM); default: last month."),
     seed: int = typer.Option(20261122, help="Random seed (same seed, same files)."),
     debt_persons: int = typer.Option(DEMO_DEBT_PERSONS, min=0, max=2_000_000, help="Persons with debt signals (about 2.5 claims each)."),
+    programme_firms: int = typer.Option(DEMO_PROGRAMME_FIRMS, min=0, max=100_000,
+                                        help="Firms scouted for the Limburg SME support programme (0: none)."),
 ) -> None:
     """Synthetic data: CGC exports (CSV and JSON lines, about 1 % defects) into data/landing/cgc/, the five demo
-    proposals into the policy pipeline, the firms' impact estimates (DIS) into data/landing/dis/, and the creditors'
-    monthly debt-signal deliveries (CSV and Parquet, about 1 % defects) into data/landing/debt_signal/."""
+    proposals into the policy pipeline, the firms' impact estimates (DIS) into data/landing/dis/, the creditors'
+    monthly debt-signal deliveries (CSV and Parquet, about 1 % defects) into data/landing/debt_signal/, and two years of
+    the Limburg SME support programme's quarterly deliveries (about 1 % defects) into data/landing/programme_*/."""
     from datetime import date
 
     import polars as pl
@@ -137,6 +141,11 @@ def generate(
 
         deliveries = generate_debts(current.landing, current.synthetic, date.today(), persons=debt_persons, seed=seed)
         console.print(f"{len(deliveries)} debt-signal deliveries for {debt_persons} persons in {current.landing / 'debt_signal'}")
+    if programme_firms:
+        from core.synthetic_programme import generate_programme
+
+        deliveries = generate_programme(current.landing, current.synthetic, population, date.today(), firms=programme_firms, seed=seed)
+        console.print(f"{len(deliveries)} MKB-aanpak deliveries (support programme) for {programme_firms} firms in {current.landing / 'programme_*'}")
 
 
 @app.command()

@@ -83,17 +83,20 @@ def data_dir(path: Path):
 
 
 DEBT_PERSONS = 800  # the fixture's persons with debt signals (about 1,000 claims in 2,400 rows over 3 monthly deliveries)
+PROGRAMME_FIRMS = 300  # the fixture's support programme: about 140 admitted, 45 plans, 11,000 rows in 70 files
 
 
 def generate_installation(installation: Installation, firms: int, waves: int, seed: int = 7) -> None:
     """Synthetic CGC waves, the demo proposals (three closed, two open), the firms' DIS estimates and consultation reactions,
-    a few documents sent with those reactions, and the creditors' monthly debt-signal deliveries."""
+    a few documents sent with those reactions, the creditors' monthly debt-signal deliveries and the support programme's
+    quarterly deliveries."""
     from accounts.store import store
     from content.demo import ensure_demo_proposals
     from content.demo_uploads import ensure_demo_uploads
     from core.synthetic_consultation import generate_consultations
     from core.synthetic_debts import generate_debts
     from core.synthetic_dis import generate_dis
+    from core.synthetic_programme import generate_programme
 
     generate(installation.landing, installation.synthetic, firms=firms, waves=waves, last_wave=LAST_WAVE, seed=seed)
     with store(installation.data_dir / "accounts" / "accounts.sqlite") as connection:
@@ -105,6 +108,7 @@ def generate_installation(installation: Installation, firms: int, waves: int, se
     with store(installation.data_dir / "accounts" / "accounts.sqlite") as connection:
         ensure_demo_uploads(connection, reactions, proposals, seed=seed)  # stored under MKB_DATA_DIR/uploads: callers set it
     generate_debts(installation.landing, installation.synthetic, date.today(), persons=DEBT_PERSONS, seed=seed)
+    generate_programme(installation.landing, installation.synthetic, population, date.today(), firms=PROGRAMME_FIRMS, seed=seed)
 
 
 @pytest.fixture(scope="session")
