@@ -34,6 +34,8 @@ from core.settings import PROJECT_ROOT
 
 SOURCES_DIR = PROJECT_ROOT / "sources"
 NAME = r"^[a-z][a-z0-9_]*$"
+RESERVED_FIELDS = ("row_number", "reason", "reason_code", "payload", "file_hash", "file_name", "loaded_at", "quarantined_at")
+"""Columns the ingestion adds to a file's rows itself (`core.ingest`): a field of that name would be overwritten."""
 
 FieldType = Literal["text", "identifier", "timestamp", "date", "choice", "multi_choice", "integer", "decimal", "money", "flag", "free_text"]
 Role = Literal["key", "submitted_at", "period", "unit", "profile", "answer", "meta"]
@@ -197,6 +199,8 @@ class Source(_Strict):
         for name, field in self.fields.items():
             if not re.fullmatch(NAME, name):
                 raise ValueError(f"fields.{name}: field names are lower case letters, digits and '_'")
+            if name in RESERVED_FIELDS:
+                raise ValueError(f"fields.{name}: the ingestion uses this name itself ({', '.join(RESERVED_FIELDS)}); choose another")
             if field.role in ("key", "submitted_at", "period", "unit", "profile") and not field.required:
                 raise ValueError(f"fields.{name}: a {field.role} field must be required")
             if field.part_of is not None and (field.part_of not in self.fields or field.type != "choice"):

@@ -234,7 +234,7 @@ def intake(registrations: list[dict], window: Window, rng: np.random.Generator) 
         elif outcome == "doorverwezen" and rng.random() < 0.7:  # OKB and MKBDoorgaan serve firms with problems (seed 5.3)
             reason = "problemen_eerst" if referred in ("okb", "mkbdoorgaan") else "past_elders_beter"
         rows.append({"registration_id": case["registration_id"], "kvk_number": case["kvk_number"], "intake_on": day,
-                     "outcome": outcome, "referred_to": referred, "reason": reason})
+                     "outcome": outcome, "referred_to": referred, "intake_reason": reason})
     return rows
 
 
