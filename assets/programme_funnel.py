@@ -40,7 +40,7 @@ def programme_marts(warehouse: Warehouse):
         "rows": counts["firm_quarters"], "firms": counts["firms"], "later_registrations": counts["later_registrations"],
         "stages_latest_quarter": dg.MetadataValue.json(stages)})
     yield dg.MaterializeResult(asset_key=["marts", "programme_firm_platform"], metadata={
-        "rows": counts["platform_firm_quarters"], "events_without_case": counts["platform_events_without_case"]})
+        "rows": counts["platform_firm_quarters"], "masterclasses_without_profile": counts["masterclasses_without_profile"]})
 
 
 PROGRAMME_MART_ASSETS = [programme_marts]

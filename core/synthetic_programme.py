@@ -392,7 +392,7 @@ def platform_events(users: pl.DataFrame, window: Window, rng: np.random.Generato
             kind = _choose(EVENT_KINDS, rng)
             if kind == "klankbord" and not (firm["supported"] and day >= firm["supported_from"]):
                 kind = "bekeken"  # the sounding board is made of firms that were supported (seed 5.5)
-            event = {"kvk_number": firm["kvk_number"], "event_on": day, "kind": kind, "offer": None, "topic": None, "text": None,
+            event = {"kvk_number": firm["kvk_number"], "region": firm["region"], "size_class": firm["size_class"], "event_on": day, "kind": kind, "offer": None, "topic": None, "text": None,
                      "answered": None, "answer_hours": None, "theme": None}
             _fill_event(event, firm["region"], window, offers, weights, rng)
             rows.append(event)

@@ -13,8 +13,10 @@
                                           reached so far, and what happened in the quarter (intake, plan, sessions,
                                           no-shows, referral, financing); config/releases/programme_funnel.yaml,
                                           programme_conversion.yaml, programme_flow.yaml
-      -> marts.programme_firm_platform    per firm per quarter with platform use: offers used and requested,
-                                          questions asked and left unanswered, reported needs;
+      -> marts.programme_firm_platform    per firm per quarter with platform use (any Limburg firm, in the
+                                          programme or not: the platform delivers its users' region and size
+                                          class): offers used and requested, questions asked and left
+                                          unanswered, reported needs;
                                           config/releases/programme_ecosystem.yaml
 
 Both are private (one row per firm per quarter, the privacy unit is the
@@ -197,30 +199,35 @@ ORDER BY q.quarter, q.firm_id
         connection.execute(f"""
 CREATE OR REPLACE TABLE {FIRM_PLATFORM} AS
 WITH events AS (
-  SELECT e.firm_id, {_quarter_sql('e.event_on')} AS quarter, e.event_on, e.kind, e.offer, e.topic, e.answered, e.answer_hours
-  FROM ({_latest('programme_platform_month', 'event_id')}) e JOIN programme_cases c USING (firm_id)
+  SELECT e.firm_id, {_quarter_sql('e.event_on')} AS quarter, e.event_on, e.kind, e.offer, e.topic, e.answered, e.answer_hours,
+         e.region, e.size_class
+  FROM ({_latest('programme_platform_month', 'event_id')}) e
   UNION ALL  -- attending a masterclass is using that offer
-  SELECT m.firm_id, {_quarter_sql('m.held_on')}, m.held_on, 'bekeken', m.masterclass, NULL, NULL, NULL
-  FROM ({_latest('programme_masterclass_month', 'attendance_id')}) m JOIN programme_cases c USING (firm_id) WHERE m.attended),
+  SELECT m.firm_id, {_quarter_sql('m.held_on')}, m.held_on, 'bekeken', m.masterclass, NULL, NULL, NULL, NULL, NULL
+  FROM ({_latest('programme_masterclass_month', 'attendance_id')}) m WHERE m.attended),
 base AS (
   SELECT firm_id, quarter, count(*) FILTER (WHERE kind = 'vraag') AS questions,
          count(*) FILTER (WHERE kind = 'vraag' AND NOT coalesce(answered, false)) AS unanswered,
-         arg_min(answer_hours, event_on) FILTER (WHERE kind = 'vraag' AND answered AND answer_hours IS NOT NULL) AS answer_hours
+         arg_min(answer_hours, event_on) FILTER (WHERE kind = 'vraag' AND answered AND answer_hours IS NOT NULL) AS answer_hours,
+         arg_max(region, event_on) FILTER (WHERE region IS NOT NULL) AS region,
+         arg_max(size_class, event_on) FILTER (WHERE size_class IS NOT NULL) AS size_class
   FROM events WHERE quarter <= '{last}' GROUP BY ALL),
 {lists}
-SELECT base.firm_id, base.quarter, c.region AS programme_region, c.size_class, {', '.join(name for name, _, _ in PLATFORM_LISTS)},
-       base.questions, base.unanswered, base.answer_hours
-FROM base JOIN programme_cases c USING (firm_id) {joined}
+SELECT base.firm_id, base.quarter, coalesce(base.region, c.region) AS programme_region, coalesce(base.size_class, c.size_class) AS size_class,
+       {', '.join(name for name, _, _ in PLATFORM_LISTS)}, base.questions, base.unanswered, base.answer_hours
+FROM base LEFT JOIN programme_cases c USING (firm_id) {joined}
+WHERE coalesce(base.region, c.region) IS NOT NULL
 ORDER BY base.quarter, base.firm_id
 """)
         counts = connection.execute(f"""
 SELECT (SELECT count(*) FROM {FIRM_QUARTER}), (SELECT count(DISTINCT firm_id) FROM {FIRM_QUARTER}), (SELECT count(*) FROM {FIRM_PLATFORM}),
        (SELECT count(*) FROM programme_registrations_now) - (SELECT count(*) FROM programme_cases),
-       (SELECT count(*) FROM ({_latest('programme_platform_month', 'event_id')}) e ANTI JOIN programme_cases c USING (firm_id))
+       (SELECT count(*) FROM ({_latest('programme_masterclass_month', 'attendance_id')}) m
+        ANTI JOIN programme_cases c USING (firm_id) ANTI JOIN marts.programme_platform_month e USING (firm_id))
 """).fetchone()
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
     return {"firm_quarters": counts[0], "firms": counts[1], "platform_firm_quarters": counts[2], "later_registrations": counts[3],
-            "platform_events_without_case": counts[4]}
+            "masterclasses_without_profile": counts[4]}
