@@ -86,7 +86,8 @@ def released_features(spec, components, cells: pl.DataFrame, measure: str, stati
     """`samples` independent releases of the chosen cells: the released figure per group (suppressed as -1)."""
     only = spec.model_copy(update={"measures": [spec.measure(measure)]})
     mine = [c for c in components if c.measure == measure]
-    noisy = _noisy_cells(pl.concat([cells] * samples), mine, {})
+    repeated = cells[np.tile(np.arange(cells.height), samples)]  # as pl.concat([cells] * samples), in one chunk: much faster
+    noisy = _noisy_cells(repeated, mine, {})
     released = post_process(noisy, only, mine).filter(pl.col("statistic") == statistic)
     values = released["estimate"].fill_null(-1.0).to_numpy()
     return values.reshape(samples, cells.height)
