@@ -9,13 +9,16 @@ is in test_browser_consultant.py.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import date, datetime
 
 import duckdb
 import polars as pl
 import pytest
-from programme_support import case, source_marts
+from conftest import logged_in
+from consultant_support import OTHER_CASES, OWN_CASES, caseload_warehouse, consultant_installation
+from programme_support import source_marts
 
 from accounts.mail import OutboxMailer
 from accounts.service import (
@@ -30,7 +33,10 @@ from accounts.service import (
     own_organisation,
 )
 from accounts.store import connect_store
+from accounts.store import store as account_store
+from core.contracts import SubmissionError
 from core.reference import domain_codes
+from dashboards.consultant import decision_answers, enter, session_answers
 from programme.caseload import CASELOAD_COLUMNS, CASELOAD_FILE, UnknownConsultant, consultant_folder, write_caseload_files
 
 NOW = datetime(2026, 11, 23, 10, 0, 0)
@@ -115,41 +121,6 @@ def test_a_store_made_before_the_consultant_role_is_rebuilt_and_keeps_its_accoun
 # --------------------------------------------------------------------------- the caseload files
 
 
-def _session(number: str, firm: str, consultant: str, on: date, status: str = "gehouden") -> dict:
-    return {"session_id": f"S-{number}", "firm_id": firm, "registration_id": f"R-{firm}", "consultant": consultant, "session_on": on,
-            "duration_minutes": 60, "status": status}
-
-
-def _decision(number: str, firm: str, consultant: str, on: date, phase: str, decision: str, reason: str | None = None) -> dict:
-    return {"decision_id": f"D-{number}", "firm_id": firm, "registration_id": f"R-{firm}", "consultant": consultant, "decided_on": on,
-            "phase": phase, "decision": decision, "stop_reason": reason}
-
-
-def caseload_warehouse() -> duckdb.DuckDBPyConnection:
-    """Four cases: f1 and f2 of mc01, f3 moved from mc01 to mc02 (its latest step is mc02's), f4 without any step; and a
-    session of mc01 delivered with another firm's KvK number (f9) for f3's case, which counts for no case."""
-    connection = duckdb.connect()
-    source_marts(connection, {
-        "programme_registrations": [case("f1", date(2026, 3, 2)), case("f2", date(2026, 4, 1), region="noord", sector="C"),
-                                    case("f3", date(2026, 4, 9)), case("f4", date(2026, 5, 1))],
-        "programme_intakes": [{"registration_id": f"R-{f}", "firm_id": f, "intake_on": date(2026, 4, 20), "outcome": "toegelaten"}
-                              for f in ("f1", "f2", "f3")],
-        "programme_sessions": [
-            _session("1", "f1", "mc01", date(2026, 5, 4)), _session("2", "f1", "mc01", date(2026, 6, 1), "niet_verschenen"),
-            _session("3", "f1", "mc01", date(2026, 7, 6)),
-            _session("4", "f2", "mc01", date(2026, 5, 11)),
-            _session("5", "f3", "mc01", date(2026, 5, 12)), _session("6", "f3", "mc02", date(2026, 8, 3)),
-            {**_session("7", "f9", "mc01", date(2026, 9, 1)), "registration_id": "R-f3"},  # wrong firm for R-f3
-        ],
-        "programme_decisions": [
-            _decision("1", "f1", "mc01", date(2026, 6, 15), "verkenning", "doorgaan"),
-            _decision("2", "f2", "mc01", date(2026, 6, 20), "verkenning", "stoppen", "geen_tijd"),
-        ],
-        "programme_plans": [{"registration_id": "R-f1", "firm_id": "f1", "delivered_on": date(2026, 9, 30), "financeable": True}],
-    })
-    return connection
-
-
 def test_each_consultant_file_holds_only_its_own_cases_and_no_identifiers(tmp_path):
     written = write_caseload_files(caseload_warehouse(), tmp_path / "operational")
     assert written == {code: {"mc01": 2, "mc02": 1}.get(code, 0) for code in domain_codes("programme_consultant")}
@@ -186,3 +157,150 @@ def test_a_consultant_folder_is_only_ever_a_code_of_the_domain(tmp_path):
         with pytest.raises(UnknownConsultant):
             consultant_folder(tmp_path, code)
     assert consultant_folder(tmp_path, "mc01") == tmp_path / "consultants" / "mc01"
+
+
+# --------------------------------------------------------------------------- the form
+
+
+def _mc01_caseload(tmp_path) -> pl.DataFrame:
+    write_caseload_files(caseload_warehouse(), tmp_path / "operational")
+    return pl.read_parquet(tmp_path / "operational" / "consultants" / "mc01" / CASELOAD_FILE)
+
+
+def test_a_session_is_checked_field_by_field_in_dutch(tmp_path):
+    caseload, today = _mc01_caseload(tmp_path), date(2026, 11, 23)
+    with pytest.raises(SubmissionError) as refused:
+        session_answers(caseload, "R-f3", "1234", date(2026, 12, 1), 0, "gehouden", today=today)
+    assert refused.value.problems == [
+        "Dossiernummer: 'R-f3' is geen traject van u; kies een van uw eigen trajecten",  # mc02's case
+        "KvK-nummer van het bedrijf: '1234' moet uit precies 8 cijfers bestaan",
+        "Datum van de sessie: 1 december 2026 ligt in de toekomst; vul de datum in waarop het gebeurde",
+        "Duur in minuten: 0 kan niet bij een gehouden sessie; vul in hoe lang de sessie duurde",
+    ]
+    with pytest.raises(SubmissionError) as refused:
+        session_answers(caseload, None, "", None, 900, None, today=today)
+    assert refused.value.problems == [
+        "Dossiernummer: ontbreekt; kies een van uw eigen trajecten",
+        "KvK-nummer van het bedrijf: ontbreekt; neem het over uit het dossier van het bedrijf",
+        "Datum van de sessie: ontbreekt (verplicht veld)",
+        "Duur in minuten: 900 ligt buiten het bereik van 0 tot en met 480 minuten",
+        "Gehouden of niet: kies 'Gehouden' of 'Niet verschenen'",
+    ]
+    answers, kvk = session_answers(caseload, "R-f1", "1234 5678", date(2026, 10, 30), 0, "niet_verschenen", today=today)
+    assert kvk == "12345678"
+    assert answers == {"registration_id": "R-f1", "session_on": "2026-10-30", "duration_minutes": 0, "status": "niet_verschenen",
+                       "month": "2026-10"}
+
+
+def test_a_decision_needs_a_reason_to_stop_and_none_to_go_on(tmp_path):
+    caseload, today = _mc01_caseload(tmp_path), date(2026, 11, 23)
+    with pytest.raises(SubmissionError) as refused:
+        decision_answers(caseload, "R-f1", "12345678", date(2026, 11, 2), None, "stoppen", None, today=today)
+    assert refused.value.problems == ["Fase die afgerond is: ontbreekt; kies de fase waarover u besluit",
+                                      "Reden om te stoppen: ontbreekt; bij het besluit 'Stoppen' is een reden verplicht"]
+    with pytest.raises(SubmissionError, match="'Geen tijd of prioriteit' hoort niet bij het besluit 'Doorgaan'"):
+        decision_answers(caseload, "R-f1", "12345678", date(2026, 11, 2), "analyse", "doorgaan", "geen_tijd", today=today)
+    answers, _ = decision_answers(caseload, "R-f2", "12345678", date(2026, 11, 2), "analyse", "stoppen", "niet_haalbaar", today=today)
+    assert answers == {"registration_id": "R-f2", "decided_on": "2026-11-02", "phase": "analyse", "decision": "stoppen",
+                       "stop_reason": "niet_haalbaar", "month": "2026-11"}
+
+
+def test_an_entry_becomes_a_landing_file_of_the_source_with_the_accounts_own_consultant_code(store, admin, tmp_path):
+    consultant = create_account(store, {"name": "Mieke", "email": "m@mkblimburg.nl", "role": "consultant", "consultant": "mc01"},
+                                "een lang wachtwoord 42", new_totp_secret(), now=NOW)
+    caseload = _mc01_caseload(tmp_path)
+    answers, kvk = session_answers(caseload, "R-f1", "12345678", date(2026, 11, 20), 45, "gehouden", today=date(2026, 11, 23))
+    stored = enter(consultant, "programme_sessions", answers, kvk, landing=tmp_path / "landing", now=NOW)
+    (written,) = (tmp_path / "landing" / "programme_sessions").glob("form_*.jsonl")
+    record = json.loads(written.read_text())
+    assert record == stored and written.name == f"form_{stored['session_id']}.jsonl"
+    assert (record["consultant"], record["kvk_number"], record["month"], record["delivered_at"]) == ("mc01", "12345678", "2026-11", "2026-11-23T10:00:00")
+    assert written.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(SubmissionError, match="Datum van het besluit"):  # the source's contract checks again: not in the future
+        enter(consultant, "programme_decisions", {"registration_id": "R-f1", "decided_on": "2026-12-24", "phase": "plan",
+                                                  "decision": "doorgaan", "month": "2026-12"}, "12345678", landing=tmp_path / "landing", now=NOW)
+    with pytest.raises(PermissionDenied):
+        enter(admin, "programme_sessions", answers, kvk, landing=tmp_path / "landing", now=NOW)
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def plain(text: str) -> str:
+    """Rendered text without md()'s escapes (backslashes and word joiners)."""
+    return text.replace("\\", "").replace("\u2060", "")
+
+
+@pytest.fixture(scope="module")
+def consultant_data(tmp_path_factory):
+    return consultant_installation(tmp_path_factory.mktemp("consultant"))
+
+
+@pytest.fixture()
+def consultant_pages(consultant_data, monkeypatch):
+    monkeypatch.setenv("MKB_DATA_DIR", str(consultant_data[0]))
+    return consultant_data
+
+
+def test_a_consultant_lands_on_its_own_cases_and_never_sees_another_consultants(consultant_pages):
+    _, logins = consultant_pages
+    app = logged_in(logins["consultant"])  # the start page sends a consultant to 'Mijn trajecten'
+    assert not app.exception
+    assert app.title[0].value == "Mijn trajecten" and "MKB-consultant 1" in plain(app.markdown[0].value)
+    shown = app.dataframe[0].value
+    assert sorted(shown["Dossiernummer"]) == OWN_CASES
+    assert not set(shown["Dossiernummer"]) & set(OTHER_CASES)
+    assert not {"firm_id", "kvk_number", "consultant"} & set(shown.columns)
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics == {"Trajecten": "2", "Gestopt": "1", "Bedrijfsplan opgeleverd": "1"}
+    row = shown.set_index("Dossiernummer").loc["R-f1"]
+    assert (row["Sessies gehouden"], row["Niet verschenen"], row["Laatste sessie"]) == (2, 1, "6 juli 2026")
+    assert row["Bedrijfsplan"] == "ja, 30 september 2026 (financierbaar)"
+    assert app.selectbox(key="session_case").options == OWN_CASES
+    with account_store() as connection:
+        viewed = connection.execute("SELECT subject FROM audit_log WHERE action = 'view' AND actor = ?", [logins["consultant"]["email"]]).fetchall()
+    assert [row[0] for row in viewed] == ["trajecten mc01"]
+
+    other = logged_in(logins["other_consultant"])
+    assert sorted(other.dataframe[0].value["Dossiernummer"]) == OTHER_CASES
+
+
+def test_the_session_form_shows_dutch_problems_and_writes_nothing_until_they_are_solved(consultant_pages):
+    data, logins = consultant_pages
+    app = logged_in(logins["consultant"])
+    app.selectbox(key="session_case").set_value("R-f1")
+    app.text_input(key="session_kvk").input("12ab")
+    app.button(key="FormSubmitter:session_form-Sessie opslaan").click().run()
+    assert not app.exception
+    problems = plain(app.error[0].value)
+    assert "De sessie is nog niet opgeslagen" in problems and "KvK-nummer van het bedrijf: '12ab' moet uit precies 8 cijfers bestaan" in problems
+    assert "Datum van de sessie: ontbreekt" in problems
+    assert not (data / "landing" / "programme_sessions").exists()
+    app.selectbox(key="session_case").set_value("R-f1")
+    app.text_input(key="session_kvk").input("12345678")
+    app.date_input(key="session_on").set_value(date.today())
+    app.button(key="FormSubmitter:session_form-Sessie opslaan").click().run()
+    assert not app.exception and not app.error
+    assert "De sessie voor dossier R-f1 is veilig opgeslagen" in plain(app.success[0].value)
+    (written,) = (data / "landing" / "programme_sessions").glob("form_*.jsonl")
+    assert json.loads(written.read_text())["consultant"] == "mc01"
+
+
+@pytest.mark.parametrize("role", ["analyst", "respondent", "administrator", "creditor"])
+def test_others_cannot_open_the_consultants_page(consultant_pages, role):
+    _, logins = consultant_pages
+    app = logged_in(logins[role])
+    app.switch_page("views/mijn_trajecten.py").run()
+    assert not app.exception
+    assert "Deze pagina is alleen voor MKB-consultants" in app.error[0].value
+    assert not app.dataframe and not app.metric
+
+
+@pytest.mark.parametrize("page", ["views/schuldeiser.py", "views/overzicht.py", "views/beheer_accounts.py", "views/privacy.py"])
+def test_a_consultant_cannot_open_other_roles_pages(consultant_pages, page):
+    _, logins = consultant_pages
+    app = logged_in(logins["consultant"])
+    app.switch_page(page).run()
+    assert not app.exception
+    assert "U bent ingelogd als MKB-consultant" in app.error[0].value
+    assert not app.dataframe and not app.metric and not app.table

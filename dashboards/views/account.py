@@ -8,11 +8,11 @@ import streamlit as st
 from accounts.preferences import set_email_updates, wants_email
 from accounts.service import (
     AccountError,
+    bound_name,
     change_password,
     enable_second_factor,
     new_recovery_codes,
     new_totp_secret,
-    bound_name,
     provisioning_uri,
 )
 from accounts.settings import account_settings
