@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -304,3 +305,11 @@ def test_a_consultant_cannot_open_other_roles_pages(consultant_pages, page):
     assert not app.exception
     assert "U bent ingelogd als MKB-consultant" in app.error[0].value
     assert not app.dataframe and not app.metric and not app.table
+
+
+def test_no_module_of_dashboards_shadows_a_package_of_the_project():
+    """`streamlit run dashboards/app.py` puts dashboards/ first on sys.path: a dashboards/programme.py made
+    `import programme.caseload` fail in the server (not in AppTest), so the page broke only in a real browser."""
+    root = Path(__file__).resolve().parent.parent
+    packages = {path.parent.name for path in root.glob("*/__init__.py")}
+    assert not {path.stem for path in (root / "dashboards").glob("*.py")} & packages
