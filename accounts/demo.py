@@ -3,8 +3,10 @@
 The demo creditor's staff member works for the municipality of Amsterdam
 (GM0363), the largest municipality, which has claims in any synthetic data set
 (`core/synthetic_debts.py` spreads persons over municipalities by population).
+The demo MKB consultant is consultant mc01 of the support programme
+(`reference/programme_consultants.csv`).
 
-Passwords and the TOTP secrets of the demo analyst, administrator and creditor are
+Passwords and the TOTP secrets of the demo analyst, administrator, creditor and consultant are
 random per installation and kept in `data/secrets/demo_accounts.json`
 (git-ignored), so `mkbvm demo` can print them again; `mkbvm code <e-mail>`
 prints the current app code of a demo account for those without an
@@ -26,11 +28,13 @@ from accounts.settings import account_settings
 
 DEMO_FIRM_KVK = "12345678"
 DEMO_CREDITOR = "GM0363"  # Gemeente Amsterdam
+DEMO_CONSULTANT = "mc01"  # MKB-consultant 1 of the support programme
 DEMO_MEMBERS = [
     {"name": "Demo Ondernemer", "email": "ondernemer@demo.mkbvm.nl", "role": "respondent", "kvk_number": DEMO_FIRM_KVK},
     {"name": "Demo Analist", "email": "analist@demo.mkbvm.nl", "role": "analyst"},
     {"name": "Demo Beheerder", "email": "beheerder@demo.mkbvm.nl", "role": "administrator"},
     {"name": "Demo Schuldeiser", "email": "schuldeiser@demo.mkbvm.nl", "role": "creditor", "organisation": DEMO_CREDITOR},
+    {"name": "Demo Consultant", "email": "consultant@demo.mkbvm.nl", "role": "consultant", "consultant": DEMO_CONSULTANT},
 ]
 
 

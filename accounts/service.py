@@ -12,6 +12,12 @@ Roles:
   firm); sees only its own organisation's claims and the rules' advice on
   them, from the file the pipeline writes for that organisation alone. The
   organisation comes from the account, never from a page's input.
+* consultant (MKB-consultant): staff of the regional SME support programme,
+  bound to one consultant code of the public domain `programme_consultant`
+  (kept in the same column as a creditor's organisation: the bound code);
+  sees only the cases of its own caseload, operationally (the firms are the
+  privacy unit, the consultant is not), from the file the pipeline writes for
+  that code alone, and enters sessions and stage decisions for those cases.
 
 Every function that changes something takes the acting account and checks
 its role itself (`require_role`), so a page that forgot a check still cannot
@@ -45,9 +51,13 @@ from core.messages import dutch_problems
 from core.reference import domain_codes, domain_labels
 
 ROLE_NAMES = {"respondent": "ondernemer", "analyst": "analist / beleidsmaker", "administrator": "beheerder",
-              "creditor": "medewerker schuldeiser"}
+              "creditor": "medewerker schuldeiser", "consultant": "MKB-consultant"}
 ROLE_PLURALS = {"respondent": "ondernemers", "analyst": "analisten en beleidsmakers", "administrator": "beheerders",
-                "creditor": "medewerkers van een schuldeiser"}  # 'Deze pagina is alleen voor ...'
+                "creditor": "medewerkers van een schuldeiser", "consultant": "MKB-consultants"}  # 'Deze pagina is alleen voor ...'
+#: role -> the public domain of the one code an account of that role is bound to (the store's `organisation` column)
+BOUND_DOMAINS = {"creditor": "creditor", "consultant": "programme_consultant"}
+#: role -> the member field (form, CSV column, audit detail) that carries that code
+BOUND_FIELDS = {"creditor": "organisation", "consultant": "consultant"}
 SYSTEM = "system"
 
 
@@ -69,7 +79,7 @@ class Account:
     has_second_factor: bool
     active: bool
     credential_version: int = 0  # a session made under another version has ended
-    organisation: str | None = None  # creditors' staff: their organisation's code (domain `creditor`); nobody else has one
+    organisation: str | None = None  # the bound code (BOUND_DOMAINS): a creditor's organisation, a consultant's own code
 
     @property
     def role_name(self) -> str:
@@ -105,13 +115,29 @@ def require_role(actor: Account | None, *roles: str) -> Account:
     return actor
 
 
-def own_organisation(actor: Account) -> str:
-    """The organisation code a creditor's staff member is bound to, checked against the public domain again (it names a
-    folder); nobody else has one."""
-    require_role(actor, "creditor")
-    if actor.organisation not in set(domain_codes("creditor")):
-        raise PermissionDenied("Uw account hoort niet (meer) bij een bekende organisatie. Neem contact op met de beheerder.")
+def _bound_code(actor: Account, role: str, unknown: str) -> str:
+    """The code an account of `role` is bound to, checked against the role's public domain again (it names a folder)."""
+    require_role(actor, role)
+    if actor.organisation not in set(domain_codes(BOUND_DOMAINS[role])):
+        raise PermissionDenied(f"Uw account hoort niet (meer) bij {unknown}. Neem contact op met de beheerder.")
     return actor.organisation
+
+
+def own_organisation(actor: Account) -> str:
+    """The organisation code a creditor's staff member is bound to (domain `creditor`); nobody else has one."""
+    return _bound_code(actor, "creditor", "een bekende organisatie")
+
+
+def own_consultant(actor: Account) -> str:
+    """The consultant code an MKB consultant is bound to (domain `programme_consultant`); nobody else has one."""
+    return _bound_code(actor, "consultant", "een bekende MKB-consultant")
+
+
+def bound_name(account: Account) -> str:
+    """The Dutch name of what the account is bound to (its organisation, or the consultant's own name); '' for other roles."""
+    if account.role not in BOUND_DOMAINS or account.organisation is None:
+        return ""
+    return domain_labels(BOUND_DOMAINS[account.role]).get(account.organisation, account.organisation)
 
 
 def firm_kvk_number(connection: sqlite3.Connection, actor: Account) -> str:
@@ -140,7 +166,13 @@ class Member(BaseModel):
     email: EmailStr
     role: str
     kvk_number: str | None = None
-    organisation: str | None = None
+    organisation: str | None = None  # creditors' staff: a code of the domain `creditor`
+    consultant: str | None = None  # MKB consultants: their own code of the domain `programme_consultant`
+
+    @property
+    def bound_code(self) -> str | None:
+        """What the store keeps in `organisation`: the code of the member's role (BOUND_FIELDS), else None."""
+        return getattr(self, BOUND_FIELDS[self.role]) if self.role in BOUND_FIELDS else None
 
     @field_validator("name", mode="before")
     @classmethod
@@ -169,7 +201,7 @@ class Member(BaseModel):
     @classmethod
     def _known_role(cls, role: str) -> str:
         aliases = {**{r: r for r in ROLES}, **{name: r for r, name in ROLE_NAMES.items()}, "analist": "analyst", "beheerder": "administrator",
-                   "schuldeiser": "creditor"}
+                   "schuldeiser": "creditor", "mkb-consultant": "consultant"}
         if role.strip().lower() not in aliases:
             raise ValueError(f"is geen bekende rol (kies: {', '.join(ROLES)})")  # not echoed: a CSV cell may carry anything
         return aliases[role.strip().lower()]
@@ -192,13 +224,28 @@ class Member(BaseModel):
             raise ValueError("is geen bekende organisatie (gebruik de code uit reference/creditors.csv, bijvoorbeeld GM0363 of cjib)")
         return value
 
+    @field_validator("consultant")
+    @classmethod
+    def _known_consultant(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if value not in set(domain_codes("programme_consultant")):  # not echoed: a CSV cell may carry anything
+            raise ValueError("is geen bekende MKB-consultant (gebruik de code uit reference/programme_consultants.csv, bijvoorbeeld mc01)")
+        return value
 
-FIELD_NAMES = {"name": "naam", "email": "e-mailadres", "role": "rol", "kvk_number": "KvK-nummer", "organisation": "organisatie"}
+
+FIELD_NAMES = {"name": "naam", "email": "e-mailadres", "role": "rol", "kvk_number": "KvK-nummer", "organisation": "organisatie",
+               "consultant": "consultantcode"}
 
 
 def organisation_names() -> dict[str, str]:
     """Code -> name of every organisation a creditor's staff member can be bound to (the public domain `creditor`)."""
     return domain_labels("creditor")
+
+
+def consultant_names() -> dict[str, str]:
+    """Code -> name of every MKB consultant an account can be bound to (the public domain `programme_consultant`)."""
+    return domain_labels("programme_consultant")
 
 
 def _member_rule(field: str, item: dict) -> str:
@@ -229,12 +276,15 @@ def _member(data: dict) -> Member:
         raise AccountError("KvK-nummer: verplicht voor een ondernemer, leeg laten voor andere rollen")
     if (member.role == "creditor") != (member.organisation is not None):
         raise AccountError("organisatie: verplicht voor een medewerker schuldeiser, leeg laten voor andere rollen")
+    if (member.role == "consultant") != (member.consultant is not None):
+        raise AccountError("consultantcode: verplicht voor een MKB-consultant, leeg laten voor andere rollen")
     return member
 
 
 def _role_details(member: Member) -> dict:
-    """What the audit trail keeps of a new account's role: the role, and a creditor's organisation code (public)."""
-    return {"role": member.role, **({"organisation": member.organisation} if member.organisation else {})}
+    """What the audit trail keeps of a new account's role: the role, and the code it is bound to (public: a creditor's
+    organisation, a consultant's own code)."""
+    return {"role": member.role, **({BOUND_FIELDS[member.role]: member.bound_code} if member.bound_code else {})}
 
 
 def _invitation_text(name: str, role: str, link: str, days: float) -> str:
@@ -268,7 +318,7 @@ def invite(connection: sqlite3.Connection, actor: Account, data: dict, mailer: M
         firm = firm_ref(member.kvk_number) if member.kvk_number else None
         cursor = connection.execute(
             "INSERT INTO accounts (email, name, role, firm_ref, kvk_encrypted, organisation, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [member.email.lower(), member.name, member.role, firm, encrypt(member.kvk_number) if firm else None, member.organisation,
+            [member.email.lower(), member.name, member.role, firm, encrypt(member.kvk_number) if firm else None, member.bound_code,
              now.isoformat(timespec="seconds")],
         )
         token = _new_invitation(connection, cursor.lastrowid, settings, now)
@@ -287,7 +337,7 @@ class ImportReport:
 def import_members(connection: sqlite3.Connection, actor: Account, csv_text: str, mailer: Mailer,
                    settings: AccountSettings | None = None, now: datetime | None = None) -> ImportReport:
     """Invite everyone on a member list (CSV with columns name, email, kvk_number, role, and optionally organisation for
-    creditors' staff); bad rows are named, not dropped."""
+    creditors' staff and consultant for MKB consultants); bad rows are named, not dropped."""
     require_role(actor, "administrator")
     reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")), delimiter=";" if csv_text.count(";") > csv_text.count(",") else ",")
     expected = {"name", "email", "kvk_number", "role"}
@@ -296,7 +346,7 @@ def import_members(connection: sqlite3.Connection, actor: Account, csv_text: str
         raise AccountError(f"ledenlijst: de kolommen {', '.join(sorted(expected - columns))} ontbreken (nodig: name, email, kvk_number, role)")
     invited, skipped = [], []
     for number, row in enumerate(reader, start=2):
-        data = {key.strip(): (value or "").strip() for key, value in row.items() if key and key.strip() in expected | {"organisation"}}
+        data = {key.strip(): (value or "").strip() for key, value in row.items() if key and key.strip() in expected | {"organisation", "consultant"}}
         try:
             invited.append(invite(connection, actor, data, mailer, settings, now).email)
         except AccountError as error:
@@ -429,8 +479,8 @@ def change_role(connection: sqlite3.Connection, actor: Account, account_id: int,
     if target is None:
         raise AccountError("account: bestaat niet")
     if role not in ("analyst", "administrator") or target.role not in ("analyst", "administrator"):
-        raise AccountError("rol: alleen een analist kan beheerder worden en andersom; een ondernemer blijft aan zijn bedrijf gebonden "
-                           "en een medewerker schuldeiser aan zijn organisatie")
+        raise AccountError("rol: alleen een analist kan beheerder worden en andersom; een ondernemer blijft aan zijn bedrijf gebonden, "
+                           "een medewerker schuldeiser aan zijn organisatie en een MKB-consultant aan zijn consultantcode")
     if target.id == actor.id:
         raise AccountError("rol: u kunt uw eigen rol niet wijzigen; vraag een andere beheerder")
     with transaction(connection):
@@ -725,13 +775,13 @@ def create_account(connection: sqlite3.Connection, data: dict, password: str, to
     if settings.needs_second_factor(member.role) and not totp_secret:
         raise AccountError(f"tweede stap: verplicht voor een {ROLE_NAMES[member.role]}")
     firm = firm_ref(member.kvk_number) if member.kvk_number else None
-    probe = Account(0, member.email.lower(), member.name, member.role, firm, False, True, organisation=member.organisation)
+    probe = Account(0, member.email.lower(), member.name, member.role, firm, False, True, organisation=member.bound_code)
     _check_password(password, probe, settings)
     with transaction(connection):
         cursor = connection.execute(
             "INSERT INTO accounts (email, name, role, firm_ref, kvk_encrypted, organisation, password_hash, totp_encrypted, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [member.email.lower(), member.name, member.role, firm, encrypt(member.kvk_number) if firm else None, member.organisation,
+            [member.email.lower(), member.name, member.role, firm, encrypt(member.kvk_number) if firm else None, member.bound_code,
              hash_secret(password), encrypt(totp_secret) if totp_secret else None, now.isoformat(timespec="seconds")],
         )
         if totp_secret:

@@ -14,7 +14,7 @@ from core.settings import CONFIG_DIR, paths
 ACCOUNTS_KEY_ENV = "MKB_ACCOUNTS_KEY"
 ACCOUNTS_CONFIG_ENV = "MKB_ACCOUNTS_CONFIG"
 PUBLIC_URL_ENV = "MKB_PUBLIC_URL"
-ROLES = ("respondent", "analyst", "administrator", "creditor")
+ROLES = ("respondent", "analyst", "administrator", "creditor", "consultant")
 
 
 class _Strict(BaseModel):

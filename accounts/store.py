@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from accounts.crypto import decrypt, firm_ref
-from accounts.settings import store_path
+from accounts.settings import ROLES, store_path
 from core.files import private_file, restrict_new_files
 
 SCHEMA = """
@@ -24,12 +24,14 @@ CREATE TABLE IF NOT EXISTS accounts (
     id INTEGER PRIMARY KEY,
     email TEXT NOT NULL UNIQUE,          -- lower case; needed to log in and to send messages
     name TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('respondent', 'analyst', 'administrator', 'creditor')),
+    role TEXT NOT NULL CHECK (role IN ('respondent', 'analyst', 'administrator', 'creditor', 'consultant')),
     firm_ref TEXT,                       -- keyed hash of the KvK number under the accounts key (respondents only): which
                                          -- accounts share a firm. Not the warehouse's firm_id: the web app never holds that key
     kvk_encrypted BLOB,                  -- Fernet; put on the respondent's submissions, never shown whole
-    organisation TEXT,                   -- creditors' staff only: the code of their organisation in the public domain
-                                         -- `creditor` (reference/creditors.csv); it names the one operational file they read
+    organisation TEXT,                   -- the code a bound role is bound to, of its public domain (accounts.service.BOUND_DOMAINS):
+                                         -- a creditor's staff member's organisation (`creditor`, reference/creditors.csv), an
+                                         -- MKB consultant's own code (`programme_consultant`); it names the one operational
+                                         -- file they read. Empty for every other role
     password_hash TEXT,                  -- argon2id; empty until the invitation is accepted
     totp_encrypted BLOB,                 -- Fernet-encrypted TOTP secret; empty without a second factor
     totp_last_step INTEGER,              -- last 30-second step whose code was used: no code works twice
@@ -38,7 +40,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     email_updates INTEGER NOT NULL DEFAULT 0,  -- respondents: 1 = also send updates and invitations by e-mail (opt-in, default off)
     created_at TEXT NOT NULL,
     CHECK ((role = 'respondent') = (firm_ref IS NOT NULL AND kvk_encrypted IS NOT NULL)),
-    CHECK ((role = 'creditor') = (organisation IS NOT NULL))
+    CHECK ((role IN ('creditor', 'consultant')) = (organisation IS NOT NULL))
 );
 CREATE TABLE IF NOT EXISTS recovery_codes (
     account_id INTEGER NOT NULL REFERENCES accounts (id),
@@ -183,8 +185,8 @@ def connect_store(path: Path | None = None) -> sqlite3.Connection:
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
-    """Columns and roles added after a store was created (oldest first: the creditor role's rebuild copies the columns
-    the steps before it made)."""
+    """Columns and roles added after a store was created (oldest first: the roles' rebuild copies the columns the steps
+    before it made)."""
     columns = {row["name"] for row in connection.execute("PRAGMA table_info(accounts)")}
     if "totp_last_step" not in columns:
         connection.execute("ALTER TABLE accounts ADD COLUMN totp_last_step INTEGER")
@@ -197,7 +199,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
             connection.execute("ALTER TABLE accounts RENAME COLUMN firm_id TO firm_ref")  # SQLite rewrites the CHECK too
             for row in connection.execute("SELECT id, kvk_encrypted FROM accounts WHERE kvk_encrypted IS NOT NULL").fetchall():
                 connection.execute("UPDATE accounts SET firm_ref = ? WHERE id = ?", [firm_ref(decrypt(row["kvk_encrypted"])), row["id"]])
-    _add_creditor_role(connection)
+    _add_new_roles(connection)
 
 
 def _accounts_definition() -> str:
@@ -206,15 +208,19 @@ def _accounts_definition() -> str:
     return SCHEMA[start:SCHEMA.index("\n);", start) + 3]
 
 
-def _add_creditor_role(connection: sqlite3.Connection) -> None:
-    """A store made before the creditor role (issue 12.4): rebuild `accounts` with the new role CHECK and `organisation`.
+def _add_new_roles(connection: sqlite3.Connection) -> None:
+    """A store made before a role of `ROLES` existed: rebuild `accounts` with the current role CHECKs (and `organisation`).
+
+    The creditor role (issue 12.4) added `organisation` and its CHECK; the consultant role (issue 14) binds to a code
+    through the same column, so its CHECK names both roles. A store of before either gets one rebuild.
 
     SQLite cannot change a CHECK constraint in place, so this is its documented rebuild (new table, copy, drop, rename)
     in one transaction, with foreign keys off meanwhile (recovery codes and invitations point at accounts by id, which
     the copy keeps) and checked afterwards.
     """
     (definition,) = connection.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accounts'").fetchone()
-    if "'creditor'" in definition:
+    missing = [role for role in ROLES if f"'{role}'" not in definition]
+    if not missing:
         return
     old_columns = [row["name"] for row in connection.execute("PRAGMA table_info(accounts)")]
     connection.execute("PRAGMA foreign_keys = OFF")  # no effect inside a transaction: set before BEGIN
@@ -228,7 +234,7 @@ def _add_creditor_role(connection: sqlite3.Connection) -> None:
             connection.execute("ALTER TABLE accounts_rebuilt RENAME TO accounts")
             problems = connection.execute("PRAGMA foreign_key_check").fetchall()
             if problems:
-                raise sqlite3.IntegrityError(f"accounts: rebuilding for the creditor role broke {len(problems)} references")
+                raise sqlite3.IntegrityError(f"accounts: rebuilding for the roles {missing} broke {len(problems)} references")
     finally:
         connection.execute("PRAGMA foreign_keys = ON")
 

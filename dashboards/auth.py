@@ -30,7 +30,8 @@ CREDENTIALS = "credential_version"
 ENDED_BY_CHANGE = "Uw wachtwoord of toegang is intussen gewijzigd. Log daarom opnieuw in."
 #: url path -> roles that may open it; pages not listed are public (login, activation). From dashboards/pages.py.
 PAGE_ROLES = {info.url: info.roles for info in all_pages() if info.roles is not None}
-HOME = {"respondent": "mijn-overzicht", "analyst": "overzicht", "administrator": "beheer-accounts", "creditor": "mijn-vorderingen"}
+HOME = {"respondent": "mijn-overzicht", "analyst": "overzicht", "administrator": "beheer-accounts", "creditor": "mijn-vorderingen",
+        "consultant": "mijn-trajecten"}
 
 
 def view_file(url_path: str) -> str:

@@ -26,7 +26,8 @@ ALL_ACTIONS = "alle"
 YES_NO = {True: "ja", False: "nee"}
 
 
-def _locked_to(folder: Path) -> duckdb.DuckDBPyConnection:
+def locked_to(folder: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that may read files in `folder` only (also the consultants' caseloads, dashboards/consultant.py)."""
     connection = duckdb.connect(":memory:")
     connection.execute("SET allowed_directories = [?]", [f"{folder}/"])
     connection.execute("SET enable_external_access = false")
@@ -39,7 +40,7 @@ def own_advice(account: Account, operational: Path | None = None) -> pl.DataFram
     folder = organisation_folder((operational or paths().operational).resolve(), own_organisation(account))
     if not (folder / ADVICE_FILE).is_file():
         return pl.DataFrame(schema=CREDITOR_COLUMNS)
-    connection = _locked_to(folder)
+    connection = locked_to(folder)
     try:
         return connection.execute(f"SELECT * FROM read_parquet('{folder / ADVICE_FILE}')").pl()
     finally:

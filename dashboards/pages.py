@@ -13,7 +13,8 @@ from core.sources import sources
 
 STAFF = ("analyst", "administrator")
 CREDITOR = "creditor"  # a creditor organisation's staff: its own claims only, never analysts' pages
-EVERYONE = ("respondent", "analyst", "administrator", "creditor")
+CONSULTANT = "consultant"  # an MKB consultant of the support programme: its own caseload only, never analysts' pages
+EVERYONE = ("respondent", "analyst", "administrator", "creditor", "consultant")
 
 
 @dataclass(frozen=True)

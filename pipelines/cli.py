@@ -226,9 +226,10 @@ COMMAND_LINE = "mkbvm (commandoregel)"
 def invite(
     email: str = typer.Option(..., help="E-mail address of the person to invite."),
     name: str = typer.Option(..., help="Their name."),
-    role: str = typer.Option("administrator", help="respondent, analyst, administrator or creditor."),
+    role: str = typer.Option("administrator", help="respondent, analyst, administrator, creditor or consultant."),
     kvk: str = typer.Option(None, help="KvK number of the firm (respondents only)."),
     organisation: str = typer.Option(None, help="Code of the organisation in reference/creditors.csv (creditors' staff only)."),
+    consultant: str = typer.Option(None, help="Own code in reference/programme_consultants.csv (MKB consultants only, e.g. mc01)."),
 ) -> None:
     """Invite someone from the command line (whoever runs this has the server: it acts as an administrator)."""
     prepare_environment()
@@ -241,7 +242,7 @@ def invite(
     with store() as connection:
         try:
             invited = invite_member(connection, operator, {"name": name, "email": email, "role": role, "kvk_number": kvk,
-                                                                "organisation": organisation}, mailer())
+                                                                "organisation": organisation, "consultant": consultant}, mailer())
         except AccountError as error:
             console.print(f"[red]Not invited: {error}[/red]")
             raise typer.Exit(2) from None
@@ -261,14 +262,15 @@ def print_demo_logins(streamlit_port: int) -> None:
     with store() as connection:
         logins = ensure_demo_accounts(connection, demo_secrets_file())
         demo_messages(connection)
-    names = {"respondent": "ondernemer", "analyst": "analist", "administrator": "beheerder", "creditor": "schuldeiser"}
+    names = {"respondent": "ondernemer", "analyst": "analist", "administrator": "beheerder", "creditor": "schuldeiser", "consultant": "consultant"}
     console.print(f"\nDemo-accounts, inloggen op http://127.0.0.1:{streamlit_port} :")
     for login in logins:
         line = f"  {names[login['role']]:11} {login['email']:27} wachtwoord {login['password']}"
         if login["totp_secret"]:
             line += f"   app-sleutel {login['totp_secret']}"
         console.print(line, soft_wrap=True, highlight=False)
-    console.print("Analist, beheerder en schuldeiser (Gemeente Amsterdam) loggen in met wachtwoord en een code: voeg de sleutel toe aan een authenticator-app, "
+    console.print("Analist, beheerder, schuldeiser (Gemeente Amsterdam) en MKB-consultant (mc01) loggen in met wachtwoord en een code: "
+                  "voeg de sleutel toe aan een authenticator-app, "
                   "of vraag de code van dit moment op met `.venv/bin/mkbvm code <e-mailadres>`.")
 
 

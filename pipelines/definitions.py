@@ -7,6 +7,8 @@
     themes      marts/consultation_firm_{words,pairs,themes} (the theme releases' marts, assets/themes.py)
     debts       operational/debt_advice, marts/debt_small_claims (the rules per claim; the KPI mart, assets/debts.py)
     programme   marts/programme_firm_quarter, marts/programme_firm_platform (the support programme's funnel, assets/programme_funnel.py)
+                operational/consultant_caseload_files (data/operational/consultants/<code>/caseload.parquet: own cases only,
+                assets/programme.py)
                 operational/creditor_advice_files   (data/operational/<creditor>/advice.parquet: own claims only)
     releases    releases/<spec> per config/releases/*.yaml, privacy/ledger        (OpenDP)
     exports     exports/<spec>, exports/privacy_ledger                            (Parquet)
@@ -20,6 +22,7 @@ import dagster as dg
 
 from assets.alerts import ALERT_ASSETS
 from assets.debts import DEBT_ASSETS
+from assets.programme import PROGRAMME_ASSETS
 from assets.programme_funnel import PROGRAMME_MART_ASSETS
 from assets.exports import EXPORT_ASSETS
 from assets.ingest.factory import EXPECTATION_CHECKS, INGEST_ASSETS
@@ -33,7 +36,7 @@ from pipelines.sensors import build_automation
 
 restrict_new_files()  # the code location's process (sensor runs, materialisations) creates owner-only files
 
-ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *THEME_ASSETS, *DEBT_ASSETS, *PROGRAMME_MART_ASSETS, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS, *ALERT_ASSETS, *RUNNING_ASSETS]
+ALL_ASSETS = [*INGEST_ASSETS, sqlmesh_models, *THEME_ASSETS, *DEBT_ASSETS, *PROGRAMME_MART_ASSETS, *PROGRAMME_ASSETS, *RELEASE_ASSETS, LEDGER_ASSET, *EXPORT_ASSETS, *ALERT_ASSETS, *RUNNING_ASSETS]
 ALL_CHECKS = [*EXPECTATION_CHECKS, *GRAIN_CHECKS]
 
 # One step at a time in one process: DuckDB has one writer per file.

@@ -18,7 +18,7 @@ from dashboards.pages import all_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROLES = ("respondent", "analyst", "administrator", "creditor")
+ROLES = ("respondent", "analyst", "administrator", "creditor", "consultant")
 EVERY_ROLE = {"account"}  # a page that differs per role (the app code): checked for each role, every other page once
 
 

@@ -37,11 +37,15 @@ def test_asset_graph_has_every_layer_in_order():
         "operational/creditor_advice_files",  # one file per creditor organisation for its own staff (debts/creditor_files.py)
         # the support programme (assets/programme_funnel.py): the funnel's and the ecosystem's marts from the eight source marts
         "marts/programme_firm_quarter", "marts/programme_firm_platform",
+        "operational/consultant_caseload_files",  # one file per MKB consultant with its own cases (programme/caseload.py)
     }
     programme_sources = {dg.AssetKey(["marts", d.mart]) for name, d in sources().items() if name.startswith("programme_")}
     assert len(programme_sources) == 8
     for key in ("programme_firm_quarter", "programme_firm_platform"):
         assert graph.get(dg.AssetKey(["marts", key])).parent_keys == programme_sources
+    caseload_marts = {"programme_registration_month", "programme_intake_month", "programme_session_month", "programme_decision_month",
+                      "programme_plan_month"}
+    assert graph.get(dg.AssetKey(["operational", "consultant_caseload_files"])).parent_keys == {dg.AssetKey(["marts", m]) for m in caseload_marts}
     for key in ("operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk", "marts/debt_whatif", "marts/debt_collection"):
         assert graph.get(dg.AssetKey(key.split("/"))).parent_keys == {dg.AssetKey(["marts", "debt_claim_month"])}
     assert graph.get(dg.AssetKey(["operational", "creditor_advice_files"])).parent_keys == {dg.AssetKey(["operational", "debt_advice"])}

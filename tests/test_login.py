@@ -80,6 +80,7 @@ def test_the_menu_shows_only_the_pages_of_the_role(installation):
                                  "Consultaties en thema's", "Kleine schulden en anti-escalatie", "Privacy en nauwkeurigheid",
                                  "Berichten en werkgroepen", "Mijn account"}
     assert labels["creditor"] == {"Mijn vorderingen", "Mijn account"}  # its own claims; no figures, no analysts' pages
+    assert labels["consultant"] == {"Mijn trajecten", "Mijn account"}  # its own caseload; no figures, no analysts' pages
     assert {"Accounts beheren", "Beleidspijplijn beheren", "Documenten bij reacties", "Berichten en werkgroepen", "Verstuurde berichten",
             "Logboek"} <= labels["administrator"]
 

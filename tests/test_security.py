@@ -100,7 +100,7 @@ def test_an_imported_member_list_never_repeats_what_a_cell_typed(store, tmp_path
     report = import_members(store, admin, members, OutboxMailer(tmp_path / "outbox"), SETTINGS, NOW)
     assert report.invited == []
     assert report.skipped == [
-        "Rij 2: rol: is geen bekende rol (kies: respondent, analyst, administrator, creditor)",
+        "Rij 2: rol: is geen bekende rol (kies: respondent, analyst, administrator, creditor, consultant)",
         f"Rij 3: naam: {'gebruik alleen letters, spaties, koppeltekens (-), apostrofs (' + chr(39) + ') en punten, en begin met een letter'}",
         f"Rij 4: naam: {'gebruik alleen letters, spaties, koppeltekens (-), apostrofs (' + chr(39) + ') en punten, en begin met een letter'}",
         "Rij 5: e-mailadres: mag niet beginnen met =, +, - of @",

@@ -8,11 +8,11 @@ import streamlit as st
 from accounts.preferences import set_email_updates, wants_email
 from accounts.service import (
     AccountError,
+    bound_name,
     change_password,
     enable_second_factor,
     new_recovery_codes,
     new_totp_secret,
-    organisation_names,
     provisioning_uri,
 )
 from accounts.settings import account_settings
@@ -25,7 +25,7 @@ account = auth.require(*EVERYONE)  # every page checks the role itself
 rules = account_settings().password
 st.title("Mijn account")
 st.write(f"**{md(account.name)}** · {md(account.email)} · {account.role_name}"
-         + (f" · {md(organisation_names().get(account.organisation, account.organisation))}" if account.organisation else ""))
+         + (f" · {md(bound_name(account))}" if account.organisation else ""))
 
 if account.role == "respondent":  # updates and working-group invitations are for respondents
     st.header("Berichten per e-mail")

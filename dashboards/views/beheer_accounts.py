@@ -8,7 +8,9 @@ from accounts.service import (
     ROLE_NAMES,
     AccountError,
     PermissionDenied,
+    bound_name,
     change_role,
+    consultant_names,
     import_members,
     invite,
     list_accounts,
@@ -26,9 +28,9 @@ st.title("Accounts beheren")
 
 with store() as connection:
     accounts = list_accounts(connection)
-organisations = organisation_names()
-overview = pl.DataFrame(
-    [{"Naam": a.name, "E-mailadres": a.email, "Rol": a.role_name, "Organisatie": organisations.get(a.organisation, a.organisation) or "",
+organisations, consultants = organisation_names(), consultant_names()
+overview = pl.DataFrame(  # Organisatie: a creditor's organisation, or the consultant an MKB consultant is (bound_name)
+    [{"Naam": a.name, "E-mailadres": a.email, "Rol": a.role_name, "Organisatie": bound_name(a),
       "Code uit app": "ja" if a.has_second_factor else "nee", "Status": "actief" if a.active else "geblokkeerd"} for a in accounts],
     schema=["Naam", "E-mailadres", "Rol", "Organisatie", "Code uit app", "Status"], orient="row",
 )
@@ -65,13 +67,18 @@ with st.form("invite", clear_on_submit=True):
     organisation = right.selectbox("Organisatie (alleen voor een medewerker schuldeiser)", list(organisations), index=None,
                                    format_func=lambda code: f"{organisations[code]} ({code})", placeholder="Kies een organisatie",
                                    key="invite_organisation")
+    consultant = right.selectbox("Consultantcode (alleen voor een MKB-consultant)", list(consultants), index=None,
+                                 format_func=lambda code: f"{consultants[code]} ({code})", placeholder="Kies een consultant",
+                                 key="invite_consultant")
     if st.form_submit_button("Uitnodiging versturen", type="primary"):
-        member = {"name": name, "email": email, "role": role, "kvk_number": kvk or None, "organisation": organisation}
+        member = {"name": name, "email": email, "role": role, "kvk_number": kvk or None, "organisation": organisation,
+                  "consultant": consultant}
         _done(lambda c: invite(c, admin, member, mailer()), f"Uitnodiging voor {md(email)} staat klaar bij de verstuurde berichten.")
 
 st.header("Ledenlijst inlezen")
-st.write("Een CSV-bestand met de kolommen `name`, `email`, `kvk_number` en `role` (respondent, analyst, administrator of creditor), "
-         "en voor medewerkers van een schuldeiser de kolom `organisation` (de code uit de lijst van organisaties, zoals GM0363). "
+st.write("Een CSV-bestand met de kolommen `name`, `email`, `kvk_number` en `role` (respondent, analyst, administrator, creditor "
+         "of consultant), voor medewerkers van een schuldeiser de kolom `organisation` (de code uit de lijst van organisaties, "
+         "zoals GM0363) en voor MKB-consultants de kolom `consultant` (hun eigen code, zoals mc01). "
          "Iedereen krijgt een eigen uitnodiging; regels met een fout worden genoemd en niet ingelezen.")
 upload = st.file_uploader("Ledenlijst (CSV)", type=["csv"], key="members_csv")
 if upload is not None and st.button("Ledenlijst inlezen", key="import_members"):

@@ -31,6 +31,7 @@ ACTIONS = {
     "session_ended_by_change": "sessie beëindigd na wijziging", "proposal_added": "voorstel toegevoegd",
     "proposal_changed": "voorstel gewijzigd", "password_change_failed": "wachtwoord wijzigen mislukt",
     "upload_stored": "document ontvangen", "upload_refused": "document geweigerd", "upload_downloaded": "document gedownload",
+    "view": "gegevens bekeken", "programme_entry": "sessie of besluit ingevoerd",
 }
 st.dataframe(
     pl.DataFrame(

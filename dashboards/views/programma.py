@@ -12,7 +12,7 @@ import streamlit as st
 from accounts.service import record_event
 from accounts.store import store
 from dashboards import auth
-from dashboards import programme as figures
+from dashboards import programme_figures as figures
 from dashboards.charts import group_bars, show_chart
 from dashboards.formatting import INTERVAL_LINE, nl_interval, nl_number
 from dashboards.safe import csv_download, parquet_download
