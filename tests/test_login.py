@@ -77,7 +77,7 @@ def test_the_menu_shows_only_the_pages_of_the_role(installation):
     assert labels["respondent"] == {"Mijn overzicht", "Gezondheidscheck invullen", "Impact van een voorstel inschatten", "Reageren op een voorstel",
                                     "Mijn werkgroepen", "Mijn account"}
     assert labels["analyst"] == {"Overzicht", "Gezondheidscheck", "Sentiment en uitdagingen", "Impact van voorstellen", "Stapeling van regeldruk",
-                                 "Consultaties en thema's", "Kleine schulden en anti-escalatie", "Privacy en nauwkeurigheid",
+                                 "Consultaties en thema's", "Kleine schulden en anti-escalatie", "MKB-aanpak Limburg", "Privacy en nauwkeurigheid",
                                  "Berichten en werkgroepen", "Mijn account"}
     assert labels["creditor"] == {"Mijn vorderingen", "Mijn account"}  # its own claims; no figures, no analysts' pages
     assert labels["consultant"] == {"Mijn trajecten", "Mijn account"}  # its own caseload; no figures, no analysts' pages

@@ -35,7 +35,10 @@ def test_the_configured_datasets_declare_their_marts_and_unit():
     assert {"marts.dis_firm_proposal", "marts.consultation_firm_article"} <= set(configured.datasets["dis"].sources)
     assert configured.datasets["debts"].sources == ["marts.debt_small_claims", "marts.debt_person_risk", "marts.debt_whatif", "marts.debt_collection"]
     units = {name: (d.privacy_unit.kind, d.privacy_unit.column) for name, d in configured.datasets.items()}
-    assert units == {"cgc": ("firm", "firm_id"), "dis": ("firm", "firm_id"), "debts": ("person", "person_id")}
+    assert units == {"cgc": ("firm", "firm_id"), "dis": ("firm", "firm_id"), "debts": ("person", "person_id"),
+                     "programme": ("firm", "firm_id")}
+    assert configured.datasets["programme"].period == "quarter"
+    assert configured.datasets["programme"].sources == ["marts.programme_firm_quarter", "marts.programme_firm_platform"]
     assert {"firm", "person"} <= set(configured.annual_caps)
 
 
