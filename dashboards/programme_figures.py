@@ -155,12 +155,12 @@ def stage_table(frame: pl.DataFrame, quarter: str, group: Group) -> pl.DataFrame
 def flow_table(frame: pl.DataFrame, quarter: str, group: Group) -> pl.DataFrame:
     chosen = group_cells(FLOW, frame, quarter, group)
     rows = [
-        ("Dagen van aanmelding tot intake (mediaan)", figure(_row(chosen, "days_to_intake", "p50"))),
-        ("Dagen van toelating tot plan (mediaan)", figure(_row(chosen, "days_in_support", "p50"))),
-        ("Opgeleverde plannen in dit kwartaal", figure(_row(chosen, "plans", "sum"))),
-        ("Sessies per opgeleverd plan (verwacht: 25 tot 35)", figure(_row(chosen, "sessions_per_plan", "ratio"), 1)),
-        ("Sessies niet verschenen", figure(_row(chosen, "session_no_show_rate", "ratio"), 0, 100, "%")),
-        ("Afspraken frontdesk niet verschenen", figure(_row(chosen, "appointment_no_show_rate", "ratio"), 0, 100, "%")),
+        ("Dagen van aanmelding tot intake (mediaan, alle intakes tot nu toe)", figure(_row(chosen, "days_to_intake", "p50"))),
+        ("Dagen van toelating tot plan (mediaan, alle plannen tot nu toe)", figure(_row(chosen, "days_in_support", "p50"))),
+        ("Opgeleverde plannen tot nu toe", figure(_row(chosen, "plans", "sum"))),
+        ("Sessies per opgeleverd plan, tot nu toe (verwacht: 25 tot 35)", figure(_row(chosen, "sessions_per_plan", "ratio"), 1)),
+        ("Sessies in dit kwartaal: niet verschenen", figure(_row(chosen, "session_no_show_rate", "ratio"), 0, 100, "%")),
+        ("Afspraken frontdesk in dit kwartaal: niet verschenen", figure(_row(chosen, "appointment_no_show_rate", "ratio"), 0, 100, "%")),
     ]
     return pl.DataFrame(rows, schema=["Wat", "Cijfer (95%-interval)"], orient="row")
 

@@ -103,18 +103,18 @@ def _kind(statistic: str) -> str:
 def half_width_limits(cells: pl.DataFrame, name: str, limits: dict[str, float] | None = None) -> pl.Series:
     """Per cell: the largest half-width it may have and still be shown, in the unit of its estimate.
 
-    Balances and shares: points. Means and quantiles: a fraction of the
-    measure's declared range. Counts and sums: a fraction of the figure itself.
+    Balances and shares: points. Means, quantiles and ratios: a fraction of the
+    measure's (the ratio's) declared range. Counts and sums: a fraction of the figure itself.
     """
     limits, spec = limits or display_limits(), release_specs().get(name)
-    ranges = {m.name: m.bounds[1] - m.bounds[0] for m in spec.measures if hasattr(m, "bounds")} if spec else {}
+    ranges = {m.name: m.bounds[1] - m.bounds[0] for m in [*spec.measures, *spec.ratios] if hasattr(m, "bounds")} if spec else {}
     out = []
     for measure, statistic, estimate in cells.select("measure", "statistic", "estimate").iter_rows():
         kind = _kind(statistic)
         limit = limits.get(kind)
         if limit is None:
             out.append(None)
-        elif kind in ("mean", "quantile"):
+        elif kind in ("mean", "quantile", "ratio"):
             out.append(limit * ranges[measure] if measure in ranges else None)
         elif kind in ("count", "sum"):
             out.append(None if estimate is None else limit * abs(estimate))

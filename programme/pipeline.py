@@ -10,8 +10,9 @@
     marts.programme_platform_month      /
       -> marts.programme_firm_quarter     per firm per quarter from its registration on: its current stage at the
                                           quarter's end, the stages it entered and left in the quarter, the stages
-                                          reached so far, and what happened in the quarter (intake, plan, sessions,
-                                          no-shows, referral, financing); config/releases/programme_funnel.yaml,
+                                          reached so far, the intakes, referrals and plans so far (their times
+                                          and sessions), and the quarter's sessions, no-shows and financing;
+                                          config/releases/programme_funnel.yaml,
                                           programme_conversion.yaml, programme_flow.yaml
       -> marts.programme_firm_platform    per firm per quarter with platform use (any Limburg firm, in the
                                           programme or not: the platform delivers its users' region and size
@@ -168,14 +169,13 @@ plan_sessions AS (
 SELECT q.firm_id, q.quarter, c.region AS programme_region, c.partner AS programme_partner, c.channel, c.sector, c.size_class,
        n.stage, m.entered, m.left_stages,
        1 AS scouted, m.reached_intake, m.reached_support, m.reached_plan, m.reached_financeable, m.reached_financed,
-       CASE WHEN i.intake_on BETWEEN q.quarter_start AND q.quarter_end THEN datediff('day', c.registered_on, i.intake_on) END
-         AS days_to_intake,
-       CASE WHEN i.intake_on BETWEEN q.quarter_start AND q.quarter_end AND i.outcome = 'doorverwezen'
-            THEN coalesce(i.referred_to, 'anders') END AS referred_to,
-       CASE WHEN p.delivered_on BETWEEN q.quarter_start AND q.quarter_end THEN 1 ELSE 0 END AS plan_delivered,
-       CASE WHEN p.delivered_on BETWEEN q.quarter_start AND q.quarter_end AND i.outcome = 'toegelaten'
+       -- so far (up to the quarter's end): a quarter has too few intakes, referrals and plans for a figure of its own
+       CASE WHEN i.intake_on <= q.quarter_end THEN datediff('day', c.registered_on, i.intake_on) END AS days_to_intake,
+       CASE WHEN i.intake_on <= q.quarter_end AND i.outcome = 'doorverwezen' THEN coalesce(i.referred_to, 'anders') END AS referred_to,
+       CASE WHEN p.delivered_on <= q.quarter_end THEN 1 ELSE 0 END AS plan_delivered,
+       CASE WHEN p.delivered_on <= q.quarter_end AND i.outcome = 'toegelaten'
             THEN datediff('day', i.intake_on, p.delivered_on) END AS days_in_support,
-       CASE WHEN p.delivered_on BETWEEN q.quarter_start AND q.quarter_end THEN coalesce(ps.held, 0) ELSE 0 END AS plan_sessions,
+       CASE WHEN p.delivered_on <= q.quarter_end THEN coalesce(ps.held, 0) ELSE 0 END AS plan_sessions,
        coalesce(s.sessions_planned, 0) AS sessions_planned, coalesce(s.no_shows, 0) AS no_shows,
        coalesce(a.appointments, 0) AS appointments, coalesce(a.appointment_no_shows, 0) AS appointment_no_shows,
        CASE WHEN p.delivered_on BETWEEN q.quarter_start AND q.quarter_end AND coalesce(p.financing_obtained, 0) > 0

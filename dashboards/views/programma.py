@@ -72,7 +72,7 @@ st.caption(INTERVAL_LINE + " Een bedrijf staat altijd in precies één stap.")
 st.header("Doorlooptijd, sessies en doorverwijzingen")
 flow_group = conversion_group
 st.table(figures.flow_table(flow, quarter, flow_group), hide_index=True)
-st.subheader("Doorverwezen naar andere initiatieven")
+st.subheader("Doorverwezen naar andere initiatieven (tot nu toe)")
 st.table(figures.referral_table(flow, quarter, flow_group), hide_index=True)
 st.caption(f"Cijfers van {figures.quarter_name(quarter)}, {flow_group.label.lower()}. " + INTERVAL_LINE)
 
