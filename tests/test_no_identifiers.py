@@ -21,14 +21,19 @@ def _all_text(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 
 def test_no_kvk_number_in_any_table_or_export(pipeline, firms):
-    kvk_numbers = set(firms["kvk_number"])
+    programme = set(pl.read_parquet(pipeline.synthetic / "programme_firms.parquet")["kvk_number"])  # some are not in the population
+    kvk_numbers = set(firms["kvk_number"]) | programme
     # The generator put some of them in free text too: the scan must have something to find.
     landing_text = "".join(p.read_text(errors="replace") for p in (pipeline.landing / "cgc").iterdir())
     assert "Ons KvK-nummer is" in landing_text
+    registrations = "".join(p.read_text(errors="replace") for p in (pipeline.landing / "programme_registrations").glob("*.csv"))
+    assert sum(number in registrations for number in programme) > len(programme) / 2
     pattern = re.compile(r"(?<![0-9])[0-9]{8}(?![0-9])")
     with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
         sources = _all_text(connection)
-    for path in pipeline.exports.rglob("*"):
+    operational = list((pipeline.data_dir / "operational").rglob("*.parquet"))  # creditors' and consultants' own files
+    assert any("consultants" in path.parts for path in operational)
+    for path in [*pipeline.exports.rglob("*"), *operational]:
         if path.suffix == ".parquet":
             sources.append((str(path), pl.read_parquet(path).write_csv()))
         elif path.is_file():
