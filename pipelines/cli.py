@@ -446,7 +446,8 @@ def demo(
     """Key, synthetic data, one full pipeline run, then both UIs on 127.0.0.1."""
     keygen(force=False)
     if not any((paths().landing / "cgc").glob("cgc_export_*")):
-        generate(firms=firms, waves=24, last_wave=None, seed=20261122, debt_persons=DEMO_DEBT_PERSONS)
+        generate(firms=firms, waves=24, last_wave=None, seed=20261122, debt_persons=DEMO_DEBT_PERSONS,
+                 programme_firms=DEMO_PROGRAMME_FIRMS)
     else:
         console.print("Synthetic data already present in data/landing/cgc (delete data/ to start afresh).")
     run()

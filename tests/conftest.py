@@ -37,6 +37,18 @@ def released_waves() -> int:
     from core.periods import calendar_closed_periods
 
     return len(calendar_closed_periods("wave", date.today(), [FIRST_WAVE, LAST_WAVE]))
+
+
+def released_quarters(installation) -> int:
+    """Quarters of the support programme an installation released: its closed quarters with data (the generator makes two
+    years of the programme, so 8 or 9)."""
+    import duckdb
+
+    from core.periods import quarter_of
+
+    with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
+        quarters = connection.execute("SELECT DISTINCT quarter FROM marts.programme_firm_quarter").fetchall()
+    return sum(1 for (quarter,) in quarters if quarter < quarter_of(date.today()))
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 

@@ -26,7 +26,7 @@ from dashboards.formatting import nl_number
 from dashboards.released import privacy_budget
 from privacy.ledger import composed
 from privacy.loading import privacy_settings, release_specs
-from tests.conftest import demo_accounts, logged_in, released_waves
+from tests.conftest import demo_accounts, logged_in, released_quarters, released_waves
 
 APP = "../dashboards/app.py"
 SIGNED = re.compile(r"[+-]?\d{1,3}(\.\d{3})*(,\d+)?")
@@ -128,7 +128,7 @@ def test_sentiment_page_shows_mean_median_and_challenges(app):
     assert not app.exception and not app.error
 
 
-def test_privacy_page_shows_budget_and_ledger(app):
+def test_privacy_page_shows_budget_and_ledger(app, pipeline):
     app.switch_page("views/privacy.py").run()
     assert not app.exception and not app.error
     ledger = app.table[0].value
@@ -138,7 +138,9 @@ def test_privacy_page_shows_budget_and_ledger(app):
     debts = {name: spec for name, spec in release_specs().items() if spec.dataset == "debts"}
     # every CGC spec per closed wave (from the first with answers), every DIS spec per closed proposal (3), the running series
     # of each open proposal (2), every debt spec per closed month of deliveries (3)
-    assert len(ledger) == len(cgc) * released_waves() + len(dis) * 3 + 2 + len(debts) * 3  # and every debt spec per closed month (3)
+    programme = [name for name, spec in release_specs().items() if spec.dataset == "programme"]  # per closed quarter
+    assert len(ledger) == (len(cgc) * released_waves() + len(dis) * 3 + 2 + len(debts) * 3  # and every debt spec per closed month (3)
+                           + len(programme) * released_quarters(pipeline))
     assert set(ledger["Publicatie"]) >= {spec.title for spec in release_specs().values()}
     # every spec released once per wave: zCDP, so their rho add up and the wave's loss is that sum as (epsilon, delta)
     losses = [(s.privacy_loss.epsilon or 0.0, s.privacy_loss.delta, s.privacy_loss.rho or 0.0) for s in cgc.values()]
@@ -271,7 +273,10 @@ def test_privacy_page_shows_a_firms_loss_over_12_months(app, pipeline):
     # pure epsilons add, the zCDP releases' rho add and are converted at the cap's delta (OpenDP), then both add up
     loss = composed(list(inside.select("epsilon", "delta", "rho").iter_rows()), privacy_settings().annual_caps["firm"].delta)[0]
     assert loss < inside["epsilon"].sum()  # less than adding each zCDP release's epsilon alone
-    assert tuple(yearly.iloc[0]) == (f"{end:%d-%m-%Y}", str(inside.height), "Gezondheidscheck, Impactsimulaties en consultaties",
+    titles = {name: d.title_nl for name, d in privacy_settings().datasets.items()}
+    datasets = ", ".join(titles[d] for d in sorted(set(inside["dataset"])))
+    assert "Gezondheidscheck" in datasets and "Impactsimulaties en consultaties" in datasets
+    assert tuple(yearly.iloc[0]) == (f"{end:%d-%m-%Y}", str(inside.height), datasets,
                              nl_number(loss, 1), "60", nl_number(60 - loss, 1))
     text = " ".join(m.value for m in app.markdown)
     assert "verloor een bedrijf dat overal aan meedeed" in text and "Grens per jaar" in text

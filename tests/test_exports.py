@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date
 
 import duckdb
 import pytest
 
 from privacy.loading import privacy_settings, release_specs
-from tests.conftest import released_waves
+from tests.conftest import released_quarters, released_waves
 
 READER = r"""
 import json, sys
@@ -58,15 +57,6 @@ def read_exports_without_our_code(exports) -> dict:
     return json.loads(done.stdout)
 
 
-def closed_quarters(installation) -> int:
-    """The programme's closed quarters with data in the test installation (two years: 8)."""
-    from core.periods import quarter_of
-
-    with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
-        quarters = connection.execute("SELECT DISTINCT quarter FROM marts.programme_firm_quarter").fetchall()
-    return sum(1 for (quarter,) in quarters if quarter < quarter_of(date.today()))
-
-
 def test_exports_open_with_duckdb_and_pandas_and_carry_their_privacy_metadata(pipeline):
     report = read_exports_without_our_code(pipeline.exports)
     assert report["our_code_loaded"] == []
@@ -80,7 +70,7 @@ def test_exports_open_with_duckdb_and_pandas_and_carry_their_privacy_metadata(pi
     suppressed = {}  # per public-key release: cells shown as 'x'
     for name, folder in report["folders"].items():
         dataset = release_specs()[name].dataset  # the closed waves, eight closed quarters of the programme, three closed proposals or months
-        periods = released_waves() if dataset == "cgc" else closed_quarters(pipeline) if dataset == "programme" else 3
+        periods = released_waves() if dataset == "cgc" else released_quarters(pipeline) if dataset == "programme" else 3
         assert len(folder["files"]) == periods and all(f.startswith(f"{name}_") and f.endswith("_v1.parquet") for f in folder["files"])
         metadata = folder["metadata"]
         assert REQUIRED_METADATA <= set(metadata) and REQUIRED_METADATA <= set(folder["pyarrow_metadata_keys"])

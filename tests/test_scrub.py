@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime
 
 import duckdb
 import phonenumbers
@@ -306,8 +307,18 @@ def _one_landed_record(folder) -> dict:
     for path in sorted(folder.iterdir()):
         if path.suffix == ".jsonl":
             return json.loads(path.read_text(encoding="utf-8").splitlines()[0])
-    path = min(p for p in folder.iterdir() if p.suffix == ".csv")
-    return pl.read_csv(path, infer_schema=False, n_rows=1).to_dicts()[0]
+    csv = sorted(p for p in folder.iterdir() if p.suffix == ".csv")
+    if csv:
+        return pl.read_csv(csv[0], infer_schema=False, n_rows=1).to_dicts()[0]
+    path = min(p for p in folder.iterdir() if p.suffix == ".parquet")  # a source delivered as Parquet only (the programme's platform)
+    def text(value) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%dT%H:%M:%S")
+        return value.isoformat() if isinstance(value, date) else str(value).lower() if isinstance(value, bool) else str(value)
+
+    return {key: text(value) for key, value in pl.read_parquet(path, n_rows=1).to_dicts()[0].items()}
 
 
 def test_a_comment_in_a_landing_file_of_every_source_is_scrubbed_in_raw_and_logged_by_count(scrubbed_installation):
