@@ -182,9 +182,29 @@ def noise_threshold(scales: tuple[Noise | float, ...], weights: np.ndarray, leve
     chosen = weights[:, live]
     out = np.empty(weights.shape[0])
     for start in range(0, chosen.shape[0], 32):  # 32 rows at a time keeps the draws x rows matrix small
-        block = np.abs(draws @ chosen[start:start + 32].T)
-        out[start:start + 32] = np.quantile(block, level, axis=0, method="higher")
+        block = draws @ chosen[start:start + 32].T  # the same product as ever: its bits decide which draw is the quantile
+        out[start:start + 32] = _higher_quantile(np.abs(block, out=block), level)
     return out
+
+
+def _higher_quantile(columns: np.ndarray, level: float) -> np.ndarray:
+    """Per column of `columns` (values x columns): `np.quantile(column, level, method="higher")`, bit for bit.
+
+    np.quantile partitions along the first axis, strided here, which was most of the time of a running export
+    (`privacy.continual`). The columns are copied into contiguous rows (in tiles: a plain transposing copy is
+    cache-unfriendly) and partitioned there; the element at index ceil((n - 1) level) of a sorted column is the same.
+
+    >>> values = np.random.default_rng(0).normal(size=(5001, 3)); values[7, 2] = np.nan
+    >>> bool(np.array_equal(_higher_quantile(values, 0.95), np.quantile(values, 0.95, axis=0, method="higher"), equal_nan=True))
+    True
+    """
+    count = columns.shape[0]
+    rows = np.empty((columns.shape[1], count), dtype=columns.dtype)
+    for start in range(0, count, 1024):
+        rows[:, start:start + 1024] = columns[start:start + 1024].T
+    index = int(np.ceil((count - 1) * np.asarray(level, dtype=float)))  # as numpy's "higher" method
+    rows.partition((index, -1), axis=1)  # as np.quantile: a NaN sorts last, and a column with one has the quantile NaN
+    return np.where(np.isnan(rows[:, -1]), np.nan, rows[:, index])
 
 
 # --------------------------------------------------------------------------- test inversion

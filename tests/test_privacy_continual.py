@@ -495,3 +495,49 @@ def test_the_95_percent_interval_of_a_running_count_covers_95_percent_of_the_tim
             width = half_width(count.scale, draws, alpha)
             coverage = float(np.mean(np.abs(released - truth) <= width))
             assert 0.94 <= coverage <= 0.97, (t, draws, coverage)
+
+
+_NOISE_THRESHOLD = accuracy.noise_threshold
+
+
+def _noise_threshold_before(scales, weights, level):
+    """`accuracy.noise_threshold` as it was before its quantile was sped up (np.quantile over the strided block)."""
+    from privacy.accuracy import _simulated_draws
+    from privacy.mechanisms import as_noise
+
+    noises = tuple(as_noise(scale) for scale in scales)
+    weights = np.atleast_2d(np.asarray(weights, dtype=float))
+    live = [j for j, noise in enumerate(noises) if noise.scale > 0 and np.any(weights[:, j] != 0)]
+    if len(live) <= 2:
+        return _NOISE_THRESHOLD(scales, weights, level)  # exact paths: unchanged
+    draws, chosen, out = _simulated_draws(tuple(noises[j] for j in live)), weights[:, live], np.empty(weights.shape[0])
+    for start in range(0, chosen.shape[0], 32):
+        out[start:start + 32] = np.quantile(np.abs(draws @ chosen[start:start + 32].T), level, axis=0, method="higher")
+    return out
+
+
+def test_the_fast_simulated_quantile_is_bit_for_bit_the_old_one():
+    """The running figures' means sum many nodes (simulated noise quantiles): the faster quantile selects the same draw.
+
+    40 grid rows: one full block of 32 and a partial one; two levels: two different order statistics.
+    """
+    nodes = 3
+    noises, a, d = (96000.0,) * nodes + (96.0,) * nodes, (1.0,) * nodes + (0.0,) * nodes, (0.0,) * nodes + (1.0,) * nodes
+    grid = np.linspace(-1000.0, 1000.0, 40)
+    weights = np.asarray(a)[None, :] - grid[:, None] * np.asarray(d)[None, :]
+    for level in (0.9, 0.99):
+        assert np.array_equal(accuracy.noise_threshold(noises, weights, level), _noise_threshold_before(noises, weights, level))
+
+
+def test_the_running_export_writes_the_same_bytes_as_with_the_old_quantile(tmp_path, monkeypatch):
+    """Released files are re-served as stored: a faster export must write exactly the bytes the old code wrote."""
+    mart, raw = dis_frames(["p1"], firms=300)
+    connection = warehouse(mart, raw)
+    update(connection, SERIES, {"p1": (OPENS, CLOSES)}, day(3), settings=dis_settings(), now=NOW)  # nodes of 1 to 2 days
+    (new_file,) = export_running(connection, SERIES, tmp_path / "new")
+    accuracy._ratio_thresholds.cache_clear()
+    monkeypatch.setattr(accuracy, "noise_threshold", _noise_threshold_before)
+    (old_file,) = export_running(connection, SERIES, tmp_path / "old")
+    accuracy._ratio_thresholds.cache_clear()  # no thresholds of the stand-in stay behind for later tests
+    assert new_file.read_bytes() == old_file.read_bytes()
+    assert pl.read_parquet(new_file)["noisy_nodes"].max() > 2  # the simulated path (more than two noises) was used
