@@ -231,11 +231,11 @@ def assign(stems: set[str], themes: list[Theme], limit: int = THEMES_PER_FIRM) -
     return chosen
 
 
-def firm_themes(comments: pl.DataFrame, models: dict[str, list[Theme]]) -> pl.DataFrame:
-    """(firm_id, proposal, theme, rank): the at most two themes of each firm's comments on a proposal."""
+def firm_themes(comments: pl.DataFrame, models: dict[str, list[Theme]], limit: int = THEMES_PER_FIRM) -> pl.DataFrame:
+    """(firm_id, proposal, theme, rank): the at most `limit` themes of each firm's comments on a proposal."""
     rows = []
     for (firm, proposal), texts in _texts_per_firm(comments).items():
-        for rank, theme in enumerate(assign(stems_of(texts), models.get(proposal, [])), start=1):
+        for rank, theme in enumerate(assign(stems_of(texts), models.get(proposal, []), limit), start=1):
             rows.append((firm, proposal, theme.key, rank))
     return pl.DataFrame(rows, schema={"firm_id": pl.Utf8, "proposal": pl.Utf8, "theme": pl.Utf8, "rank": pl.Int32}, orient="row")
 
