@@ -38,6 +38,7 @@ import duckdb
 import polars as pl
 
 from core.themes import (
+    COMPOUND_PREFIX,
     QUOTE_THRESHOLD,
     THEMES_PER_FIRM,
     WORDS_PER_FIRM,
@@ -127,6 +128,7 @@ class ThemeSet:
     quotes_table: str | None = None  # None: no quotes (the texts were given without consent to quote)
     words_per_firm: int = WORDS_PER_FIRM
     themes_per_firm: int = THEMES_PER_FIRM
+    compound_prefix: int = COMPOUND_PREFIX  # released words whose stems share this many first letters are one theme
 
 
 CONSULTATION = ThemeSet(
@@ -136,7 +138,8 @@ CONSULTATION = ThemeSet(
 PROGRAMME = ThemeSet(
     "programme_need", programme_texts, "quarter", "marts.programme_need_firm_words", "marts.programme_need_firm_pairs",
     "marts.programme_need_firm_themes", "themes.programme_need_theme_model", "programme_need_terms", "programme_need_term_pairs",
-    "programme_need_themes", words_per_firm=1, themes_per_firm=1)  # the bounds: config/releases/programme_need_*.yaml
+    "programme_need_themes", words_per_firm=1, themes_per_firm=1,  # the bounds: config/releases/programme_need_*.yaml
+    compound_prefix=10)  # 'bedrijfs' starts many unrelated needs (bedrijfsopvolging, bedrijfsruimte): join longer prefixes only
 THEME_SETS = (CONSULTATION, PROGRAMME)
 
 # The consultation's names, as before
@@ -202,7 +205,7 @@ def build_firm_pairs(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet 
 def models(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> dict[str, list[Theme]]:
     """Period -> its themes: post-processing of the released words and pairs."""
     pairs = released_counts(released(connection, theme_set.pairs), "pair", _thresholds(connection, theme_set.pairs))
-    return {proposal: theme_model(proposal, terms, pairs.get(proposal, {}))
+    return {proposal: theme_model(proposal, terms, pairs.get(proposal, {}), compound_prefix=theme_set.compound_prefix)
             for proposal, terms in vocabularies(connection, theme_set).items()}
 
 
