@@ -126,3 +126,43 @@ def test_the_themes_found_on_generated_platform_data_are_planted_ones(tmp_path, 
     released = sum(len(f[2]["released"]) for f in found)
     matched = sum(len(f[2]["matches"]) for f in found)
     assert released >= 1 and matched / released >= 0.6, found
+
+
+def need_themes_section(quarter: str, exports: str) -> None:
+    """A page with only the section (AppTest runs this function's source as a script)."""
+    from pathlib import Path
+
+    from dashboards.programme_themes import render_need_themes
+
+    render_need_themes(quarter, Path(exports))
+
+
+def test_the_programme_page_section_lists_released_themes_with_intervals_and_explains_the_threshold(tmp_path):
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    from core.files import public_dir
+    from core.landing import write_atomically
+    from privacy.export import export_release
+    from tests.conftest import data_dir
+
+    events = platform_rows([(60, "behoefte", "Ik zoek hulp bij bedrijfsopvolging."), (30, "vraag", "Welke vergunning heb ik nodig?"),
+                            (1, "klankbord", "Het kadaster rekent hoge leges.")])
+    with data_dir(tmp_path):
+        connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+        raw_platform(connection, events)
+        run_need_themes(connection, [QUARTER], specs=exact_specs(), settings=unlimited_programme_settings())
+        exports = tmp_path / "exports"
+        export_release(connection, exact_specs()[PROGRAMME.themes], exports)
+        folder = public_dir(exports / PROGRAMME.themes, top=exports)
+        write_atomically(folder, "themes.json", json.dumps(theme_pipeline.catalogue(connection, {}, PROGRAMME)).encode(), public=True)
+        connection.close()
+        app = AppTest.from_function(need_themes_section, args=(QUARTER, str(exports)), default_timeout=60).run()
+        assert not app.exception
+        table = app.table[0].value
+        assert list(table["Thema"]) == ["Bedrijfsopvolging", "Vergunning"] and list(table["Bedrijven (ongeveer)"]) == ["60", "30"]
+        assert "95%-interval" in table.columns and "kadaster" not in table.to_string().lower()
+        assert any("genoeg bedrijven" in block.value for block in app.markdown)
+        empty = AppTest.from_function(need_themes_section, args=("2026-Q1", str(exports)), default_timeout=60).run()
+        assert not empty.exception and "niet genoeg bedrijven" in empty.info[0].value
