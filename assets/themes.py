@@ -127,6 +127,8 @@ def programme_need_theme_catalogue(warehouse: Warehouse, folders: Folders) -> dg
         names = theme_names(accounts)
     with warehouse.connect() as connection:
         entries = theme_pipeline.catalogue(connection, names, PROGRAMME)
+    if not entries and not (Path(folders.exports) / PROGRAMME.themes).exists():  # no quarter released yet: no folder of its own
+        return dg.MaterializeResult(metadata={"themes": 0})
     folder = public_dir(Path(folders.exports) / PROGRAMME.themes, top=Path(folders.exports))
     write_atomically(folder, "themes.json", json.dumps(entries, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8"), public=True)
     return dg.MaterializeResult(metadata={"themes": len(entries)})
