@@ -1,5 +1,10 @@
 """The warehouse side of the themes (`core/themes.py`): the private marts the three theme releases read, and the model.
 
+The same steps run for every *theme set* (`ThemeSet`: where its texts come from, its period column, its tables
+and releases, its per-firm bounds). Two sets:
+
+`CONSULTATION` (issue 11; period `proposal`, dataset dis):
+
     staging.consultation_answers, staging.dis_answers (scrubbed comments and DIS explanations; consent per submission)
       -> marts.consultation_firm_words   -> releases.consultation_terms       (OpenDP)
       -> marts.consultation_firm_pairs   -> releases.consultation_term_pairs  (OpenDP)
@@ -7,20 +12,36 @@
       -> marts.consultation_firm_themes  -> releases.consultation_themes      (OpenDP)
       -> themes.consultation_quotes      (consented comments of themes above QUOTE_THRESHOLD)
 
+`PROGRAMME` (issue 14.3, the learning ecosystem; period `quarter`, dataset programme):
+
+    raw.programme_platform (scrubbed `text` of unanswered questions, needs and sounding-board feedback)
+      -> marts.programme_need_firm_words   -> releases.programme_need_terms
+      -> marts.programme_need_firm_pairs   -> releases.programme_need_term_pairs
+      -> themes.programme_need_theme_model
+      -> marts.programme_need_firm_themes  -> releases.programme_need_themes
+      (no quotes: the platform asks no consent)
+
 Each builder replaces its whole table (a rerun never duplicates). The marts
 are private like every mart: only releases read them. The model and the
 released cells hold no firm; the quotes table holds consented text only.
+Inside this module the period column is called `proposal` (the name
+`core/themes.py` uses); a set's tables get its own period column.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
 from core.themes import (
+    COMPOUND_PREFIX,
     QUOTE_THRESHOLD,
+    THEMES_PER_FIRM,
+    WORDS_PER_FIRM,
     Term,
     Theme,
     choose_quotes,
@@ -33,8 +54,6 @@ from core.themes import (
     vocabulary,
 )
 
-TERMS, PAIRS, THEMES = "consultation_terms", "consultation_term_pairs", "consultation_themes"
-MODEL_TABLE, QUOTES_TABLE = "themes.consultation_theme_model", "themes.consultation_quotes"
 
 
 def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -70,6 +89,68 @@ def comments(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return pl.concat(parts).sort("firm_id", "proposal", "article", nulls_last=True)
 
 
+def programme_texts(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """(firm_id, proposal, article, response_id, comment, consent): a platform user's own free text per quarter, as stored (scrubbed).
+
+    `proposal` holds the quarter of `event_on` ('2026-Q3'). The latest delivery of every event counts; the texts are
+    those of questions on the knowledge square left unanswered (`vraag`), needs no offer serves (`behoefte`) and the
+    sounding board's feedback (`klankbord`). Never quoted (`consent` false): the platform asks no consent.
+    """
+    schema = {"firm_id": pl.Utf8, "proposal": pl.Utf8, "article": pl.Utf8, "response_id": pl.Utf8, "comment": pl.Utf8, "consent": pl.Boolean}
+    if not _exists(connection, "raw", "programme_platform"):
+        return pl.DataFrame(schema=schema)
+    return connection.execute("""
+        WITH latest AS (
+          SELECT * FROM raw.programme_platform
+          QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY delivered_at DESC, loaded_at DESC, file_hash DESC, row_number DESC) = 1)
+        SELECT firm_id, strftime(event_on, '%Y') || '-Q' || CAST((month(event_on) + 2) // 3 AS VARCHAR) AS proposal,
+               kind AS article, event_id AS response_id, text AS comment, false AS consent
+        FROM latest
+        WHERE text IS NOT NULL AND (kind IN ('behoefte', 'klankbord') OR (kind = 'vraag' AND NOT coalesce(answered, false)))
+        ORDER BY firm_id, proposal, event_on, event_id
+    """).pl().cast(schema)
+
+
+@dataclass(frozen=True)
+class ThemeSet:
+    """One run of the theme steps: where the texts come from, the period column of its marts, its tables and releases."""
+
+    name: str
+    texts: Callable[[duckdb.DuckDBPyConnection], pl.DataFrame]  # (firm_id, proposal, article, response_id, comment, consent)
+    period: str  # the period column of the marts and the model (the releases' `period`)
+    words_mart: str
+    pairs_mart: str
+    themes_mart: str
+    model_table: str
+    terms: str  # the three release names (config/releases/<name>.yaml)
+    pairs: str
+    themes: str
+    quotes_table: str | None = None  # None: no quotes (the texts were given without consent to quote)
+    words_per_firm: int = WORDS_PER_FIRM
+    themes_per_firm: int = THEMES_PER_FIRM
+    compound_prefix: int = COMPOUND_PREFIX  # released words whose stems share this many first letters are one theme
+
+
+CONSULTATION = ThemeSet(
+    "consultation", comments, "proposal", "marts.consultation_firm_words", "marts.consultation_firm_pairs", "marts.consultation_firm_themes",
+    "themes.consultation_theme_model", "consultation_terms", "consultation_term_pairs", "consultation_themes",
+    quotes_table="themes.consultation_quotes")
+PROGRAMME = ThemeSet(
+    "programme_need", programme_texts, "quarter", "marts.programme_need_firm_words", "marts.programme_need_firm_pairs",
+    "marts.programme_need_firm_themes", "themes.programme_need_theme_model", "programme_need_terms", "programme_need_term_pairs",
+    "programme_need_themes", words_per_firm=1, themes_per_firm=1,  # the bounds: config/releases/programme_need_*.yaml
+    compound_prefix=10)  # 'bedrijfs' starts many unrelated needs (bedrijfsopvolging, bedrijfsruimte): join longer prefixes only
+THEME_SETS = (CONSULTATION, PROGRAMME)
+
+# The consultation's names, as before
+TERMS, PAIRS, THEMES = CONSULTATION.terms, CONSULTATION.pairs, CONSULTATION.themes
+MODEL_TABLE, QUOTES_TABLE = CONSULTATION.model_table, CONSULTATION.quotes_table
+
+
+def _for_table(frame: pl.DataFrame, theme_set: ThemeSet) -> pl.DataFrame:
+    return frame.rename({"proposal": theme_set.period}) if theme_set.period != "proposal" and "proposal" in frame.columns else frame
+
+
 def _replace(connection: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     schema = table.split(".")[0]
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -103,47 +184,55 @@ def _thresholds(connection: duckdb.DuckDBPyConnection, name: str) -> dict[str, i
     return {period: threshold for period in (cells["period"].unique().to_list() if not cells.is_empty() else [])}
 
 
-def build_firm_words(connection: duckdb.DuckDBPyConnection) -> int:
-    """marts.consultation_firm_words: at most 3 words per firm per proposal (step 1)."""
-    return _replace(connection, "marts.consultation_firm_words", firm_words(comments(connection)))
+def build_firm_words(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> int:
+    """The set's words mart (marts.consultation_firm_words): at most `words_per_firm` words per firm per period (step 1)."""
+    words = firm_words(theme_set.texts(connection), theme_set.words_per_firm)
+    return _replace(connection, theme_set.words_mart, _for_table(words, theme_set))
 
 
-def vocabularies(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Term]]:
-    """Proposal -> its vocabulary, from the released words only."""
-    counts = released_counts(released(connection, TERMS), "term", _thresholds(connection, TERMS))
+def vocabularies(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> dict[str, dict[str, Term]]:
+    """Period -> its vocabulary, from the released words only."""
+    counts = released_counts(released(connection, theme_set.terms), "term", _thresholds(connection, theme_set.terms))
     return {proposal: vocabulary(words) for proposal, words in counts.items()}
 
 
-def build_firm_pairs(connection: duckdb.DuckDBPyConnection) -> int:
-    """marts.consultation_firm_pairs: one pair of released words per firm per proposal (step 2)."""
-    return _replace(connection, "marts.consultation_firm_pairs", firm_pairs(comments(connection), vocabularies(connection)))
+def build_firm_pairs(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> int:
+    """The set's pairs mart (marts.consultation_firm_pairs): one pair of released words per firm per period (step 2)."""
+    pairs = firm_pairs(theme_set.texts(connection), vocabularies(connection, theme_set))
+    return _replace(connection, theme_set.pairs_mart, _for_table(pairs, theme_set))
 
 
-def models(connection: duckdb.DuckDBPyConnection) -> dict[str, list[Theme]]:
-    """Proposal -> its themes: post-processing of the released words and pairs."""
-    pairs = released_counts(released(connection, PAIRS), "pair", _thresholds(connection, PAIRS))
-    return {proposal: theme_model(proposal, terms, pairs.get(proposal, {})) for proposal, terms in vocabularies(connection).items()}
+def models(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> dict[str, list[Theme]]:
+    """Period -> its themes: post-processing of the released words and pairs."""
+    pairs = released_counts(released(connection, theme_set.pairs), "pair", _thresholds(connection, theme_set.pairs))
+    return {proposal: theme_model(proposal, terms, pairs.get(proposal, {}), compound_prefix=theme_set.compound_prefix)
+            for proposal, terms in vocabularies(connection, theme_set).items()}
 
 
-def model_frame(themes: dict[str, list[Theme]]) -> pl.DataFrame:
+def model_frame(themes: dict[str, list[Theme]], period: str = "proposal") -> pl.DataFrame:
     rows = [(t.proposal, t.key, rank, term.stem, term.word, term.firms) for ts in themes.values() for t in ts
             for rank, term in enumerate(t.terms, start=1)]
-    return pl.DataFrame(rows, schema={"proposal": pl.Utf8, "theme": pl.Utf8, "rank": pl.Int32, "stem": pl.Utf8, "word": pl.Utf8,
+    return pl.DataFrame(rows, schema={period: pl.Utf8, "theme": pl.Utf8, "rank": pl.Int32, "stem": pl.Utf8, "word": pl.Utf8,
                                       "released_firms": pl.Float64}, orient="row")
 
 
-def build_firm_themes(connection: duckdb.DuckDBPyConnection) -> int:
-    """themes.consultation_theme_model and marts.consultation_firm_themes: at most two themes per firm per proposal (steps 3, 4)."""
-    themes = models(connection)
-    _replace(connection, MODEL_TABLE, model_frame(themes))
-    return _replace(connection, "marts.consultation_firm_themes", firm_themes(comments(connection), themes))
+def build_firm_themes(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> int:
+    """The set's model (themes.consultation_theme_model) and themes mart (marts.consultation_firm_themes): at most
+    `themes_per_firm` themes per firm per period (steps 3, 4)."""
+    themes = models(connection, theme_set)
+    _replace(connection, theme_set.model_table, model_frame(themes, theme_set.period))
+    assigned = firm_themes(theme_set.texts(connection), themes, theme_set.themes_per_firm)
+    return _replace(connection, theme_set.themes_mart, _for_table(assigned, theme_set))
 
 
-def stored_models(connection: duckdb.DuckDBPyConnection) -> dict[str, list[Theme]]:
+def stored_models(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> dict[str, list[Theme]]:
     """The themes as the last build stored them."""
-    if not _exists(connection, "themes", "consultation_theme_model"):
+    schema, table = theme_set.model_table.split(".")
+    if not _exists(connection, schema, table):
         return {}
-    frame = connection.execute(f"SELECT * FROM {MODEL_TABLE} ORDER BY proposal, theme, rank").pl()
+    period = theme_set.period
+    frame = connection.execute(f"SELECT {period} AS proposal, theme, rank, stem, word, released_firms FROM {theme_set.model_table} "
+                               "ORDER BY proposal, theme, rank").pl()
     themes: dict[str, list[Theme]] = {}
     for (proposal, key), rows in frame.group_by(["proposal", "theme"], maintain_order=True):
         terms = tuple(Term(r["stem"], r["word"], r["released_firms"]) for r in rows.iter_rows(named=True))
@@ -151,9 +240,9 @@ def stored_models(connection: duckdb.DuckDBPyConnection) -> dict[str, list[Theme
     return themes
 
 
-def released_theme_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float | None]]:
-    """Proposal -> released theme -> its released number of firms (None when shown as 'x')."""
-    cells = released(connection, THEMES)
+def released_theme_counts(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> dict[str, dict[str, float | None]]:
+    """Period -> released theme -> its released number of firms (None when shown as 'x')."""
+    cells = released(connection, theme_set.themes)
     if cells.is_empty():
         return {}
     found: dict[str, dict[str, float | None]] = {}
@@ -162,17 +251,21 @@ def released_theme_counts(connection: duckdb.DuckDBPyConnection) -> dict[str, di
     return found
 
 
-def build_quotes(connection: duckdb.DuckDBPyConnection, rng: random.Random | None = None) -> int:
-    """themes.consultation_quotes: up to two consented comments per released theme of at least QUOTE_THRESHOLD firms.
+def build_quotes(connection: duckdb.DuckDBPyConnection, rng: random.Random | None = None, theme_set: ThemeSet = CONSULTATION) -> int:
+    """The set's quotes table (themes.consultation_quotes): up to two consented comments per released theme of at least
+    QUOTE_THRESHOLD firms; 0 and no table for a set without quotes.
 
     A quote drawn before stays while its comment is still current, consented and about the theme.
     """
+    if theme_set.quotes_table is None:
+        return 0
+    table = theme_set.quotes_table
     kept: dict[str, list[str]] = {}
-    if _exists(connection, "themes", "consultation_quotes"):
-        for theme, response_id in connection.execute(f"SELECT theme, response_id FROM {QUOTES_TABLE} ORDER BY theme, position").fetchall():
+    if _exists(connection, *table.split(".")):
+        for theme, response_id in connection.execute(f"SELECT theme, response_id FROM {table} ORDER BY theme, position").fetchall():
             kept.setdefault(theme, []).append(response_id)
-    current, themes, rows = comments(connection), stored_models(connection), []
-    for proposal, counts in released_theme_counts(connection).items():
+    current, themes, rows = theme_set.texts(connection), stored_models(connection, theme_set), []
+    for proposal, counts in released_theme_counts(connection, theme_set).items():
         for theme in themes.get(proposal, []):
             if (counts.get(theme.key) or 0) < QUOTE_THRESHOLD:
                 continue
@@ -180,27 +273,28 @@ def build_quotes(connection: duckdb.DuckDBPyConnection, rng: random.Random | Non
             rows += [(proposal, theme.key, position, response_id, text) for position, (response_id, text) in enumerate(chosen, start=1)]
     frame = pl.DataFrame(rows, schema={"proposal": pl.Utf8, "theme": pl.Utf8, "position": pl.Int32, "response_id": pl.Utf8,
                                        "text": pl.Utf8}, orient="row")
-    return _replace(connection, QUOTES_TABLE, frame)
+    return _replace(connection, table, frame)
 
 
-def catalogue(connection: duckdb.DuckDBPyConnection, names: dict[str, str]) -> dict[str, dict]:
-    """What themes.json publishes: per released theme its proposal, name, top terms (released words) and quotes.
+def catalogue(connection: duckdb.DuckDBPyConnection, names: dict[str, str], theme_set: ThemeSet = CONSULTATION) -> dict[str, dict]:
+    """What themes.json publishes: per released theme its period, name, top terms (released words) and quotes.
 
-    Only themes that the consultation_themes release selected are listed (a theme of the model that did
-    not pass the selection stays unnamed); quotes only for themes of at least QUOTE_THRESHOLD released firms.
+    Only themes that the set's themes release selected are listed (a theme of the model that did not pass the
+    selection stays unnamed); quotes only for themes of at least QUOTE_THRESHOLD released firms. The period is
+    under the set's period column name (`proposal` for the consultation, `quarter` for the programme).
     """
     from content.theme_names import default_name
     from core.themes import quote_text
 
     quotes: dict[str, list[str]] = {}
-    if _exists(connection, "themes", "consultation_quotes"):
-        for theme, text in connection.execute(f"SELECT theme, text FROM {QUOTES_TABLE} ORDER BY theme, position").fetchall():
+    if theme_set.quotes_table and _exists(connection, *theme_set.quotes_table.split(".")):
+        for theme, text in connection.execute(f"SELECT theme, text FROM {theme_set.quotes_table} ORDER BY theme, position").fetchall():
             quotes.setdefault(theme, []).append(quote_text(text))
-    themes = stored_models(connection)
+    themes = stored_models(connection, theme_set)
     entries = {}
-    for proposal, counts in sorted(released_theme_counts(connection).items()):
+    for proposal, counts in sorted(released_theme_counts(connection, theme_set).items()):
         for theme in themes.get(proposal, []):
             if theme.key in counts:
-                entries[theme.key] = {"proposal": proposal, "name": names.get(theme.key, default_name(theme.key)), "terms": theme.words,
+                entries[theme.key] = {theme_set.period: proposal, "name": names.get(theme.key, default_name(theme.key)), "terms": theme.words,
                                       "quotes": quotes.get(theme.key, [])}
     return entries

@@ -176,7 +176,8 @@ class Theme:
         return frozenset(term.stem for term in self.terms)
 
 
-def theme_model(proposal: str, terms: dict[str, Term], pair_counts: dict[str, float], strength: float = EDGE_STRENGTH) -> list[Theme]:
+def theme_model(proposal: str, terms: dict[str, Term], pair_counts: dict[str, float], strength: float = EDGE_STRENGTH,
+                compound_prefix: int = COMPOUND_PREFIX) -> list[Theme]:
     """The themes of one proposal: groups of vocabulary terms linked by strong released pairs (see the module docstring).
 
     >>> terms = vocabulary({"loonkosten": 900, "lonen": 400, "premies": 300, "energie": 800, "stroom": 300, "klanten": 500})
@@ -194,7 +195,7 @@ def theme_model(proposal: str, terms: dict[str, Term], pair_counts: dict[str, fl
 
     ordered_stems = sorted(terms)
     for a, b in zip(ordered_stems, ordered_stems[1:], strict=False):  # compounds with one first part: energiekosten, energieprijzen
-        if len(a) >= COMPOUND_PREFIX and b.startswith(a[:COMPOUND_PREFIX]):
+        if len(a) >= compound_prefix and b.startswith(a[:compound_prefix]):
             parent[root(a)] = root(b)
     for pair, count in sorted(pair_counts.items()):
         a, _, b = pair.partition(PAIR)
@@ -231,11 +232,11 @@ def assign(stems: set[str], themes: list[Theme], limit: int = THEMES_PER_FIRM) -
     return chosen
 
 
-def firm_themes(comments: pl.DataFrame, models: dict[str, list[Theme]]) -> pl.DataFrame:
-    """(firm_id, proposal, theme, rank): the at most two themes of each firm's comments on a proposal."""
+def firm_themes(comments: pl.DataFrame, models: dict[str, list[Theme]], limit: int = THEMES_PER_FIRM) -> pl.DataFrame:
+    """(firm_id, proposal, theme, rank): the at most `limit` themes of each firm's comments on a proposal."""
     rows = []
     for (firm, proposal), texts in _texts_per_firm(comments).items():
-        for rank, theme in enumerate(assign(stems_of(texts), models.get(proposal, [])), start=1):
+        for rank, theme in enumerate(assign(stems_of(texts), models.get(proposal, []), limit), start=1):
             rows.append((firm, proposal, theme.key, rank))
     return pl.DataFrame(rows, schema={"firm_id": pl.Utf8, "proposal": pl.Utf8, "theme": pl.Utf8, "rank": pl.Int32}, orient="row")
 

@@ -33,6 +33,7 @@ from dashboards.released import release_cells
 from privacy.loading import release_specs
 
 FUNNEL, CONVERSION, FLOW, ECOSYSTEM = "programme_funnel", "programme_conversion", "programme_flow", "programme_ecosystem"
+NEED_THEMES = "programme_need_themes"  # the themes of the platform texts (core/theme_pipeline.py PROGRAMME)
 TARGET = (75, 100)
 STAGE_LABELS = {
     "aangemeld": "Aangemeld, wacht op intake",
@@ -258,3 +259,33 @@ def _when(target: int, now: dict, pace: tuple[float, float, float]) -> str:
     if latest > 40:
         return f"verwacht in {_after(now['period'], expected)}, maar misschien pas na 10 jaar"
     return f"verwacht in {_after(now['period'], expected)} (tussen {_after(now['period'], earliest)} en {_after(now['period'], latest)})"
+
+
+# --------------------------------------------------------------------------- themes in questions and needs (issue 14.3)
+
+
+def need_theme_catalogue(exports: Path | None = None) -> dict[str, dict]:
+    """Theme key -> {"quarter", "name", "terms"}, as assets/themes.py publishes it (`data/exports/programme_need_themes/themes.json`)."""
+    import json
+
+    from core.settings import paths
+
+    path = (exports or paths().exports) / NEED_THEMES / "themes.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def need_theme_table(cells: pl.DataFrame, quarter: str, exports: Path | None = None) -> pl.DataFrame:
+    """The released themes of one quarter: name, top terms, firms (with interval, or 'x' and why), biggest first; empty when none."""
+    if cells.is_empty() or "theme" not in cells.columns:
+        return pl.DataFrame()
+    frame = cells.filter((pl.col("period") == quarter) & (pl.col("statistic") == "count") & pl.col("theme").is_not_null()).sort(
+        pl.col("estimate").fill_null(-1.0), "theme", descending=[True, False])
+    catalogue = need_theme_catalogue(exports)
+    rows = []
+    for row in frame.iter_rows(named=True):
+        entry = catalogue.get(row["theme"], {})
+        shown = not row["suppressed"] and row["estimate"] is not None
+        rows.append({"Thema": entry.get("name", row["theme"].rsplit("/", 1)[-1].capitalize()), "Kernwoorden": ", ".join(entry.get("terms", [])),
+                     "Bedrijven (ongeveer)": nl_number(row["estimate"], 0) if shown else SUPPRESSED,
+                     "95%-interval": nl_interval(row["ci_low"], row["ci_high"], 0) if shown else (row["suppression_reason"] or "")})
+    return pl.DataFrame(rows, orient="row") if rows else pl.DataFrame()

@@ -5,6 +5,7 @@
     transform   per source: staging/<name>_answers, staging/<name>_profiles, marts/<mart>
                                                                                   (SQLMesh, + blocking grain check)
     themes      marts/consultation_firm_{words,pairs,themes} (the theme releases' marts, assets/themes.py)
+                marts/programme_need_firm_{words,pairs,themes} (themes of the programme's platform texts, same engine)
     debts       operational/debt_advice, marts/debt_small_claims (the rules per claim; the KPI mart, assets/debts.py)
     programme   marts/programme_firm_quarter, marts/programme_firm_platform (the support programme's funnel, assets/programme_funnel.py)
                 operational/consultant_caseload_files (data/operational/consultants/<code>/caseload.parquet: own cases only,
@@ -13,6 +14,7 @@
     releases    releases/<spec> per config/releases/*.yaml, privacy/ledger        (OpenDP)
     exports     exports/<spec>, exports/privacy_ledger                            (Parquet)
                 exports/consultation_theme_catalogue                              (themes.json: names, terms, quotes)
+                exports/programme_need_theme_catalogue                            (themes.json: names, terms)
                 exports/alerts      early warnings on the released CGC balances and DIS burden (assets/alerts.py)
 """
 

@@ -30,6 +30,9 @@ def test_asset_graph_has_every_layer_in_order():
         # the themes in the consultation comments (assets/themes.py): the marts of the three theme releases, the catalogue
         "marts/consultation_firm_words", "marts/consultation_firm_pairs", "marts/consultation_firm_themes",
         "exports/consultation_theme_catalogue",
+        # the same engine on the programme's platform texts (issue 14.3): its three marts and its catalogue
+        "marts/programme_need_firm_words", "marts/programme_need_firm_pairs", "marts/programme_need_firm_themes",
+        "exports/programme_need_theme_catalogue",
         "exports/alerts",  # early warnings on the released series (assets/alerts.py): after the exports it reads
         # debt signals (assets/debts.py): the rules' advice per claim (operational) and the mart of the KPI release
         "operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk",
@@ -53,6 +56,12 @@ def test_asset_graph_has_every_layer_in_order():
                      for name in ("consultation_firm_words", "consultation_firm_pairs", "consultation_firm_themes")}
     assert dg.AssetKey(["releases", "consultation_terms"]) in theme_parents["consultation_firm_pairs"]
     assert dg.AssetKey(["releases", "consultation_term_pairs"]) in theme_parents["consultation_firm_themes"]
+    need_parents = {name: graph.get(dg.AssetKey(["marts", name])).parent_keys
+                    for name in ("programme_need_firm_words", "programme_need_firm_pairs", "programme_need_firm_themes")}
+    platform = dg.AssetKey(["raw", "programme_platform"])
+    assert need_parents["programme_need_firm_words"] == {platform}
+    assert need_parents["programme_need_firm_pairs"] == {platform, dg.AssetKey(["releases", "programme_need_terms"])}
+    assert need_parents["programme_need_firm_themes"] == {platform, dg.AssetKey(["releases", "programme_need_term_pairs"])}
     assert graph.get(dg.AssetKey(["releases", "dis_running"])).parent_keys == {dg.AssetKey(["marts", "dis_firm_proposal"])}
     upstream = graph.get(dg.AssetKey(["marts", "cgc_firm_wave"])).parent_keys
     assert dg.AssetKey(["staging", "cgc_answers"]) in upstream

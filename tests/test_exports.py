@@ -22,6 +22,9 @@ releases = set(json.loads(sys.argv[2]))  # the release folders (exports/alerts h
 report = {"folders": {}}
 for folder in sorted(p for p in exports.iterdir() if p.is_dir() and p.name in releases):
     files = sorted(folder.glob("*.parquet"))
+    if not files:  # a private-key release whose mart had no row in any closed period (nothing to select from)
+        report["folders"][folder.name] = {"files": []}
+        continue
     first = files[0]
     kv = dict(duckdb.sql(f"SELECT decode(key), decode(value) FROM parquet_kv_metadata('{first}')").fetchall())
     frame = pandas.read_parquet(first)
@@ -71,7 +74,15 @@ def test_exports_open_with_duckdb_and_pandas_and_carry_their_privacy_metadata(pi
     for name, folder in report["folders"].items():
         dataset = release_specs()[name].dataset  # the closed waves, eight closed quarters of the programme, three closed proposals or months
         periods = released_waves() if dataset == "cgc" else released_quarters(pipeline) if dataset == "programme" else 3
-        assert len(folder["files"]) == periods and all(f.startswith(f"{name}_") and f.endswith("_v1.parquet") for f in folder["files"])
+        if release_specs()[name].groups.keys == "private" and dataset == "programme":
+            # the themes of the platform texts: a quarter whose mart has no row (at the fixture's 300 firms few firms
+            # write, and a word pair or a theme needs released words first) is not released
+            assert len(folder["files"]) <= periods
+            if not folder["files"]:
+                continue
+        else:
+            assert len(folder["files"]) == periods
+        assert all(f.startswith(f"{name}_") and f.endswith("_v1.parquet") for f in folder["files"])
         metadata = folder["metadata"]
         assert REQUIRED_METADATA <= set(metadata) and REQUIRED_METADATA <= set(folder["pyarrow_metadata_keys"])
         entry = ledger[metadata["release_id"]]

@@ -38,7 +38,9 @@ def test_the_configured_datasets_declare_their_marts_and_unit():
     assert units == {"cgc": ("firm", "firm_id"), "dis": ("firm", "firm_id"), "debts": ("person", "person_id"),
                      "programme": ("firm", "firm_id")}
     assert configured.datasets["programme"].period == "quarter"
-    assert configured.datasets["programme"].sources == ["marts.programme_firm_quarter", "marts.programme_firm_platform"]
+    assert configured.datasets["programme"].sources == ["marts.programme_firm_quarter", "marts.programme_firm_platform",
+                                                        "marts.programme_need_firm_words", "marts.programme_need_firm_pairs",
+                                                        "marts.programme_need_firm_themes"]  # the themes of the platform texts
     assert {"firm", "person"} <= set(configured.annual_caps)
 
 

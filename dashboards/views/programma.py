@@ -15,6 +15,7 @@ from dashboards import auth
 from dashboards import programme_figures as figures
 from dashboards.charts import group_bars, show_chart
 from dashboards.formatting import INTERVAL_LINE, nl_interval, nl_number
+from dashboards.programme_themes import render_need_themes
 from dashboards.safe import csv_download, parquet_download
 
 account = auth.require(*auth.STAFF)  # every page checks the role itself
@@ -87,6 +88,7 @@ st.subheader("Wat ontbreekt nog?")
 st.write("Vragen op het kennisplein zonder antwoord en behoeften waar nog geen aanbod voor is, per onderwerp. Dit is de korte lijst "
          "voor het programmateam.")
 st.table(figures.needs_table(ecosystem, quarter, eco_group), hide_index=True)
+render_need_themes(quarter)
 
 
 def _logged_download(kind: str) -> None:
