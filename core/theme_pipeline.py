@@ -55,7 +55,6 @@ from core.themes import (
 )
 
 
-
 def _exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(connection.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
                                    [schema, table]).fetchone()[0])

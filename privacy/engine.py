@@ -391,9 +391,24 @@ def release(
 
 
 def releasable_periods(connection: duckdb.DuckDBPyConnection, spec: ReleaseSpec, today: date, settings: PrivacySettings | None = None) -> list[str]:
-    """Every closed period of the calendar, with rows in the source or not (from the first with data on), oldest first."""
-    kind = (settings or privacy_settings()).datasets[spec.dataset].period
-    present = [row[0] for row in connection.execute(
-        f'SELECT DISTINCT CAST("{spec.period}" AS VARCHAR) FROM {spec.source} WHERE "{spec.period}" IS NOT NULL ORDER BY 1'
-    ).fetchall() if PERIOD_PATTERN.fullmatch(row[0])]
-    return calendar_closed_periods(kind, today, present)
+    """Every closed period of the calendar, with rows in the source or not (from the first with data on), oldest first.
+
+    The first and last period with data are taken over every source of the dataset that has the period column, not
+    only this release's: a mart made from private data (a theme mart holds the firms whose words passed a selection)
+    may be empty in a period, and a release whose periods followed it would say so. Each release of a dataset thus
+    covers the same periods, and one with no rows in a period is released (empty or 'x') and charged like the others.
+    """
+    dataset = (settings or privacy_settings()).datasets[spec.dataset]
+    tables = list(dict.fromkeys([spec.source, *dataset.sources]))
+    present: set[str] = set()
+    for table in tables:
+        schema, name = table.split(".")
+        has_column = connection.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? AND column_name = ?",
+            [schema, name, spec.period]).fetchone()[0]
+        if table != spec.source and not has_column:
+            continue
+        present |= {row[0] for row in connection.execute(
+            f'SELECT DISTINCT CAST("{spec.period}" AS VARCHAR) FROM {table} WHERE "{spec.period}" IS NOT NULL'
+        ).fetchall() if PERIOD_PATTERN.fullmatch(row[0])}
+    return calendar_closed_periods(dataset.period, today, sorted(present))

@@ -44,11 +44,13 @@ def released_quarters(installation) -> int:
     years of the programme, so 8 or 9)."""
     import duckdb
 
-    from core.periods import quarter_of
+    from core.periods import calendar_closed_periods, quarter_of
 
     with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
-        quarters = connection.execute("SELECT DISTINCT quarter FROM marts.programme_firm_quarter").fetchall()
-    return sum(1 for (quarter,) in quarters if quarter < quarter_of(date.today()))
+        quarters = connection.execute("SELECT quarter FROM marts.programme_firm_quarter UNION SELECT quarter FROM marts.programme_firm_platform"
+                                      " ORDER BY 1").fetchall()
+    closed = [quarter for (quarter,) in quarters if quarter < quarter_of(date.today())]
+    return len(calendar_closed_periods("quarter", date.today(), closed))
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
