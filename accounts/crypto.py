@@ -75,6 +75,11 @@ def _derived(purpose: bytes) -> bytes:
     return hashlib.sha256(purpose + b":" + _raw_key().encode()).digest()
 
 
+def derived_key(purpose: bytes) -> bytes:
+    """32 bytes for one use of the accounts key outside this module (the operational files: core.private_parquet)."""
+    return _derived(b"file:" + purpose)
+
+
 def encrypt(text: str) -> bytes:
     return fernet().encrypt(text.encode())
 

@@ -35,8 +35,9 @@ content. Every refusal is an `UploadError` with a Dutch message that
 names the file, the value and the rule; pages show it through
 `dashboards.safe.md`.
 
-The bytes are stored as `<data>/uploads/<sha256>` (owner-only, written
-atomically, no extension), outside anything Streamlit serves; the platform
+The bytes are stored encrypted (`seal_upload`: Fernet under the accounts
+key) as `<data>/uploads/<sha256>` (owner-only, written atomically, no
+extension; the name is the SHA-256 of the bytes as sent), outside anything Streamlit serves; the platform
 never opens, renders or runs them. The metadata (proposal, article, the
 checked name, size, detected type, SHA-256, time, the account's keyed firm
 reference) is in the web app's store (`uploads` table). Uploads are not
@@ -58,8 +59,10 @@ from datetime import datetime
 from pathlib import Path
 
 import filetype
+from cryptography.fernet import InvalidToken
 
 from accounts import audit
+from accounts.crypto import fernet
 from accounts.service import Account, require_role
 from accounts.store import transaction
 from content.proposals import Proposal, get_proposal, slug
@@ -122,6 +125,19 @@ class Upload:
     @property
     def kind(self) -> str:
         return next(kind for kind, media_type in MEDIA_TYPES.items() if media_type == self.media_type)
+
+
+def seal_upload(data: bytes) -> bytes:
+    """The bytes as stored: encrypted with the accounts key (Fernet: AES-128-CBC and HMAC-SHA256), which the web app holds."""
+    return fernet().encrypt(data)
+
+
+def open_upload(stored: bytes) -> bytes:
+    """The bytes as sent; a file stored before uploads were encrypted is returned as it is (its SHA-256 is checked after)."""
+    try:
+        return fernet().decrypt(stored)
+    except InvalidToken:
+        return stored
 
 
 def uploads_dir() -> Path:
@@ -528,7 +544,7 @@ def store_upload(connection: sqlite3.Connection, actor: Account, proposal_id: st
     except UploadError as error:
         _refused(connection, actor, proposal_id, error, len(data), now)
         raise
-    write_atomically(uploads_dir(), sha256, data)  # before the row: a row never points at a missing file
+    write_atomically(uploads_dir(), sha256, seal_upload(data))  # before the row: a row never points at a missing file
     with transaction(connection):
         cursor = connection.execute(
             "INSERT INTO uploads (proposal_id, article, display_name, size, media_type, sha256, uploaded_at, firm_ref) "
@@ -563,7 +579,7 @@ def read_upload(connection: sqlite3.Connection, actor: Account, upload_id: int, 
     if upload is None:
         raise UploadError(f"Bijlage {upload_id} bestaat niet (meer).", "unknown")
     try:
-        data = (uploads_dir() / upload.sha256).read_bytes()
+        data = open_upload((uploads_dir() / upload.sha256).read_bytes())
     except FileNotFoundError:
         raise UploadError(f"Bestand '{_shown(upload.display_name)}': staat niet meer op de schijf; vraag de indiener het opnieuw te sturen.",
                           "missing", _shown(upload.display_name)) from None

@@ -1003,13 +1003,16 @@ def ingest_landing(
     on_file: Callable[[LandingFile, IngestResult | None], None] | None = None,
     name: str = "cgc",
     limits: IngestLimits | None = None,
+    archive: Path | None = None,
 ) -> list[IngestResult]:
     """Ingest every new file of source `name` in the landing zone (`landing/<name>/`), each in its own transaction.
 
     Returns what happened to each file seen for the first time. A crash while
     reading one file is logged (with its traceback) and recorded as that
     file's outcome; the other files are read as usual. Only a wrong key
-    (KeyMismatch) or a broken warehouse stops the run.
+    (KeyMismatch) or a broken warehouse stops the run. With `archive`, every
+    file the manifest records is then sealed there (encrypted) and removed
+    from the landing zone (`core.archive`); also one recorded by an earlier run.
     """
     limits = limits or ingest_limits()
     ensure_ingest_tables(connection, name)
@@ -1031,4 +1034,19 @@ def ingest_landing(
             results.append(result)
         if on_file:
             on_file(landing_file, result)
+        if archive is not None:
+            _seal(landing_file, archive, name, result)
     return results
+
+
+def _seal(landing_file: LandingFile, archive: Path, name: str, result: IngestResult | None) -> None:
+    """Move a recorded file into the encrypted archive; one that cannot be read stays where it is (its outcome says why)."""
+    from core.archive import seal
+
+    digest = result.file_hash if result is not None else None
+    if digest is not None and digest.startswith("unreadable:"):
+        return
+    try:
+        seal(landing_file.path, archive, name, digest)
+    except OSError:
+        log.warning("%s/%s could not be moved into the archive; it stays in the landing zone", name, landing_file.path.name)

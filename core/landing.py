@@ -16,6 +16,7 @@ import codecs
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,15 +41,26 @@ def write_atomically(folder: Path, name: str, content: bytes, public: bool = Fal
     The file and any folder made for it are readable by their owner only
     (`core.files`), unless `public` (released exports are for others to read).
     """
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+
+    return write_atomically_with(folder, name, write, public)
+
+
+def write_atomically_with(folder: Path, name: str, write: Callable[[Path], None], public: bool = False) -> Path:
+    """`write_atomically` for a writer that makes the file itself (DuckDB's COPY): `write(temporary)`, fsync, rename."""
     if public and not folder.is_dir():
         raise FileNotFoundError(f"{folder}: make released folders with core.files.public_dir first")
     private_dir(folder)  # a no-op for a folder that exists
     target = folder / name
     handle, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)  # 0600 from the first byte
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
+        write(Path(temporary))
+        with open(temporary, "rb") as stream:
             os.fsync(stream.fileno())
         os.chmod(temporary, file_mode(folder, public))
         os.replace(temporary, target)

@@ -4,7 +4,8 @@ A pseudonym is HMAC(key, identifier); it cannot be turned into one under
 another key without the identifier, and the warehouse never holds those. But
 every raw and quarantine row names the landing file it came from
 (`file_hash`, the SHA-256 of the file's bytes) and its row there
-(`row_number`), and landing files are kept. So a re-key reads each file
+(`row_number`), and landing files are kept (sealed in the encrypted archive
+once ingested, `core.archive`). So a re-key reads each file
 again, exactly as the ingestion read it, takes the identifiers of those rows
 and:
 1. checks that the old key gives the pseudonyms that are stored (so the
@@ -27,6 +28,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from core.archive import archive_of, read_sealed, sealed_files
 from core.ingest import FileRejected, classify, parse
 from core.landing import content_hash, ingest_limits
 from core.pseudonymise import key_fingerprint, pseudonymise_column
@@ -67,6 +69,17 @@ def _landing_file(folder: Path, file_name: str, file_hash: str, by_hash: dict[st
     if by_hash is None:
         by_hash = {content_hash(p.read_bytes()): p for p in folder.iterdir() if p.is_file()} if folder.is_dir() else {}
     return by_hash.get(file_hash), by_hash
+
+
+def _file_bytes(landing: Path, name: str, file_name: str, file_hash: str, sealed: dict[str, Path],
+                by_hash: dict[str, Path] | None) -> tuple[bytes | None, dict[str, Path] | None]:
+    """The bytes of a loaded file: its sealed copy in the archive, else the landing file (`_landing_file`); None if neither."""
+    if file_hash in sealed:
+        data = read_sealed(sealed[file_hash])
+        if content_hash(data) == file_hash:
+            return data, by_hash
+    path, by_hash = _landing_file(landing / name, file_name, file_hash, by_hash)
+    return (path.read_bytes() if path is not None else None), by_hash
 
 
 def _identifiers(data: bytes, file_name: str, declared: Source) -> pl.DataFrame:
@@ -129,14 +142,15 @@ def _plan(connection, landing: Path, declared: Source, old_key: bytes, new_key: 
         "SELECT file_hash, file_name FROM meta.ingest_manifest WHERE source = ? AND rows_in > 0 ORDER BY loaded_at, file_name", [declared.name]
     ).fetchall()
     raw_parts, quarantine_parts, by_hash = [], [], None
+    sealed = sealed_files(archive_of(landing), declared.name)
     for file_hash, file_name in files:
-        path, by_hash = _landing_file(landing / declared.name, file_name, file_hash, by_hash)
-        if path is None:
+        data, by_hash = _file_bytes(landing, declared.name, file_name, file_hash, sealed, by_hash)
+        if data is None:
             raise RekeyRefused(
                 f"{declared.name}/{file_name}: the landing file (content {file_hash[:12]}...) is missing or was changed, so the "
                 "identifiers of its rows cannot be read again; put it back in the landing folder. Nothing was changed."
             )
-        found = _identifiers(path.read_bytes(), file_name, declared)
+        found = _identifiers(data, file_name, declared)
         raw_parts.append(_rekeyed_raw(connection, declared, file_hash, file_name, found, old_key, new_key))
         quarantine_parts.append(_rekeyed_payloads(connection, declared, file_hash, file_name, found, old_key, new_key))
     raw = pl.concat(raw_parts, how="vertical_relaxed") if raw_parts else None
@@ -193,12 +207,13 @@ def verify_key(connection: duckdb.DuckDBPyConnection, landing: Path, key: bytes)
         files = connection.execute(
             "SELECT file_hash, file_name FROM meta.ingest_manifest WHERE source = ? AND rows_raw > 0 ORDER BY loaded_at DESC", [name]
         ).fetchall()
+        sealed = sealed_files(archive_of(landing), name)
         for file_hash, file_name in files:
-            path, _ = _landing_file(landing / name, file_name, file_hash, {})  # by its recorded name only
-            if path is None:
+            data, _ = _file_bytes(landing, name, file_name, file_hash, sealed, {})  # by its recorded name only
+            if data is None:
                 continue
             try:
-                found = _identifiers(path.read_bytes(), file_name, declared)
+                found = _identifiers(data, file_name, declared)
             except RekeyRefused:
                 continue  # no longer reads as it did: it cannot tell
             try:

@@ -26,15 +26,16 @@ import yaml
 from core.reference import domains
 from core.settings import PROJECT_ROOT, paths
 from core.sources import Source, SourceField, sources
-from core.warehouse import column_types
+from core.warehouse import CATALOG, attach_sql, column_types, httpfs_extension, warehouse_key
 
 # SQLMesh writes its user file to $SQLMESH_HOME (default ~/.sqlmesh) at import; a service account has no home,
 # and generated files belong under data/. Set before the first import of sqlmesh in this process.
 os.environ.setdefault("SQLMESH_HOME", str(paths().data_dir / "sqlmesh-home"))
 
-from sqlglot import exp  # noqa: E402
-from sqlmesh import Context  # noqa: E402
-from sqlmesh.core.config import Config, DuckDBConnectionConfig, GatewayConfig, ModelDefaultsConfig  # noqa: E402
+from sqlglot import exp
+from sqlmesh import Context
+from sqlmesh.core.config import Config, DuckDBConnectionConfig, GatewayConfig, ModelDefaultsConfig
+from sqlmesh.core.config.connection import DuckDBAttachOptions
 
 EXTERNAL_MODELS = PROJECT_ROOT / "external_models.yaml"
 REGENERATE = '.venv/bin/python -c "from core.sqlmesh_project import write_external_models; write_external_models()"'
@@ -175,9 +176,41 @@ def write_external_models(path: Path = EXTERNAL_MODELS) -> Path:
 # ---------------------------------------------------------------------------- running the project
 
 
+class EncryptedWarehouse(DuckDBAttachOptions):
+    """The warehouse attached as `core.warehouse` attaches it: encrypted, with the key (SQLMesh has no option for it)."""
+
+    encryption_key: str
+
+    def to_sql(self, alias: str) -> str:
+        return attach_sql(Path(self.path), self.encryption_key, alias=alias, read_only=self.read_only).replace("ATTACH", "ATTACH IF NOT EXISTS", 1)
+
+
+class EncryptedDuckDBConnection(DuckDBConnectionConfig):
+    """DuckDB with the httpfs extension loaded (from its package, by path) before the encrypted warehouse is attached."""
+
+    @property
+    def _cursor_init(self):
+        attach = super()._cursor_init
+
+        def init(cursor) -> None:
+            cursor.execute(f"LOAD '{httpfs_extension()}'")
+            cursor.execute("SET temp_file_encryption = true")
+            attach(cursor)
+
+        return init
+
+
+def sqlmesh_connection(warehouse: Path) -> DuckDBConnectionConfig:
+    """The warehouse as SQLMesh's only catalog (named like every connection of ours, so physical names agree)."""
+    return EncryptedDuckDBConnection(
+        catalogs={CATALOG: EncryptedWarehouse(type="duckdb", path=str(warehouse), encryption_key=warehouse_key())},
+        connector_config={"temp_directory": str(warehouse.with_name(warehouse.name + ".tmp"))},
+    )
+
+
 def sqlmesh_config(warehouse: Path) -> Config:
     return Config(
-        gateways={"local": GatewayConfig(connection=DuckDBConnectionConfig(database=str(warehouse)))},
+        gateways={"local": GatewayConfig(connection=sqlmesh_connection(warehouse))},
         default_gateway="local",
         model_defaults=ModelDefaultsConfig(dialect="duckdb", start="2024-01-01", cron="@daily"),
         # Beside the warehouse, not in the repository: generated files live under data/, and in production the

@@ -3,18 +3,31 @@
 DuckDB allows one read-write process per file; only pipeline runs write it
 (see DESIGN.md). SQLMesh owns `staging` and `marts`; `privacy/` owns the
 ledger and `releases`.
+
+The file is encrypted (DuckDB's own AES-GCM database encryption: its pages,
+its WAL and, with `temp_file_encryption`, what it spills to disk). The key
+comes from `MKB_WAREHOUSE_KEY` or the key file `mkbvm keygen` writes
+(`data/secrets/warehouse.key`, git-ignored), never from the repository. Every
+connection is an in-memory DuckDB that loads the httpfs extension (its
+OpenSSL module is what lets DuckDB *write* encrypted files; it comes from the
+package registry as `duckdb-extension-httpfs`) and attaches the file as the
+catalog `warehouse`, which it then uses: SQL names `raw.cgc` as before.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 import duckdb
 
 from core.files import private_dir, restrict_new_files
+from core.settings import WAREHOUSE_KEY_ENV, paths
 from core.sources import MONEY_PRECISION, MONEY_SCALE, source
 
 MONEY_TYPE = f"DECIMAL({MONEY_PRECISION},{MONEY_SCALE})"  # euros with cents, exact
@@ -127,22 +140,130 @@ class WarehouseBusy(RuntimeError):
     """Another process held the warehouse file for longer than we were willing to wait."""
 
 
+class WarehouseKeyError(RuntimeError):
+    """No key for the warehouse, the wrong one, or a file that is not encrypted: what to do is in the message."""
+
+
+class WrongWarehouseKey(WarehouseKeyError):
+    """The file is encrypted with another key."""
+
+
+CATALOG = "warehouse"  # the attached file's name in every connection (and SQLMesh's default catalog)
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{32,}$")  # what `mkbvm keygen` writes: url-safe, so it fits a SQL literal
+
+
+def warehouse_key_file() -> Path:
+    return paths().secrets / "warehouse.key"
+
+
+def warehouse_key() -> str:
+    """The warehouse's encryption key: `MKB_WAREHOUSE_KEY`, else the key file; refused when absent or malformed."""
+    key = os.environ.get(WAREHOUSE_KEY_ENV, "").strip()
+    if not key:
+        try:
+            key = warehouse_key_file().read_text().strip()
+        except OSError:
+            raise WarehouseKeyError(
+                f"There is no warehouse key: set {WAREHOUSE_KEY_ENV} or run `mkbvm keygen` (writes {warehouse_key_file()})."
+            ) from None
+    if not KEY_PATTERN.match(key):
+        raise WarehouseKeyError(f"The warehouse key must be at least 32 characters of A-Z, a-z, 0-9, '-' or '_' ({WAREHOUSE_KEY_ENV}).")
+    return key
+
+
+@cache
+def httpfs_extension() -> Path:
+    """The httpfs extension file of the `duckdb-extension-httpfs` package, built for this DuckDB version."""
+    import duckdb_extension_httpfs
+
+    path = Path(duckdb_extension_httpfs.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+    if not path.exists():
+        raise WarehouseKeyError(f"{path} is missing: duckdb-extension-httpfs must match duckdb {duckdb.__version__} (requirements.lock).")
+    return path
+
+
+def attach_sql(path: Path, key: str, alias: str = CATALOG, read_only: bool = False) -> str:
+    """ATTACH of an encrypted DuckDB file (the key is checked against KEY_PATTERN, so it cannot break the literal)."""
+    if not KEY_PATTERN.match(key):
+        raise WarehouseKeyError("The warehouse key has characters that are not allowed.")
+    options = f"ENCRYPTION_KEY '{key}'" + (", READ_ONLY" if read_only else "")
+    return "ATTACH '{}' AS {} ({})".format(str(path).replace("'", "''"), alias, options)
+
+
+def encrypted_session(temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB able to write encrypted files, spilling (encrypted) to `temp_directory`."""
+    connection = duckdb.connect(":memory:")
+    connection.execute(f"LOAD '{httpfs_extension()}'")
+    connection.execute("SET temp_file_encryption = true")
+    if temp_directory is not None:
+        connection.execute(f"SET temp_directory = '{str(temp_directory).replace(chr(39), chr(39) * 2)}'")
+    return connection
+
+
+def _attach(connection: duckdb.DuckDBPyConnection, path: Path, key: str, read_only: bool) -> None:
+    try:
+        connection.execute(attach_sql(path, key, read_only=read_only))
+    except duckdb.CatalogException as error:
+        if "is not encrypted" in str(error):
+            raise WarehouseKeyError(f"{path} is not encrypted yet: run `mkbvm keygen` once (it writes an encrypted copy and swaps it in).") from error
+        raise
+    except duckdb.InvalidInputException as error:
+        if "encryption key" in str(error).lower():
+            raise WrongWarehouseKey(f"{path} was encrypted with another key than {WAREHOUSE_KEY_ENV} / {warehouse_key_file()}.") from error
+        raise
+    connection.execute(f"USE {CATALOG}")
+
+
+def next_key_file() -> Path:
+    """Where `mkbvm rotate-key` puts the new key before it re-encrypts (see `_finish_rotation`)."""
+    return warehouse_key_file().with_name("warehouse.key.next")
+
+
+def _finish_rotation(connection: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> str:
+    """The file did not open with the key: a rotation that swapped the file but stopped before the key file?
+
+    `mkbvm rotate-key` writes the new key to `warehouse.key.next`, swaps in the re-encrypted file, then renames
+    the key file. If it stopped between the two renames, the next key opens the file: finish the rename
+    (a key from the environment is the operator's to change; the message says so). Otherwise re-raise.
+    """
+    candidate = next_key_file()
+    try:
+        key = candidate.read_text().strip()
+        _attach(connection, path, key, read_only)
+    except (OSError, WarehouseKeyError):
+        raise WrongWarehouseKey(f"{path} was encrypted with another key than {WAREHOUSE_KEY_ENV} / {warehouse_key_file()}.") from None
+    if os.environ.get(WAREHOUSE_KEY_ENV):
+        raise WarehouseKeyError(f"The warehouse was re-keyed: set {WAREHOUSE_KEY_ENV} to the key in {candidate}, then delete that file.")
+    os.replace(candidate, warehouse_key_file())
+    return key
+
+
 def open_connection(path: Path, read_only: bool = False, wait_seconds: float = 120.0) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, waiting while another process holds DuckDB's file lock (one writer per file)."""
+    """Open the (encrypted) warehouse, waiting while another process holds DuckDB's file lock (one writer per file)."""
     restrict_new_files()  # DuckDB creates the file and its WAL itself: owner-only, whatever the caller's umask
     if not read_only:
         private_dir(path.parent)
+    key = warehouse_key()
     deadline, pause = time.monotonic() + wait_seconds, 0.05
     while True:
+        connection = encrypted_session(path.with_name(path.name + ".tmp"))
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            try:
+                _attach(connection, path, key, read_only)
+            except WrongWarehouseKey:
+                key = _finish_rotation(connection, path, read_only)
+            return connection
         except duckdb.IOException as error:
+            connection.close()
             if "lock" not in str(error).lower() or time.monotonic() > deadline:
                 if "lock" in str(error).lower():
                     raise WarehouseBusy(f"{path} was in use by another process for {wait_seconds:.0f} s; try again later") from error
                 raise
             time.sleep(pause)
             pause = min(pause * 1.5, 1.0)
+        except BaseException:
+            connection.close()
+            raise
 
 
 @contextmanager
@@ -153,3 +274,79 @@ def connect(path: Path, read_only: bool = False, wait_seconds: float = 120.0) ->
         yield connection
     finally:
         connection.close()
+
+
+# ---------------------------------------------------------------------------- encrypting and re-keying the file
+
+
+def is_encrypted(path: Path) -> bool:
+    """Whether the DuckDB file at `path` is encrypted (read from its header, without a key).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     plain = Path(folder) / "plain.duckdb"
+    ...     duckdb.connect(str(plain)).close()
+    ...     is_encrypted(plain)
+    False
+    """
+    probe = duckdb.connect(":memory:")
+    try:
+        probe.execute("ATTACH '{}' AS probe (READ_ONLY)".format(str(path).replace("'", "''")))
+    except duckdb.Error as error:
+        if "without a key" in str(error):
+            return True
+        raise
+    finally:
+        probe.close()
+    return False
+
+
+def table_fingerprints(connection: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, tuple[int, int]]:
+    """Rows and an order-free hash of every table in `catalog`: equal before and after a copy."""
+    tables = connection.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? AND NOT internal ORDER BY ALL", [catalog]
+    ).fetchall()
+    return {
+        f"{schema}.{table}": tuple(connection.execute(f'SELECT count(*), coalesce(sum(hash(t)), 0) FROM "{catalog}"."{schema}"."{table}" t').fetchone())
+        for schema, table in tables
+    }
+
+
+def reencrypt(path: Path, new_key: str, old_key: str | None) -> dict[str, tuple[int, int]]:
+    """Rewrite the warehouse encrypted under `new_key` (from `old_key`, or from a plain file when None), then swap it in.
+
+    The copy is written beside the file, compared table by table (rows and hash), and only then moved over the
+    original in one rename: a crash leaves the old file and its key as they were. The caller holds the only
+    connection (the pipeline must not run): the old file is opened read-only, and a running writer's lock makes
+    this wait, then fail, as any connection does. Returns the fingerprints of the tables copied.
+    """
+    staged = path.with_name(path.name + ".reencrypt")
+    for leftover in (staged, staged.with_name(staged.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    session = encrypted_session(path.with_name(path.name + ".tmp"))
+    try:
+        # Attached under its usual name, so views (SQLMesh's, which name the catalog) bind in the copy as before.
+        if old_key is None:
+            session.execute("ATTACH '{}' AS {} (READ_ONLY)".format(str(path).replace("'", "''"), CATALOG))
+        else:
+            _attach(session, path, old_key, read_only=True)
+        session.execute(attach_sql(staged, new_key, alias="reencrypted"))
+        session.execute(f"COPY FROM DATABASE {CATALOG} TO reencrypted")
+        session.execute("CHECKPOINT reencrypted")
+        before, after = table_fingerprints(session, CATALOG), table_fingerprints(session, "reencrypted")
+        if before != after:
+            differ = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+            raise RuntimeError(f"the encrypted copy differs from the warehouse in {', '.join(differ)}; nothing was changed")
+        session.execute("DETACH reencrypted")
+    except BaseException:
+        session.close()
+        staged.unlink(missing_ok=True)
+        raise
+    session.close()
+    os.replace(staged, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power cut
+    finally:
+        os.close(directory)
+    return before

@@ -28,6 +28,7 @@ import polars as pl
 
 from accounts.service import Account, own_consultant
 from core.contracts import KVK_PATTERN, SubmissionError
+from core.private_parquet import read_private_parquet
 from core.reference import domain_labels
 from core.settings import paths
 from core.sources import source
@@ -49,7 +50,7 @@ def own_caseload(account: Account, operational: Path | None = None) -> pl.DataFr
         return pl.DataFrame(schema=CASELOAD_COLUMNS)
     connection = locked_to(folder)
     try:
-        return connection.execute(f"SELECT * FROM read_parquet('{folder / CASELOAD_FILE}')").pl()
+        return read_private_parquet(connection, folder / CASELOAD_FILE)
     finally:
         connection.close()
 

@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from accounts.service import Account, own_organisation
+from core.private_parquet import add_key, read_private_parquet
 from core.settings import paths
 from core.sources import sources
 from dashboards.formatting import nl_euro, nl_number
@@ -31,6 +32,7 @@ def locked_to(folder: Path) -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect(":memory:")
     connection.execute("SET allowed_directories = [?]", [f"{folder}/"])
     connection.execute("SET enable_external_access = false")
+    add_key(connection)  # the files are encrypted (core.private_parquet)
     connection.execute("SET lock_configuration = true")
     return connection
 
@@ -42,7 +44,7 @@ def own_advice(account: Account, operational: Path | None = None) -> pl.DataFram
         return pl.DataFrame(schema=CREDITOR_COLUMNS)
     connection = locked_to(folder)
     try:
-        return connection.execute(f"SELECT * FROM read_parquet('{folder / ADVICE_FILE}')").pl()
+        return read_private_parquet(connection, folder / ADVICE_FILE)
     finally:
         connection.close()
 

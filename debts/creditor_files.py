@@ -44,11 +44,9 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from core.files import private_dir
-from core.landing import write_atomically
+from core.private_parquet import write_private_parquet
 from core.reference import domain_codes
 from debts.labels import ACTION_LABELS, REASONS
 from debts.pipeline import ADVICE_TABLE
@@ -114,12 +112,6 @@ def creditor_view(advice: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _parquet(frame: pl.DataFrame) -> bytes:
-    buffer = pa.BufferOutputStream()
-    pq.write_table(frame.to_arrow(), buffer)
-    return buffer.getvalue().to_pybytes()
-
-
 def write_creditor_files(connection: duckdb.DuckDBPyConnection, operational: Path) -> dict[str, int]:
     """Write every organisation's advice file from the warehouse; remove the files of organisations without claims now.
 
@@ -132,7 +124,7 @@ def write_creditor_files(connection: duckdb.DuckDBPyConnection, operational: Pat
     for (organisation,), rows in advice.partition_by("creditor", as_dict=True, maintain_order=True).items():
         folder = organisation_folder(operational, organisation)
         view = creditor_view(rows)
-        write_atomically(folder, ADVICE_FILE, _parquet(view))
+        write_private_parquet(view, folder, ADVICE_FILE)
         written[organisation] = view.height
     known = set(domain_codes("creditor"))
     for folder in operational.iterdir():

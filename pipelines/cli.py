@@ -1,6 +1,7 @@
 """`mkbvm`: the command line of the MKB Vitaliteitsmonitor.
 
-    mkbvm keygen      create the local pseudonymisation key (data/secrets/, git-ignored)
+    mkbvm keygen      create the local keys: pseudonyms, accounts, the warehouse's encryption (data/secrets/, git-ignored)
+    mkbvm rotate-key  re-encrypt the warehouse under a new key
     mkbvm generate    write synthetic CGC survey exports into data/landing/
     mkbvm run         run the whole pipeline once (recorded in the Dagster instance)
     mkbvm serve       start the Dagster UI and the Streamlit app on 127.0.0.1
@@ -32,7 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from core.files import private_dir, restrict_new_files
-from core.settings import PROJECT_ROOT, PSEUDONYM_KEY_ENV, paths
+from core.settings import PROJECT_ROOT, PSEUDONYM_KEY_ENV, WAREHOUSE_KEY_ENV, paths
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help="MKB Vitaliteitsmonitor: data pipeline and dashboards.")
 console = Console()
@@ -61,7 +62,11 @@ def accounts_key_file() -> Path:
 
 def prepare_environment() -> dict[str, str]:
     """Environment for pipeline processes: data dir, Dagster home and the keys (from the key files if unset)."""
-    for variable, source in ((PSEUDONYM_KEY_ENV, key_file()), ("MKB_ACCOUNTS_KEY", accounts_key_file())):
+    from core.archive import ARCHIVE_KEY_ENV, archive_key_file
+    from core.warehouse import warehouse_key_file
+
+    for variable, source in ((PSEUDONYM_KEY_ENV, key_file()), ("MKB_ACCOUNTS_KEY", accounts_key_file()),
+                             (WAREHOUSE_KEY_ENV, warehouse_key_file()), (ARCHIVE_KEY_ENV, archive_key_file())):
         if not os.environ.get(variable):
             with contextlib.suppress(OSError):  # absent, or not ours to read: the command says which key it misses
                 os.environ[variable] = source.read_text().strip()
@@ -72,8 +77,9 @@ def prepare_environment() -> dict[str, str]:
 
 @app.command()
 def keygen(force: bool = typer.Option(False, help="Replace existing keys (earlier firm_ids and accounts will no longer match).")) -> None:
-    """Create the local keys outside git: pseudonymisation (data/secrets/pseudonym.key) and accounts (accounts.key)."""
+    """Create the local keys outside git: pseudonyms, accounts, the archive of landing files and the warehouse (data/secrets/)."""
     from accounts.crypto import new_key, write_secret_file
+    from core.archive import ARCHIVE_KEY_ENV, archive_key_file, new_archive_key
 
     for target, make, variable in ((key_file(), lambda: secrets.token_urlsafe(48), PSEUDONYM_KEY_ENV),
                                    (accounts_key_file(), new_key, "MKB_ACCOUNTS_KEY")):
@@ -85,6 +91,70 @@ def keygen(force: bool = typer.Option(False, help="Replace existing keys (earlie
             console.print("[yellow]The warehouse was loaded under the old key (kept as pseudonym.previous.key): run `mkbvm rekey` next; ingestion refuses the new key until then.[/yellow]")
         write_secret_file(target, make())
         console.print(f"New key written to {target}. In production set {variable} from a secret store instead.")
+    if not os.environ.get(ARCHIVE_KEY_ENV) and not archive_key_file().exists():  # never replaced: sealed files need it
+        write_secret_file(archive_key_file(), new_archive_key())
+        console.print(f"New archive key written to {archive_key_file()}. In production set {ARCHIVE_KEY_ENV} from a secret store instead.")
+    _warehouse_key()
+
+
+def _warehouse_key() -> None:
+    """The warehouse key is made once and never replaced by `keygen` (that would lock the warehouse): see `rotate-key`."""
+    from accounts.crypto import write_secret_file
+    from core.warehouse import is_encrypted, reencrypt, warehouse_key_file
+
+    target, warehouse = warehouse_key_file(), paths().warehouse
+    if os.environ.get(WAREHOUSE_KEY_ENV) or target.exists():
+        console.print(f"Warehouse key exists ({WAREHOUSE_KEY_ENV} or {target}); `mkbvm rotate-key` replaces it.")
+    else:
+        write_secret_file(target, secrets.token_urlsafe(48))
+        console.print(f"New warehouse key written to {target}. In production set {WAREHOUSE_KEY_ENV} from a secret store instead.")
+    if warehouse.exists() and not is_encrypted(warehouse):  # a warehouse made before encryption: encrypt it now
+        from core.warehouse import warehouse_key
+
+        tables = reencrypt(warehouse, warehouse_key(), old_key=None)
+        console.print(f"The warehouse was not encrypted: it is now ({len(tables)} tables copied and checked).")
+
+
+@app.command("rotate-key")
+def rotate_key() -> None:
+    """New keys for the warehouse and the archive of landing files, everything re-encrypted (stop the services first)."""
+    from accounts.crypto import write_secret_file
+    from core.archive import (
+        ARCHIVE_KEY_ENV,
+        ArchiveKeyError,
+        archive_key_file,
+        archive_of,
+        identity,
+        new_archive_key,
+        next_archive_key_file,
+        rotate_archive,
+    )
+    from core.warehouse import WarehouseKeyError, next_key_file, reencrypt, warehouse_key, warehouse_key_file
+
+    warehouse = paths().warehouse
+    try:
+        old_key = warehouse_key()
+        identity()
+    except (WarehouseKeyError, ArchiveKeyError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    if not warehouse.exists():
+        console.print(f"[red]There is no warehouse at {warehouse}.[/red]")
+        raise typer.Exit(2)
+    new_key, new_identity = secrets.token_urlsafe(48), new_archive_key()
+    write_secret_file(next_key_file(), new_key)  # first, so a stop after the swaps below can be finished (core.warehouse, core.archive)
+    write_secret_file(next_archive_key_file(), new_identity)
+    with console.status("Warehouse en archief opnieuw versleutelen ..."):
+        tables = reencrypt(warehouse, new_key, old_key)
+        files = rotate_archive(archive_of(paths().landing), new_identity)
+    console.print(f"Re-encrypted the warehouse ({len(tables)} tables checked) and {files} archived landing files.")
+    for variable, next_file, key_file_ in ((WAREHOUSE_KEY_ENV, next_key_file(), warehouse_key_file()),
+                                           (ARCHIVE_KEY_ENV, next_archive_key_file(), archive_key_file())):
+        if os.environ.get(variable):
+            console.print(f"Set {variable} to the new key in {next_file} in your secret store, restart the services, then delete that file.")
+        else:
+            os.replace(next_file, key_file_)
+            console.print(f"The new key is in {key_file_}.")
 
 
 DEMO_DEBT_PERSONS = 6_000  # persons with debt signals in the demo: about 7,500 claims in 17,000 rows, 3 monthly deliveries

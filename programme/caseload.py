@@ -45,11 +45,9 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from core.files import private_dir
-from core.landing import write_atomically
+from core.private_parquet import write_private_parquet
 from core.reference import domain_codes
 
 CASELOAD_FILE = "caseload.parquet"
@@ -184,12 +182,6 @@ def cases(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return frame.select(pl.col("consultant").cast(pl.Utf8), *[pl.col(name).cast(dtype) for name, dtype in CASELOAD_COLUMNS.items()])
 
 
-def _parquet(frame: pl.DataFrame) -> bytes:
-    buffer = pa.BufferOutputStream()
-    pq.write_table(frame.to_arrow(), buffer)
-    return buffer.getvalue().to_pybytes()
-
-
 def write_caseload_files(connection: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
     """Write every consultant's caseload file under `folder` (data/operational); returns cases per consultant.
 
@@ -201,6 +193,6 @@ def write_caseload_files(connection: duckdb.DuckDBPyConnection, folder: Path) ->
     written: dict[str, int] = {}
     for consultant in domain_codes("programme_consultant"):
         own = everyone.filter(pl.col("consultant") == consultant).drop("consultant").sort("registration_id")
-        write_atomically(consultant_folder(folder, consultant), CASELOAD_FILE, _parquet(own))
+        write_private_parquet(own, consultant_folder(folder, consultant), CASELOAD_FILE)
         written[consultant] = own.height
     return dict(sorted(written.items()))

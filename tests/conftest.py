@@ -21,12 +21,17 @@ TEST_KEY = "test-key-" + "k" * 40
 os.environ["MKB_PSEUDONYM_KEY"] = TEST_KEY
 ACCOUNTS_TEST_KEY = "dGVzdC1hY2NvdW50cy1rZXktMzItYnl0ZXMtbG9uZyE="  # Fernet: 32 bytes, url-safe base64
 os.environ["MKB_ACCOUNTS_KEY"] = ACCOUNTS_TEST_KEY
+WAREHOUSE_TEST_KEY = "test-warehouse-key-" + "w" * 32
+os.environ["MKB_WAREHOUSE_KEY"] = WAREHOUSE_TEST_KEY
+ARCHIVE_TEST_KEY = "AGE-SECRET-KEY-1EHTQJD5AK0UQL0ZYS947JLFYKNP2P3VRRVKRDZ8R7QXKQW032GRSVAT86P"  # an age identity made for the tests only
+os.environ["MKB_ARCHIVE_KEY"] = ARCHIVE_TEST_KEY
 # the small installation's display rule (its file says why); child processes (Streamlit in the browser tests) inherit it
 os.environ.setdefault("MKB_DISPLAY_CONFIG", str(Path(__file__).resolve().parent / "display_small_installation.yaml"))
 
-from assets.resources import Folders, PseudonymKey, Warehouse  # noqa: E402
-from core.synthetic import generate  # noqa: E402
-from pipelines.definitions import ALL_ASSETS, ALL_CHECKS  # noqa: E402
+from assets.resources import Folders, PseudonymKey, Warehouse
+from core.synthetic import generate
+from core.warehouse import connect as warehouse_connect
+from pipelines.definitions import ALL_ASSETS, ALL_CHECKS
 
 LAST_WAVE = "2026-10"
 FIRST_WAVE = "2026-07"  # the fixture's 4 waves
@@ -42,11 +47,10 @@ def released_waves() -> int:
 def released_quarters(installation) -> int:
     """Quarters of the support programme an installation released: its closed quarters with data (the generator makes two
     years of the programme, so 8 or 9)."""
-    import duckdb
 
     from core.periods import calendar_closed_periods, quarter_of
 
-    with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
+    with warehouse_connect(installation.warehouse, read_only=True) as connection:
         quarters = connection.execute("SELECT quarter FROM marts.programme_firm_quarter UNION SELECT quarter FROM marts.programme_firm_platform"
                                       " ORDER BY 1").fetchall()
     closed = [quarter for (quarter,) in quarters if quarter < quarter_of(date.today())]

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from core import reference
+from core.warehouse import connect as warehouse_connect
 from privacy.loading import release_specs
 from privacy.spec import PrivacyLoss, PrivacySettings, ReleaseSpec
 
@@ -104,6 +105,6 @@ def make_mart(connection: duckdb.DuckDBPyConnection, frame: pl.DataFrame, table:
 
 
 def warehouse_with(path: Path, frame: pl.DataFrame, table: str = "marts.cgc_firm_wave") -> Path:
-    with duckdb.connect(str(path)) as connection:
+    with warehouse_connect(path) as connection:
         make_mart(connection, frame, table)
     return path

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
-import duckdb
 import pytest
 from browser_support import check_accessibility, launch, log_in, open_from_menu, streamlit_server
 from conftest import (  # pytest puts tests/ on sys.path (as `pytest` and `python -m pytest`)
@@ -22,6 +21,7 @@ from accounts import audit
 from accounts.service import find_account, firm_kvk_number
 from accounts.store import store
 from core.pseudonymise import pseudonym
+from core.warehouse import connect as warehouse_connect
 from pipelines.definitions import pipeline
 from pipelines.sensors import build_automation
 
@@ -37,7 +37,7 @@ def installation(pipeline, tmp_path):
 
 
 def _raw_count(installation, kvk_hash_prefix_filter: str = "web-%") -> int:
-    with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
+    with warehouse_connect(installation.warehouse, read_only=True) as connection:
         return connection.execute("SELECT COUNT(*) FROM raw.cgc_responses WHERE response_id LIKE ?", [kvk_hash_prefix_filter]).fetchone()[0]
 
 
@@ -118,7 +118,7 @@ def test_analyst_pages_then_a_form_submission_that_reaches_raw_exactly_once(inst
     assert isinstance(sensor(dg.build_sensor_context(cursor=tick.cursor)), dg.SkipReason)
     run_pipeline(installation, instance)  # a rerun is idempotent
     assert _raw_count(installation) == 1
-    with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
+    with warehouse_connect(installation.warehouse, read_only=True) as connection:
         firm_id = connection.execute("SELECT firm_id FROM raw.cgc_responses WHERE response_id LIKE 'web-%'").fetchone()[0]
     with store(installation.data_dir / "accounts" / "accounts.sqlite") as connection:
         account_kvk = firm_kvk_number(connection, find_account(connection, respondent["email"]))

@@ -14,6 +14,7 @@ from conftest import ARTIFACTS, demo_accounts
 
 from accounts.demo import DEMO_CREDITOR
 from accounts.store import store as account_store
+from core.private_parquet import read_private_file
 from debts.creditor_files import ADVICE_FILE
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -28,9 +29,9 @@ def test_a_creditor_logs_in_with_the_app_code_and_sees_only_its_own_claims(pipel
     for part in ("exports", "operational", "accounts"):
         shutil.copytree(pipeline.data_dir / part, data / part)
     creditor = demo_accounts(data)["creditor"]
-    own = pl.read_parquet(data / "operational" / DEMO_CREDITOR / ADVICE_FILE)
+    own = read_private_file(data / "operational" / DEMO_CREDITOR / ADVICE_FILE)
     newest = own.filter(pl.col("month") == own["month"].max())
-    others = set(pl.read_parquet(data / "operational" / OTHER_CREDITOR / ADVICE_FILE)["claim_id"]) - set(own["claim_id"])
+    others = set(read_private_file(data / "operational" / OTHER_CREDITOR / ADVICE_FILE)["claim_id"]) - set(own["claim_id"])
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright, streamlit_server(data) as url:
         browser = launch(playwright)

@@ -12,7 +12,6 @@ import shutil
 from datetime import date, timedelta
 from statistics import NormalDist
 
-import duckdb
 import pytest
 from browser_support import check_accessibility, launch, log_in, open_from_menu, streamlit_server
 from conftest import ARTIFACTS, data_dir, demo_accounts, make_installation, run_pipeline
@@ -21,6 +20,7 @@ from privacy_support import without_noise
 from accounts.service import find_account
 from accounts.store import store
 from content.proposals import get_proposal, save_proposal, slug
+from core.warehouse import connect as warehouse_connect
 from dashboards.formatting import nl_interval
 from dashboards.submissions import submit
 from privacy.engine import release
@@ -82,7 +82,7 @@ def _combined_interval_text() -> str:
 def _release_without_noise(installation) -> None:
     """The pipeline released the closed proposal with noise (version 1); version 2 is the same release without noise."""
     spec = release_specs()["dis_impact"]
-    with duckdb.connect(str(installation.warehouse)) as connection:
+    with warehouse_connect(installation.warehouse) as connection:
         versions = connection.execute("SELECT version FROM privacy.ledger WHERE release_name = 'dis_impact' AND period = ?", [PROPOSAL]).fetchall()
         assert versions == [(1,)]  # the pipeline released it once the window had closed
         (outcome,) = release(connection, without_noise(spec), [PROPOSAL], version=2, settings=_unlimited_budgets())

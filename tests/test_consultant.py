@@ -36,6 +36,7 @@ from accounts.service import (
 from accounts.store import connect_store
 from accounts.store import store as account_store
 from core.contracts import SubmissionError
+from core.private_parquet import read_private_file
 from core.reference import domain_codes
 from dashboards.consultant import decision_answers, enter, session_answers
 from programme.caseload import CASELOAD_COLUMNS, CASELOAD_FILE, UnknownConsultant, consultant_folder, write_caseload_files
@@ -125,8 +126,8 @@ def test_a_store_made_before_the_consultant_role_is_rebuilt_and_keeps_its_accoun
 def test_each_consultant_file_holds_only_its_own_cases_and_no_identifiers(tmp_path):
     written = write_caseload_files(caseload_warehouse(), tmp_path / "operational")
     assert written == {code: {"mc01": 2, "mc02": 1}.get(code, 0) for code in domain_codes("programme_consultant")}
-    mc01 = pl.read_parquet(tmp_path / "operational" / "consultants" / "mc01" / CASELOAD_FILE)
-    mc02 = pl.read_parquet(tmp_path / "operational" / "consultants" / "mc02" / CASELOAD_FILE)
+    mc01 = read_private_file(tmp_path / "operational" / "consultants" / "mc01" / CASELOAD_FILE)
+    mc02 = read_private_file(tmp_path / "operational" / "consultants" / "mc02" / CASELOAD_FILE)
     assert mc01.schema == pl.Schema(CASELOAD_COLUMNS)  # no firm_id, no kvk_number, no consultant
     assert mc01["registration_id"].to_list() == ["R-f1", "R-f2"] and mc02["registration_id"].to_list() == ["R-f3"]
     f1, f2 = mc01.rows(named=True)
@@ -144,7 +145,7 @@ def test_each_consultant_file_holds_only_its_own_cases_and_no_identifiers(tmp_pa
 def test_a_consultant_without_cases_gets_an_empty_file_with_the_columns_and_files_are_private(tmp_path):
     write_caseload_files(caseload_warehouse(), tmp_path / "operational")
     folder = tmp_path / "operational" / "consultants" / "mc03"
-    empty = pl.read_parquet(folder / CASELOAD_FILE)
+    empty = read_private_file(folder / CASELOAD_FILE)
     assert empty.is_empty() and empty.schema == pl.Schema(CASELOAD_COLUMNS)
     assert folder.stat().st_mode & 0o777 == 0o700 and (folder / CASELOAD_FILE).stat().st_mode & 0o777 == 0o600
     assert not list(folder.glob(".incoming-*"))
@@ -165,7 +166,7 @@ def test_a_consultant_folder_is_only_ever_a_code_of_the_domain(tmp_path):
 
 def _mc01_caseload(tmp_path) -> pl.DataFrame:
     write_caseload_files(caseload_warehouse(), tmp_path / "operational")
-    return pl.read_parquet(tmp_path / "operational" / "consultants" / "mc01" / CASELOAD_FILE)
+    return read_private_file(tmp_path / "operational" / "consultants" / "mc01" / CASELOAD_FILE)
 
 
 def test_a_session_is_checked_field_by_field_in_dutch(tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-import duckdb
 import polars as pl
 import pytest
 
@@ -15,6 +14,7 @@ from core.contracts import SubmissionError
 from core.pseudonymise import pseudonym
 from core.sources import source
 from core.validation import with_reasons
+from core.warehouse import connect as warehouse_connect
 from dashboards.consultation import stance_releases
 from dashboards.submissions import submit
 from privacy.loading import release_specs
@@ -79,7 +79,7 @@ def test_a_new_reaction_replaces_the_old_one_and_the_old_one_stays_in_raw(tmp_pa
                landing=installation.landing, now=later)
     run_pipeline(installation)
     firm = pseudonym("99887766", TEST_KEY.encode())
-    with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
+    with warehouse_connect(installation.warehouse, read_only=True) as connection:
         raw = connection.execute("SELECT stance FROM raw.consultation_responses WHERE firm_id = ? ORDER BY submitted_at", [firm]).fetchall()
         mart = connection.execute("SELECT stance FROM marts.consultation_firm_article WHERE firm_id = ? AND article = ?",
                                   [firm, article]).fetchall()
@@ -93,7 +93,7 @@ def test_the_stance_shares_are_a_spec_charged_per_closed_proposal_with_a_row_per
     spec = release_specs()["consultation_stance"]
     assert spec.dataset == "dis" and spec.source == "marts.consultation_firm_article"
     closed = {p.id: p for p in _proposals(pipeline.data_dir) if p.is_closed(date.today()) and p.articles}
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         charged = connection.execute("SELECT period, epsilon FROM privacy.ledger WHERE release_name = 'consultation_stance'").fetchall()
     assert {period for period, _ in charged} == set(closed) and all(epsilon == pytest.approx(0.5) for _, epsilon in charged)
     cells = stance_releases(pipeline.exports)

@@ -30,7 +30,9 @@ from accounts.service import (
 )
 from accounts.store import connect_store
 from accounts.store import store as account_store
+from core.private_parquet import read_private_file
 from core.reference import domain_codes
+from core.warehouse import connect as warehouse_connect
 from dashboards.creditor import own_advice
 from debts.creditor_files import ADVICE_FILE, CREDITOR_COLUMNS, UnknownOrganisation, organisation_folder, write_creditor_files
 from tests.conftest import data_dir, logged_in
@@ -41,12 +43,12 @@ NOW = datetime(2026, 11, 23, 10, 0, 0)
 
 @pytest.fixture(scope="module")
 def advice(pipeline) -> pl.DataFrame:
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         return connection.execute("SELECT * FROM operational.debt_advice").pl()
 
 
 def _file(pipeline, organisation: str) -> pl.DataFrame:
-    return pl.read_parquet(pipeline.data_dir / "operational" / organisation / ADVICE_FILE)
+    return read_private_file(pipeline.data_dir / "operational" / organisation / ADVICE_FILE)
 
 
 # --------------------------------------------------------------------------- the files the pipeline writes
@@ -217,7 +219,7 @@ def test_the_web_app_reads_only_the_file_of_the_accounts_own_organisation(credit
     with account_store() as connection:
         creditor = get_account(connection, logins["creditor"]["id"])
         analyst = get_account(connection, logins["analyst"]["id"])
-    assert set(own_advice(creditor)["claim_id"]) == set(pl.read_parquet(data / "operational" / DEMO_CREDITOR / ADVICE_FILE)["claim_id"])
+    assert set(own_advice(creditor)["claim_id"]) == set(read_private_file(data / "operational" / DEMO_CREDITOR / ADVICE_FILE)["claim_id"])
     with pytest.raises(PermissionDenied):
         own_advice(analyst)
     tampered = type(creditor)(**{**creditor.__dict__, "organisation": "../exports"})

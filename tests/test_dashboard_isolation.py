@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core.archive import archive_of, sealed_files
 from dashboards.cgc import balance_releases, profile_releases
 from dashboards.released import privacy_budget, privacy_ledger, released_connection
 
@@ -28,7 +29,8 @@ def test_dashboard_connection_cannot_open_the_warehouse_or_landing(pipeline):
     connection = released_connection(pipeline.exports)
     forbidden = [
         f"ATTACH '{pipeline.warehouse}' AS warehouse (READ_ONLY)",
-        f"SELECT * FROM read_csv_auto('{next((pipeline.landing / 'cgc').glob('*.csv'))}')",
+        f"SELECT * FROM read_blob('{next(iter(sealed_files(archive_of(pipeline.landing), 'cgc').values()))}')",
+        f"SELECT * FROM glob('{pipeline.landing / 'cgc'}/*')",
         f"SELECT * FROM read_parquet('{pipeline.synthetic / 'firms.parquet'}')",
         f"SELECT * FROM read_parquet('{pipeline.exports}/../synthetic/firms.parquet')",
         "SET enable_external_access = true",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import duckdb
 import polars as pl
 import pytest
 
+from core.warehouse import connect as warehouse_connect
 from debts import pipeline as debt_pipeline
 from privacy.loading import release_specs
 from privacy.postprocess import post_process
@@ -19,7 +19,7 @@ from tests.privacy_support import noiseless
 
 @pytest.fixture(scope="module")
 def warehouse(pipeline):
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         yield connection
 
 

@@ -15,12 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.nl import bsn as stdnum_bsn
 
+from core.archive import delivered_files
 from core.contracts import invalid_fields, passes_elfproef, validate_row
 from core.ingest import ingest_bytes
 from core.sources import source
 from core.synthetic_debts import DEFECT_KINDS, failing_bsn, valid_bsns
 from core.validation import normalise, with_reasons
 from core.validation import passes_elfproef as polars_elfproef
+from core.warehouse import connect as warehouse_connect
 from tests.conftest import TEST_KEY
 
 NAME = "debt_signal"
@@ -223,7 +225,7 @@ def test_amounts_keep_their_cents_exactly_through_ingestion(amounts, comma):
 
 def test_the_generator_makes_about_one_percent_defects_and_every_one_is_quarantined(pipeline):
     defects = pl.read_parquet(pipeline.synthetic / "debt_defects.parquet")
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         rows_in = connection.execute("SELECT SUM(rows_in) FROM meta.ingest_manifest WHERE source = ?", [NAME]).fetchone()[0]
         quarantined = connection.execute("SELECT file_name, row_number, reason_code, reason FROM quarantine.debt_signals").pl()
         files = connection.execute("SELECT DISTINCT file_format FROM meta.ingest_manifest WHERE source = ?", [NAME]).fetchall()
@@ -240,7 +242,7 @@ def test_the_generator_makes_about_one_percent_defects_and_every_one_is_quaranti
 
 
 def test_the_mart_has_one_row_per_claim_per_month_from_its_latest_delivery(pipeline):
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         types = dict(connection.execute(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = 'debt_claim_month'"
         ).fetchall())
@@ -267,9 +269,9 @@ def test_the_mart_has_one_row_per_claim_per_month_from_its_latest_delivery(pipel
 
 
 def test_mart_amounts_equal_the_delivered_text_to_the_cent(pipeline):
-    csv_path = max((pipeline.landing / NAME).glob("gemeente_*.csv"))
-    delivered = pl.read_csv(csv_path, separator=";", infer_schema=False).head(200)
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    files = delivered_files(pipeline.landing, NAME, "gemeente_*.csv")
+    delivered = pl.read_csv(files[max(files)], separator=";", infer_schema=False).head(200)
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         mart = connection.execute(
             "SELECT claim_id, original_amount, costs_so_far FROM marts.debt_claim_month WHERE month = ?", [delivered["month"][0]]
         ).fetchall()
@@ -283,14 +285,15 @@ def test_mart_amounts_equal_the_delivered_text_to_the_cent(pipeline):
 
 
 def test_generated_valid_rows_pass_the_contract_too(pipeline):
-    path = min((pipeline.landing / NAME).glob("zorgverzekeraar_*.csv"))
-    rows = pl.read_csv(path, infer_schema=False).head(300).to_dicts()
-    defects = set(pl.read_parquet(pipeline.synthetic / "debt_defects.parquet").filter(pl.col("file_name") == path.name)["row_number"])
+    files = delivered_files(pipeline.landing, NAME, "zorgverzekeraar_*.csv")
+    name = min(files)
+    rows = pl.read_csv(files[name], infer_schema=False).head(300).to_dicts()
+    defects = set(pl.read_parquet(pipeline.synthetic / "debt_defects.parquet").filter(pl.col("file_name") == name)["row_number"])
     refused = [i + 1 for i, row in enumerate(rows) if invalid_fields(row, NAME)]
     assert set(refused) == {r for r in defects if r <= 300}
 
 
 def test_delivered_at_and_periods_are_not_in_the_future(pipeline):
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         latest, last_month = connection.execute("SELECT MAX(delivered_at), MAX(month) FROM raw.debt_signals").fetchone()
     assert latest.date() <= TODAY and last_month == LAST_MONTH and isinstance(latest, datetime)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 from datetime import date, datetime, timedelta
 
-import duckdb
 import polars as pl
 import pytest
 
@@ -14,6 +13,7 @@ from accounts.store import store
 from content.proposals import list_proposals
 from core.contracts import SubmissionError
 from core.pseudonymise import pseudonym
+from core.warehouse import connect as warehouse_connect
 from dashboards.dis import running_releases
 from dashboards.submissions import submit
 from privacy.loading import privacy_settings, release_specs
@@ -63,7 +63,7 @@ def test_a_resubmission_replaces_the_earlier_answer_and_counts_once(pipeline, tm
         submit("dis", {"proposal": proposal, **PROFILE, "cost_change_euro": "15000"}, "99887766", landing=installation.landing, now=later)
     run_pipeline(installation)
     firm = pseudonym("99887766", TEST_KEY.encode())
-    with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
+    with warehouse_connect(installation.warehouse, read_only=True) as connection:
         raw = connection.execute("SELECT COUNT(*) FROM raw.dis_responses WHERE firm_id = ?", [firm]).fetchone()[0]
         mart = connection.execute("SELECT cost_change_euro, fte_change FROM marts.dis_firm_proposal WHERE firm_id = ? AND proposal = ?",
                                   [firm, proposal]).fetchall()
@@ -76,7 +76,7 @@ def test_every_dis_release_is_a_spec_charged_to_the_ledger_per_closed_proposal(p
     assert {"dis_impact", "dis_burden", "consultation_stance"} <= set(specs)
     with store(pipeline.data_dir / "accounts" / "accounts.sqlite") as connection:
         closed = {p.id for p in list_proposals(connection) if p.is_closed(date.today())}
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         ledger = connection.execute("SELECT release_name, period, epsilon FROM privacy.ledger WHERE dataset = 'dis' "
                                     "AND release_name <> 'dis_running'").fetchall()
         spent = dict(connection.execute("SELECT period, epsilon_spent FROM privacy.budget WHERE dataset = 'dis' AND period IN "

@@ -16,6 +16,7 @@ READER = r"""
 import json, sys
 from pathlib import Path
 import duckdb, pandas, pyarrow.parquet as pq
+from core.warehouse import connect as warehouse_connect
 
 exports = Path(sys.argv[1])
 releases = set(json.loads(sys.argv[2]))  # the release folders (exports/alerts holds early warnings, not released cells)
@@ -112,10 +113,10 @@ def test_exports_hold_released_numbers_only(pipeline):
 
 def test_exporting_again_writes_the_same_files(pipeline, tmp_path):
     from privacy.export import export_release
-    from privacy.loading import privacy_settings, release_specs
+    from privacy.loading import release_specs
 
     first, second = tmp_path / "first", tmp_path / "second"
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         spec = release_specs()["cgc_balance"]
         written = [export_release(connection, spec, target) for target in (first, second)]
     for a, b in zip(*written, strict=True):

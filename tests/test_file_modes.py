@@ -23,7 +23,11 @@ from pathlib import Path
 import pytest
 from browser_support import free_port, launch, log_in, open_from_menu
 
+from core.archive import ARCHIVE_KEY_ENV, delivered_files
 from core.files import file_mode, private_dir, private_file, public_dir, shared_group_bits
+from core.settings import WAREHOUSE_KEY_ENV
+from core.warehouse import is_encrypted
+from tests.encryption_support import readable_in, secrets_of
 
 pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +71,7 @@ def test_everything_the_demo_and_the_web_app_create_is_owner_only(tmp_path):
 
     data = tmp_path / "data"
     env = {**os.environ, "MKB_DATA_DIR": str(data)}
-    for variable in ("MKB_PSEUDONYM_KEY", "MKB_ACCOUNTS_KEY"):  # the demo makes its own keys, as on a new machine
+    for variable in ("MKB_PSEUDONYM_KEY", "MKB_ACCOUNTS_KEY", WAREHOUSE_KEY_ENV, ARCHIVE_KEY_ENV):  # the demo makes its own keys
         env.pop(variable, None)
     demo = subprocess.run(
         [str(Path(sys.executable).parent / "mkbvm"), "demo", "--firms", "300", "--no-serve"],
@@ -109,8 +113,29 @@ def test_everything_the_demo_and_the_web_app_create_is_owner_only(tmp_path):
     finally:
         os.killpg(serve.pid, signal.SIGINT)  # as Ctrl-C: serve stops the servers it started
         serve.wait(timeout=120)  # the daemon, the guarded Dagster UI and Streamlit stop in turn; slow on a busy 2-core machine
-    assert list((data / "landing" / "cgc").glob("form_*.jsonl")), "the web app wrote the submission"
     assert _wrong_modes(data) == []
+    _encrypted_by_default(data)
+
+
+def _encrypted_by_default(data: Path) -> None:
+    """The demo's warehouse and its landing files once ingested are encrypted; no other file it leaves holds an answer or a pseudonym.
+
+    Not searched: released exports (differentially private), the generator's ground truth (`synthetic/`), the keys, and
+    the landing zone, where a file waits (plain, owner-only) until the next ingestion seals it.
+    """
+    assert is_encrypted(data / "warehouse.duckdb")
+    with pytest.MonkeyPatch.context() as patch:
+        for variable, key in ((WAREHOUSE_KEY_ENV, "warehouse.key"), (ARCHIVE_KEY_ENV, "archive.key")):
+            patch.setenv(variable, (data / "secrets" / key).read_text().strip())
+        assert delivered_files(data / "landing", "cgc", "form_*.jsonl"), "the web app wrote the submission"
+        assert not list((data / "landing" / "cgc").glob("cgc_export_*")) and list((data / "archive" / "cgc").glob("*cgc_export_*.age"))
+        secrets = secrets_of(data / "warehouse.duckdb")
+    secrets["amount"] = [value for value in secrets["amount"] if value.isascii() and b"." in value]  # as text only: 8 bytes of a number occur anywhere
+    skipped = [data / folder for folder in ("exports", "synthetic", "secrets", "landing")]
+    searched = [path for path in data.rglob("*") if path.is_file() and not any(path.is_relative_to(folder) for folder in skipped)]
+    assert any(path.is_relative_to(data / "dagster") for path in searched)  # Dagster's run and event storage is searched too
+    leaks = {str(path.relative_to(data)): kinds for path in searched if (kinds := readable_in(path, secrets))}
+    assert leaks == {}
 
 
 def test_folders_and_files_are_owner_only_whatever_the_umask(tmp_path):

@@ -11,7 +11,6 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -30,6 +29,7 @@ from core.jsonlines import LINE_BREAKS, json_line
 from core.scrub import scrub_text
 from core.survey import cgc_survey, landing_columns
 from core.synthetic import _to_json_lines
+from core.warehouse import connect as warehouse_connect
 from dashboards.cgc import submit_cgc
 from tests.conftest import TEST_KEY
 
@@ -66,7 +66,7 @@ free_texts = st.one_of(any_text.map("".join), clean_text.map("".join), long_text
 def warehouse(tmp_path_factory):
     """One DuckDB file for the module; every submission is its own landing folder, file and response_id."""
     root = tmp_path_factory.mktemp("free-text")
-    with duckdb.connect(str(root / "warehouse.duckdb")) as connection:
+    with warehouse_connect(root / "warehouse.duckdb") as connection:
         yield root, connection, itertools.count()
 
 

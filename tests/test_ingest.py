@@ -9,16 +9,18 @@ import polars as pl
 import pytest
 
 from core import ingest
+from core.archive import delivered_files
 from core.ingest import ingest_landing
 from core.sources import source, sources
 from core.synthetic import generate
+from core.warehouse import connect as warehouse_connect
 from tests.conftest import TEST_KEY
 
 
 @pytest.mark.parametrize("name", list(sources()))
 def test_rows_reconcile_for_every_landing_file(pipeline, name):
     declared = source(name)
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         manifest = connection.execute("SELECT * FROM meta.ingest_manifest WHERE source = ?", [name]).pl()
         raw = connection.execute(f"SELECT file_hash, COUNT(*) AS n FROM {declared.raw_table} GROUP BY 1").pl()
         quarantine = connection.execute(
@@ -26,8 +28,9 @@ def test_rows_reconcile_for_every_landing_file(pipeline, name):
             f"FROM {declared.quarantine_table} GROUP BY 1"
         ).pl()
         reasons_missing = connection.execute(f"SELECT COUNT(*) FROM {declared.quarantine_table} WHERE reason IS NULL OR reason = ''").fetchone()[0]
-    files = sorted(p.name for p in (pipeline.landing / name).iterdir())
+    files = sorted(delivered_files(pipeline.landing, name))
     assert files and sorted(manifest["file_name"]) == files
+    assert not any((pipeline.landing / name).iterdir())  # every recorded file was sealed into the archive
     joined = manifest.join(raw, on="file_hash", how="left").join(quarantine, on="file_hash", how="left").fill_null(0)
     for row in joined.iter_rows(named=True):
         assert row["rows_in"] == row["rows_raw"] + row["rows_quarantined"] + row["rows_duplicate"], row["file_name"]
@@ -38,7 +41,7 @@ def test_rows_reconcile_for_every_landing_file(pipeline, name):
 def test_every_generated_defect_is_quarantined_with_a_reason(pipeline):
     defects = pl.read_parquet(pipeline.synthetic / "defects.parquet")
     assert set(defects["kind"]) >= {"missing_field", "out_of_range", "unknown_sector", "duplicate", "encoding"}
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         quarantined = connection.execute("SELECT file_name, row_number, reason_code, reason FROM quarantine.cgc_responses").pl()
     found = defects.join(quarantined, on=["file_name", "row_number"], how="left")
     assert found.filter(pl.col("reason").is_null()).height == 0, found.filter(pl.col("reason").is_null())
@@ -51,7 +54,7 @@ def test_every_generated_defect_is_quarantined_with_a_reason(pipeline):
 
 
 def test_loading_the_landing_zone_again_adds_nothing(pipeline, tmp_path):
-    with duckdb.connect(str(pipeline.warehouse)) as connection:
+    with warehouse_connect(pipeline.warehouse) as connection:
         before = connection.execute("SELECT (SELECT COUNT(*) FROM raw.cgc_responses), (SELECT COUNT(*) FROM quarantine.cgc_responses)").fetchone()
         assert ingest_landing(connection, pipeline.landing, TEST_KEY.encode()) == []
         after = connection.execute("SELECT (SELECT COUNT(*) FROM raw.cgc_responses), (SELECT COUNT(*) FROM quarantine.cgc_responses)").fetchone()
@@ -61,7 +64,7 @@ def test_loading_the_landing_zone_again_adds_nothing(pipeline, tmp_path):
 def test_a_renamed_copy_is_not_loaded_twice(tmp_path):
     generate(tmp_path / "landing", tmp_path / "truth", firms=200, waves=1, last_wave="2026-10", seed=3)
     original = next((tmp_path / "landing" / "cgc").glob("cgc_export_*"))
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         first = ingest.ingest_bytes(connection, original.read_bytes(), original.name, TEST_KEY.encode())
         again = ingest.ingest_bytes(connection, original.read_bytes(), "renamed.csv", TEST_KEY.encode())
     assert first is not None and first.rows_raw > 0
@@ -81,7 +84,7 @@ def test_a_crash_mid_load_leaves_no_half_written_table(tmp_path, monkeypatch):
             raise Crash("power cut")
         return real_execute(self, query, *args, **kwargs)
 
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         monkeypatch.setattr(duckdb.DuckDBPyConnection, "execute", crash_on_manifest)
         with pytest.raises(Crash):
             ingest.ingest_bytes(connection, path.read_bytes(), path.name, TEST_KEY.encode())
@@ -96,11 +99,11 @@ def test_a_crash_mid_load_leaves_no_half_written_table(tmp_path, monkeypatch):
 
 def test_short_csv_rows_are_quarantined_not_dropped(tmp_path):
     data = (
-        "response_id,submitted_at,wave,kvk_number,sector,size_class,province,order_book,investment,staff_shortage,sentiment,challenges,free_text\n"
-        "a1,2025-03-01T10:00:00,2025-03,12345678,C,2-9,PV31,grown,up,none,4,energie,\n"
-        "a2,2025-03-01T10:00:00,2025-03,87654321,C\n"
-    ).encode()
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        b"response_id,submitted_at,wave,kvk_number,sector,size_class,province,order_book,investment,staff_shortage,sentiment,challenges,free_text\n"
+        b"a1,2025-03-01T10:00:00,2025-03,12345678,C,2-9,PV31,grown,up,none,4,energie,\n"
+        b"a2,2025-03-01T10:00:00,2025-03,87654321,C\n"
+    )
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         result = ingest.ingest_bytes(connection, data, "short.csv", TEST_KEY.encode())
         reason = connection.execute("SELECT reason FROM quarantine.cgc_responses").fetchone()[0]
     assert (result.rows_in, result.rows_raw, result.rows_quarantined) == (2, 1, 1)
@@ -121,7 +124,7 @@ def test_line_separators_in_free_text_do_not_split_a_json_record(tmp_path):
         _json_line(response_id="j1", free_text="regel een\u2028regel twee\u2029en drie") + "\n"
         + _json_line(response_id="j2", free_text="regel een\u2028regel twee\u2029en\u0085drie") + "\n"
     ).encode()
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         result = ingest.ingest_bytes(connection, data, "old_writer.jsonl", TEST_KEY.encode())
         stored = connection.execute("SELECT response_id, free_text, row_number FROM raw.cgc_responses").fetchall()
         quarantined = connection.execute("SELECT response_id, row_number, reason_code, reason FROM quarantine.cgc_responses").fetchall()
@@ -141,7 +144,7 @@ def test_json_row_numbers_are_line_numbers_in_a_crlf_file_with_blank_lines(tmp_p
         + "   \r\n"
         + _json_line(response_id="j6", free_text="mis\u202eleid") + "\r\n"
     ).encode()
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         result = ingest.ingest_bytes(connection, data, "crlf.jsonl", TEST_KEY.encode())
         stored = connection.execute("SELECT response_id, row_number FROM raw.cgc_responses").fetchall()
         quarantined = connection.execute("SELECT row_number, reason FROM quarantine.cgc_responses ORDER BY row_number").fetchall()

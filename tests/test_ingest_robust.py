@@ -33,6 +33,7 @@ from core.landing import IngestLimits, content_hash, ingest_limits, write_atomic
 from core.sources import source, sources
 from core.synthetic import generate
 from core.validation import normalise, with_reasons
+from core.warehouse import connect as warehouse_connect
 from tests.conftest import TEST_KEY
 
 KEY = TEST_KEY.encode()
@@ -97,7 +98,7 @@ def ingest_and_check(connection, landing: Path, limits: IngestLimits | None = No
 def one_outcome(tmp_path: Path, name: str, content: bytes, limits: IngestLimits | None = None):
     landing = tmp_path / "landing"
     drop_file(landing, name, content)
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         (result,) = ingest_and_check(connection, landing, limits)
         stored = manifest(connection).row(0, named=True)
     assert (stored["status"], stored["reason"]) == (result.status, result.reason)
@@ -157,7 +158,7 @@ def test_a_whole_file_problem_is_recorded_once_with_a_dutch_reason(tmp_path, cas
 def test_a_byte_order_mark_and_semicolons_are_read_as_the_same_rows(tmp_path):
     result = one_outcome(tmp_path, "puntkomma.csv", semicolon_export(3))
     assert (result.status, result.rows_in, result.rows_raw, result.rows_quarantined) == ("loaded", 3, 3, 0)
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         challenges = connection.execute("SELECT DISTINCT challenges FROM raw.cgc_responses").fetchall()
     assert challenges == [(["energie", "regeldruk"],)]
 
@@ -217,7 +218,7 @@ def test_a_crash_in_one_file_is_recorded_and_the_others_load(tmp_path, monkeypat
         return real_parse(data, file_name, declared, limits)
 
     monkeypatch.setattr(ingest, "parse", crash_on_b)
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         results = ingest_and_check(connection, landing)
         by_name = {r.file_name: r for r in results}
         assert [by_name[n].status for n in ("a_good.csv", "b_crash.csv", "c_good.jsonl")] == ["loaded", "quarantined", "loaded"]
@@ -241,7 +242,7 @@ def test_a_crash_mid_transaction_leaves_nothing_of_that_file_and_the_rerun_is_id
         return outcome
 
     monkeypatch.setattr(duckdb.DuckDBPyConnection, "execute", crash_after_raw_insert)
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         results = ingest_and_check(connection, landing)
         assert crashed and [r.status for r in results] == ["quarantined", "loaded"]
         assert "IOException" in results[0].reason
@@ -252,7 +253,7 @@ def test_a_crash_mid_transaction_leaves_nothing_of_that_file_and_the_rerun_is_id
 def test_a_corrected_file_is_read_again_and_a_bad_one_is_never_retried(tmp_path):
     landing = tmp_path / "landing"
     bad = drop_file(landing, "export.csv", gzip.compress(GOOD_CSV))
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         (first,) = ingest_and_check(connection, landing)
         assert first.status == "quarantined"
         assert ingest_landing(connection, landing, KEY) == []  # same content: recorded once, not retried
@@ -266,7 +267,7 @@ def test_a_corrected_file_is_read_again_and_a_bad_one_is_never_retried(tmp_path)
 def test_another_key_is_refused_before_anything_is_loaded(tmp_path):
     landing = tmp_path / "landing"
     drop_file(landing, "a.csv", GOOD_CSV)
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         ingest_landing(connection, landing, KEY)
         drop_file(landing, "b.csv", GOOD_CSV.replace(b"a1,", b"b1,"))
         before = table_counts(connection)
@@ -281,7 +282,7 @@ def test_another_key_is_refused_before_anything_is_loaded(tmp_path):
 
 
 def test_an_old_manifest_is_migrated(tmp_path):
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         connection.execute(
             "CREATE SCHEMA meta; CREATE TABLE meta.ingest_manifest (file_hash VARCHAR NOT NULL, file_name VARCHAR NOT NULL, "
             "source VARCHAR NOT NULL, file_format VARCHAR NOT NULL, encoding VARCHAR NOT NULL, bytes BIGINT NOT NULL, rows_in BIGINT NOT NULL, "
@@ -300,7 +301,7 @@ def test_an_old_manifest_is_migrated(tmp_path):
 @pytest.fixture()
 def warehouse(tmp_path):
     """One DuckDB file per test function; each example gets a landing folder of its own."""
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         yield tmp_path, connection, itertools.count()
 
 
@@ -372,7 +373,7 @@ def test_every_real_export_loads_unmutated(tmp_path, real_exports):
     landing = tmp_path / "landing"
     for name, content in real_exports:
         drop_file(landing, name, content)
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         results = ingest_and_check(connection, landing)
     assert {r.status for r in results if not r.file_name.startswith("cgc_late_")} == {"loaded"}
     assert sum(r.rows_raw for r in results) > 50

@@ -7,6 +7,10 @@ import re
 import duckdb
 import polars as pl
 
+from core.archive import delivered_files
+from core.private_parquet import read_private_file
+from core.warehouse import connect as warehouse_connect
+
 
 def _all_text(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     tables = connection.execute(
@@ -24,18 +28,19 @@ def test_no_kvk_number_in_any_table_or_export(pipeline, firms):
     programme = set(pl.read_parquet(pipeline.synthetic / "programme_firms.parquet")["kvk_number"])  # some are not in the population
     kvk_numbers = set(firms["kvk_number"]) | programme
     # The generator put some of them in free text too: the scan must have something to find.
-    landing_text = "".join(p.read_text(errors="replace") for p in (pipeline.landing / "cgc").iterdir())
+    landing_text = "".join(data.decode(errors="replace") for data in delivered_files(pipeline.landing, "cgc").values())
     assert "Ons KvK-nummer is" in landing_text
-    registrations = "".join(p.read_text(errors="replace") for p in (pipeline.landing / "programme_registrations").glob("*.csv"))
+    registrations = "".join(d.decode(errors="replace") for d in delivered_files(pipeline.landing, "programme_registrations", "*.csv").values())
     assert sum(number in registrations for number in programme) > len(programme) / 2
     pattern = re.compile(r"(?<![0-9])[0-9]{8}(?![0-9])")
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         sources = _all_text(connection)
     operational = list((pipeline.data_dir / "operational").rglob("*.parquet"))  # creditors' and consultants' own files
     assert any("consultants" in path.parts for path in operational)
     for path in [*pipeline.exports.rglob("*"), *operational]:
         if path.suffix == ".parquet":  # every value as text, lists too (the creditors' files hold the reasons as a list)
-            sources.append((str(path), "\n".join(map(repr, pl.read_parquet(path).rows()))))
+            frame = read_private_file(path) if path in operational else pl.read_parquet(path)
+            sources.append((str(path), "\n".join(map(repr, frame.rows()))))
         elif path.is_file():
             sources.append((str(path), path.read_text()))
     for name, text in sources:
@@ -44,7 +49,7 @@ def test_no_kvk_number_in_any_table_or_export(pipeline, firms):
 
 
 def test_free_text_identifiers_were_scrubbed(pipeline):
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         scrubbed = connection.execute("SELECT COUNT(*) FROM raw.cgc_responses WHERE free_text LIKE '%[KvK-nummer]%'").fetchone()[0]
         emails = connection.execute("SELECT COUNT(*) FROM raw.cgc_responses WHERE regexp_matches(free_text, '@[a-z0-9.-]+\\.nl')").fetchone()[0]
     assert scrubbed > 0
@@ -57,10 +62,10 @@ def test_no_bsn_in_any_table_or_export(pipeline):
     persons = pl.read_parquet(pipeline.synthetic / "debt_persons.parquet")
     numbers = set(persons["bsn"])
     typos = {number[:-1] + str((int(number[-1]) + 1) % 10) for number in numbers}  # core.synthetic_debts.failing_bsn
-    landing_text = "".join(p.read_text(errors="replace") for p in (pipeline.landing / "debt_signal").glob("*.csv"))
+    landing_text = "".join(d.decode(errors="replace") for d in delivered_files(pipeline.landing, "debt_signal", "*.csv").values())
     assert sum(number in landing_text for number in list(numbers)[:200]) > 50  # the scan has something to find
     pattern = re.compile(r"(?<![0-9])[0-9]{9}(?![0-9])")
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         texts = _all_text(connection)
         assert connection.execute("SELECT COUNT(*) FROM quarantine.debt_signals WHERE reason LIKE 'BSN: voldoet niet%'").fetchone()[0] > 0
         columns = {c for (c,) in connection.execute(

@@ -14,6 +14,7 @@ import yaml
 
 from assets.releases.factory import build_grain_check, build_release_asset
 from assets.resources import Warehouse
+from core.warehouse import connect as warehouse_connect
 from privacy.bounding import ContributionBoundViolated, grain_violations
 from privacy.engine import release, stored_release
 from privacy.ledger import spent
@@ -43,7 +44,7 @@ def test_the_blocking_grain_check_stops_every_release_in_the_run(tmp_path):
     def broken_mart(warehouse: Warehouse) -> None:
         """Stands in for the SQLMesh build: a mart with one firm twice in a wave."""
         mart = firms_frame(200, [WAVE])
-        with duckdb.connect(warehouse.path) as connection:
+        with warehouse_connect(warehouse.path) as connection:
             make_mart(connection, pl.concat([mart, mart.head(1)]))
 
     spec = cgc_spec()
@@ -53,7 +54,7 @@ def test_the_blocking_grain_check_stops_every_release_in_the_run(tmp_path):
     assert not evaluation.passed and evaluation.metadata["periods_violating"].value == {WAVE: 1}
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"marts/cgc_firm_wave"}  # the release never ran
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with warehouse_connect(warehouse, read_only=True) as connection:
         assert "privacy" not in {r[0] for r in connection.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
 
 
@@ -173,7 +174,7 @@ def test_private_keys_are_selected_by_opendps_threshold(tmp_path):
     themes = ["energie"] * 400 + ["personeel"] * 250 + ["zeldzaam thema"] * 2 + ["uniek verhaal van een firma"]
     mart = pl.DataFrame({"firm_id": [f"f{i}" for i in range(len(themes))], "wave": WAVE, "theme": themes})
     warehouse = warehouse_with(tmp_path / "w.duckdb", mart, "marts.cgc_themes")
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         (outcome,) = release(connection, spec, [WAVE], settings=budget)
         cells = stored_release(connection, spec, outcome.release_id)
         entry = connection.execute("SELECT epsilon, delta, mechanism FROM privacy.ledger").fetchone()

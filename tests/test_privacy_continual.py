@@ -21,9 +21,10 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-import privacy.continual as continual
 from core import reference
-from privacy import accuracy, ledger
+from core.warehouse import connect as warehouse_connect
+from core.warehouse import open_connection as open_warehouse
+from privacy import accuracy, continual, ledger
 from privacy.continual import (
     export_running,
     half_width,
@@ -104,7 +105,7 @@ def dis_frames(proposals: list[str], firms: int = 600, seed: int = 3) -> tuple[p
 
 
 def warehouse(mart: pl.DataFrame, raw: pl.DataFrame, path: Path | None = None) -> duckdb.DuckDBPyConnection:
-    connection = duckdb.connect(str(path) if path else ":memory:")
+    connection = open_warehouse(path if path else ":memory:")
     connection.execute("CREATE SCHEMA IF NOT EXISTS marts; CREATE SCHEMA IF NOT EXISTS raw")
     connection.execute("CREATE TABLE marts.dis_firm_proposal AS SELECT * FROM mart")
     connection.execute("CREATE TABLE raw.dis_responses AS SELECT * FROM raw")
@@ -333,7 +334,7 @@ def test_the_ledger_holds_one_charge_per_proposal_and_the_releases_after_closing
     connection = warehouse(mart, raw)
     windows, settings = {"p1": (OPENS, CLOSES), "p2": (OPENS + timedelta(days=10), CLOSES + timedelta(days=20))}, dis_settings()
     statuses = []
-    for n in range(0, DAYS + 35):  # every day from before the window opened to well after both closed
+    for n in range(DAYS + 35):  # every day from before the window opened to well after both closed
         statuses.append({o.proposal: o.status for o in update(connection, SERIES, windows, day(n), settings=settings, now=NOW)})
     assert statuses[0] == {"p1": "waiting"} and statuses[1]["p1"] == "started" and statuses[11]["p2"] == "started"
     assert statuses[-1] == {}  # both series complete: nothing left to do
@@ -420,7 +421,7 @@ def test_the_dagster_assets_start_the_open_proposals_series_and_rerun_without_ad
     assert release_metadata(second)["nodes_added"].value == 0 and release_metadata(second)["epsilon_charged"].value == 0
     files = sorted((tmp_path / "exports" / "dis_running").glob("*.parquet"))
     assert [f.name for f in files] == [f"dis_running_{p}.parquet" for p in open_ids]
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+    with warehouse_connect(tmp_path / "warehouse.duckdb", read_only=True) as connection:
         assert connection.execute("SELECT COUNT(*) FROM privacy.ledger").fetchone()[0] == 2
     book = json.loads((tmp_path / "exports" / "dis_running" / "codebook.json").read_text())
     assert set(pl.read_parquet(files[0]).columns) <= set(book["columns"])

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
 import polars as pl
 import pytest
 import yaml
 from pydantic import ValidationError
 
 from core.settings import CONFIG_DIR
+from core.warehouse import connect as warehouse_connect
 from privacy import ledger
 from privacy.engine import releasable_periods, release, stored_release
 from privacy.loading import ReleaseSpecError, load_settings, load_spec
@@ -72,7 +72,7 @@ def test_every_closed_period_is_released_also_one_without_answers(tmp_path):
     frame = firms_frame(300, ["2025-01", "2025-03"], seed=2)
     warehouse = warehouse_with(tmp_path / "warehouse.duckdb", frame)
     spec = cgc_spec(epsilon=1.0)
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         periods = releasable_periods(connection, spec, date(2025, 4, 15), settings())
         assert periods == ["2025-01", "2025-02", "2025-03"]  # from the first to the last wave with answers, the empty one included
         outcomes = release(connection, spec, periods, settings=settings())
@@ -85,7 +85,7 @@ def test_every_closed_period_is_released_also_one_without_answers(tmp_path):
 @pytest.mark.parametrize("period", ["2025-1", "202501", "2025-13", "2031-01", "januari"])
 def test_release_refuses_a_period_that_is_not_canonical(tmp_path, period):
     warehouse = warehouse_with(tmp_path / "warehouse.duckdb", firms_frame(50, ["2025-01"], seed=2))
-    with duckdb.connect(str(warehouse)) as connection, pytest.raises(ValueError, match="not periods of the wave calendar of dataset 'cgc'"):
+    with warehouse_connect(warehouse) as connection, pytest.raises(ValueError, match="not periods of the wave calendar of dataset 'cgc'"):
         release(connection, cgc_spec(epsilon=1.0), [period], settings=settings())
 
 
@@ -98,7 +98,7 @@ def test_a_closed_period_without_any_group_is_released_empty_and_charged(tmp_pat
     spec = load_spec(tmp_path / "cgc_themes.yaml", budget)
     mart = firms_frame(5, ["2025-01"], seed=1).select("firm_id", "wave").with_columns(theme=pl.lit("energie"))
     warehouse = warehouse_with(tmp_path / "w.duckdb", mart, "marts.cgc_themes")
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         outcomes = release(connection, spec, ["2025-01", "2025-02"], settings=budget)
         assert [o.status for o in outcomes] == ["released", "released"]
         assert stored_release(connection, spec, outcomes[1].release_id).height == 0

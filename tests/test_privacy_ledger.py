@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import settings as settings_hypothesis
 from hypothesis import strategies as st
 
+from core.warehouse import connect as warehouse_connect
 from privacy import ledger
 from privacy.engine import SpecChanged, release, stored_release
 from privacy.export import ExportConflict, export_release
@@ -39,7 +40,7 @@ def warehouse(tmp_path) -> Path:
 
 def test_a_release_is_stored_and_served_again_without_new_noise_or_charge(warehouse):
     spec = cgc_spec(epsilon=1.0)
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         first = release(connection, spec, WAVES[:1], settings=settings())
         cells = stored_release(connection, spec, first[0].release_id)
         again = release(connection, spec, WAVES[:1], settings=settings())
@@ -52,7 +53,7 @@ def test_a_release_is_stored_and_served_again_without_new_noise_or_charge(wareho
 def test_a_changed_spec_needs_a_new_version_which_is_charged_again(warehouse):
     spec = cgc_spec(epsilon=1.0)
     stricter = spec.model_copy(update={"suppression_threshold": 20})
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         release(connection, spec, WAVES[:1], settings=settings())
         with pytest.raises(SpecChanged, match="release version 2 to use the new one"):
             release(connection, stricter, WAVES[:1], settings=settings())
@@ -66,7 +67,7 @@ def test_a_changed_spec_needs_a_new_version_which_is_charged_again(warehouse):
 def test_the_budget_is_enforced_and_a_refusal_says_what_is_left_and_asked(warehouse):
     spec = cgc_spec(epsilon=1.0)
     budget = settings(epsilon=2.5)
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         outcomes = [release(connection, spec, WAVES, version=v, settings=budget) for v in (1, 2, 3)]
         assert [[o.status for o in batch] for batch in outcomes] == [["released"] * 3, ["released"] * 3, ["refused"] * 3]
         message = outcomes[2][0].message
@@ -82,7 +83,7 @@ def test_the_budget_is_enforced_and_a_refusal_says_what_is_left_and_asked(wareho
 
 def test_charge_refuses_atomically_inside_a_transaction(tmp_path):
     """The check reads the sum of the ledger inside the write transaction: a second charge in the same period sees the first."""
-    with duckdb.connect(str(tmp_path / "l.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "l.duckdb") as connection:
         limits = ledger.Limits((1.0, 0.0), "firm", (100.0, 0.0))
         with pytest.raises(ledger.BudgetExceeded) as refused, ledger.book(connection) as book:
             book.charge(_entry("cgc_balance/2025-01/v1", 0.8), limits)
@@ -96,7 +97,7 @@ def test_charge_refuses_atomically_inside_a_transaction(tmp_path):
 
 def test_the_ledger_file_is_owner_only_append_only_and_must_add_up(warehouse):
     spec = cgc_spec(epsilon=1.0)
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         release(connection, spec, WAVES[:1], settings=settings())
         path = Path(ledger.ledger_path(connection))
     assert path == warehouse.parent / "ledger" / "ledger.sqlite" and oct(path.stat().st_mode & 0o777) == "0o600"
@@ -107,7 +108,7 @@ def test_the_ledger_file_is_owner_only_append_only_and_must_add_up(warehouse):
     raw.execute("UPDATE budget SET epsilon_spent = 0")  # the budget table is a running total; someone talks it round ...
     raw.commit()
     raw.close()
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         (outcome,) = release(connection, spec, WAVES[:1], version=2, settings=settings())
         assert ledger.mismatches(connection) == ["cgc/2025-01: budget 0.0, ledger 1.0"]
     assert outcome.status == "refused" and "does not add up" in outcome.message  # ... and nothing is released any more
@@ -117,7 +118,7 @@ def test_threads_racing_for_one_budget_never_overspend(warehouse):
     """Two releases per wave at once in one process (two cursors): one per wave wins, the other is refused."""
     spec = cgc_spec(epsilon=1.0)
     budget = settings(epsilon=1.5)
-    database = duckdb.connect(str(warehouse))
+    database = warehouse_connect(warehouse)
     barrier, results = threading.Barrier(2), {}
 
     def run(version: int) -> None:
@@ -170,7 +171,7 @@ def test_two_processes_releasing_against_one_budget_never_overspend(warehouse, t
         assert sorted(output[index][1] for output in outputs) == ["refused", "released"]
     refusal = next(o[0] for o in outputs if o[0][1] == "refused")[2]
     assert "epsilon 0.5 left, 1 requested" in refusal
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with warehouse_connect(warehouse, read_only=True) as connection:
         spent = connection.execute("SELECT period, epsilon_spent, releases FROM privacy.budget ORDER BY period").fetchall()
         cells = connection.execute("SELECT COUNT(DISTINCT release_id) FROM releases.cgc_balance").fetchone()[0]
     assert [(p, round(e, 9), n) for p, e, n in spent] == [(w, 1.0, 1) for w in WAVES]
@@ -187,7 +188,7 @@ def _entry(release_id: str, epsilon: float) -> ledger.Entry:
 
 def test_the_ledger_is_readable_and_lists_what_was_released(warehouse):
     spec = cgc_spec(epsilon=1.0)
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         release(connection, spec, WAVES[:2], settings=settings())
         entries = connection.execute("SELECT * FROM privacy.ledger ORDER BY release_id").pl()
     assert entries["release_id"].to_list() == ["cgc_balance/2025-01/v1", "cgc_balance/2025-02/v1"]
@@ -201,7 +202,7 @@ def test_the_ledger_is_readable_and_lists_what_was_released(warehouse):
 
 def test_the_pipeline_relies_on_the_grain_check_of_its_own_run(pipeline):
     """In a full run the blocking check passed right after the build, so the release did not check again."""
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         routes = {row[0] for row in connection.execute("SELECT bounding FROM privacy.ledger").fetchall()}
     specs = release_specs().values()
     assert routes == {f"source grain: one row per {spec.privacy_unit.column} per {spec.period} in {spec.source}, checked exactly by the "
@@ -217,7 +218,7 @@ def test_the_yearly_cap_refuses_a_release_that_would_exceed_it_in_any_12_months(
     """Cap 2.0 a year: two waves of 1.0 fit, a third in the same 12 months is refused, a wave 14 months on fits again."""
     spec = cgc_spec(epsilon=1.0)
     capped = settings(epsilon=3.0, annual_epsilon=2.0)
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         outcomes = release(connection, spec, [*WAVES, "2026-03"], settings=capped)
         assert [o.status for o in outcomes] == ["released", "released", "refused", "released"]
         assert "yearly privacy cap of a firm" in outcomes[2].message and "epsilon 3 (delta 0) over all datasets" in outcomes[2].message
@@ -231,7 +232,7 @@ def test_the_yearly_cap_holds_across_datasets_of_one_kind_of_unit(tmp_path):
     """A firm in two datasets loses both; a person dataset has its own cap. zCDP's rho adds, converted by OpenDP."""
     cgc, other = ledger.Limits((3.0, 0.0), "firm", (3.0, 1e-5)), ledger.Limits((3.0, 0.0), "firm", (3.0, 1e-5))
     people = ledger.Limits((3.0, 0.0), "person", (3.0, 1e-5))
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+    with warehouse_connect(tmp_path / "w.duckdb") as connection:
         with ledger.book(connection) as book:
             book.charge(_entry("cgc_balance/2025-01/v1", 2.0), cgc)
             book.charge(replace(_entry("debt/2025-01/v1", 2.5), dataset="debt"), people)  # persons: their own cap
@@ -284,7 +285,7 @@ def test_two_processes_racing_for_the_yearly_cap_never_exceed_it(warehouse, tmp_
     statuses = [o[1] for output in outputs for o in output]
     assert sorted(statuses) == ["refused"] * 2 + ["released"] * 4
     assert all("yearly privacy cap" in o[2] for output in outputs for o in output if o[1] == "refused")
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         assert sum(ledger.spent(connection, "cgc", w)[0] for w in WAVES) == pytest.approx(4.0)
         assert ledger.yearly_loss(connection, settings(annual_epsilon=4.0))["epsilon"].max() == pytest.approx(4.0)
 
@@ -301,14 +302,14 @@ def test_a_rebuilt_warehouse_serves_the_recorded_releases_with_the_same_bytes(tm
     the releases come back from the ledger file, the exports keep their bytes, nothing is charged or noised again."""
     spec, frame = cgc_spec(epsilon=1.0), firms_frame(600, WAVES, seed=3)
     warehouse = warehouse_with(tmp_path / "warehouse.duckdb", frame)
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         first = release(connection, spec, WAVES, settings=settings())
         cells = {o.release_id: stored_release(connection, spec, o.release_id) for o in first}
         exported = _export_bytes(connection, spec, tmp_path / "exports")
     for rebuilt_from in (frame, firms_frame(600, WAVES, seed=4)):
         warehouse.unlink()
         warehouse_with(warehouse, rebuilt_from)
-        with duckdb.connect(str(warehouse)) as connection:
+        with warehouse_connect(warehouse) as connection:
             again = release(connection, spec, WAVES, settings=settings())
             assert [o.status for o in again] == ["reused"] * 3
             for o in again:
@@ -322,7 +323,7 @@ def test_a_recorded_release_whose_cells_are_gone_is_refused_and_an_export_never_
     spec, frame = cgc_spec(epsilon=1.0), firms_frame(300, WAVES, seed=3)
     (tmp_path / "a").mkdir()
     warehouse = warehouse_with(tmp_path / "a" / "warehouse.duckdb", frame)
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         release(connection, spec, WAVES[:1], settings=settings())
         exported = _export_bytes(connection, spec, tmp_path / "exports")
         path = ledger.ledger_path(connection)
@@ -334,12 +335,12 @@ def test_a_recorded_release_whose_cells_are_gone_is_refused_and_an_export_never_
     raw.execute("INSERT INTO budget SELECT dataset, '2025-02', epsilon_spent, delta_spent, releases, updated_at FROM budget")
     raw.commit()
     raw.close()
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         (outcome,) = release(connection, spec, ["2025-02"], settings=settings())
     assert outcome.status == "refused" and "not made again with new noise" in outcome.message
     # a warehouse somewhere else (no ledger beside it) makes wave 2025-01 anew: its export may not replace the published one
     elsewhere = warehouse_with(tmp_path / "b.duckdb", frame)
-    with duckdb.connect(str(elsewhere)) as connection:
+    with warehouse_connect(elsewhere) as connection:
         assert release(connection, spec, WAVES[:1], settings=settings())[0].status == "released"
         with pytest.raises(ExportConflict, match="never overwritten"):
             export_release(connection, spec, tmp_path / "exports")
@@ -354,11 +355,11 @@ def test_the_pipeline_rebuilding_the_warehouse_from_the_landing_files_serves_the
     for part in ("landing", "accounts", "ledger", "exports"):
         shutil.copytree(pipeline.data_dir / part, rebuilt.data_dir / part)
     published = {p.relative_to(pipeline.exports): p.read_bytes() for p in pipeline.exports.glob("*/*_v*.parquet")}
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         entries_before = ledger.entries_frame(connection)
     run_pipeline(rebuilt)
     assert not (rebuilt.data_dir / "ledger" / "ledger.sqlite").samefile(pipeline.data_dir / "ledger" / "ledger.sqlite")
-    with duckdb.connect(str(rebuilt.warehouse), read_only=True) as connection:
+    with warehouse_connect(rebuilt.warehouse, read_only=True) as connection:
         assert ledger.entries_frame(connection).equals(entries_before)  # no new entry: nothing charged again
         assert connection.execute("SELECT COUNT(*) FROM privacy.ledger").fetchone()[0] == entries_before.height
     assert published and {p: (rebuilt.exports / p).read_bytes() for p in published} == published
@@ -369,11 +370,11 @@ def test_a_warehouse_whose_ledger_was_inside_it_moves_it_into_the_file_once(tmp_
     spec, frame = cgc_spec(epsilon=1.0), firms_frame(300, WAVES, seed=3)
     (tmp_path / "new").mkdir()
     made = warehouse_with(tmp_path / "new" / "warehouse.duckdb", frame)
-    with duckdb.connect(str(made)) as connection:
+    with warehouse_connect(made) as connection:
         release(connection, spec, WAVES[:2], settings=settings())
         cells = stored_release(connection, spec, "cgc_balance/2025-01/v1")
     old = warehouse_with(tmp_path / "old.duckdb", frame)
-    with duckdb.connect(str(old)) as connection:  # the tables as the warehouse held them before
+    with warehouse_connect(old) as connection:  # the tables as the warehouse held them before
         connection.execute(f"ATTACH '{made}' AS made (READ_ONLY)")
         connection.execute("CREATE SCHEMA privacy; CREATE SCHEMA releases")
         connection.execute("CREATE TABLE privacy.ledger AS SELECT * EXCLUDE (unit_kind, period_end, rho, sequence) FROM made.privacy.ledger")

@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import polars as pl
 import pytest
 import yaml
@@ -18,6 +17,7 @@ from assets.releases.factory import build_release_asset
 from assets.resources import Warehouse
 from core import reference
 from core.settings import CONFIG_DIR
+from core.warehouse import connect as warehouse_connect
 from privacy.engine import release, stored_release
 from privacy.loading import ReleaseSpecError, load_spec, load_specs, release_specs
 from tests.privacy_support import firms_frame, settings, warehouse_with
@@ -135,7 +135,7 @@ def test_a_new_release_is_one_yaml_file_and_no_python(tmp_path):
     (spec,) = load_specs(tmp_path / "releases").values()
     warehouse = warehouse_with(tmp_path / "warehouse.duckdb", firms_frame(800, ["2025-01", "2025-02"]))
     # the engine releases it ...
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         (outcome,) = release(connection, spec, ["2025-01"], settings=settings())
         cells = stored_release(connection, spec, outcome.release_id)
     assert outcome.status == "released" and outcome.epsilon == pytest.approx(0.5)
@@ -207,7 +207,7 @@ def test_a_new_kind_of_group_is_a_reference_file_and_no_python(tmp_path, credito
         }
     )
     warehouse = warehouse_with(tmp_path / "warehouse.duckdb", frame, "marts.debt_person_month")
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         (outcome,) = release(connection, spec, ["2025-01"], settings=settings(debt=1.0))
         cells = stored_release(connection, spec, outcome.release_id)
     assert outcome.status == "released"

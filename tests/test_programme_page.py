@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import duckdb
 import polars as pl
 import pytest
 
 from core.periods import quarter_of
+from core.warehouse import connect as warehouse_connect
 from dashboards import programme_figures as figures
 from privacy.loading import release_specs
 from programme import pipeline as programme_pipeline
@@ -21,7 +21,7 @@ FIGURE = re.compile(r"(\d[\d.]*(,\d+)?%? \(\d[\d.]*(,\d+)?%? tot \d[\d.]*(,\d+)?
 
 @pytest.fixture(scope="module")
 def warehouse(pipeline):
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         yield connection
 
 

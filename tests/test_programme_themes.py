@@ -13,10 +13,17 @@ import pytest
 
 from core import theme_pipeline
 from core.theme_pipeline import PROGRAMME
+from core.warehouse import connect as warehouse_connect
 from privacy.engine import release
 from privacy.ledger import composed, spent
 from privacy.loading import privacy_settings, release_specs
-from tests.programme_theme_support import NEED_RELEASES, platform_rows, raw_platform, run_need_themes, unlimited_programme_settings
+from tests.programme_theme_support import (
+    NEED_RELEASES,
+    platform_rows,
+    raw_platform,
+    run_need_themes,
+    unlimited_programme_settings,
+)
 from tests.theme_support import nearly_without_noise
 
 QUARTER = "2026-Q2"
@@ -102,12 +109,13 @@ def test_the_themes_found_on_generated_platform_data_are_planted_ones(tmp_path, 
     seeds measured; the floor of 0.6 over 2026-Q1..Q3 leaves room for one stray theme. Recall is reported, not
     asserted: at this size only needs worded with one shared word (bedrijfsopvolging, bedrijfsruimte) pass.
     """
+    from datetime import date
+
     import numpy as np
 
     from core.ingest import ingest_bytes
     from core.synthetic import make_firms
     from core.synthetic_programme import generate_programme
-    from datetime import date
     from tests.conftest import TEST_KEY
     from tests.programme_theme_support import match_planted_quarter
 
@@ -150,7 +158,7 @@ def test_the_programme_page_section_lists_released_themes_with_intervals_and_exp
     events = platform_rows([(60, "behoefte", "Ik zoek hulp bij bedrijfsopvolging."), (30, "vraag", "Welke vergunning heb ik nodig?"),
                             (1, "klankbord", "Het kadaster rekent hoge leges.")])
     with data_dir(tmp_path):
-        connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+        connection = warehouse_connect(tmp_path / "warehouse.duckdb")
         raw_platform(connection, events)
         run_need_themes(connection, [QUARTER], specs=exact_specs(), settings=unlimited_programme_settings())
         exports = tmp_path / "exports"

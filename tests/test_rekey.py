@@ -19,6 +19,7 @@ from core.pseudonymise import key_fingerprint, pseudonym
 from core.rekey import RekeyRefused, rekey
 from core.sources import source
 from core.synthetic import generate
+from core.warehouse import open_connection as open_warehouse
 from tests.conftest import TEST_KEY
 
 OLD, NEW = TEST_KEY.encode(), b"a-new-key-after-keygen-force-" + b"n" * 30
@@ -41,7 +42,7 @@ def loaded(tmp_path):
     generate(landing, tmp_path / "truth", firms=150, waves=2, last_wave="2026-10", seed=5)
     write_atomically(landing / "cgc", "form_first.jsonl", submission("form-1"))
     write_atomically(landing / "cgc", "form_bad.jsonl", submission("form-bad", sector="Z"))  # quarantined, payload pseudonymised
-    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    connection = open_warehouse(tmp_path / "w.duckdb")
     ingest_landing(connection, landing, OLD)
     yield landing, connection
     connection.close()

@@ -9,7 +9,6 @@ import json
 import re
 from datetime import date, datetime
 
-import duckdb
 import phonenumbers
 import polars as pl
 import pytest
@@ -24,6 +23,7 @@ from core.jsonlines import json_lines
 from core.landing import write_atomically
 from core.sources import sources
 from core.sqlmesh_project import plan_and_refresh
+from core.warehouse import connect as warehouse_connect
 from tests.conftest import TEST_KEY, data_dir, generate_installation, make_installation
 
 # --------------------------------------------------------------------------- generated identifiers
@@ -295,7 +295,7 @@ def scrubbed_installation(tmp_path_factory):
             record |= {declared.key: f"scrubtest-{name}", **{column: COMMENT[: limits[column]] for column in free}}
             write_atomically(installation.landing / name, f"scrubtest_{name}.jsonl", json_lines([record]))
             planted[name] = free
-        with duckdb.connect(str(installation.warehouse)) as connection:
+        with warehouse_connect(installation.warehouse) as connection:
             for name in sources():
                 ingest_landing(connection, installation.landing, TEST_KEY.encode(), name=name)
         plan_and_refresh(installation.warehouse)
@@ -323,7 +323,7 @@ def _one_landed_record(folder) -> dict:
 
 def test_a_comment_in_a_landing_file_of_every_source_is_scrubbed_in_raw_and_logged_by_count(scrubbed_installation):
     installation, planted = scrubbed_installation
-    with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
+    with warehouse_connect(installation.warehouse, read_only=True) as connection:
         for name, free in planted.items():
             declared = sources()[name]
             row = connection.execute(f"SELECT {', '.join(free)} FROM {declared.raw_table} WHERE {declared.key} = ?", [f"scrubtest-{name}"]).fetchone()
@@ -347,7 +347,7 @@ def test_a_comment_in_a_landing_file_of_every_source_is_scrubbed_in_raw_and_logg
 def test_no_planted_identifier_is_in_any_table_of_the_warehouse(scrubbed_installation):
     """raw, staging (the answers hold the free text) and marts: the secrets of COMMENT are nowhere."""
     installation, _ = scrubbed_installation
-    with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
+    with warehouse_connect(installation.warehouse, read_only=True) as connection:
         tables = connection.execute(
             "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN ('raw', 'staging', 'marts', 'quarantine')"
         ).fetchall()

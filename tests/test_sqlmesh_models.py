@@ -13,7 +13,6 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 import yaml
 
@@ -26,6 +25,7 @@ from core.sqlmesh_project import (
     sqlmesh_context,
     write_external_models,
 )
+from core.warehouse import connect as warehouse_connect
 from core.warehouse import ensure_ingest_tables
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +101,7 @@ def test_a_new_source_needs_no_model_code(tmp_path, two_sources):
     assert "raw.impact_simulations" in (project / "external_models.yaml").read_text()
     warehouse = tmp_path / "warehouse.duckdb"
     at = datetime(2026, 3, 1, 9)
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         for name in two_sources:
             ensure_ingest_tables(connection, name)
         connection.executemany(
@@ -117,7 +117,7 @@ def test_a_new_source_needs_no_model_code(tmp_path, two_sources):
     outcome = plan_and_refresh(warehouse, project)
 
     assert "marts.impact_firm_proposal" in outcome["models_rebuilt"] and "marts.cgc_firm_wave" in outcome["models_rebuilt"]
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
+    with warehouse_connect(warehouse, read_only=True) as connection:
         def types(schema: str, table: str) -> dict[str, str]:
             return dict(connection.execute(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
@@ -142,7 +142,7 @@ def test_a_new_source_needs_no_model_code(tmp_path, two_sources):
         assert answers == [("admin_hours", "8"), ("cost_change", "2500.25"), ("fte", "0.1"), ("outlook", "same"), ("remark", "eerste")]
 
     # The audits are blueprint variables too: an out-of-range number (the raw table has no CHECK) stops the rebuild.
-    with duckdb.connect(str(warehouse)) as connection:
+    with warehouse_connect(warehouse) as connection:
         connection.execute("INSERT INTO raw.impact_simulations VALUES ('s5', ?, 'wet-c', 'f3', 'C', NULL, NULL, 5000, NULL, NULL, 'h', 5, ?)", [at, at])
     from sqlmesh.core import console
 

@@ -24,6 +24,7 @@ from content.theme_names import ThemeNameError, rename_theme, theme_names
 from core import theme_pipeline
 from core.dutch_text import content_words, stem, stop_words
 from core.themes import QUOTE_THRESHOLD, choose_quotes, firm_words
+from core.warehouse import connect as warehouse_connect
 from privacy.engine import release
 from privacy.loading import release_specs
 from tests.theme_support import (
@@ -224,7 +225,7 @@ def test_the_pipeline_releases_themes_per_closed_proposal_and_publishes_the_cata
     from core.periods import closed_periods
     from tests.conftest import data_dir
 
-    with duckdb.connect(str(pipeline.warehouse), read_only=True) as connection:
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
         proposals = connection.execute("SELECT DISTINCT proposal FROM marts.consultation_firm_words ORDER BY 1").pl()["proposal"].to_list()
         made = {name: set(theme_pipeline.released(connection, name).get_column("period", default=pl.Series([], dtype=pl.Utf8)))
                 for name in THEME_RELEASES}
@@ -267,7 +268,7 @@ def test_the_themes_section_shows_released_themes_quotes_and_keeps_an_edited_nam
 
     answers = answers_of([(500, "Loonkosten en premies!", "yes"), (250, "Energiekosten en gasprijzen!", "no")])
     with data_dir(tmp_path):
-        connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+        connection = warehouse_connect(tmp_path / "warehouse.duckdb")
         staging(connection, answers)
         run_themes(connection, [PROPOSAL], specs=exact_specs(), settings=unlimited_settings())
         exports = tmp_path / "exports"
@@ -354,7 +355,7 @@ def test_a_release_without_noise_gives_small_test_installations_themes_to_show(p
 
     copy = make_installation(tmp_path / "copy")
     shutil.copytree(pipeline.data_dir, copy.data_dir)
-    with duckdb.connect(str(copy.warehouse), read_only=True) as connection:
+    with warehouse_connect(copy.warehouse, read_only=True) as connection:
         proposals = connection.execute("SELECT DISTINCT proposal FROM marts.consultation_firm_words ORDER BY 1").pl()["proposal"].to_list()
     with data_dir(copy.data_dir):
         closed = closed_periods("proposal", date.today(), proposals)

@@ -314,7 +314,8 @@ def test_a_stored_upload_is_the_same_bytes_under_its_sha256_owner_only_and_outsi
     content = docx()
     upload = store_upload(connection, people["respondent"], proposal.id, proposal.articles[0].number, "Reactie.docx", content)
     stored = data / "uploads" / hashlib.sha256(content).hexdigest()
-    assert upload.sha256 == stored.name and stored.read_bytes() == content
+    assert upload.sha256 == stored.name and uploads.open_upload(stored.read_bytes()) == content
+    assert content[:48] not in stored.read_bytes() and content[-48:] not in stored.read_bytes()  # encrypted at rest
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600 and stat.S_IMODE(stored.parent.stat().st_mode) == 0o700
     assert list(stored.parent.iterdir()) == [stored]  # no extension, no copy, no temporary file left
     assert (upload.display_name, upload.size, upload.kind, upload.article) == ("Reactie.docx", len(content), "docx", proposal.articles[0].number)
@@ -418,7 +419,7 @@ def test_the_demo_uploads_pass_the_checks_and_never_reach_a_release_or_an_export
     assert len(rows) >= 5 and {row["media_type"] for row in rows} == {uploads.MEDIA_TYPES["pdf"], uploads.MEDIA_TYPES["docx"]}
     assert {path.name for path in stored} == {row["sha256"] for row in rows}
     needles = [row["sha256"].encode() for row in rows] + [row["display_name"].encode() for row in rows]
-    needles += [path.read_bytes()[-256:] for path in stored]  # a piece of each file's own bytes
+    needles += [uploads.open_upload(path.read_bytes())[-256:] for path in stored]  # a piece of each file's own bytes
     exported = [path for path in pipeline.exports.rglob("*") if path.is_file()]
     assert exported
     for path in exported:

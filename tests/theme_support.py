@@ -12,6 +12,7 @@ from core import theme_pipeline
 from core.synthetic import make_firms
 from core.synthetic_consultation import reactions
 from core.synthetic_dis import demo_proposals
+from core.warehouse import connect as warehouse_connect
 from privacy.engine import release
 from privacy.loading import release_specs
 
@@ -115,7 +116,7 @@ def publish_themes_without_noise(installation, proposals: list[str]) -> dict:
     from privacy.export import export_release
 
     specs = {name: nearly_without_noise(release_specs()[name]) for name in THEME_RELEASES}
-    with duckdb.connect(str(installation.warehouse)) as connection:
+    with warehouse_connect(installation.warehouse) as connection:
         for build, name in ((theme_pipeline.build_firm_words, theme_pipeline.TERMS), (theme_pipeline.build_firm_pairs, theme_pipeline.PAIRS),
                             (theme_pipeline.build_firm_themes, theme_pipeline.THEMES)):
             build(connection)

@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import Folders, PseudonymKey, Warehouse
+from core.archive import archive_of
 from core.expectations import expectation_names, validate_raw
 from core.ingest import LOADED, KeyMismatch, ingest_landing
 from core.scrub import KINDS
@@ -82,7 +83,7 @@ def build_ingest_asset(declared: Source) -> dg.AssetsDefinition:
         with warehouse.connect() as connection:
             try:
                 results = ingest_landing(connection, Path(folders.landing), key, run_id=context.run.run_id, name=declared.name,
-                                         on_file=lambda f, r: _log_file(context, f, r))
+                                         on_file=lambda f, r: _log_file(context, f, r), archive=archive_of(Path(folders.landing)))
             except KeyMismatch as error:
                 raise dg.Failure(str(error)) from None
             raw_total, quarantine_total, files_total = connection.execute(

@@ -1,0 +1,75 @@
+"""Encrypted Parquet for the files organisations read of their own records (`data/operational/`).
+
+A creditor's claims and a consultant's caseload hold pseudonyms and amounts,
+so their files are encrypted at rest: Parquet modular encryption as DuckDB
+writes it (AES-GCM, footer and columns), under a key derived from the
+accounts key, which both the pipeline (writer) and the web app (reader)
+already hold (`accounts.crypto`). Released exports are not encrypted: they
+are differentially private and meant to be read.
+
+>>> import tempfile, os
+>>> os.environ.setdefault("MKB_ACCOUNTS_KEY", "dGVzdC1hY2NvdW50cy1rZXktMzItYnl0ZXMtbG9uZyE=") and None
+>>> with tempfile.TemporaryDirectory() as folder:
+...     path = write_private_parquet(pl.DataFrame({"claim": ["c1", "c2"], "cents": [1250, 99]}), Path(folder), "own.parquet")
+...     secret_visible = b"c1" in path.read_bytes() and b"c2" in path.read_bytes()
+...     reader = duckdb.connect(":memory:"); add_key(reader)
+...     back = read_private_parquet(reader, path).rows()
+>>> secret_visible, back
+(False, [('c1', 1250), ('c2', 99)])
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from core.landing import write_atomically_with
+
+KEY_NAME = "operational"
+
+
+def _key() -> str:
+    from accounts.crypto import derived_key
+
+    return base64.b64encode(derived_key(b"operational-files")).decode()  # 32 bytes: AES-256
+
+
+def add_key(connection: duckdb.DuckDBPyConnection) -> None:
+    """Make the key known to `connection` (before `lock_configuration`, see dashboards.creditor.locked_to)."""
+    connection.execute(f"PRAGMA add_parquet_key('{KEY_NAME}', '{_key()}')")
+
+
+def write_private_parquet(frame: pl.DataFrame, folder: Path, name: str) -> Path:
+    """`frame` as an encrypted Parquet file `folder/name`, written atomically (`core.landing.write_atomically_with`)."""
+    from core.warehouse import encrypted_session
+
+    def write(temporary: Path) -> None:
+        session = encrypted_session()  # DuckDB writes encrypted files only with the httpfs extension's OpenSSL
+        try:
+            add_key(session)
+            session.register("private_frame", frame.to_arrow())
+            target = str(temporary).replace("'", "''")
+            session.execute(f"COPY private_frame TO '{target}' (FORMAT parquet, ENCRYPTION_CONFIG {{footer_key: '{KEY_NAME}'}})")
+        finally:
+            session.close()
+
+    return write_atomically_with(folder, name, write)
+
+
+def read_private_parquet(connection: duckdb.DuckDBPyConnection, path: Path) -> pl.DataFrame:
+    """The frame of an encrypted file, through `connection` (which holds the key: `add_key`)."""
+    quoted = str(path).replace("'", "''")
+    return connection.execute(f"SELECT * FROM read_parquet('{quoted}', encryption_config = {{footer_key: '{KEY_NAME}'}})").pl()
+
+
+def read_private_file(path: Path) -> pl.DataFrame:
+    """One encrypted file read whole (the pipeline's side, tests); the web app reads through a locked connection instead."""
+    connection = duckdb.connect(":memory:")
+    try:
+        add_key(connection)
+        return read_private_parquet(connection, path)
+    finally:
+        connection.close()
