@@ -1,7 +1,8 @@
 """`mkbvm`: the command line of the MKB Vitaliteitsmonitor.
 
     mkbvm keygen      create the local keys: pseudonyms, accounts, the warehouse's encryption (data/secrets/, git-ignored)
-    mkbvm rotate-key  re-encrypt the warehouse under a new key
+    mkbvm rotate-key  new keys for the warehouse and the archive, everything re-encrypted
+    mkbvm backup      an encrypted backup (warehouse, ledger, accounts, uploads, landing files); restore: mkbvm restore
     mkbvm generate    write synthetic CGC survey exports into data/landing/
     mkbvm run         run the whole pipeline once (recorded in the Dagster instance)
     mkbvm serve       start the Dagster UI and the Streamlit app on 127.0.0.1
@@ -230,13 +231,12 @@ def run() -> None:
     from pipelines.definitions import defs
 
     started = time.monotonic()
-    with console.status("Pipeline draait: inlezen, SQLMesh, privacy-releases, export ..."):
-        with DagsterInstance.get() as instance:
-            result = defs.resolve_job_def("pipeline").execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
+    with console.status("Pipeline draait: inlezen, SQLMesh, privacy-releases, export ..."), DagsterInstance.get() as instance:
+        result = defs.resolve_job_def("pipeline").execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
         shown = {k: v.value for k, v in materialization.metadata.items() if not isinstance(v.value, str) or len(v.value) < 60}
@@ -524,6 +524,42 @@ def demo(
     print_demo_logins(streamlit_port)
     if serve_uis:
         serve(dagster_port=dagster_port, streamlit_port=streamlit_port, dashboards=True)
+
+
+@app.command("backup")
+def backup_command(target: Path = typer.Argument(..., help="A new (or empty) folder for the backup.")) -> None:
+    """Back up the warehouse, the ledger, the account store, uploads and landing files, encrypted (keys are not included)."""
+    prepare_environment()
+    from core.archive import ArchiveKeyError
+    from core.backup import BackupError, backup
+    from core.warehouse import WarehouseBusy, WarehouseKeyError
+
+    try:
+        with console.status("Back-up maken ..."):
+            manifest = backup(paths(), target)
+    except (BackupError, WarehouseKeyError, ArchiveKeyError, WarehouseBusy) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    size = sum(entry["bytes"] for entry in manifest["files"].values())
+    console.print(f"Backup in {target}: {len(manifest['files'])} files, {size / 1e6:.1f} MB, {len(manifest['warehouse'])} warehouse tables "
+                  f"checked. Keep the keys (secrets/ or your secret store) apart from it: without them it cannot be read.")
+
+
+@app.command("restore")
+def restore_command(source: Path = typer.Argument(..., help="A folder made by `mkbvm backup`.")) -> None:
+    """Restore a backup into this installation's (empty) data folder, every file checked; the keys must be those of the backup."""
+    prepare_environment()
+    from core.archive import ArchiveKeyError
+    from core.backup import BackupError, restore
+    from core.warehouse import WarehouseKeyError
+
+    try:
+        with console.status("Back-up terugzetten ..."):
+            manifest = restore(source, paths())
+    except (BackupError, WarehouseKeyError, ArchiveKeyError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"Restored the backup of {manifest['made_at']} into {paths().data_dir}; run `mkbvm run` to make the exports again.")
 
 
 @app.command("rekey")
