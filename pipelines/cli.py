@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from core.files import private_dir, restrict_new_files
+from core.processes import Stopped, StopSignals, default_stop_signals, stop_process_groups
 from core.settings import PROJECT_ROOT, PSEUDONYM_KEY_ENV, paths
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help="MKB Vitaliteitsmonitor: data pipeline and dashboards.")
@@ -160,13 +160,12 @@ def run() -> None:
     from pipelines.definitions import defs
 
     started = time.monotonic()
-    with console.status("Pipeline draait: inlezen, SQLMesh, privacy-releases, export ..."):
-        with DagsterInstance.get() as instance:
-            result = defs.resolve_job_def("pipeline").execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
+    with console.status("Pipeline draait: inlezen, SQLMesh, privacy-releases, export ..."), DagsterInstance.get() as instance:
+        result = defs.resolve_job_def("pipeline").execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
         shown = {k: v.value for k, v in materialization.metadata.items() if not isinstance(v.value, str) or len(v.value) < 60}
@@ -343,17 +342,12 @@ def _wait_for(url: str, timeout: float) -> bool:
     return False
 
 
-def _default_signals() -> None:
-    # Background shells may start us with SIGINT/SIGTERM ignored; children must stop on them.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def start_servers(dagster_port: int, streamlit_port: int | None) -> list[subprocess.Popen]:
     """Start the Dagster daemon, the guarded Dagster UI and `streamlit run`, each in its own process group, on 127.0.0.1.
 
     The daemon runs sensors, schedules and the run queue (what `dagster dev` added to the UI); the UI is
     Dagster's webserver inside `pipelines.dagster_ui`, which lets only browsers with the login link in.
+    Call it with the stop signals held (`core.processes.StopSignals.held`), so a stop cannot lose a started server.
     """
     env = prepare_environment()
     logs = private_dir(paths().data_dir / "logs")
@@ -369,30 +363,21 @@ def start_servers(dagster_port: int, streamlit_port: int | None) -> list[subproc
     }
     if streamlit_port is None:  # production: the web app runs as its own user (README, "Production")
         commands.pop("streamlit")
-    processes = []
-    for name, command in commands.items():
-        log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        processes.append(
-            subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_default_signals)
-        )
+    processes: list[subprocess.Popen] = []
+    try:
+        for name, command in commands.items():
+            with open(logs / f"{name}.log", "ab") as log:  # the server keeps its own copy of the descriptor
+                processes.append(subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                                  start_new_session=True, preexec_fn=default_stop_signals))  # noqa: PLW1509 - only sigaction
+    except BaseException:
+        stop_servers(processes)  # one did not start: neither do the others
+        raise
     return processes
 
 
 def stop_servers(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _stop_on_term(signum, frame) -> None:
-    raise KeyboardInterrupt
+    """Stop the servers and everything they started (Dagster's code servers, a running pipeline); SIGKILL after 10 s."""
+    stop_process_groups(processes)
 
 
 @app.command()
@@ -401,39 +386,51 @@ def serve(
     streamlit_port: int = typer.Option(8501, help="Port of the Streamlit app."),
     dashboards: bool = typer.Option(True, "--dashboards/--no-dashboards", help="Also start the Streamlit app (not when it runs as its own user)."),
 ) -> None:
-    """Start the Dagster UI (behind a login link), the Dagster daemon (sensor, schedule, run queue) and the dashboards; Ctrl-C stops all."""
-    from pipelines.dagster_ui import PUBLIC_HOST_ENV, login_link, new_login_token
+    """Start the Dagster UI (behind a login link), the Dagster daemon (sensor, schedule, run queue) and the dashboards; Ctrl-C stops all.
 
-    signal.signal(signal.SIGTERM, _stop_on_term)  # systemd and `kill` stop the servers too, not only Ctrl-C
-    # Ctrl-C stops it even when started from a script in the background, where SIGINT is inherited as ignored
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for port in (dagster_port, *([streamlit_port] if dashboards else [])):
-        if not _port_free(port):
-            console.print(f"[red]Port {port} on 127.0.0.1 is in use; choose another with --dagster-port/--streamlit-port.[/red]")
-            raise typer.Exit(2)
-    token = new_login_token()  # a new one per start: links and cookies of an earlier start stop working
-    processes = start_servers(dagster_port, streamlit_port if dashboards else None)
-    try:
-        with console.status("Dagster UI en dashboards starten ..."):
-            dagster_up = _wait_for(f"http://127.0.0.1:{dagster_port}/server_info", 120)
-            streamlit_up = not dashboards or _wait_for(f"http://127.0.0.1:{streamlit_port}/_stcore/health", 60)
-        if not (dagster_up and streamlit_up):
-            console.print(f"[red]A server did not start; see {paths().data_dir / 'logs'}.[/red]")
+    SIGTERM (systemd, `kill`) and SIGHUP (a closed terminal) stop them as Ctrl-C does, at any moment, also while they start.
+    """
+    from pipelines.dagster_ui import new_login_token
+
+    processes: list[subprocess.Popen] = []
+    with StopSignals() as stop_signals:
+        try:
+            for port in (dagster_port, *([streamlit_port] if dashboards else [])):
+                if not _port_free(port):
+                    console.print(f"[red]Port {port} on 127.0.0.1 is in use; choose another with --dagster-port/--streamlit-port.[/red]")
+                    raise typer.Exit(2)
+            token = new_login_token()  # a new one per start: links and cookies of an earlier start stop working
+            with stop_signals.held():
+                processes = start_servers(dagster_port, streamlit_port if dashboards else None)
+            _report_when_up(dagster_port, streamlit_port if dashboards else None, token)
+            while all(p.poll() is None for p in processes):
+                time.sleep(1)
+            console.print(f"[red]A server stopped; see {paths().data_dir / 'logs'}.[/red]")
             raise typer.Exit(1)
-        console.print(f"Dagster UI:  {login_link(f'http://127.0.0.1:{dagster_port}', token)}", soft_wrap=True, highlight=False)
-        if os.environ.get(PUBLIC_HOST_ENV):
-            console.print(f"   via proxy: {login_link(f'https://{os.environ[PUBLIC_HOST_ENV]}', token)}", soft_wrap=True, highlight=False)
-        console.print("   (open deze link om in te loggen; zonder de link weigert de Dagster UI elk verzoek)", soft_wrap=True)
-        if dashboards:
-            console.print(f"Dashboards:  http://127.0.0.1:{streamlit_port}")
-        console.print("Press Ctrl-C to stop all.")
-        while all(p.poll() is None for p in processes):
-            time.sleep(1)
-        console.print("[red]A server stopped; see data/logs/.[/red]")
-    except KeyboardInterrupt:
-        console.print("Stopping ...")
-    finally:
-        stop_servers(processes)
+        except (Stopped, KeyboardInterrupt):
+            console.print("Stopping ...")
+        finally:
+            stop_servers(processes)
+    console.print("Stopped.")
+
+
+def _report_when_up(dagster_port: int, streamlit_port: int | None, token: str) -> None:
+    """Wait until the UIs answer, then print their addresses (the Dagster UI's as its login link)."""
+    from pipelines.dagster_ui import PUBLIC_HOST_ENV, login_link
+
+    with console.status("Dagster UI en dashboards starten ..."):
+        dagster_up = _wait_for(f"http://127.0.0.1:{dagster_port}/server_info", 120)
+        streamlit_up = streamlit_port is None or _wait_for(f"http://127.0.0.1:{streamlit_port}/_stcore/health", 60)
+    if not (dagster_up and streamlit_up):
+        console.print(f"[red]A server did not start; see {paths().data_dir / 'logs'}.[/red]")
+        raise typer.Exit(1)
+    console.print(f"Dagster UI:  {login_link(f'http://127.0.0.1:{dagster_port}', token)}", soft_wrap=True, highlight=False)
+    if os.environ.get(PUBLIC_HOST_ENV):
+        console.print(f"   via proxy: {login_link(f'https://{os.environ[PUBLIC_HOST_ENV]}', token)}", soft_wrap=True, highlight=False)
+    console.print("   (open deze link om in te loggen; zonder de link weigert de Dagster UI elk verzoek)", soft_wrap=True)
+    if streamlit_port is not None:
+        console.print(f"Dashboards:  http://127.0.0.1:{streamlit_port}")
+    console.print("Press Ctrl-C to stop all.")
 
 
 @app.command()

@@ -24,9 +24,11 @@ os.environ["MKB_ACCOUNTS_KEY"] = ACCOUNTS_TEST_KEY
 # the small installation's display rule (its file says why); child processes (Streamlit in the browser tests) inherit it
 os.environ.setdefault("MKB_DISPLAY_CONFIG", str(Path(__file__).resolve().parent / "display_small_installation.yaml"))
 
-from assets.resources import Folders, PseudonymKey, Warehouse  # noqa: E402
-from core.synthetic import generate  # noqa: E402
-from pipelines.definitions import ALL_ASSETS, ALL_CHECKS  # noqa: E402
+from stop_on_sigterm import pytest_configure  # noqa: F401 - the hook: SIGTERM stops the run as Ctrl-C does
+
+from assets.resources import Folders, PseudonymKey, Warehouse
+from core.synthetic import generate
+from pipelines.definitions import ALL_ASSETS, ALL_CHECKS
 
 LAST_WAVE = "2026-10"
 FIRST_WAVE = "2026-07"  # the fixture's 4 waves
