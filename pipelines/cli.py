@@ -10,6 +10,7 @@
     mkbvm invite      invite someone (e.g. the first administrator); the link goes to the outbox
     mkbvm code        the current app code of a demo account (for trying the demo without a phone app)
     mkbvm alerts      early warnings for any series in a CSV (period, value, optionally ci_low, ci_high)
+    mkbvm nginx-config  the nginx configuration of production: the web app and the Dagster UI over TLS only
 """
 
 from __future__ import annotations
@@ -507,6 +508,30 @@ def alerts(
                   f"Geschreven naar {outcome.output}.", highlight=False, soft_wrap=True)
     for period, level, reason in outcome.alerts.filter(outcome.alerts["level"] == "alarm").tail(10).iter_rows():
         console.print(f"  {period}  {reason}", highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command("nginx-config")
+def nginx_config(
+    app_host: str = typer.Option(..., help="Public host name of the web app, e.g. monitor.example.nl."),
+    dagster_host: str = typer.Option(..., help="Public host name of the Dagster UI, e.g. dagster.example.nl."),
+    certificate: Path = typer.Option(..., help="TLS certificate for both names (PEM, the full chain)."),
+    certificate_key: Path = typer.Option(..., help="Its private key (PEM)."),
+    htpasswd: Path = typer.Option(Path("/etc/nginx/mkbvm-dagster.htpasswd"), help="Users and passwords of the Dagster UI (htpasswd -B)."),
+    app_port: int = typer.Option(8501, help="Port of the web app on 127.0.0.1."),
+    dagster_port: int = typer.Option(3000, help="Port of the Dagster UI on 127.0.0.1."),
+    https_port: int = typer.Option(443),
+    http_port: int = typer.Option(80, help="Plain HTTP: only a redirect to HTTPS."),
+) -> None:
+    """Print the nginx configuration that serves the web app and the Dagster UI only over TLS (deploy/nginx/)."""
+    from pipelines.deploy import ProxySettings, render_nginx
+
+    try:
+        settings = ProxySettings(app_host=app_host, dagster_host=dagster_host, certificate=certificate, certificate_key=certificate_key,
+                                 htpasswd=htpasswd, app_port=app_port, dagster_port=dagster_port, https_port=https_port, http_port=http_port)
+    except ValueError as error:
+        console.print(f"Not written: {error}.", style="red", soft_wrap=True, markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    typer.echo(render_nginx(settings), nl=False)
 
 
 if __name__ == "__main__":
