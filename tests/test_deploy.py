@@ -88,3 +88,11 @@ def test_a_setting_nginx_would_misread_is_refused_by_name(field, value, rule):
     with pytest.raises(ValueError, match=rule) as refused:
         ProxySettings(**{**SETTINGS, field: value})
     assert field in str(refused.value)
+
+
+def test_the_readme_shows_the_pipelines_unit_as_it_is():
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split("```ini\n", 1)[1].split("```", 1)[0]
+    settings = [line for line in (ROOT / "deploy" / "systemd" / "mkbvm-pipeline.service").read_text().splitlines()
+                if line and not line.startswith("#")]
+    assert [line for line in shown.splitlines() if line and not line.startswith("#")] == settings
