@@ -29,7 +29,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
-from browser_support import free_port, streamlit_server
+from browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, log_in, streamlit_server
 
 from core.processes import stop_process_groups
 from pipelines.dagster_ui import PUBLIC_HOST_ENV, TOKEN_PARAMETER, new_login_token
@@ -284,6 +284,34 @@ def test_the_apps_websocket_upgrades_through_the_proxy(certificate, proxy):
     with websocket(certificate, proxy.https, APP_HOST, "/_stcore/stream", subprotocols=["streamlit"]) as connection:
         assert connection.response.status_code == 101
         assert connection.response.headers["Upgrade"].lower() == "websocket"
+
+
+@pytest.mark.browser
+def test_the_app_works_through_the_proxy_in_chromium(certificate, proxy):
+    """The app over TLS in a real browser: the login page comes over the websocket, and a login attempt goes to the
+    server and back (a refused one: it needs no account, and a right one takes the same road)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from playwright.sync_api import expect, sync_playwright
+
+    from accounts.service import DENIED
+
+    public_key = x509.load_pem_x509_certificate(certificate.certificate.read_bytes()).public_key()
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    trusted = base64.b64encode(digest.finalize()).decode()  # Chromium trusts this one key, as if its CA were installed
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            *CHROMIUM_ARGS, f"--host-resolver-rules=MAP {APP_HOST} 127.0.0.1", f"--ignore-certificate-errors-spki-list={trusted}"])
+        try:
+            page = browser.new_page()
+            page.goto(f"https://{APP_HOST}:{proxy.https}/")
+            log_in(page, "niemand@example.nl", "geen goed wachtwoord 42")
+            expect(page.get_by_text(DENIED)).to_be_visible(timeout=30_000)
+            assert page.evaluate("window.isSecureContext")
+            assert page.url.startswith(f"https://{APP_HOST}:{proxy.https}/")
+        finally:
+            browser.close()
 
 
 # --- the Dagster UI --------------------------------------------------------------------------------
