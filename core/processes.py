@@ -104,16 +104,15 @@ def stop_process_groups(processes: list[subprocess.Popen], grace: float = STOP_G
 
     A second stop signal while waiting (Ctrl-C again) does not interrupt this; it kills what is left at once.
     """
-    hurry = threading.Event()
+    hurry: list[int] = []  # a plain list: a handler that took a lock could wait on the code it interrupted
     previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = {stop_signal: signal.signal(stop_signal, lambda signum, frame: hurry.set()) for stop_signal in STOP_SIGNALS}
+        previous = {stop_signal: signal.signal(stop_signal, lambda signum, frame: hurry.append(signum)) for stop_signal in STOP_SIGNALS}
     try:
         _signal_groups(processes, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while (alive := [process for process in processes if _group_exists(process)]) and time.monotonic() < deadline:
-            if hurry.wait(0.05):
-                break
+        while (alive := [process for process in processes if _group_exists(process)]) and time.monotonic() < deadline and not hurry:
+            time.sleep(0.05)
         if alive:
             _signal_groups(alive, signal.SIGKILL)
             deadline = time.monotonic() + KILLED_WITHIN_SECONDS
