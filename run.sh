@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two commands of the project (see README.md):
 #   bash run.sh demo   install, generate synthetic data, run the pipeline, start both UIs
-#   bash run.sh test   install (with Chromium and axe-core for browser tests) and run the whole test suite
+#   bash run.sh test   install (with Chromium and axe-core for browser tests, nginx for the TLS proxy test) and run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -24,6 +24,16 @@ install_chromium() {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+}
+
+install_nginx() {
+  # tests/test_tls_proxy.py runs the production proxy configuration (deploy/nginx/) in Debian's nginx, as the current
+  # user on free ports. Debian starts its own nginx service on port 80 after installing it; the tests do not use that one.
+  if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then return; fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nginx-light >/dev/null
 }
 
 install_axe() {
@@ -52,6 +62,7 @@ case "${1:-}" in
     shift
     setup
     install_chromium
+    install_nginx
     install_axe
     exec .venv/bin/python -m pytest "$@"
     ;;

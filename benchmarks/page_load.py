@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from browser_support import launch, log_in, streamlit_server  # after the path insert
 
+from core.processes import sigterm_as_ctrl_c
 from dashboards.pages import all_pages
 
 DONE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -148,4 +149,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    sigterm_as_ctrl_c()  # `kill` stops the Streamlit server this started, as Ctrl-C does
     main()

@@ -12,6 +12,7 @@
     mkbvm invite      invite someone (e.g. the first administrator); the link goes to the outbox
     mkbvm code        the current app code of a demo account (for trying the demo without a phone app)
     mkbvm alerts      early warnings for any series in a CSV (period, value, optionally ci_low, ci_high)
+    mkbvm nginx-config  the nginx configuration of production: the web app and the Dagster UI over TLS only
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from core.files import private_dir, restrict_new_files
+from core.processes import Stopped, StopSignals, default_stop_signals, stop_process_groups
 from core.settings import PROJECT_ROOT, PSEUDONYM_KEY_ENV, WAREHOUSE_KEY_ENV, paths
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help="MKB Vitaliteitsmonitor: data pipeline and dashboards.")
@@ -413,17 +414,12 @@ def _wait_for(url: str, timeout: float) -> bool:
     return False
 
 
-def _default_signals() -> None:
-    # Background shells may start us with SIGINT/SIGTERM ignored; children must stop on them.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def start_servers(dagster_port: int, streamlit_port: int | None) -> list[subprocess.Popen]:
     """Start the Dagster daemon, the guarded Dagster UI and `streamlit run`, each in its own process group, on 127.0.0.1.
 
     The daemon runs sensors, schedules and the run queue (what `dagster dev` added to the UI); the UI is
     Dagster's webserver inside `pipelines.dagster_ui`, which lets only browsers with the login link in.
+    Call it with the stop signals held (`core.processes.StopSignals.held`), so a stop cannot lose a started server.
     """
     env = prepare_environment()
     logs = private_dir(paths().data_dir / "logs")
@@ -439,30 +435,21 @@ def start_servers(dagster_port: int, streamlit_port: int | None) -> list[subproc
     }
     if streamlit_port is None:  # production: the web app runs as its own user (README, "Production")
         commands.pop("streamlit")
-    processes = []
-    for name, command in commands.items():
-        log = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        processes.append(
-            subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_default_signals)
-        )
+    processes: list[subprocess.Popen] = []
+    try:
+        for name, command in commands.items():
+            with open(logs / f"{name}.log", "ab") as log:  # the server keeps its own copy of the descriptor
+                processes.append(subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                                  start_new_session=True, preexec_fn=default_stop_signals))  # noqa: PLW1509 - only sigaction
+    except BaseException:
+        stop_servers(processes)  # one did not start: neither do the others
+        raise
     return processes
 
 
 def stop_servers(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _stop_on_term(signum, frame) -> None:
-    raise KeyboardInterrupt
+    """Stop the servers and everything they started (Dagster's code servers, a running pipeline); SIGKILL after 10 s."""
+    stop_process_groups(processes)
 
 
 @app.command()
@@ -471,39 +458,51 @@ def serve(
     streamlit_port: int = typer.Option(8501, help="Port of the Streamlit app."),
     dashboards: bool = typer.Option(True, "--dashboards/--no-dashboards", help="Also start the Streamlit app (not when it runs as its own user)."),
 ) -> None:
-    """Start the Dagster UI (behind a login link), the Dagster daemon (sensor, schedule, run queue) and the dashboards; Ctrl-C stops all."""
-    from pipelines.dagster_ui import PUBLIC_HOST_ENV, login_link, new_login_token
+    """Start the Dagster UI (behind a login link), the Dagster daemon (sensor, schedule, run queue) and the dashboards; Ctrl-C stops all.
 
-    signal.signal(signal.SIGTERM, _stop_on_term)  # systemd and `kill` stop the servers too, not only Ctrl-C
-    # Ctrl-C stops it even when started from a script in the background, where SIGINT is inherited as ignored
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for port in (dagster_port, *([streamlit_port] if dashboards else [])):
-        if not _port_free(port):
-            console.print(f"[red]Port {port} on 127.0.0.1 is in use; choose another with --dagster-port/--streamlit-port.[/red]")
-            raise typer.Exit(2)
-    token = new_login_token()  # a new one per start: links and cookies of an earlier start stop working
-    processes = start_servers(dagster_port, streamlit_port if dashboards else None)
-    try:
-        with console.status("Dagster UI en dashboards starten ..."):
-            dagster_up = _wait_for(f"http://127.0.0.1:{dagster_port}/server_info", 120)
-            streamlit_up = not dashboards or _wait_for(f"http://127.0.0.1:{streamlit_port}/_stcore/health", 60)
-        if not (dagster_up and streamlit_up):
-            console.print(f"[red]A server did not start; see {paths().data_dir / 'logs'}.[/red]")
+    SIGTERM (systemd, `kill`) and SIGHUP (a closed terminal) stop them as Ctrl-C does, at any moment, also while they start.
+    """
+    from pipelines.dagster_ui import new_login_token
+
+    processes: list[subprocess.Popen] = []
+    with StopSignals() as stop_signals:
+        try:
+            for port in (dagster_port, *([streamlit_port] if dashboards else [])):
+                if not _port_free(port):
+                    console.print(f"[red]Port {port} on 127.0.0.1 is in use; choose another with --dagster-port/--streamlit-port.[/red]")
+                    raise typer.Exit(2)
+            token = new_login_token()  # a new one per start: links and cookies of an earlier start stop working
+            with stop_signals.held():
+                processes = start_servers(dagster_port, streamlit_port if dashboards else None)
+            _report_when_up(dagster_port, streamlit_port if dashboards else None, token)
+            while all(p.poll() is None for p in processes):
+                time.sleep(1)
+            console.print(f"[red]A server stopped; see {paths().data_dir / 'logs'}.[/red]")
             raise typer.Exit(1)
-        console.print(f"Dagster UI:  {login_link(f'http://127.0.0.1:{dagster_port}', token)}", soft_wrap=True, highlight=False)
-        if os.environ.get(PUBLIC_HOST_ENV):
-            console.print(f"   via proxy: {login_link(f'https://{os.environ[PUBLIC_HOST_ENV]}', token)}", soft_wrap=True, highlight=False)
-        console.print("   (open deze link om in te loggen; zonder de link weigert de Dagster UI elk verzoek)", soft_wrap=True)
-        if dashboards:
-            console.print(f"Dashboards:  http://127.0.0.1:{streamlit_port}")
-        console.print("Press Ctrl-C to stop all.")
-        while all(p.poll() is None for p in processes):
-            time.sleep(1)
-        console.print("[red]A server stopped; see data/logs/.[/red]")
-    except KeyboardInterrupt:
-        console.print("Stopping ...")
-    finally:
-        stop_servers(processes)
+        except (Stopped, KeyboardInterrupt):
+            console.print("Stopping ...")
+        finally:
+            stop_servers(processes)
+    console.print("Stopped.")
+
+
+def _report_when_up(dagster_port: int, streamlit_port: int | None, token: str) -> None:
+    """Wait until the UIs answer, then print their addresses (the Dagster UI's as its login link)."""
+    from pipelines.dagster_ui import PUBLIC_HOST_ENV, login_link
+
+    with console.status("Dagster UI en dashboards starten ..."):
+        dagster_up = _wait_for(f"http://127.0.0.1:{dagster_port}/server_info", 120)
+        streamlit_up = streamlit_port is None or _wait_for(f"http://127.0.0.1:{streamlit_port}/_stcore/health", 60)
+    if not (dagster_up and streamlit_up):
+        console.print(f"[red]A server did not start; see {paths().data_dir / 'logs'}.[/red]")
+        raise typer.Exit(1)
+    console.print(f"Dagster UI:  {login_link(f'http://127.0.0.1:{dagster_port}', token)}", soft_wrap=True, highlight=False)
+    if os.environ.get(PUBLIC_HOST_ENV):
+        console.print(f"   via proxy: {login_link(f'https://{os.environ[PUBLIC_HOST_ENV]}', token)}", soft_wrap=True, highlight=False)
+    console.print("   (open deze link om in te loggen; zonder de link weigert de Dagster UI elk verzoek)", soft_wrap=True)
+    if streamlit_port is not None:
+        console.print(f"Dashboards:  http://127.0.0.1:{streamlit_port}")
+    console.print("Press Ctrl-C to stop all.")
 
 
 @app.command()
@@ -616,6 +615,30 @@ def alerts(
                   f"Geschreven naar {outcome.output}.", highlight=False, soft_wrap=True)
     for period, level, reason in outcome.alerts.filter(outcome.alerts["level"] == "alarm").tail(10).iter_rows():
         console.print(f"  {period}  {reason}", highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command("nginx-config")
+def nginx_config(
+    app_host: str = typer.Option(..., help="Public host name of the web app, e.g. monitor.example.nl."),
+    dagster_host: str = typer.Option(..., help="Public host name of the Dagster UI, e.g. dagster.example.nl."),
+    certificate: Path = typer.Option(..., help="TLS certificate for both names (PEM, the full chain)."),
+    certificate_key: Path = typer.Option(..., help="Its private key (PEM)."),
+    htpasswd: Path = typer.Option(Path("/etc/nginx/mkbvm-dagster.htpasswd"), help="Users and passwords of the Dagster UI (htpasswd -B)."),
+    app_port: int = typer.Option(8501, help="Port of the web app on 127.0.0.1."),
+    dagster_port: int = typer.Option(3000, help="Port of the Dagster UI on 127.0.0.1."),
+    https_port: int = typer.Option(443),
+    http_port: int = typer.Option(80, help="Plain HTTP: only a redirect to HTTPS."),
+) -> None:
+    """Print the nginx configuration that serves the web app and the Dagster UI only over TLS (deploy/nginx/)."""
+    from pipelines.deploy import ProxySettings, render_nginx
+
+    try:
+        settings = ProxySettings(app_host=app_host, dagster_host=dagster_host, certificate=certificate, certificate_key=certificate_key,
+                                 htpasswd=htpasswd, app_port=app_port, dagster_port=dagster_port, https_port=https_port, http_port=http_port)
+    except ValueError as error:
+        console.print(f"Not written: {error}.", style="red", soft_wrap=True, markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    typer.echo(render_nginx(settings), nl=False)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pyotp
+
+from core.processes import stop_process_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -55,11 +56,7 @@ def streamlit_server(data_dir: Path, umask: int | None = None, **environment: st
             raise RuntimeError("Streamlit did not start within 60 s")
         yield f"http://127.0.0.1:{port}"
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_process_groups([process])
 
 
 def launch(playwright):

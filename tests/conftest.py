@@ -28,6 +28,8 @@ os.environ["MKB_ARCHIVE_KEY"] = ARCHIVE_TEST_KEY
 # the small installation's display rule (its file says why); child processes (Streamlit in the browser tests) inherit it
 os.environ.setdefault("MKB_DISPLAY_CONFIG", str(Path(__file__).resolve().parent / "display_small_installation.yaml"))
 
+from stop_on_sigterm import pytest_configure  # noqa: F401 - the hook: SIGTERM stops the run as Ctrl-C does
+
 from assets.resources import Folders, PseudonymKey, Warehouse
 from core.synthetic import generate
 from core.warehouse import connect as warehouse_connect
