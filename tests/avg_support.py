@@ -58,7 +58,14 @@ def kvk_numbers(landing: Path) -> list[str]:
 
 
 def bsns(landing: Path) -> list[str]:
-    import polars as pl
+    """The BSNs in the debt-signal deliveries (CSV and Parquet), as the ingestion reads them."""
+    from core.ingest import FileRejected, parse
 
-    frames = [pl.read_csv(p, infer_schema=False) for p in sorted((landing / "debt_signal").glob("*.csv"))]
-    return pl.concat(frames, how="diagonal")["bsn"].drop_nulls().unique().sort().to_list()
+    found = set()
+    for path in sorted((landing / "debt_signal").iterdir()):
+        try:
+            parsed = parse(path.read_bytes(), path.name, source("debt_signal"))
+        except FileRejected:
+            continue
+        found |= {value.strip() for value in parsed.rows["bsn"].drop_nulls().to_list()}
+    return sorted(found)
