@@ -108,13 +108,9 @@ def _csv_layout(data: bytes, declared: Source) -> _CsvLayout:
         text, encoding, _ = decode(data)
     limits = ingest_limits()
     separator = sniff_separator(header_line(text, limits), declared, limits)
-    lines = list(io.StringIO(text, newline=""))
+    lines = list(io.StringIO(text, newline=""))  # physical lines with their endings, split as the csv module splits them
     records, start = [], 0
-
-    def counted():
-        yield from lines
-
-    reader = csv.reader(counted(), delimiter=separator)
+    reader = csv.reader(lines, delimiter=separator)
     header: list[str] = []
     with _field_limit(limits.max_field_bytes):
         for record in reader:

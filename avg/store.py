@@ -28,6 +28,7 @@ past its source's landing period.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import date, datetime, timedelta
 from email import policy
@@ -42,6 +43,7 @@ from avg.subjects import Subject
 from core.reference import domain_labels
 from core.sources import sources
 
+log = logging.getLogger(__name__)
 REMOVED_AUTHOR = "verwijderd account"
 ACCOUNT_TABLES = ("recovery_codes", "invitations", "unsubscribe_tokens", "update_recipients", "working_group_members")
 FIRM_TABLES = ("firm_profiles", "firm_proposals", "firm_submissions")
@@ -63,8 +65,15 @@ def _orphaned_upload_files(connection: sqlite3.Connection, hashes: set[str], upl
 
 
 def _outbox_messages_to(outbox: Path, addresses: set[str]) -> list[Path]:
+    """Messages in the outbox addressed to one of these addresses. In production the outbox is the web app's own folder
+    and stays empty (mail goes out by SMTP, README "Production"); a folder this process may not read holds nothing of ours."""
+    try:
+        paths = sorted(outbox.glob("*.eml")) if outbox.is_dir() else []
+    except PermissionError:
+        log.warning("the outbox %s cannot be read by the pipeline; messages in it are not erased", outbox)
+        return []
     found = []
-    for path in sorted(outbox.glob("*.eml")) if outbox.is_dir() else []:
+    for path in paths:
         message = BytesParser(policy=policy.default).parsebytes(path.read_bytes(), headersonly=True)
         if str(message["To"] or "").strip().lower() in addresses:
             found.append(path)

@@ -13,7 +13,15 @@ from accounts import audit
 from accounts.service import create_account
 from accounts.store import store
 from avg.inzage import firm_export
-from avg.requests import RequestError, document_rows, inzage_document, latest_inzage, list_requests, request_erasure, request_inzage
+from avg.requests import (
+    RequestError,
+    document_rows,
+    inzage_document,
+    latest_inzage,
+    list_requests,
+    request_erasure,
+    request_inzage,
+)
 from avg.runner import Places, run_avg
 from core.pseudonymise import pseudonym
 from core.reference import domain_labels
@@ -97,7 +105,7 @@ def test_a_respondent_asks_the_pipeline_answers_and_only_that_account_gets_the_f
     assert not any(firm in json.dumps(e) for e in entries)  # the audit trail never holds the KvK number
 
 
-def _data_dir(root: Path, tmp_path: Path, monkeypatch) -> Path:
+def _data_dir(tmp_path: Path, monkeypatch) -> Path:
     data = tmp_path / "data"
     data.mkdir()
     (data / "exports").mkdir()
@@ -107,7 +115,7 @@ def _data_dir(root: Path, tmp_path: Path, monkeypatch) -> Path:
 
 def test_the_home_page_asks_for_the_export_and_then_offers_it_for_download(loaded, tmp_path, monkeypatch):
     root, firm, _ = loaded
-    data = _data_dir(root, tmp_path, monkeypatch)
+    data = _data_dir(tmp_path, monkeypatch)
     with store() as connection:
         account = create_account(connection, {"name": "Piet Jansen", "email": "piet@bedrijf.nl", "role": "respondent", "kvk_number": firm},
                                  PASSWORD)
