@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -49,7 +48,7 @@ def _choose_firm(installation) -> str:
     with sqlite3.connect(installation.data_dir / "accounts" / "accounts.sqlite") as accounts:
         senders = {row[0] for row in accounts.execute("SELECT firm_ref FROM uploads")}
     firms = pl.read_parquet(installation.synthetic / "firms.parquet")["kvk_number"].to_list()
-    with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
+    with connect(installation.warehouse, read_only=True) as connection:
         quoted = {r[0] for r in connection.execute("SELECT r.firm_id FROM themes.consultation_quotes q "
                                                    "JOIN raw.consultation_responses r USING (response_id)").fetchall()}
         tables = [t for (t,) in connection.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' "
@@ -66,7 +65,7 @@ def _choose_firm(installation) -> str:
 def _person(installation) -> tuple[str, str]:
     """A person with claims at two creditors at least: (BSN, the one of them with the most other persons' claims)."""
     persons = pl.read_parquet(installation.synthetic / "debt_persons.parquet")
-    with duckdb.connect(str(installation.warehouse), read_only=True) as connection:
+    with connect(installation.warehouse, read_only=True) as connection:
         for bsn in persons["bsn"].to_list():
             creditors = connection.execute(
                 "SELECT creditor, (SELECT COUNT(DISTINCT o.person_id) FROM raw.debt_signals o WHERE o.creditor = d.creditor) AS persons "

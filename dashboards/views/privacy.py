@@ -1,4 +1,4 @@
-"""Privacy page: the privacy budget per dataset per wave, the public ledger, one firm's loss per 12 months, and how accurate the figures are."""
+"""Privacy page: the privacy budget per dataset per wave, the public ledger, one firm's loss per 12 months, how accurate the figures are, and what is kept how long (bewaartermijnen, verwijderen, inzage)."""
 
 import polars as pl
 import streamlit as st
