@@ -12,7 +12,6 @@ from accounts.store import store
 from avg.deletions import WHAT
 from avg.requests import RequestError, kind_name, list_requests, request_erasure
 from avg.settings import retention_settings
-from avg.subjects import KINDS
 from core.sources import sources
 from dashboards import auth
 from dashboards.formatting import nl_date
@@ -26,11 +25,11 @@ st.write("Vraagt een ondernemer, een persoon of een gebruiker om verwijdering va
          "Gepubliceerde cijfers blijven staan: daarin zit ruis en ze gaan over veel bedrijven of personen samen.")
 
 st.header("Gegevens verwijderen")
-KIND_HELP = {"kvk": "alles van een bedrijf: antwoorden, aanleveringen van partners, documenten en de accounts van het bedrijf",
-             "bsn": "alle schuldsignalen over een persoon",
-             "email": "één account en wat daarbij hoort (de gegevens van het bedrijf blijven)"}
+CHOICES = {"kvk": "Een bedrijf (KvK-nummer): antwoorden, aanleveringen van partners, documenten en de accounts van het bedrijf",
+           "bsn": "Een persoon (BSN): alle schuldsignalen over deze persoon",
+           "email": "Eén account (e-mailadres): het account en wat erbij hoort; de gegevens van het bedrijf blijven"}
 with st.form("erasure", clear_on_submit=True):
-    kind = st.radio("Wat wilt u verwijderen?", list(KINDS), format_func=lambda k: f"{KINDS[k]}: {KIND_HELP[k]}", key="erasure_kind")
+    kind = st.radio("Wat wilt u verwijderen?", list(CHOICES), format_func=CHOICES.get, key="erasure_kind")
     value = st.text_input("KvK-nummer, BSN of e-mailadres", key="erasure_value")
     again = st.text_input("Typ het nog een keer ter controle", key="erasure_again")
     sure = st.checkbox("Ik weet dat verwijderen niet ongedaan kan worden gemaakt.", key="erasure_sure")
