@@ -158,6 +158,20 @@ CREATE TABLE IF NOT EXISTS working_group_members (  -- invitations and their ans
     answered_at TEXT,
     PRIMARY KEY (group_id, account_id)
 );
+CREATE TABLE IF NOT EXISTS avg_requests (  -- AVG requests the pipeline carries out (avg/requests.py): erasure, inzage
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('erasure', 'inzage')),
+    subject_kind TEXT NOT NULL CHECK (subject_kind IN ('kvk', 'bsn', 'email')),
+    subject_encrypted BLOB,              -- Fernet (accounts key): the KvK number, BSN or e-mail address; emptied once carried out
+    account_id INTEGER,                  -- inzage: the respondent account that asked (its firm's own data only); erasure: empty
+    firm_ref TEXT,                       -- inzage: that account's keyed firm reference when it asked
+    requested_by TEXT NOT NULL,          -- the administrator's or respondent's e-mail address, or the command line
+    requested_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+    done_at TEXT,
+    summary TEXT,                        -- JSON: what was deleted, counted (erasure), rows per source (inzage); never an identifier
+    result_encrypted BLOB                -- inzage: the export (JSON, Fernet); emptied after its bewaartermijn (config/retention.yaml)
+);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log

@@ -5,9 +5,12 @@ another key without the identifier, and the warehouse never holds those. But
 every raw and quarantine row names the landing file it came from
 (`file_hash`, the SHA-256 of the file's bytes) and its row there
 (`row_number`), and landing files are kept (sealed in the encrypted archive
-once ingested, `core.archive`). So a re-key reads each file
-again, exactly as the ingestion read it, takes the identifiers of those rows
-and:
+once ingested, `core.archive`) as long as rows made from them
+(`config/retention.yaml` requires it; a file that retention or erasure
+removed has `deleted_at` in the manifest and no rows left, and is skipped;
+a file erasure rewrote keeps its row numbers, `avg.landing_rewrite`). So a
+re-key reads each file again, exactly as the ingestion read it, takes the
+identifiers of those rows and:
 1. checks that the old key gives the pseudonyms that are stored (so the
    file and the rows are the ones that were loaded, and the old key is the
    one they were made with);
@@ -139,7 +142,8 @@ def _rekeyed_payloads(connection, declared: Source, file_hash: str, file_name: s
 def _plan(connection, landing: Path, declared: Source, old_key: bytes, new_key: bytes) -> tuple[int, pl.DataFrame, pl.DataFrame]:
     """Files read, new raw pseudonyms and new quarantine payloads of one source (nothing written)."""
     files = connection.execute(
-        "SELECT file_hash, file_name FROM meta.ingest_manifest WHERE source = ? AND rows_in > 0 ORDER BY loaded_at, file_name", [declared.name]
+        "SELECT file_hash, file_name FROM meta.ingest_manifest WHERE source = ? AND rows_in > 0 AND deleted_at IS NULL "
+        "ORDER BY loaded_at, file_name", [declared.name]
     ).fetchall()
     raw_parts, quarantine_parts, by_hash = [], [], None
     sealed = sealed_files(archive_of(landing), declared.name)
@@ -205,7 +209,8 @@ def verify_key(connection: duckdb.DuckDBPyConnection, landing: Path, key: bytes)
     verdict = None
     for name, declared in sources().items():
         files = connection.execute(
-            "SELECT file_hash, file_name FROM meta.ingest_manifest WHERE source = ? AND rows_raw > 0 ORDER BY loaded_at DESC", [name]
+            "SELECT file_hash, file_name FROM meta.ingest_manifest WHERE source = ? AND rows_raw > 0 AND deleted_at IS NULL "
+            "ORDER BY loaded_at DESC", [name]
         ).fetchall()
         sealed = sealed_files(archive_of(landing), name)
         for file_hash, file_name in files:

@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS meta.ingest_manifest (
     status VARCHAR DEFAULT 'loaded',    -- loaded | quarantined (whole file, see reason) | refused (a type the ingestion does not read)
     reason VARCHAR,                     -- Dutch, for a file-level outcome ('Bestand: ...'); null for a file read as usual
     key_fingerprint VARCHAR,            -- core.pseudonymise.key_fingerprint of the key its identifiers were hashed with
+    deleted_at TIMESTAMP,               -- when retention or erasure removed this version of the file (avg.retention, avg.erasure);
+                                        -- the row stays, so the same bytes delivered again are not loaded again
     PRIMARY KEY (source, file_hash)
 );
 CREATE TABLE IF NOT EXISTS meta.scrub_log (  -- core.scrub: what was taken out of free text, counted, never the values
@@ -72,6 +74,7 @@ MANIFEST_MIGRATIONS = """
 ALTER TABLE meta.ingest_manifest ADD COLUMN IF NOT EXISTS status VARCHAR DEFAULT 'loaded';
 ALTER TABLE meta.ingest_manifest ADD COLUMN IF NOT EXISTS reason VARCHAR;
 ALTER TABLE meta.ingest_manifest ADD COLUMN IF NOT EXISTS key_fingerprint VARCHAR;
+ALTER TABLE meta.ingest_manifest ADD COLUMN IF NOT EXISTS deleted_at TIMESTAMP;
 """
 
 _QUARANTINE_COLUMNS = """

@@ -35,6 +35,7 @@ APP_PAGES = (
     PageInfo("beheer-accounts", "Accounts beheren", "views/beheer_accounts.py", ("administrator",), "👥"),
     PageInfo("beheer-voorstellen", "Beleidspijplijn beheren", "views/beheer_voorstellen.py", ("administrator",), "🏛️"),
     PageInfo("beheer-documenten", "Documenten bij reacties", "views/beheer_uploads.py", ("administrator",), "📎"),
+    PageInfo("beheer-avg", "AVG-verzoeken", "views/beheer_avg.py", ("administrator",), "🗑️"),
     PageInfo("berichten-werkgroepen", "Berichten en werkgroepen", "views/beheer_communicatie.py", STAFF, "📣"),
     PageInfo("werkgroepen", "Mijn werkgroepen", "views/werkgroepen.py", ("respondent",), "🤝"),
     PageInfo("beheer-berichten", "Verstuurde berichten", "views/beheer_berichten.py", ("administrator",), "✉️"),

@@ -13,6 +13,8 @@
     mkbvm code        the current app code of a demo account (for trying the demo without a phone app)
     mkbvm alerts      early warnings for any series in a CSV (period, value, optionally ci_low, ci_high)
     mkbvm nginx-config  the nginx configuration of production: the web app and the Dagster UI over TLS only
+    mkbvm erase       erase one firm (--kvk), person (--bsn) or account (--email) everywhere (AVG), then rebuild the marts
+    mkbvm retention   apply the retention periods (config/retention.yaml) now and carry out waiting AVG requests
 """
 
 from __future__ import annotations
@@ -639,6 +641,99 @@ def nginx_config(
         console.print(f"Not written: {error}.", style="red", soft_wrap=True, markup=False, highlight=False)
         raise typer.Exit(2) from None
     typer.echo(render_nginx(settings), nl=False)
+
+
+def _run_avg_job(apply_retention: bool):
+    """The job `avg` in this process (recorded in the Dagster instance): waiting AVG requests, retention, then the rebuild."""
+    import dagster as dg
+
+    from pipelines.definitions import ALL_CHECKS, AVG_JOB_ASSETS, avg
+    from pipelines.resources import default_resources
+
+    definitions = dg.Definitions(assets=AVG_JOB_ASSETS, asset_checks=ALL_CHECKS, jobs=[avg], resources=default_resources())  # this installation's paths
+    with dg.DagsterInstance.get() as instance:
+        return definitions.resolve_job_def("avg").execute_in_process(
+            instance=instance, raise_on_error=False,
+            run_config={"ops": {"meta__deletion_log": {"config": {"apply_retention": apply_retention}}},
+                        "loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+
+
+def _deleted_lines(summary: dict) -> list[str]:
+    from avg.deletions import WHAT
+
+    return [f"  {WHAT.get(what, what)}: {count}" for what, count in summary.get("verwijderd", {}).items()]
+
+
+@app.command()
+def erase(
+    kvk: str = typer.Option(None, "--kvk", help="KvK number of a firm: its answers, deliveries, uploads and accounts."),
+    bsn: str = typer.Option(None, "--bsn", help="BSN of a person: the debt signals about them."),
+    email: str = typer.Option(None, "--email", help="E-mail address of one account: the account and what hangs on it."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask to type the identifier again (scripts)."),
+) -> None:
+    """Erase one firm, person or account everywhere (recht op verwijdering), audited; releases and the ledger stay (they are
+    differentially private). Then the marts and everything made from raw are rebuilt without it (the Dagster job `avg`)."""
+    prepare_environment()
+    from accounts.service import Account
+    from accounts.store import store
+    from avg.requests import RequestError, request_erasure
+    from avg.subjects import KINDS, SubjectError, subject
+
+    given = {kind: value for kind, value in (("kvk", kvk), ("bsn", bsn), ("email", email)) if value}
+    if len(given) != 1:
+        console.print("[red]Geef precies een van --kvk, --bsn of --email.[/red]")
+        raise typer.Exit(2)
+    (kind, value), = given.items()
+    try:
+        subject(kind, value)
+    except SubjectError as error:
+        console.print(f"[red]{error}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    confirmation = value if yes else typer.prompt(f"Typ het {KINDS[kind]} nogmaals ter bevestiging (dit kan niet ongedaan worden gemaakt)")
+    if not os.environ.get(PSEUDONYM_KEY_ENV):
+        console.print(f"[red]{PSEUDONYM_KEY_ENV} is not set and there is no key file: run `mkbvm keygen` first.[/red]")
+        raise typer.Exit(2)
+    operator = Account(0, COMMAND_LINE, "Commandoregel", "administrator", None, True, True)
+    with store() as connection:
+        try:
+            request_id = request_erasure(connection, operator, kind, value, confirmation)
+        except RequestError as error:
+            console.print(f"[red]Niet aangevraagd: {error}.[/red]", highlight=False)
+            raise typer.Exit(1) from None
+    with console.status(f"Verzoek {request_id}: verwijderen, daarna de marts opnieuw opbouwen ..."):
+        result = _run_avg_job(apply_retention=False)
+    with store() as connection:
+        row = connection.execute("SELECT status, summary FROM avg_requests WHERE id = ?", [request_id]).fetchone()
+    summary = json.loads(row["summary"] or "{}")
+    if row["status"] != "done":
+        console.print(f"[red]Verzoek {request_id} is niet uitgevoerd ({row['status']}); zie het logboek van de run in de Dagster UI.[/red]")
+        raise typer.Exit(1)
+    console.print(f"Verzoek {request_id} uitgevoerd. Verwijderd:", highlight=False)
+    for line in _deleted_lines(summary) or ["  niets (er was niets meer van)"]:
+        console.print(line, highlight=False)
+    if not result.success:
+        console.print("[red]Het opnieuw opbouwen van de marts is mislukt; draai `mkbvm run` of `mkbvm retention`.[/red]")
+        raise typer.Exit(1)
+    console.print("De marts zijn opnieuw opgebouwd. Gepubliceerde cijfers en het privacy-grootboek blijven zoals ze zijn.")
+
+
+@app.command()
+def retention() -> None:
+    """Apply the retention periods (config/retention.yaml) now, carry out waiting AVG requests, rebuild the marts (job `avg`)."""
+    prepare_environment()
+    if not os.environ.get(PSEUDONYM_KEY_ENV):
+        console.print(f"[red]{PSEUDONYM_KEY_ENV} is not set and there is no key file: run `mkbvm keygen` first.[/red]")
+        raise typer.Exit(2)
+    with console.status("Bewaartermijnen toepassen, daarna de marts opnieuw opbouwen ..."):
+        result = _run_avg_job(apply_retention=True)
+    materialization = next((e.event_specific_data.materialization for e in result.get_asset_materialization_events()
+                            if e.event_specific_data.materialization.asset_key.to_user_string() == "meta/deletion_log"), None)
+    deleted = materialization.metadata["deleted"].value if materialization else {}
+    lines = [line.strip() for line in _deleted_lines({"verwijderd": deleted})]
+    console.print("Verwijderd: " + (", ".join(lines) if lines else "niets"), highlight=False)
+    if not result.success:
+        console.print("[red]The job failed; open the run in the Dagster UI for the step and its error.[/red]")
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -46,3 +46,35 @@ def build_automation(job, landing: Path | None = None):
         description="Daily run: picks up any file the sensor missed and releases waves that have closed.",
     )
     return landing_zone_sensor, daily
+
+
+AVG_SENSOR_INTERVAL_SECONDS = 30
+
+
+def build_avg_automation(job, accounts_file: Path | None = None):
+    """The sensor that starts the job `avg` when an AVG request waits, and its nightly schedule (retention)."""
+
+    @dg.sensor(job=job, minimum_interval_seconds=AVG_SENSOR_INTERVAL_SECONDS, default_status=dg.DefaultSensorStatus.RUNNING)
+    def avg_requests_sensor(context: dg.SensorEvaluationContext):
+        """Start the job `avg` when an erasure or inzage request waits in the account store (never opens the warehouse)."""
+        from accounts.store import store
+        from avg.requests import pending_ids
+
+        path = accounts_file or paths().data_dir / "accounts" / "accounts.sqlite"
+        if not path.exists():
+            return dg.SkipReason("no account store yet")
+        with store(path) as connection:
+            waiting = pending_ids(connection)
+        if not waiting:
+            return dg.SkipReason("no AVG request waiting")
+        return dg.RunRequest(run_key=f"avg-requests-{waiting[-1]}", tags={"avg_requests": str(len(waiting))})
+
+    nightly = dg.ScheduleDefinition(
+        name="daily_retention",
+        job=job,
+        cron_schedule="30 5 * * *",
+        execution_timezone="Europe/Amsterdam",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Nightly: delete what is past its retention period (config/retention.yaml), log it, rebuild the marts without it.",
+    )
+    return avg_requests_sensor, nightly

@@ -208,9 +208,10 @@ WITH events AS (
 base AS (
   SELECT firm_id, quarter, count(*) FILTER (WHERE kind = 'vraag') AS questions,
          count(*) FILTER (WHERE kind = 'vraag' AND NOT coalesce(answered, false)) AS unanswered,
-         arg_min(answer_hours, event_on) FILTER (WHERE kind = 'vraag' AND answered AND answer_hours IS NOT NULL) AS answer_hours,
-         arg_max(region, event_on) FILTER (WHERE region IS NOT NULL) AS region,
-         arg_max(size_class, event_on) FILTER (WHERE size_class IS NOT NULL) AS size_class
+         -- ties on the day are broken by the value itself, so a rebuild gives the same row every time (an erasure changes no other firm)
+         arg_min(answer_hours, (event_on, answer_hours)) FILTER (WHERE kind = 'vraag' AND answered AND answer_hours IS NOT NULL) AS answer_hours,
+         arg_max(region, (event_on, region)) FILTER (WHERE region IS NOT NULL) AS region,
+         arg_max(size_class, (event_on, size_class)) FILTER (WHERE size_class IS NOT NULL) AS size_class
   FROM events WHERE quarter <= '{last}' GROUP BY ALL),
 {lists}
 SELECT base.firm_id, base.quarter, coalesce(base.region, c.region) AS programme_region, coalesce(base.size_class, c.size_class) AS size_class,

@@ -15,7 +15,10 @@ from dashboards.released import privacy_budget, privacy_ledger, released_connect
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
 FORBIDDEN_MODULES = {
     "core.warehouse", "core.ingest", "privacy.engine", "privacy.ledger", "privacy.statistics", "privacy.bounding", "privacy.mechanisms",
+    # AVG work that reads or changes the warehouse runs in the pipeline; pages only queue a request (avg/requests.py)
+    "avg.erasure", "avg.retention", "avg.inzage", "avg.runner", "avg.store", "avg.landing_rewrite", "core.pseudonymise",
 }
+AVG_MODULES_FOR_PAGES = ("avg.requests", "avg.settings", "avg.subjects", "avg.deletions")
 INTERNAL_SCHEMAS = ("raw.", "staging.", "marts.", "quarantine")
 PERSONAL_COLUMNS = {"firm_id", "kvk_number", "response_id", "free_text"}
 
@@ -75,3 +78,17 @@ def test_dashboards_name_no_internal_tables_and_allow_no_html():
             # st.html only with the app's own constant HTML (the page language in app.py), never with text from a variable
             if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "html":
                 assert node.args and isinstance(node.args[0], ast.Constant), f"{path}: st.html with HTML that is not a constant"
+
+
+def test_the_avg_modules_pages_use_load_nothing_that_reads_the_warehouse():
+    """An inzage export or an erasure is queued by a page and made by the pipeline: what pages import of avg/ cannot get at the
+    warehouse or the pseudonym key, not even through an import of an import."""
+    import subprocess
+    import sys
+
+    probe = (f"import sys; import {', '.join(AVG_MODULES_FOR_PAGES)}; "
+             f"print(sorted(m for m in {sorted(FORBIDDEN_MODULES)!r} if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=DASHBOARDS.parent).stdout.strip()
+    assert loaded == "[]"
+    avg_imports = {n.module for _, tree in _trees() for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("avg")}
+    assert avg_imports and avg_imports <= set(AVG_MODULES_FOR_PAGES)

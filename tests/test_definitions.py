@@ -25,6 +25,7 @@ def test_asset_graph_has_every_layer_in_order():
     assert {"raw/debt_signals", "staging/debt_signal_latest", "marts/debt_claim_month"} <= per_source
     assert keys == {
         *per_source, "meta/ingest_manifest", "privacy/ledger", "exports/privacy_ledger",
+        "meta/deletion_log",  # AVG (assets/avg.py): erasure requests, retention and inzage exports, before every ingestion
         *(f"releases/{name}" for name in specs), *(f"exports/{name}" for name in specs),
         "releases/dis_running", "exports/dis_running",  # running figures while a proposal is open (privacy/continual.py)
         # the themes in the consultation comments (assets/themes.py): the marts of the three theme releases, the catalogue
@@ -80,6 +81,34 @@ def test_asset_graph_has_every_layer_in_order():
 def test_sensor_and_schedule_are_defined():
     assert defs.resolve_sensor_def("landing_zone_sensor").minimum_interval_seconds <= 30
     assert defs.resolve_schedule_def("daily_pipeline").cron_schedule == "0 6 * * *"
+
+
+def test_the_avg_job_runs_first_then_rebuilds_what_is_made_from_raw_but_makes_no_release():
+    graph = defs.resolve_asset_graph()
+    deletion_log = dg.AssetKey(["meta", "deletion_log"])
+    for declared in sources().values():  # erasure and retention run before a landing file is read
+        assert deletion_log in graph.get(dg.AssetKey(["raw", declared.table])).parent_keys
+    selected = {key.to_user_string() for key in defs.resolve_job_def("avg").asset_layer.selected_asset_keys}
+    assert {"meta/deletion_log", "raw/cgc_responses", "marts/cgc_firm_wave", "marts/debt_claim_month", "operational/debt_advice",
+            "operational/creditor_advice_files", "operational/consultant_caseload_files", "marts/programme_firm_quarter",
+            "marts/consultation_firm_themes", "exports/consultation_theme_catalogue"} <= selected
+    assert not {key for key in selected if key.startswith(("releases/", "privacy/"))}  # releases and the ledger are never remade
+    assert {key for key in selected if key.startswith("exports/")} == {"exports/consultation_theme_catalogue", "exports/programme_need_theme_catalogue"}
+    assert "meta/deletion_log" not in {key.to_user_string() for key in defs.resolve_job_def("pipeline").asset_layer.selected_asset_keys}
+    assert defs.resolve_schedule_def("daily_retention").cron_schedule == "30 5 * * *"  # before the daily pipeline
+    assert defs.resolve_sensor_def("avg_requests_sensor").minimum_interval_seconds <= 30
+
+
+def test_the_avg_sensor_starts_the_job_only_when_a_request_waits(tmp_path, store):
+    from accounts.service import Account
+    from avg.requests import request_erasure
+    from pipelines.sensors import build_avg_automation
+
+    sensor, _ = build_avg_automation(defs.resolve_job_def("avg"), accounts_file=tmp_path / "accounts.sqlite")
+    assert isinstance(sensor(dg.build_sensor_context()), dg.SkipReason)
+    request_erasure(store, Account(0, "beheer@example.nl", "Beheer", "administrator", None, True, True), "kvk", "12345678", "12345678")
+    requested = sensor(dg.build_sensor_context())
+    assert requested.run_key == "avg-requests-1"
 
 
 def test_sensor_requests_one_run_per_new_batch(tmp_path):

@@ -61,7 +61,7 @@ def test_a_wrong_password_and_an_unknown_address_get_the_same_dutch_message(inst
 
 
 @pytest.mark.parametrize("page", ["views/gezondheidscheck.py", "views/privacy.py", "views/beheer_accounts.py", "views/beheer_audit.py",
-                                  "views/beheer_uploads.py", "views/beheer_communicatie.py"])
+                                  "views/beheer_uploads.py", "views/beheer_communicatie.py", "views/beheer_avg.py"])
 def test_a_respondent_opening_a_staff_page_gets_a_dutch_refusal_and_not_the_page(installation, page):
     _, logins = installation
     app = logged_in(logins["respondent"])
@@ -81,8 +81,9 @@ def test_the_menu_shows_only_the_pages_of_the_role(installation):
                                  "Berichten en werkgroepen", "Mijn account"}
     assert labels["creditor"] == {"Mijn vorderingen", "Mijn account"}  # its own claims; no figures, no analysts' pages
     assert labels["consultant"] == {"Mijn trajecten", "Mijn account"}  # its own caseload; no figures, no analysts' pages
-    assert {"Accounts beheren", "Beleidspijplijn beheren", "Documenten bij reacties", "Berichten en werkgroepen", "Verstuurde berichten",
-            "Logboek"} <= labels["administrator"]
+    assert {"Accounts beheren", "Beleidspijplijn beheren", "Documenten bij reacties", "AVG-verzoeken", "Berichten en werkgroepen",
+            "Verstuurde berichten", "Logboek"} <= labels["administrator"]
+    assert "AVG-verzoeken" not in labels["analyst"] | labels["respondent"] | labels["creditor"] | labels["consultant"]
 
 
 def test_an_analyst_needs_the_code_from_the_app(installation):

@@ -21,6 +21,7 @@ from core.scrub import KINDS
 from core.sources import Source, sources
 
 MANIFEST = dg.AssetKey(["meta", "ingest_manifest"])
+DELETION_LOG = dg.AssetKey(["meta", "deletion_log"])  # assets/avg.py: erasure and retention run before a landing file is read
 
 
 def raw_key(declared: Source) -> dg.AssetKey:
@@ -67,13 +68,13 @@ def _log_file(context: dg.AssetExecutionContext, landing_file, result) -> None:
 def build_ingest_asset(declared: Source) -> dg.AssetsDefinition:
     unit = declared.fields[declared.unit_field]
     specs = [
-        dg.AssetSpec(raw_key(declared), group_name="ingest",
+        dg.AssetSpec(raw_key(declared), group_name="ingest", deps=[DELETION_LOG],
                      description=f"One row per accepted {declared.title} submission ({declared.key}); {unit.label} replaced by `{declared.unit_column}` (HMAC)."),
-        dg.AssetSpec(quarantine_key(declared), group_name="ingest",
+        dg.AssetSpec(quarantine_key(declared), group_name="ingest", deps=[DELETION_LOG],
                      description="One row per rejected landing row, with a Dutch reason naming field, value and rule."),
     ]
     if declared.name == next(iter(sources())):  # the shared manifest is materialised by the first source's asset
-        specs.append(dg.AssetSpec(MANIFEST, group_name="ingest",
+        specs.append(dg.AssetSpec(MANIFEST, group_name="ingest", deps=[DELETION_LOG],
                                   description="One row per landing file per source, keyed by content hash: status (loaded, quarantined, refused), "
                                               "Dutch reason, key fingerprint; rows_in = raw + quarantined + duplicate."))
 

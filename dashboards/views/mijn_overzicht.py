@@ -1,17 +1,24 @@
-"""Respondents' home ('Mijn overzicht'): what waits for the firm, what it sent, how SMEs are doing, and messages for it.
+"""Respondents' home ('Mijn overzicht'): what waits for the firm, what it sent, how SMEs are doing, messages for it, and its own data.
 
 Everything here is the firm's own (content/own_work.py) or released (the
 national sentiment, differentially private); nothing about other firms. One
-column, so it reads on a phone (375 px).
+column, so it reads on a phone (375 px). "Uw gegevens" asks the pipeline for
+everything it holds of the firm (recht op inzage, avg/requests.py) and hands
+out the answer to this account only, each download in the audit trail.
 """
 
+import json
 import logging
+import time
 from datetime import date
 
 import polars as pl
 import streamlit as st
 
+from accounts.settings import account_settings
 from accounts.store import store
+from avg.requests import document_rows, inzage_document, latest_inzage, request_inzage
+from avg.settings import retention_settings
 from content.own_work import open_tasks, own_answer, own_answers
 from content.proposals import list_proposals
 from dashboards import auth
@@ -19,7 +26,7 @@ from dashboards.announcements import show_for
 from dashboards.cgc import profile_releases
 from dashboards.comparisons import show_comparison, show_dis_comparison
 from dashboards.formatting import nl_date, nl_interval, nl_number, wave_name
-from dashboards.safe import md
+from dashboards.safe import csv_download, md
 
 account = auth.require("respondent")  # every page checks the role itself
 ICONS = {"cgc": "📝", "dis": "🧮", "consultation": "🗣️"}
@@ -83,3 +90,41 @@ for number, answer in enumerate(answers):
             except Exception:
                 logging.getLogger(__name__).exception("showing a comparison on the home page failed")
                 st.error("De vergelijking kan nu niet worden getoond. Probeer het later opnieuw.")
+
+st.header("Uw gegevens")
+st.write("U mag altijd zien welke gegevens wij van uw bedrijf bewaren (recht op inzage). Vraag een overzicht aan. Na ongeveer een "
+         "minuut kunt u het hier downloaden: als JSON-bestand, of als CSV-bestand voor Excel.")
+with store() as connection:
+    inzage = latest_inzage(connection, account)
+if inzage is not None and inzage.status == "pending":
+    st.info("Uw overzicht wordt gemaakt. Kom over een minuut terug of laad de pagina opnieuw.")
+elif inzage is not None and inzage.status == "failed":
+    st.error("Uw overzicht kon niet worden gemaakt. Vraag het opnieuw aan, of neem contact op met de beheerder.")
+elif inzage is not None and inzage.has_result:
+    st.success(f"Uw overzicht van {nl_date(inzage.done_at)} staat klaar.")
+    deadline = time.time() + account_settings().session.inactivity_minutes * 60  # the click must come within this session's time
+
+    def handed_out(file_format: str):
+        """What a download button runs at the click: refused once this session would have ended; audited, then the file."""
+        def data() -> bytes:
+            if time.time() > deadline:
+                raise PermissionError("session idle")
+            document = inzage_document(account.id, account.credential_version, inzage.id, file_format)
+            if file_format == "csv":
+                return csv_download(document_rows(document))
+            return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+        return data
+
+    st.download_button("Download als JSON", data=handed_out("json"), file_name="mijn-gegevens.json", mime="application/json",
+                       on_click="ignore", icon="📥", key="inzage_json")
+    st.download_button("Download als CSV (Excel)", data=handed_out("csv"), file_name="mijn-gegevens.csv", mime="text/csv",
+                       on_click="ignore", icon="📥", key="inzage_csv")
+if (inzage is None or inzage.status != "pending") and st.button("Overzicht van mijn gegevens aanvragen", key="inzage_request"):
+    with store() as connection:
+        request_inzage(connection, account)
+    st.info("Uw overzicht wordt gemaakt. Kom over een minuut terug of laad de pagina opnieuw.")
+periods = retention_settings()
+st.caption(f"Wij bewaren uw antwoorden {periods.for_source('cgc').raw_months} maanden nadat wij ze hebben ontvangen; daarna verwijderen we ze. "
+           "Wilt u dat wij alle gegevens van uw bedrijf nu al verwijderen (recht op verwijdering)? Vraag het aan de beheerder van het "
+           "platform. Cijfers die al zijn gepubliceerd, blijven bestaan: ze gaan over veel bedrijven samen en bevatten ruis, zodat "
+           "niemand er uw antwoorden uit kan halen.")

@@ -1,8 +1,9 @@
-"""Privacy page: the privacy budget per dataset per wave, the public ledger, one firm's loss per 12 months, and how accurate the figures are."""
+"""Privacy page: the privacy budget per dataset per wave, the public ledger, one firm's loss per 12 months, how accurate the figures are, and what is kept how long (bewaartermijnen, verwijderen, inzage)."""
 
 import polars as pl
 import streamlit as st
 
+from avg.settings import retention_settings
 from dashboards import auth
 from dashboards.cgc import balance_releases
 from dashboards.charts import budget_chart, show_chart
@@ -21,6 +22,26 @@ st.markdown(
 - **Budget per meting.** Alle publicaties over één meting samen mogen niet meer kosten dan het budget. Is het budget op, dan publiceren we over die meting niets meer.
 - **Eén keer maken.** Een publicatie maken we één keer en slaan we op. Daarna tonen we steeds dezelfde cijfers. Vaak kijken levert dus geen nieuwe ruis op om weg te middelen.
 - **x in een tabel.** Dit cijfer tonen we niet, omdat te weinig bedrijven antwoord gaven. Het cijfer zou dan te onzeker zijn en te veel zeggen over losse bedrijven.
+"""
+)
+
+st.header("Bewaren, verwijderen en inzien")
+retention = retention_settings()
+cgc = retention.for_source("cgc")
+st.markdown(
+    f"""
+- **Bewaartermijnen.** Wij bewaren gegevens niet langer dan nodig. Antwoorden en aanleveringen bewaren we {cgc.raw_months} maanden,
+  afgekeurde rijen {cgc.quarantine_months} maanden, schuldsignalen {retention.for_source('debt_signal').raw_months} maanden en
+  documenten bij reacties {retention.uploads.months_after_close} maanden nadat het voorstel sloot. Wat ouder is, verwijdert de
+  pijplijn elke nacht vanzelf. Wat er is verwijderd, houden we bij (alleen aantallen, nooit wie).
+- **Recht op verwijdering.** Vraagt een bedrijf, een persoon of een gebruiker om verwijdering, dan verwijdert de beheerder alle
+  gegevens: de aangeleverde bestanden, de ingelezen en afgekeurde rijen, de documenten en de accounts. Daarna rekenen we de
+  tussentabellen opnieuw uit, zonder die gegevens. In het logboek staat wie het verzoek deed, niet over wie het ging.
+- **Gepubliceerde cijfers blijven.** Cijfers die al zijn gepubliceerd, veranderen niet. Ze gaan over veel bedrijven of personen
+  samen en er zit ruis in (differentiële privacy). Daardoor is er uit een gepubliceerd cijfer niets over één bedrijf of persoon
+  af te leiden, ook niet over wie later om verwijdering vroeg.
+- **Recht op inzage.** Een ondernemer kan op zijn eigen startpagina een overzicht downloaden van alle gegevens die wij van zijn
+  bedrijf bewaren.
 """
 )
 
