@@ -58,7 +58,11 @@ def _sqlite_bytes(path: Path) -> bytes:
     copy = sqlite3.connect(":memory:")
     try:
         source.backup(copy)
-        return copy.serialize()
+        data = bytearray(copy.serialize())
+        # The copy keeps the source's header, which says WAL (bytes 18-19 = 2, SQLite's file format); a WAL database
+        # cannot be opened from memory, so mark it a rollback-journal database (1), as `PRAGMA journal_mode=DELETE` would.
+        data[18:20] = b"\x01\x01"
+        return bytes(data)
     finally:
         source.close()
         copy.close()

@@ -202,6 +202,7 @@ class EncryptedDuckDBConnection(DuckDBConnectionConfig):
 
 def sqlmesh_connection(warehouse: Path) -> DuckDBConnectionConfig:
     """The warehouse as SQLMesh's only catalog (named like every connection of ours, so physical names agree)."""
+    warehouse = Path(warehouse)
     return EncryptedDuckDBConnection(
         catalogs={CATALOG: EncryptedWarehouse(type="duckdb", path=str(warehouse), encryption_key=warehouse_key())},
         connector_config={"temp_directory": str(warehouse.with_name(warehouse.name + ".tmp"))},

@@ -243,6 +243,7 @@ def _finish_rotation(connection: duckdb.DuckDBPyConnection, path: Path, read_onl
 
 def open_connection(path: Path, read_only: bool = False, wait_seconds: float = 120.0) -> duckdb.DuckDBPyConnection:
     """Open the (encrypted) warehouse, waiting while another process holds DuckDB's file lock (one writer per file)."""
+    path = Path(path)
     restrict_new_files()  # DuckDB creates the file and its WAL itself: owner-only, whatever the caller's umask
     if not read_only:
         private_dir(path.parent)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from accounts import audit
 from accounts.crypto import firm_ref
 from avg.erasure import erase_from_warehouse, plan
-from avg.landing_rewrite import blank_rows, rows_in, subject_rows
+from avg.landing_rewrite import RewriteRefused, blank_rows, rows_in, subject_rows
 from avg.store import REMOVED_AUTHOR, erase_from_store
 from avg.subjects import SubjectError, subject
 from core.ingest import FileRejected, parse
@@ -226,7 +226,13 @@ def test_blanking_a_firm_keeps_every_other_row_as_the_ingestion_reads_it(drawn, 
     assert found.readable and found.rows == wanted
     if not found.rows:
         return
-    after = blank_rows(data, name, declared, found.rows, rows_in(data, name, declared))
+    try:
+        after = blank_rows(data, name, declared, found.rows, rows_in(data, name, declared))
+    except RewriteRefused:
+        # Known limit (issue 15 note): a bare CR inside an unquoted CSV field splits the csv module's records where the
+        # ingestion does not; the check then refuses (the erasure asks for the rows to be removed by hand). Nothing else may.
+        assert name.endswith(".csv") and re.search(rb"\r(?!\n)", data), "refused without the known cause"
+        return
     if after is None:  # every row was the firm's
         assert len(wanted) == before.rows.height + before.unreadable.height
         return

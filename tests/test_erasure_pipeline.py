@@ -20,6 +20,8 @@ from accounts.mail import OutboxMailer
 from accounts.service import create_account
 from accounts.store import store
 from avg.requests import request_erasure
+from core.archive import delivered_files
+from core.private_parquet import read_private_file
 from core.pseudonymise import pseudonym
 from core.warehouse import connect
 from pipelines.cli import app
@@ -111,7 +113,7 @@ def test_mkbvm_erase_removes_a_firm_and_a_queued_person_everywhere_and_leaves_re
         claims = {r for (r,) in connection.execute("SELECT DISTINCT claim_id FROM raw.debt_signals WHERE person_id = ? AND creditor = ?",
                                                    [person_id, creditor]).fetchall()}
         assert _holding(connection, "firm_id", firm_id) and _holding(connection, "person_id", person_id)
-    advice_before = pl.read_parquet(data / "operational" / creditor / "advice.parquet")
+    advice_before = read_private_file(data / "operational" / creditor / "advice.parquet")
     assert set(advice_before["claim_id"]) & claims and registrations
     released = {folder: digests(data / folder) for folder in ("exports", "ledger")}
 
@@ -129,12 +131,16 @@ def test_mkbvm_erase_removes_a_firm_and_a_queued_person_everywhere_and_leaves_re
         assert connection.execute("SELECT COUNT(DISTINCT request_id) FROM meta.deletion_log WHERE cause = 'erasure'").fetchone()[0] == 2
     for folder, before in released.items():  # differentially private: kept as made
         assert digests(data / folder) == before, folder
-    caseloads = pl.concat([pl.read_parquet(p) for p in (data / "operational" / "consultants").rglob("caseload.parquet")], how="diagonal")
+    caseloads = pl.concat([read_private_file(p) for p in (data / "operational" / "consultants").rglob("caseload.parquet")], how="diagonal")
     assert not registrations & set(caseloads["registration_id"])
-    advice = pl.read_parquet(data / "operational" / creditor / "advice.parquet")
+    advice = read_private_file(data / "operational" / creditor / "advice.parquet")
     assert not claims & set(advice["claim_id"]) and advice.height == advice_before.filter(~pl.col("claim_id").is_in(list(claims))).height
-    for path in (data / "landing").rglob("*.csv"):
-        assert firm not in path.read_text(errors="replace") and bsn not in path.read_text(errors="replace"), path.name
+    folders = {p.name for zone in ("landing", "archive") if (data / zone).is_dir() for p in (data / zone).iterdir() if p.is_dir()}
+    delivered = {f"{name}/{file}": content.decode(errors="replace")  # waiting in the landing zone, or sealed in the archive
+                 for name in folders for file, content in delivered_files(data / "landing", name, "*.csv").items()}
+    assert len(delivered) > 10
+    for name, text in delivered.items():
+        assert firm not in text and bsn not in text, name
     with store() as accounts:
         assert accounts.execute("SELECT COUNT(*) FROM accounts WHERE firm_ref = ?", [firm_ref(firm)]).fetchone()[0] == 0
         assert accounts.execute("SELECT COUNT(*) FROM uploads WHERE firm_ref = ?", [firm_ref(firm)]).fetchone()[0] == 0

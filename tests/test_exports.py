@@ -9,6 +9,7 @@ import sys
 import duckdb
 import pytest
 
+from core.warehouse import connect as warehouse_connect
 from privacy.loading import privacy_settings, release_specs
 from tests.conftest import released_quarters, released_waves
 
@@ -16,7 +17,6 @@ READER = r"""
 import json, sys
 from pathlib import Path
 import duckdb, pandas, pyarrow.parquet as pq
-from core.warehouse import connect as warehouse_connect
 
 exports = Path(sys.argv[1])
 releases = set(json.loads(sys.argv[2]))  # the release folders (exports/alerts holds early warnings, not released cells)

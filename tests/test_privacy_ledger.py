@@ -21,12 +21,14 @@ from hypothesis import given
 from hypothesis import settings as settings_hypothesis
 from hypothesis import strategies as st
 
+from core.warehouse import attach_sql
 from core.warehouse import connect as warehouse_connect
+from core.warehouse import open_connection as open_warehouse
 from privacy import ledger
 from privacy.engine import SpecChanged, release, stored_release
 from privacy.export import ExportConflict, export_release
 from privacy.loading import release_specs
-from tests.conftest import make_installation, run_pipeline
+from tests.conftest import WAREHOUSE_TEST_KEY, make_installation, run_pipeline
 from tests.privacy_support import cgc_spec, firms_frame, settings, warehouse_with
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +120,7 @@ def test_threads_racing_for_one_budget_never_overspend(warehouse):
     """Two releases per wave at once in one process (two cursors): one per wave wins, the other is refused."""
     spec = cgc_spec(epsilon=1.0)
     budget = settings(epsilon=1.5)
-    database = warehouse_connect(warehouse)
+    database = open_warehouse(warehouse)
     barrier, results = threading.Barrier(2), {}
 
     def run(version: int) -> None:
@@ -375,7 +377,7 @@ def test_a_warehouse_whose_ledger_was_inside_it_moves_it_into_the_file_once(tmp_
         cells = stored_release(connection, spec, "cgc_balance/2025-01/v1")
     old = warehouse_with(tmp_path / "old.duckdb", frame)
     with warehouse_connect(old) as connection:  # the tables as the warehouse held them before
-        connection.execute(f"ATTACH '{made}' AS made (READ_ONLY)")
+        connection.execute(attach_sql(made, WAREHOUSE_TEST_KEY, alias="made", read_only=True))
         connection.execute("CREATE SCHEMA privacy; CREATE SCHEMA releases")
         connection.execute("CREATE TABLE privacy.ledger AS SELECT * EXCLUDE (unit_kind, period_end, rho, sequence) FROM made.privacy.ledger")
         connection.execute("CREATE TABLE privacy.budget AS SELECT * FROM made.privacy.budget")

@@ -18,7 +18,7 @@ from core.ingest import classify, ingest_bytes, parse
 from core.sources import source
 from core.synthetic import make_firms
 from core.synthetic_programme import DEFECT_KINDS, DELIVERIES, generate_programme, programme_window
-from core.warehouse import connect as warehouse_connect
+from core.warehouse import open_connection as open_warehouse
 from tests.conftest import TEST_KEY
 
 TODAY = date.today()
@@ -36,7 +36,7 @@ def programme(tmp_path_factory, population):
     """600 scouted firms generated and ingested into a warehouse of their own: (root folder, connection, files)."""
     root = tmp_path_factory.mktemp("programme")
     files = generate_programme(root / "landing", root / "synthetic", population, TODAY, firms=600)
-    connection = warehouse_connect(root / "warehouse.duckdb")
+    connection = open_warehouse(root / "warehouse.duckdb")
     results = [ingest_bytes(connection, path.read_bytes(), path.name, TEST_KEY.encode(), name=path.parent.name) for path in files]
     yield root, connection, files, results
     connection.close()

@@ -13,7 +13,7 @@ import pytest
 
 from core import theme_pipeline
 from core.theme_pipeline import PROGRAMME
-from core.warehouse import connect as warehouse_connect
+from core.warehouse import open_connection as open_warehouse
 from privacy.engine import release
 from privacy.ledger import composed, spent
 from privacy.loading import privacy_settings, release_specs
@@ -158,7 +158,7 @@ def test_the_programme_page_section_lists_released_themes_with_intervals_and_exp
     events = platform_rows([(60, "behoefte", "Ik zoek hulp bij bedrijfsopvolging."), (30, "vraag", "Welke vergunning heb ik nodig?"),
                             (1, "klankbord", "Het kadaster rekent hoge leges.")])
     with data_dir(tmp_path):
-        connection = warehouse_connect(tmp_path / "warehouse.duckdb")
+        connection = open_warehouse(tmp_path / "warehouse.duckdb")
         raw_platform(connection, events)
         run_need_themes(connection, [QUARTER], specs=exact_specs(), settings=unlimited_programme_settings())
         exports = tmp_path / "exports"

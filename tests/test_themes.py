@@ -25,6 +25,7 @@ from core import theme_pipeline
 from core.dutch_text import content_words, stem, stop_words
 from core.themes import QUOTE_THRESHOLD, choose_quotes, firm_words
 from core.warehouse import connect as warehouse_connect
+from core.warehouse import open_connection as open_warehouse
 from privacy.engine import release
 from privacy.loading import release_specs
 from tests.theme_support import (
@@ -268,7 +269,7 @@ def test_the_themes_section_shows_released_themes_quotes_and_keeps_an_edited_nam
 
     answers = answers_of([(500, "Loonkosten en premies!", "yes"), (250, "Energiekosten en gasprijzen!", "no")])
     with data_dir(tmp_path):
-        connection = warehouse_connect(tmp_path / "warehouse.duckdb")
+        connection = open_warehouse(tmp_path / "warehouse.duckdb")
         staging(connection, answers)
         run_themes(connection, [PROPOSAL], specs=exact_specs(), settings=unlimited_settings())
         exports = tmp_path / "exports"
