@@ -125,6 +125,7 @@ def test_threads_racing_for_one_budget_never_overspend(warehouse):
 
     def run(version: int) -> None:
         cursor = database.cursor()
+        cursor.execute("USE warehouse")  # a cursor starts in the in-memory catalog; the warehouse is attached (core.warehouse)
         barrier.wait()
         results[version] = release(cursor, spec, WAVES, version=version, settings=budget)
 
