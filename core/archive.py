@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from functools import cache
 from pathlib import Path
 
 import pyrage
 
-from core.files import private_dir
+from core.landing import write_atomically_with
 from core.settings import paths
 
 ARCHIVE_KEY_ENV = "MKB_ARCHIVE_KEY"
@@ -100,18 +99,11 @@ def seal(path: Path, archive: Path, source: str, file_hash: str | None = None) -
     file_hash = file_hash or sha256_of(path)
     target = sealed_path(archive, source, file_hash, path.name)
     if not target.exists():
-        folder = private_dir(archive / source)
-        handle, temporary = tempfile.mkstemp(prefix=".sealing-", dir=folder)
-        try:
-            with open(path, "rb") as plain, os.fdopen(handle, "wb") as sealed:
+        def write(temporary: Path) -> None:
+            with open(path, "rb") as plain, open(temporary, "wb") as sealed:
                 pyrage.encrypt_io(plain, sealed, [identity().to_public()])
-                sealed.flush()
-                os.fsync(sealed.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        _fsync_folder(folder)
+
+        write_atomically_with(archive / source, target.name, write)  # temporary file, fsync, rename, fsync of the folder
     path.unlink(missing_ok=True)
     _fsync_folder(path.parent)
     return target
@@ -146,17 +138,11 @@ def rotate_archive(archive: Path, new_key: str) -> int:
     """
     recipient, identities, count = _identity(new_key).to_public(), [*_identities(), _identity(new_key)], 0
     for path in sorted(archive.glob(f"*/*{SUFFIX}")):
-        handle, temporary = tempfile.mkstemp(prefix=".sealing-", dir=path.parent)
-        try:
-            with open(path, "rb") as old, os.fdopen(handle, "wb") as new:
-                plain = pyrage.decrypt(old.read(), identities)  # whole, in memory: a file is at most 512 MB (config/ingest.yaml)
-                new.write(pyrage.encrypt(plain, [recipient]))
-                new.flush()
-                os.fsync(new.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        def write(temporary: Path, path: Path = path) -> None:
+            plain = pyrage.decrypt(path.read_bytes(), identities)  # whole, in memory: a file is at most 512 MB (config/ingest.yaml)
+            temporary.write_bytes(pyrage.encrypt(plain, [recipient]))
+
+        write_atomically_with(path.parent, path.name, write)
         count += 1
     return count
 
