@@ -85,7 +85,10 @@ def test_the_funnel_has_the_shape_of_the_seed(programme):
     assert intakes.filter(pl.col("outcome") == "niet_geschikt")["intake_reason"].null_count() == 0
     plans = connection.execute("SELECT * FROM raw.programme_plans QUALIFY ROW_NUMBER() OVER "
                                "(PARTITION BY registration_id ORDER BY delivered_at DESC) = 1").pl()
-    assert 75 <= plans.height <= 100 and plans.height == truth["plan_delivered"].sum()
+    # About 1 % of the rows are defective on purpose: a plan whose every row was one is in quarantine, not in raw.
+    quarantined = connection.execute(f"SELECT COUNT(*) FROM {source('programme_plans').quarantine_table}").fetchone()[0]
+    delivered = truth["plan_delivered"].sum()
+    assert 75 <= plans.height <= 100 and delivered - quarantined <= plans.height <= delivered
     assert 0.65 <= plans["financeable"].mean() <= 0.92
     assert plans.filter(pl.col("financing_obtained").is_not_null())["financeable"].all()
     assert plans.filter(pl.col("financing_obtained") > pl.col("financing_requested")).height == 0
