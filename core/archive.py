@@ -20,20 +20,19 @@ and removes the plain one. A file sent again later (same bytes) is sealed once.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import cache
 from pathlib import Path
 
 import pyrage
 
+from core.landing import file_hash as landing_file_hash
 from core.landing import write_atomically_with
 from core.settings import paths
 
 ARCHIVE_KEY_ENV = "MKB_ARCHIVE_KEY"
 SUFFIX = ".age"
 SEPARATOR = "--"
-_CHUNK = 1 << 20
 
 
 class ArchiveKeyError(RuntimeError):
@@ -75,14 +74,6 @@ def sealed_path(archive: Path, source: str, file_hash: str, name: str) -> Path:
     return archive / source / f"{file_hash}{SEPARATOR}{name}{SUFFIX}"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _fsync_folder(folder: Path) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:
@@ -96,7 +87,7 @@ def seal(path: Path, archive: Path, source: str, file_hash: str | None = None) -
 
     `file_hash` is the SHA-256 of its bytes as the manifest recorded it (computed when not given).
     """
-    file_hash = file_hash or sha256_of(path)
+    file_hash = file_hash or landing_file_hash(path)
     target = sealed_path(archive, source, file_hash, path.name)
     if not target.exists():
         def write(temporary: Path) -> None:

@@ -27,9 +27,7 @@ ledger, never drawn anew).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import sqlite3
 from datetime import datetime
@@ -37,8 +35,9 @@ from pathlib import Path
 
 import pyrage
 
-from core.archive import identity, read_sealed, sha256_of
+from core.archive import identity, read_sealed
 from core.files import private_dir
+from core.landing import file_hash, write_atomically
 from core.settings import Paths
 from core.warehouse import CATALOG, attach_sql, connect, encrypted_session, table_fingerprints, warehouse_key
 
@@ -79,12 +78,8 @@ def _sqlite_counts(data: bytes) -> dict[str, int]:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    private_dir(path.parent)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as stream:
-        stream.write(data)
-        stream.flush()
-        os.fsync(stream.fileno())
+    """An owner-only file, complete or absent (core.landing.write_atomically)."""
+    write_atomically(path.parent, path.name, data)
 
 
 def _seal_bytes(data: bytes) -> bytes:
@@ -124,7 +119,7 @@ def backup(installation: Paths, target: Path) -> dict:
             _write_private(target / "landing" / (str(path.relative_to(installation.landing)) + ".age"), _seal_bytes(path.read_bytes()))
     for path in sorted(target.rglob("*")):
         if path.is_file():
-            manifest["files"][str(path.relative_to(target))] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
+            manifest["files"][str(path.relative_to(target))] = {"sha256": file_hash(path), "bytes": path.stat().st_size}
     _write_private(target / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
     return manifest
 
@@ -141,7 +136,7 @@ def _checked_manifest(source: Path) -> dict:
         missing, extra = sorted(set(manifest["files"]) - present), sorted(present - set(manifest["files"]))
         raise BackupError(f"{source}: files missing {missing[:3]} or not in the manifest {extra[:3]}; nothing was restored.")
     for name, expected in manifest["files"].items():
-        if sha256_of(source / name) != expected["sha256"]:
+        if file_hash(source / name) != expected["sha256"]:
             raise BackupError(f"{source}/{name} was changed after the backup (its SHA-256 differs); nothing was restored.")
     return manifest
 
@@ -192,5 +187,5 @@ def restore(source: Path, installation: Paths) -> dict:
 
 def digest_of_tree(folder: Path) -> dict[str, str]:
     """SHA-256 per file under `folder` (for comparing an installation with its restore)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(folder)): file_hash(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
