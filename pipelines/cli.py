@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from core.files import private_dir, restrict_new_files
-from core.processes import Stopped, StopSignals, default_stop_signals, stop_process_groups
+from core.processes import STOP_SIGNALS, Stopped, StopSignals, default_stop_signals, stop_process_groups
 from core.settings import PROJECT_ROOT, PSEUDONYM_KEY_ENV, WAREHOUSE_KEY_ENV, paths
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False, help="MKB Vitaliteitsmonitor: data pipeline and dashboards.")
@@ -424,6 +425,7 @@ def start_servers(dagster_port: int, streamlit_port: int | None) -> list[subproc
     Call it with the stop signals held (`core.processes.StopSignals.held`), so a stop cannot lose a started server.
     """
     env = prepare_environment()
+    _create_instance_storage()
     logs = private_dir(paths().data_dir / "logs")
     binaries = Path(sys.executable).parent
     commands = {
@@ -447,6 +449,19 @@ def start_servers(dagster_port: int, streamlit_port: int | None) -> list[subproc
         stop_servers(processes)  # one did not start: neither do the others
         raise
     return processes
+
+
+def _create_instance_storage() -> None:
+    """Create the Dagster instance's SQLite storage (runs, schedules, event log) before the daemon and the UI start.
+
+    On an empty installation both would create it at the same moment; a daemon thread that loses that race dies,
+    and the daemon stops with it ("threads no longer running").
+    """
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
 
 
 def stop_servers(processes: list[subprocess.Popen]) -> None:
@@ -485,6 +500,8 @@ def serve(
             console.print("Stopping ...")
         finally:
             stop_servers(processes)
+    for stop_signal in STOP_SIGNALS:  # all stopped: a late Ctrl-C while Python exits must not turn this into an interrupted exit
+        signal.signal(stop_signal, signal.SIG_IGN)
     console.print("Stopped.")
 
 
