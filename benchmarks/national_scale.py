@@ -1,0 +1,144 @@
+"""National scale on one machine (issue 15, point 5): wall time per stage and peak memory, as a new user runs it.
+
+    .venv/bin/python benchmarks/national_scale.py [--firms 1200000] [--debt-persons 2000000] [--baseline-share 0.1]
+
+For a baseline size (a share of `--firms`, measured in the same run) and for the full size, each in an empty data folder
+under data/benchmarks/: `mkbvm keygen`, `mkbvm generate`, `mkbvm run`, as separate processes. A sampler adds up the
+resident memory of each command's whole process tree five times a second (the peak of that sum is what the machine
+must have); the Dagster run's step statistics give the time of every stage. Printed: per stage the seconds at both sizes
+and their ratio per firm (1.0 is linear scaling; above it the stage grows faster than the data), and the peak memory of
+each command against the target of 4 GB for the whole run on 2 cores.
+
+At the full size this takes about 15 minutes and 10 GB of disk; the folders are removed afterwards unless `--keep`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+MKBVM = str(Path(sys.executable).parent / "mkbvm")
+TARGET_PEAK_GB = 4.0
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_gb: float
+
+
+@dataclass
+class Size:
+    firms: int
+    debt_persons: int
+    commands: dict[str, Measured] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def _measure(command: list[str], env: dict[str, str]) -> Measured:
+    """Run `command`, sampling the resident memory of its process tree; its wall time and the peak of that sum."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak, watched, done = 0, psutil.Process(process.pid), threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                peak = max(peak, _tree_rss(watched))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, errors = process.communicate()
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command[1:])} failed ({process.returncode}):\n{errors[-3000:]}")
+    return Measured(time.perf_counter() - started, peak / 1e9)
+
+
+def _stage_seconds(dagster_home: Path) -> dict[str, float]:
+    """Seconds per step of the last run in this Dagster instance (one step per stage: an ingestion, SQLMesh, a release, ...)."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    from dagster import DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        (run,) = instance.get_runs(limit=1)
+        return {stats.step_key: (stats.end_time or 0) - (stats.start_time or 0) for stats in instance.get_run_step_stats(run.run_id)}
+
+
+def measure(size: Size, folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    env = {**os.environ, "MKB_DATA_DIR": str(folder)}
+    for variable in ("MKB_PSEUDONYM_KEY", "MKB_ACCOUNTS_KEY", "MKB_WAREHOUSE_KEY", "MKB_ARCHIVE_KEY"):
+        env.pop(variable, None)  # a new user's installation: the key files keygen writes
+    _measure([MKBVM, "keygen"], env)
+    print(f"{size.firms:>9} firms: generating ...", flush=True)
+    size.commands["generate"] = _measure([MKBVM, "generate", "--firms", str(size.firms), "--debt-persons", str(size.debt_persons)], env)
+    print(f"{size.firms:>9} firms: running the pipeline ...", flush=True)
+    size.commands["run"] = _measure([MKBVM, "run"], env)
+    size.stages = _stage_seconds(folder / "dagster")
+
+
+def report(baseline: Size, full: Size) -> None:
+    scale = full.firms / baseline.firms
+    print(f"\nStages (seconds; ratio = seconds per firm at {full.firms} firms / at {baseline.firms}; 1.0 = linear)")
+    print(f"{'stage':44} {'baseline':>9} {'full':>9} {'ratio':>6}")
+    for stage in sorted(full.stages, key=full.stages.get, reverse=True):
+        before = baseline.stages.get(stage, 0.0)
+        ratio = f"{full.stages[stage] / scale / before:6.2f}" if before > 0.05 else "     -"
+        print(f"{stage[:44]:44} {before:9.1f} {full.stages[stage]:9.1f} {ratio}")
+    print(f"\n{'command':10} {'baseline s':>10} {'full s':>9} {'ratio':>6} {'peak GB':>8} {'target':>7}")
+    for command, measured in full.commands.items():
+        before = baseline.commands[command]
+        verdict = ("ok" if measured.peak_gb <= TARGET_PEAK_GB else "OVER") if command == "run" else ""
+        print(f"{command:10} {before.seconds:10.1f} {measured.seconds:9.1f} {measured.seconds / scale / before.seconds:6.2f} "
+              f"{measured.peak_gb:8.2f} {verdict:>7}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--firms", type=int, default=1_200_000)
+    parser.add_argument("--debt-persons", type=int, default=2_000_000, help="about 2.5 claims each: 5 million claims")
+    parser.add_argument("--baseline-share", type=float, default=0.1)
+    parser.add_argument("--keep", action="store_true", help="keep the data folders (to load the pages at this size: page_load.py)")
+    arguments = parser.parse_args()
+    share = arguments.baseline_share
+    baseline = Size(max(100, int(arguments.firms * share)), int(arguments.debt_persons * share))
+    full = Size(arguments.firms, arguments.debt_persons)
+    folders = {id(baseline): ROOT / "data" / "benchmarks" / "national-baseline", id(full): ROOT / "data" / "benchmarks" / "national-full"}
+    try:
+        for size in (baseline, full):
+            measure(size, folders[id(size)])
+        report(baseline, full)
+    finally:
+        if not arguments.keep:
+            for folder in folders.values():
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
