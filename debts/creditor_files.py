@@ -46,7 +46,7 @@ import duckdb
 import polars as pl
 
 from core.files import private_dir
-from core.private_parquet import write_private_parquet
+from core.private_parquet import private_parquet_writer
 from core.reference import domain_codes
 from debts.labels import ACTION_LABELS, REASONS
 from debts.pipeline import ADVICE_TABLE
@@ -121,11 +121,11 @@ def write_creditor_files(connection: duckdb.DuckDBPyConnection, operational: Pat
     advice = connection.execute(f"SELECT * FROM {ADVICE_TABLE}").pl()
     private_dir(operational)
     written: dict[str, int] = {}
-    for (organisation,), rows in advice.partition_by("creditor", as_dict=True, maintain_order=True).items():
-        folder = organisation_folder(operational, organisation)
-        view = creditor_view(rows)
-        write_private_parquet(view, folder, ADVICE_FILE)
-        written[organisation] = view.height
+    with private_parquet_writer() as write:
+        for (organisation,), rows in advice.partition_by("creditor", as_dict=True, maintain_order=True).items():
+            view = creditor_view(rows)
+            write(view, organisation_folder(operational, organisation), ADVICE_FILE)
+            written[organisation] = view.height
     known = set(domain_codes("creditor"))
     for folder in operational.iterdir():
         if folder.is_dir() and folder.name in known and folder.name not in written:

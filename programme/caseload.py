@@ -47,7 +47,7 @@ import duckdb
 import polars as pl
 
 from core.files import private_dir
-from core.private_parquet import write_private_parquet
+from core.private_parquet import private_parquet_writer
 from core.reference import domain_codes
 
 CASELOAD_FILE = "caseload.parquet"
@@ -191,8 +191,9 @@ def write_caseload_files(connection: duckdb.DuckDBPyConnection, folder: Path) ->
     everyone = cases(connection)
     private_dir(folder / CONSULTANTS_FOLDER)
     written: dict[str, int] = {}
-    for consultant in domain_codes("programme_consultant"):
-        own = everyone.filter(pl.col("consultant") == consultant).drop("consultant").sort("registration_id")
-        write_private_parquet(own, consultant_folder(folder, consultant), CASELOAD_FILE)
-        written[consultant] = own.height
+    with private_parquet_writer() as write:
+        for consultant in domain_codes("programme_consultant"):
+            own = everyone.filter(pl.col("consultant") == consultant).drop("consultant").sort("registration_id")
+            write(own, consultant_folder(folder, consultant), CASELOAD_FILE)
+            written[consultant] = own.height
     return dict(sorted(written.items()))
