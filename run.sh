@@ -64,7 +64,9 @@ case "${1:-}" in
     install_chromium
     install_nginx
     install_axe
-    exec .venv/bin/python -m pytest "$@"
+    # Two workers (pytest-xdist), one per core; each test file runs whole on one of them, and each worker builds the
+    # session's pipeline fixture itself. MKB_TEST_WORKERS=0 runs everything in this process.
+    exec .venv/bin/python -m pytest -n "${MKB_TEST_WORKERS:-2}" --dist loadfile "$@"
     ;;
   *)
     echo "usage: bash run.sh demo | bash run.sh test [pytest options]" >&2

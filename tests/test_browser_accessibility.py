@@ -41,11 +41,12 @@ def _check(page, name: str, heading: str) -> list[str]:
     return problems
 
 
-def test_every_page_of_every_role_meets_wcag_21_aa(pipeline, tmp_path):
+def test_every_page_of_every_role_meets_wcag_21_aa(pipeline, accounts, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     data = tmp_path / "data"
-    for part in ("exports", "operational", "accounts"):  # released figures, creditors' own files, proposals and accounts
+    # released figures, creditors' own files, proposals and accounts, and the demo logins (secrets/demo_accounts.json)
+    for part in ("exports", "operational", "accounts", "secrets"):
         shutil.copytree(pipeline.data_dir / part, data / part)
     logins = demo_accounts(data)
     invitation = _invite_an_analyst(data)

@@ -22,11 +22,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 OTHER_CREDITOR = "GM0599"  # Gemeente Rotterdam
 
 
-def test_a_creditor_logs_in_with_the_app_code_and_sees_only_its_own_claims(pipeline, tmp_path):
+def test_a_creditor_logs_in_with_the_app_code_and_sees_only_its_own_claims(pipeline, accounts, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     data = tmp_path / "data"
-    for part in ("exports", "operational", "accounts"):
+    for part in ("exports", "operational", "accounts", "secrets"):  # the store holds the demo accounts, secrets/ their logins
         shutil.copytree(pipeline.data_dir / part, data / part)
     creditor = demo_accounts(data)["creditor"]
     own = read_private_file(data / "operational" / DEMO_CREDITOR / ADVICE_FILE)
