@@ -26,7 +26,7 @@ import yaml
 from core.reference import domains
 from core.settings import PROJECT_ROOT, paths
 from core.sources import Source, SourceField, sources
-from core.warehouse import CATALOG, attach_sql, column_types, httpfs_extension, warehouse_key
+from core.warehouse import CATALOG, attach_sql, column_types, httpfs_extension, memory_limit, warehouse_key
 
 # SQLMesh writes its user file to $SQLMESH_HOME (default ~/.sqlmesh) at import; a service account has no home,
 # and generated files belong under data/. Set before the first import of sqlmesh in this process.
@@ -205,7 +205,7 @@ def sqlmesh_connection(warehouse: Path) -> DuckDBConnectionConfig:
     warehouse = Path(warehouse)
     return EncryptedDuckDBConnection(
         catalogs={CATALOG: EncryptedWarehouse(type="duckdb", path=str(warehouse), encryption_key=warehouse_key())},
-        connector_config={"temp_directory": str(warehouse.with_name(warehouse.name + ".tmp"))},
+        connector_config={"temp_directory": str(warehouse.with_name(warehouse.name + ".tmp")), "memory_limit": memory_limit()},
     )
 
 

@@ -193,9 +193,27 @@ def attach_sql(path: Path, key: str, alias: str = CATALOG, read_only: bool = Fal
     return "ATTACH '{}' AS {} ({})".format(str(path).replace("'", "''"), alias, options)
 
 
+MEMORY_LIMIT_ENV = "MKB_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "2GB"  # DuckDB's own default is 80 % of the machine's memory; above this it spills to temp_directory
+MEMORY_LIMIT_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+def memory_limit() -> str:
+    """How much memory one DuckDB connection may use (`MKB_DUCKDB_MEMORY_LIMIT`, e.g. '2GB'); what it needs beyond it,
+    it writes (encrypted) to its temp_directory beside the warehouse. The pipeline runs one step at a time.
+
+    >>> memory_limit()
+    '2GB'
+    """
+    limit = os.environ.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
+    if not MEMORY_LIMIT_PATTERN.match(limit):
+        raise WarehouseKeyError(f"{MEMORY_LIMIT_ENV}={limit!r} is not an amount of memory such as '2GB' or '512MB'.")
+    return limit
+
+
 def encrypted_session(temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB able to write encrypted files, spilling (encrypted) to `temp_directory`."""
-    connection = duckdb.connect(":memory:")
+    """An in-memory DuckDB able to write encrypted files, spilling (encrypted) to `temp_directory`, within `memory_limit()`."""
+    connection = duckdb.connect(":memory:", config={"memory_limit": memory_limit()})
     connection.execute(f"LOAD '{httpfs_extension()}'")
     connection.execute("SET temp_file_encryption = true")
     if temp_directory is not None:

@@ -118,12 +118,12 @@ def write_creditor_files(connection: duckdb.DuckDBPyConnection, operational: Pat
     Returns rows per organisation. Each file is written atomically (temporary file, fsync, rename): the web app reads
     the old file or the new one, never half of one.
     """
-    advice = connection.execute(f"SELECT * FROM {ADVICE_TABLE}").pl()
+    organisations = [name for (name,) in connection.execute(f"SELECT DISTINCT creditor FROM {ADVICE_TABLE} ORDER BY 1").fetchall()]
     private_dir(operational)
     written: dict[str, int] = {}
     with private_parquet_writer() as write:
-        for (organisation,), rows in advice.partition_by("creditor", as_dict=True, maintain_order=True).items():
-            view = creditor_view(rows)
+        for organisation in organisations:  # one organisation's rows in memory at a time, not the nation's claims
+            view = creditor_view(connection.execute(f"SELECT * FROM {ADVICE_TABLE} WHERE creditor = ?", [organisation]).pl())
             write(view, organisation_folder(operational, organisation), ADVICE_FILE)
             written[organisation] = view.height
     known = set(domain_codes("creditor"))
