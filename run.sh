@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two commands of the project (see README.md):
 #   bash run.sh demo   install, generate synthetic data, run the pipeline, start both UIs
-#   bash run.sh test   install (with Chromium and axe-core for browser tests, nginx for the TLS proxy test) and run the whole test suite
+#   bash run.sh test   install (with Chromium and axe-core for browser tests, nginx for the TLS proxy test, PostgreSQL for the lake test) and run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -36,6 +36,16 @@ install_nginx() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nginx-light >/dev/null
 }
 
+install_postgresql() {
+  # tests/test_lake.py runs the shared DuckLake on a PostgreSQL catalog: Debian's server binaries, a throw-away cluster on
+  # a free port (tests/postgres_support.py). Debian also sets up its own cluster on port 5432; the tests do not use it.
+  if compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then return; fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+}
+
 install_axe() {
   # The browser tests check every page with axe-core (package.json pins it; node_modules/ is git-ignored).
   if ! command -v npm >/dev/null 2>&1; then
@@ -63,6 +73,7 @@ case "${1:-}" in
     setup
     install_chromium
     install_nginx
+    install_postgresql
     install_axe
     # Two workers (pytest-xdist), one per core; each test file runs whole on one of them, and each worker builds the
     # session's pipeline fixture itself. MKB_TEST_WORKERS=0 runs everything in this process.

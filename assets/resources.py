@@ -26,8 +26,21 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with warehouse.connect(Path(self.path)) as connection:
+        """The warehouse; in a shared lake, while no other process runs this step (`core.warehouse.writer_lock`).
+
+        An asset replaces its own tables (CREATE OR REPLACE); two processes doing so at once collide in DuckLake,
+        so one waits for the other and then finds its work done or does it again on the newer data.
+        """
+        with warehouse.writer_lock(f"step/{_step_name()}"), warehouse.connect(Path(self.path)) as connection:
             yield connection
+
+
+def _step_name() -> str:
+    """The running op's name (an asset's step), or 'outside-a-run' for a connection outside Dagster."""
+    try:
+        return dg.OpExecutionContext.get().op.name
+    except dg.DagsterInvariantViolationError:  # no op is running
+        return "outside-a-run"
 
 
 class Folders(dg.ConfigurableResource):

@@ -200,8 +200,9 @@ def _update_manifest(connection, name: str, plans: list[FilePlan], per_file: dic
             parameters = [values[column][1] for column in columns if column in values and values[column][0] != "NULL"]
             connection.execute(
                 f"INSERT INTO meta.ingest_manifest ({', '.join(columns)}) SELECT {select} FROM meta.ingest_manifest "
-                "WHERE source = ? AND file_hash = ? AND deleted_at IS NULL ON CONFLICT DO NOTHING",
-                [*parameters, name, file_plan.old_hash])
+                "WHERE source = ? AND file_hash = ? AND deleted_at IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM meta.ingest_manifest WHERE source = ? AND file_hash = ?)",
+                [*parameters, name, file_plan.old_hash, name, file_plan.new_hash])
             for table in (declared.raw_table, declared.quarantine_table):
                 connection.execute(f"UPDATE {table} SET file_hash = ? WHERE file_hash = ?", [file_plan.new_hash, file_plan.old_hash])
             connection.execute("UPDATE meta.scrub_log SET file_hash = ? WHERE source = ? AND file_hash = ?",

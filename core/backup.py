@@ -39,7 +39,17 @@ from core.archive import identity, read_sealed
 from core.files import private_dir
 from core.landing import file_hash, write_atomically
 from core.settings import Paths
-from core.warehouse import CATALOG, attach_sql, connect, encrypted_session, table_fingerprints, warehouse_key
+from core.warehouse import (
+    CATALOG,
+    LAKE_CATALOG_ENV,
+    LAKE_DATA_PATH_ENV,
+    attach_sql,
+    connect,
+    encrypted_session,
+    lake_catalog,
+    table_fingerprints,
+    warehouse_key,
+)
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -88,6 +98,9 @@ def _seal_bytes(data: bytes) -> bytes:
 
 def backup(installation: Paths, target: Path) -> dict:
     """Write a backup of `installation` into the new folder `target`; returns its manifest."""
+    if lake_catalog() is not None:
+        raise BackupError(f"The warehouse is a shared DuckLake ({LAKE_CATALOG_ENV}): back up its PostgreSQL database (catalog and "
+                          f"ledger) with pg_dump and its data path ({LAKE_DATA_PATH_ENV}) with your file backup; see the README.")
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"{target} is not empty: choose a new folder for the backup.")
     if not installation.warehouse.exists():

@@ -86,7 +86,7 @@ from core.validation import (
     parsed_timestamp,
     rule_expressions,
 )
-from core.warehouse import ensure_ingest_tables
+from core.warehouse import ensure_ingest_tables, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -818,8 +818,9 @@ def ingest_bytes(
     Dutch reason) instead of raised; a crash rolls back and raises.
     """
     declared, limits = source(name), limits or ingest_limits()
-    ensure_ingest_tables(connection, name)
-    return _ingest_checked(connection, data, file_name, key, check_key(connection, key), run_id, declared, limits)
+    with writer_lock(f"ingest/{name}"):  # a shared lake: one loader per source, so a file is loaded once
+        ensure_ingest_tables(connection, name)
+        return _ingest_checked(connection, data, file_name, key, check_key(connection, key), run_id, declared, limits)
 
 
 def _ingest_checked(connection, data: bytes, file_name: str, key: bytes, fingerprint: str, run_id, declared: Source, limits: IngestLimits):
@@ -1014,7 +1015,11 @@ def ingest_landing(
     file the manifest records is then sealed there (encrypted) and removed
     from the landing zone (`core.archive`); also one recorded by an earlier run.
     """
-    limits = limits or ingest_limits()
+    with writer_lock(f"ingest/{name}"):  # a shared lake: one loader per source, so a file is loaded once
+        return _ingest_landing(connection, landing, key, run_id, on_file, name, limits or ingest_limits(), archive)
+
+
+def _ingest_landing(connection, landing: Path, key: bytes, run_id, on_file, name: str, limits: IngestLimits, archive: Path | None):
     ensure_ingest_tables(connection, name)
     fingerprint = check_key(connection, key)
     _adopt_unrecorded_key(connection, landing, key)
@@ -1024,7 +1029,7 @@ def ingest_landing(
             result = ingest_file(connection, landing_file, key, fingerprint, run_id, name, limits)
         except KeyMismatch:
             raise
-        except Exception as error:  # noqa: BLE001 - one file's crash must not stop the others
+        except Exception as error:
             _rollback_if_open(connection)
             log.exception("%s/%s could not be ingested", name, landing_file.path.name)
             # The reason names the kind of error only: a message may quote the file's content.

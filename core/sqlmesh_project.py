@@ -26,7 +26,17 @@ import yaml
 from core.reference import domains
 from core.settings import PROJECT_ROOT, paths
 from core.sources import Source, SourceField, sources
-from core.warehouse import CATALOG, attach_sql, column_types, httpfs_extension, memory_limit, warehouse_key
+from core.warehouse import (
+    CATALOG,
+    column_types,
+    httpfs_extension,
+    lake_catalog,
+    lake_extensions,
+    memory_limit,
+    warehouse_attach_sql,
+    warehouse_key,
+    writer_lock,
+)
 
 # SQLMesh writes its user file to $SQLMESH_HOME (default ~/.sqlmesh) at import; a service account has no home,
 # and generated files belong under data/. Set before the first import of sqlmesh in this process.
@@ -182,7 +192,7 @@ class EncryptedWarehouse(DuckDBAttachOptions):
     encryption_key: str
 
     def to_sql(self, alias: str) -> str:
-        return attach_sql(Path(self.path), self.encryption_key, alias=alias, read_only=self.read_only).replace("ATTACH", "ATTACH IF NOT EXISTS", 1)
+        return warehouse_attach_sql(Path(self.path), self.encryption_key, alias=alias, read_only=self.read_only).replace("ATTACH", "ATTACH IF NOT EXISTS", 1)
 
 
 class EncryptedDuckDBConnection(DuckDBConnectionConfig):
@@ -194,6 +204,9 @@ class EncryptedDuckDBConnection(DuckDBConnectionConfig):
 
         def init(cursor) -> None:
             cursor.execute(f"LOAD '{httpfs_extension()}'")
+            if lake_catalog() is not None:
+                for extension in lake_extensions():
+                    cursor.execute(f"LOAD '{extension}'")
             cursor.execute("SET temp_file_encryption = true")
             attach(cursor)
 
@@ -206,6 +219,7 @@ def sqlmesh_connection(warehouse: Path) -> DuckDBConnectionConfig:
     return EncryptedDuckDBConnection(
         catalogs={CATALOG: EncryptedWarehouse(type="duckdb", path=str(warehouse), encryption_key=warehouse_key())},
         connector_config={"temp_directory": str(warehouse.with_name(warehouse.name + ".tmp")), "memory_limit": memory_limit()},
+        register_comments=lake_catalog() is None,  # DuckLake keeps no comments on views
     )
 
 
@@ -229,6 +243,11 @@ def sqlmesh_context(warehouse: Path, project: Path = PROJECT_ROOT) -> Context:
 def plan_and_refresh(warehouse: Path, project: Path = PROJECT_ROOT) -> dict[str, object]:
     """Apply model changes to prod (a real plan), then rebuild every source's mart from its raw table."""
     rebuilt = rebuilt_models()
+    with writer_lock("sqlmesh"):  # a shared lake: one plan at a time (both would restate the same marts)
+        return _plan_and_refresh(warehouse, project, rebuilt)
+
+
+def _plan_and_refresh(warehouse: Path, project: Path, rebuilt: list[str]) -> dict[str, object]:
     context = sqlmesh_context(warehouse, project)
     try:
         plan = context.plan(auto_apply=True, no_prompts=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,10 +134,10 @@ def quarantine_ddl(name: str) -> str:
 
 def ensure_ingest_tables(connection: duckdb.DuckDBPyConnection, name: str = "cgc") -> None:
     """The manifest and source `name`'s raw and quarantine tables (idempotent)."""
-    connection.execute(INGEST_DDL)
+    connection.execute(portable_ddl(INGEST_DDL))
     connection.execute(MANIFEST_MIGRATIONS)
-    connection.execute(raw_ddl(name))
-    connection.execute(quarantine_ddl(name))
+    connection.execute(portable_ddl(raw_ddl(name)))
+    connection.execute(portable_ddl(quarantine_ddl(name)))
 
 
 class WarehouseBusy(RuntimeError):
@@ -185,12 +186,126 @@ def httpfs_extension() -> Path:
     return path
 
 
+def _literal(text: str) -> str:
+    return "'{}'".format(str(text).replace("'", "''"))
+
+
 def attach_sql(path: Path, key: str, alias: str = CATALOG, read_only: bool = False) -> str:
     """ATTACH of an encrypted DuckDB file (the key is checked against KEY_PATTERN, so it cannot break the literal)."""
     if not KEY_PATTERN.match(key):
         raise WarehouseKeyError("The warehouse key has characters that are not allowed.")
     options = f"ENCRYPTION_KEY '{key}'" + (", READ_ONLY" if read_only else "")
-    return "ATTACH '{}' AS {} ({})".format(str(path).replace("'", "''"), alias, options)
+    return f"ATTACH {_literal(path)} AS {alias} ({options})"
+
+
+# ---------------------------------------------------------------------------- past one machine: a DuckLake catalog
+
+LAKE_CATALOG_ENV = "MKB_LAKE_CATALOG"      # libpq connection string of the PostgreSQL database that holds the catalog
+LAKE_DATA_PATH_ENV = "MKB_LAKE_DATA_PATH"  # the folder every writer shares for the lake's (encrypted) Parquet files
+
+
+def lake_catalog() -> str | None:
+    """The DuckLake catalog's PostgreSQL connection string, when the warehouse is a shared lake (else the single file)."""
+    return os.environ.get(LAKE_CATALOG_ENV, "").strip() or None
+
+
+def lake_data_path() -> Path:
+    return Path(os.environ.get(LAKE_DATA_PATH_ENV, "").strip() or paths().data_dir / "lake").resolve()
+
+
+@cache
+def extension_file(package: str, name: str) -> Path:
+    """An extension file of a `duckdb-extension-<name>` package, built for this DuckDB version (loaded by path: no network)."""
+    import importlib
+
+    module = importlib.import_module(package)
+    path = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    if not path.exists():
+        raise WarehouseKeyError(f"{path} is missing: {package.replace('_', '-')} must match duckdb {duckdb.__version__} (requirements.lock).")
+    return path
+
+
+def lake_extensions() -> list[Path]:
+    return [extension_file("duckdb_extension_ducklake", "ducklake"), extension_file("duckdb_extension_postgres_scanner", "postgres_scanner")]
+
+
+def lake_attach_sql(catalog: str, data_path: Path, alias: str = CATALOG, read_only: bool = False) -> str:
+    """ATTACH of the DuckLake on PostgreSQL: every Parquet file it writes is encrypted, its key kept in the catalog.
+
+    >>> lake_attach_sql("host=db dbname=lake", Path("/srv/lake"))
+    "ATTACH 'ducklake:postgres:host=db dbname=lake' AS warehouse (DATA_PATH '/srv/lake/', ENCRYPTED)"
+    """
+    options = f"DATA_PATH {_literal(str(data_path).rstrip('/') + '/')}, ENCRYPTED" + (", READ_ONLY" if read_only else "")
+    return "ATTACH {} AS {} ({})".format(_literal("ducklake:postgres:" + catalog), alias, options)
+
+
+def _without(sql: str, keyword: str, table_level: bool) -> str:
+    """`sql` with every `<keyword> (...)` clause taken out (balanced parentheses); a table-level one with its comma."""
+    out, at = [], 0
+    pattern = re.compile((r",\s*" if table_level else r"\s+") + keyword + r"\s*\(", re.IGNORECASE)
+    while (found := pattern.search(sql, at)) is not None:
+        depth, end = 1, found.end()
+        while depth and end < len(sql):
+            depth += {"(": 1, ")": -1}.get(sql[end], 0)
+            end += 1
+        out.append(sql[at:found.start()])
+        at = end
+    return "".join(out) + sql[at:]
+
+
+def portable_ddl(sql: str) -> str:
+    """DDL for the warehouse's catalog: as written for the DuckDB file; for a DuckLake without keys and CHECKs
+    (DuckLake keeps NOT NULL only). What the keys guarded, the writers guard themselves: the ingestion loads a
+    file once per source under the lake's lock (`writer_lock`), the ledger refuses a release id twice.
+
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, {LAKE_CATALOG_ENV: "dbname=lake"}):
+    ...     print(portable_ddl("CREATE TABLE t (a INT PRIMARY KEY, b VARCHAR CHECK (b IN ('x', 'y')), c INT, -- note\\n PRIMARY KEY (a, c))"))
+    CREATE TABLE t (a INT, b VARCHAR, c INT)
+    """
+    if lake_catalog() is None:
+        return sql
+    sql = re.sub(r"--[^\n]*", "", sql)
+    for keyword in ("PRIMARY KEY", "UNIQUE"):
+        sql = _without(sql, keyword, table_level=True)
+    sql = _without(sql, "CHECK", table_level=False)
+    return re.sub(r"\s+(PRIMARY KEY|UNIQUE)\b", "", sql, flags=re.IGNORECASE)
+
+
+@contextmanager
+def writer_lock(name: str) -> Iterator[None]:
+    """One writer at a time for `name` ('ingest/cgc', 'sqlmesh', 'releases'), across processes and machines, in a lake.
+
+    A DuckLake lets several writers commit at once, and without keys two of them could load the same file or copy
+    the same released cells twice. In a lake this holds a PostgreSQL advisory lock on the catalog database for the
+    block (released when the block ends or the process dies); with the single file it does nothing: DuckDB's file
+    lock already lets one process write.
+    """
+    catalog = lake_catalog()
+    held = _held_locks.__dict__.setdefault("names", set())
+    if catalog is None or name in held:  # re-entrant: this thread holds it already (a step opening a second connection)
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(catalog, autocommit=True) as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext(%s))", ["mkbvm/" + name])
+        held.add(name)
+        try:
+            yield
+        finally:
+            held.discard(name)
+
+
+_held_locks = threading.local()
+
+
+def warehouse_attach_sql(path: Path, key: str, alias: str = CATALOG, read_only: bool = False) -> str:
+    """The warehouse's ATTACH: the shared lake when `MKB_LAKE_CATALOG` is set, else the encrypted file at `path`."""
+    catalog = lake_catalog()
+    if catalog is None:
+        return attach_sql(path, key, alias, read_only)
+    return lake_attach_sql(catalog, lake_data_path(), alias, read_only)
 
 
 MEMORY_LIMIT_ENV = "MKB_DUCKDB_MEMORY_LIMIT"
@@ -215,6 +330,9 @@ def encrypted_session(temp_directory: Path | None = None) -> duckdb.DuckDBPyConn
     """An in-memory DuckDB able to write encrypted files, spilling (encrypted) to `temp_directory`, within `memory_limit()`."""
     connection = duckdb.connect(":memory:", config={"memory_limit": memory_limit()})
     connection.execute(f"LOAD '{httpfs_extension()}'")
+    if lake_catalog() is not None:
+        for extension in lake_extensions():
+            connection.execute(f"LOAD '{extension}'")
     connection.execute("SET temp_file_encryption = true")
     if temp_directory is not None:
         connection.execute(f"SET temp_directory = '{str(temp_directory).replace(chr(39), chr(39) * 2)}'")
@@ -222,6 +340,11 @@ def encrypted_session(temp_directory: Path | None = None) -> duckdb.DuckDBPyConn
 
 
 def _attach(connection: duckdb.DuckDBPyConnection, path: Path, key: str, read_only: bool) -> None:
+    if lake_catalog() is not None:
+        private_dir(lake_data_path())
+        connection.execute(warehouse_attach_sql(path, key, read_only=read_only))
+        connection.execute(f"USE {CATALOG}")
+        return
     try:
         connection.execute(attach_sql(path, key, read_only=read_only))
     except duckdb.CatalogException as error:

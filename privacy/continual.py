@@ -94,6 +94,7 @@ from core import reference
 from core.files import public_dir
 from core.landing import write_atomically
 from core.settings import CONFIG_DIR
+from core.warehouse import portable_ddl
 from privacy import ledger
 from privacy.accuracy import count_interval, mean_interval_summed
 from privacy.bounding import literal, require_grain
@@ -370,7 +371,7 @@ def series_table(series: RunningSeries) -> str:
 
 
 def ensure_tables(connection: duckdb.DuckDBPyConnection, series: RunningSeries) -> None:
-    ledger.execute_ddl(connection, f"""
+    ledger.execute_ddl(connection, portable_ddl(f"""
         CREATE SCHEMA IF NOT EXISTS releases;
         CREATE TABLE IF NOT EXISTS {series_table(series)} (
             release_id VARCHAR PRIMARY KEY,  -- <series>/<proposal>/v<version>, as in the ledger
@@ -398,7 +399,7 @@ def ensure_tables(connection: duckdb.DuckDBPyConnection, series: RunningSeries) 
             scale DOUBLE NOT NULL,           -- of its discrete Laplace noise
             created_at TIMESTAMP NOT NULL,
             PRIMARY KEY (release_id, level, node_start, "{series.group}", measure, part)
-        )""")
+        )"""))
 
 
 def release_id(series: RunningSeries, proposal: str, version: int) -> str:

@@ -354,6 +354,9 @@ def release(
     periods = list(dict.fromkeys(periods))
     stored = ledger.find_many(connection, [release_id(spec.name, period, version) for period in periods])
     here = ledger.restored(connection, list(stored))
+    if set(stored) - here:  # charged by another process since the sync above (a shared lake): its cells are in the ledger
+        ledger.sync(connection)
+        here = ledger.restored(connection, list(stored))
     losses = ledger.losses_many(connection, spec.dataset, periods)
     loss = spec.privacy_loss
     asked = (ledger.epsilon_alone(loss.epsilon, loss.rho, budget[1]), loss.delta, loss.rho or 0.0)

@@ -48,8 +48,11 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import psycopg
 
 from core.files import private_file
+from core.warehouse import LAKE_CATALOG_ENV, lake_catalog, portable_ddl, writer_lock
+from privacy import ledger_postgres
 
 LEDGER_FILE = Path("ledger") / "ledger.sqlite"
 
@@ -235,8 +238,14 @@ def execute_ddl(connection: duckdb.DuckDBPyConnection, sql: str, attempts: int =
 
 
 def ledger_path(connection: duckdb.DuckDBPyConnection) -> str:
-    """The ledger file of a warehouse: `ledger/ledger.sqlite` in the warehouse's folder (an in-memory warehouse has its own)."""
-    (path,) = connection.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    """The ledger file of a warehouse: `ledger/ledger.sqlite` in the warehouse's folder (an in-memory warehouse has its own);
+    for a shared lake (`MKB_LAKE_CATALOG`), its PostgreSQL database ('postgresql:<connection string>')."""
+    (path, kind) = connection.execute("SELECT path, type FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    if kind == "ducklake":
+        catalog = lake_catalog()
+        if catalog is None:
+            raise LedgerInconsistent(f"the warehouse is a DuckLake, but {LAKE_CATALOG_ENV} is not set: where its ledger is, is not known")
+        return ledger_postgres.PREFIX + ledger_postgres.ledger_database(catalog)
     if path:
         return str(Path(path).resolve().parent / LEDGER_FILE)
     execute_ddl(connection, "CREATE SCHEMA IF NOT EXISTS privacy; "
@@ -249,6 +258,10 @@ def ledger_path(connection: duckdb.DuckDBPyConnection) -> str:
 
 
 def _connect_file(path: str) -> sqlite3.Connection:
+    if path.startswith(ledger_postgres.PREFIX):
+        connection = ledger_postgres.PostgresLedger(path.removeprefix(ledger_postgres.PREFIX))
+        connection.executescript(FILE_DDL)
+        return connection
     if path.startswith("file:"):
         connection = sqlite3.connect(path, uri=True, timeout=120, isolation_level=None, check_same_thread=False)
     else:
@@ -274,7 +287,7 @@ def ensure_ledger(connection: duckdb.DuckDBPyConnection) -> None:
         pass
     if _is_legacy(connection):
         migrate_legacy(connection)
-    execute_ddl(connection, MIRROR_DDL)
+    execute_ddl(connection, portable_ddl(MIRROR_DDL))
 
 
 # --------------------------------------------------------------------------- the yearly loss
@@ -398,12 +411,12 @@ class Book:
                  limits.unit_kind, day.isoformat(), entry.epsilon, entry.delta, entry.rho, entry.mechanism, entry.components,
                  entry.bounding, entry.spec_hash, entry.created_at.isoformat()],
             )
-        except sqlite3.IntegrityError:
+        except (sqlite3.IntegrityError, psycopg.IntegrityError):
             raise MadeMeanwhile(f"{entry.release_id} is in the ledger already") from None
         self.connection.execute(
             "INSERT INTO budget VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (dataset, period) DO UPDATE SET "
-            "epsilon_spent = epsilon_spent + excluded.epsilon_spent, delta_spent = delta_spent + excluded.delta_spent, "
-            "releases = releases + 1, updated_at = excluded.updated_at",
+            "epsilon_spent = budget.epsilon_spent + excluded.epsilon_spent, delta_spent = budget.delta_spent + excluded.delta_spent, "
+            "releases = budget.releases + 1, updated_at = excluded.updated_at",
             [entry.dataset, entry.period, entry.epsilon, entry.delta, entry.created_at.isoformat()],
         )
 
@@ -417,7 +430,7 @@ class Book:
                 "INSERT INTO cells (release_id, part_key, target, row_count, sha256, cells, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [release_id, part_key, target, frame.height, hashlib.sha256(blob).hexdigest(), blob, datetime.now().isoformat()],
             )
-        except sqlite3.IntegrityError:
+        except (sqlite3.IntegrityError, psycopg.IntegrityError):
             raise MadeMeanwhile(f"{release_id}: part {part_key} is kept already") from None
 
     def kept(self, release_id: str) -> set[str]:
@@ -636,8 +649,8 @@ def migrate_legacy(connection: duckdb.DuckDBPyConnection) -> int:
                  row["spec_hash"], row["created_at"].isoformat()])
             opened.connection.execute(
                 "INSERT INTO budget VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (dataset, period) DO UPDATE SET "
-                "epsilon_spent = epsilon_spent + excluded.epsilon_spent, delta_spent = delta_spent + excluded.delta_spent, "
-                "releases = releases + 1, updated_at = excluded.updated_at",
+                "epsilon_spent = budget.epsilon_spent + excluded.epsilon_spent, delta_spent = budget.delta_spent + excluded.delta_spent, "
+                "releases = budget.releases + 1, updated_at = excluded.updated_at",
                 [row["dataset"], row["period"], row["epsilon"], row["delta"], row["created_at"].isoformat()])
             for table in tables:
                 cells = connection.execute(f"SELECT * FROM {table} WHERE release_id = ?", [row["release_id"]]).pl()
@@ -647,7 +660,7 @@ def migrate_legacy(connection: duckdb.DuckDBPyConnection) -> int:
     connection.execute("BEGIN TRANSACTION")
     try:
         connection.execute("DROP TABLE privacy.ledger; DROP TABLE IF EXISTS privacy.budget")
-        connection.execute(MIRROR_DDL)
+        connection.execute(portable_ddl(MIRROR_DDL))
         for part, rid in kept_parts:  # their cells are in this warehouse already
             connection.execute("INSERT INTO privacy.restored_cells VALUES (?, ?, now())", [part, rid])
         connection.execute("COMMIT")
@@ -662,11 +675,17 @@ def sync(connection: duckdb.DuckDBPyConnection, attempts: int = 12) -> int:
 
     A rebuilt warehouse gets every recorded release back, byte for byte, and
     so serves it again instead of making it anew. An entry is copied once all
-    its cells are. Returns the number of cell parts restored.
+    its cells are. Returns the number of cell parts restored. In a shared lake
+    one process at a time copies (its tables have no keys to refuse a part twice).
     """
+    with writer_lock("releases"):
+        return _sync(connection, attempts)
+
+
+def _sync(connection: duckdb.DuckDBPyConnection, attempts: int) -> int:
     if _is_legacy(connection):
         migrate_legacy(connection)
-    execute_ddl(connection, MIRROR_DDL)
+    execute_ddl(connection, portable_ddl(MIRROR_DDL))
     for attempt in range(attempts):
         with _file(connection) as opened:
             parts = [dict(row) for row in opened.execute("SELECT part, release_id, target, sha256 FROM cells ORDER BY part")]

@@ -18,6 +18,7 @@ from assets.resources import Warehouse
 from privacy.bounding import grain_violations
 from privacy.engine import releasable_periods, release
 from privacy.ledger import budget_overview, ensure_ledger, entries_frame, ledger_path, mismatches, sync, yearly_loss
+from privacy.ledger_postgres import shown
 from privacy.loading import privacy_settings, release_epsilon, release_specs
 from privacy.spec import ReleaseSpec
 
@@ -146,7 +147,7 @@ def build_ledger_asset(specs: list[ReleaseSpec]) -> dg.AssetsDefinition:
             releases = entries_frame(connection).height
             loss = yearly_loss(connection, settings)
             wrong = mismatches(connection)
-            where = ledger_path(connection)
+            where = shown(ledger_path(connection))
         table = "\n".join(
             ["| dataset | period | epsilon spent | budget | left | releases |", "|---|---|---|---|---|---|"]
             + [
