@@ -53,7 +53,7 @@ from core.archive import archive_of, delivered_name, read_sealed, seal, sealed_f
 from core.landing import LandingFile, content_hash, list_landing_files, write_atomically
 from core.pseudonymise import pseudonym
 from core.sources import Source, sources
-from core.warehouse import ensure_ingest_tables
+from core.warehouse import ensure_ingest_tables, reclaim_deleted
 
 KEPT_SCHEMAS = ("raw", "quarantine", "meta", "privacy", "releases", "sqlmesh", "information_schema", "pg_catalog")
 """Schemas the search for derived rows leaves alone: the first three are handled one by one above, the privacy ledger and
@@ -273,7 +273,7 @@ def erase_from_warehouse(connection: duckdb.DuckDBPyConnection, landing: Path, t
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    connection.execute("CHECKPOINT")  # the deleted rows leave the database file's live blocks now, not at some later write
+    reclaim_deleted(connection)  # the deleted rows leave the disk now, not at some later write
     for source_plans in plans.values():
         for file_plan in source_plans:
             path = file_plan.landing_file.path

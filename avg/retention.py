@@ -35,7 +35,7 @@ from avg.settings import RetentionSettings, cutoff, retention_settings
 from core.archive import archive_of, sealed_files
 from core.landing import file_hash
 from core.sources import Source, sources
-from core.warehouse import ensure_ingest_tables
+from core.warehouse import ensure_ingest_tables, reclaim_deleted
 
 
 def _rule(field: str, months: int, before: datetime) -> str:
@@ -111,5 +111,5 @@ def apply_retention(connection: duckdb.DuckDBPyConnection, landing: Path, settin
         connection.execute("ROLLBACK")
         raise
     if any(d.items for d in deletions):
-        connection.execute("CHECKPOINT")
+        reclaim_deleted(connection)
     return deletions

@@ -217,7 +217,7 @@ def sqlmesh_connection(warehouse: Path) -> DuckDBConnectionConfig:
     """The warehouse as SQLMesh's only catalog (named like every connection of ours, so physical names agree)."""
     warehouse = Path(warehouse)
     return EncryptedDuckDBConnection(
-        catalogs={CATALOG: EncryptedWarehouse(type="duckdb", path=str(warehouse), encryption_key=warehouse_key())},
+        catalogs={CATALOG: EncryptedWarehouse(type="duckdb", path=str(warehouse), encryption_key=warehouse_key() if lake_catalog() is None else "")},
         connector_config={"temp_directory": str(warehouse.with_name(warehouse.name + ".tmp")), "memory_limit": memory_limit()},
         register_comments=lake_catalog() is None,  # DuckLake keeps no comments on views
     )

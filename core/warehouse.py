@@ -300,6 +300,21 @@ def writer_lock(name: str) -> Iterator[None]:
 _held_locks = threading.local()
 
 
+def reclaim_deleted(connection: duckdb.DuckDBPyConnection) -> None:
+    """Deleted rows (erasure, retention) leave the disk now, not at some later write.
+
+    The file: a CHECKPOINT moves them out of the live blocks. A lake keeps every old data file for time travel:
+    its files with deletes are rewritten, every older snapshot is expired and the files no snapshot names are removed.
+    """
+    if lake_catalog() is None:
+        connection.execute("CHECKPOINT")
+        return
+    with writer_lock("reclaim"):
+        connection.execute(f"CALL ducklake_rewrite_data_files('{CATALOG}', delete_threshold => 0)")
+        connection.execute(f"CALL ducklake_expire_snapshots('{CATALOG}', older_than => now() + INTERVAL 1 SECOND)")
+        connection.execute(f"CALL ducklake_cleanup_old_files('{CATALOG}', cleanup_all => true)")
+
+
 def warehouse_attach_sql(path: Path, key: str, alias: str = CATALOG, read_only: bool = False) -> str:
     """The warehouse's ATTACH: the shared lake when `MKB_LAKE_CATALOG` is set, else the encrypted file at `path`."""
     catalog = lake_catalog()
@@ -388,7 +403,7 @@ def open_connection(path: Path, read_only: bool = False, wait_seconds: float = 1
     restrict_new_files()  # DuckDB creates the file and its WAL itself: owner-only, whatever the caller's umask
     if not read_only:
         private_dir(path.parent)
-    key = warehouse_key()
+    key = warehouse_key() if lake_catalog() is None else ""  # a lake's files have their keys in its catalog
     deadline, pause = time.monotonic() + wait_seconds, 0.05
     while True:
         connection = encrypted_session(path.with_name(path.name + ".tmp"))

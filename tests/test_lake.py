@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from core.sources import sources
-from core.warehouse import LAKE_CATALOG_ENV, LAKE_DATA_PATH_ENV, connect
+from core.warehouse import LAKE_CATALOG_ENV, LAKE_DATA_PATH_ENV, connect, reclaim_deleted
 from privacy import ledger, ledger_postgres
 from privacy.loading import privacy_settings
 from tests.postgres_support import Postgres, postgres_server
@@ -72,6 +72,25 @@ def test_the_lake_holds_the_warehouse_encrypted_and_the_ledger_in_postgresql(lak
         for statement in ("UPDATE mkbvm_ledger.ledger SET epsilon = 0", "DELETE FROM mkbvm_ledger.ledger", "TRUNCATE mkbvm_ledger.ledger CASCADE"):
             with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
                 database.execute(statement)
+
+
+def test_rows_deleted_from_a_lake_leave_its_files_and_its_history(lake, tmp_path):
+    """Erasure and retention end with `reclaim_deleted`: in a lake the old data files (time travel) would still hold the rows."""
+    with connect(tmp_path / "warehouse.duckdb") as connection:
+        connection.execute("CREATE SCHEMA raw; CREATE TABLE raw.answers AS SELECT i, 'firm-' || i AS firm FROM range(2000) t(i)")
+        connection.execute("CREATE TABLE raw.other AS SELECT 1 AS kept")
+        (version,) = connection.execute("SELECT max(snapshot_id) FROM ducklake_snapshots('warehouse')").fetchone()
+        before = {p.name for p in Path(lake[LAKE_DATA_PATH_ENV]).rglob("*.parquet")}
+        connection.execute("DELETE FROM raw.answers WHERE i = 7")
+        assert connection.execute(f"SELECT count(*) FROM raw.answers AT (VERSION => {version}) WHERE i = 7").fetchone() == (1,)
+        reclaim_deleted(connection)
+        after = {p.name for p in Path(lake[LAKE_DATA_PATH_ENV]).rglob("*.parquet")}
+        assert connection.execute("SELECT count(*), count(*) FILTER (WHERE i = 7) FROM raw.answers").fetchone() == (1999, 0)
+        with pytest.raises(duckdb.Error):  # the snapshot that still had the row is gone
+            connection.execute(f"SELECT count(*) FROM raw.answers AT (VERSION => {version})").fetchall()
+        assert connection.execute("SELECT * FROM raw.other").fetchall() == [(1,)]
+    gone = before - after
+    assert gone and len(after) == len(before)  # the answers' file was rewritten without the row (and the delete file is gone)
 
 
 RACER = """
