@@ -108,3 +108,21 @@ def warehouse_with(path: Path, frame: pl.DataFrame, table: str = "marts.cgc_firm
     with warehouse_connect(path) as connection:
         make_mart(connection, frame, table)
     return path
+
+
+# A process that waits for the file argv[2], then releases cgc_balance for three waves (version argv[3]) on the warehouse
+# argv[1] against a budget of 1.5 per wave (each release costs 1.0): races test that only one per wave is made.
+RACER = """
+import json, sys, time
+from pathlib import Path
+from core.warehouse import connect
+from privacy.engine import release
+from tests.privacy_support import cgc_spec, settings
+
+warehouse, go, version = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+while not go.exists():
+    time.sleep(0.001)
+with connect(warehouse) as connection:
+    outcomes = release(connection, cgc_spec(epsilon=1.0), ["2025-01", "2025-02", "2025-03"], version=version, settings=settings(epsilon=1.5))
+print(json.dumps([[o.period, o.status, o.message] for o in outcomes]))
+"""

@@ -25,7 +25,7 @@ from core.warehouse import LAKE_CATALOG_ENV, LAKE_DATA_PATH_ENV, connect, reclai
 from privacy import ledger, ledger_postgres
 from privacy.loading import privacy_settings
 from tests.postgres_support import Postgres, postgres_server
-from tests.privacy_support import firms_frame, warehouse_with
+from tests.privacy_support import RACER, firms_frame, warehouse_with
 
 ROOT = Path(__file__).resolve().parent.parent
 MKBVM = str(Path(sys.executable).with_name("mkbvm"))
@@ -91,22 +91,6 @@ def test_rows_deleted_from_a_lake_leave_its_files_and_its_history(lake, tmp_path
         assert connection.execute("SELECT * FROM raw.other").fetchall() == [(1,)]
     gone = before - after
     assert gone and len(after) == len(before)  # the answers' file was rewritten without the row (and the delete file is gone)
-
-
-RACER = """
-import json, sys, time
-from pathlib import Path
-from core.warehouse import connect
-from privacy.engine import release
-from tests.privacy_support import cgc_spec, settings
-
-warehouse, go, version = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-while not go.exists():
-    time.sleep(0.001)
-with connect(warehouse) as connection:
-    outcomes = release(connection, cgc_spec(epsilon=1.0), ["2025-01", "2025-02", "2025-03"], version=version, settings=settings(epsilon=1.5))
-print(json.dumps([[o.period, o.status, o.message] for o in outcomes]))
-"""
 
 
 def test_two_processes_releasing_against_one_budget_in_a_lake_never_overspend(lake, tmp_path):

@@ -29,7 +29,7 @@ from privacy.engine import SpecChanged, release, stored_release
 from privacy.export import ExportConflict, export_release
 from privacy.loading import release_specs
 from tests.conftest import WAREHOUSE_TEST_KEY, make_installation, run_pipeline
-from tests.privacy_support import cgc_spec, firms_frame, settings, warehouse_with
+from tests.privacy_support import RACER, cgc_spec, firms_frame, settings, warehouse_with
 
 ROOT = Path(__file__).resolve().parent.parent
 WAVES = ["2025-01", "2025-02", "2025-03"]
@@ -139,22 +139,6 @@ def test_threads_racing_for_one_budget_never_overspend(warehouse):
         assert statuses == ["refused", "released"], (wave, statuses)
         assert ledger.spent(database, "cgc", wave)[0] == pytest.approx(1.0)
     database.close()
-
-
-RACER = """
-import json, sys, time
-from pathlib import Path
-from core.warehouse import connect
-from privacy.engine import release
-from tests.privacy_support import cgc_spec, settings
-
-warehouse, go, version = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-while not go.exists():
-    time.sleep(0.001)
-with connect(warehouse) as connection:
-    outcomes = release(connection, cgc_spec(epsilon=1.0), ["2025-01", "2025-02", "2025-03"], version=version, settings=settings(epsilon=1.5))
-print(json.dumps([[o.period, o.status, o.message] for o in outcomes]))
-"""
 
 
 def test_two_processes_releasing_against_one_budget_never_overspend(warehouse, tmp_path):
