@@ -70,6 +70,7 @@ def test_every_page_opens_while_a_run_writes_the_warehouse_and_the_exports(pipel
     finally:
         if run.poll() is None:
             os.killpg(run.pid, 9)
-    assert run.returncode == 0, output[-3000:]
+    errors = [line for line in output.splitlines() if " - ERROR - " in line or "Error" in line]  # the failed step, not only the tail
+    assert run.returncode == 0, "\n".join(errors[:40]) + "\n...\n" + output[-2000:]
     assert during >= 10, f"only {during} of {loads} page loads happened while the run held the warehouse"
     assert slowest < PAGE_LOAD_SECONDS
