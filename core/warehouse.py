@@ -175,15 +175,9 @@ def warehouse_key() -> str:
     return key
 
 
-@cache
 def httpfs_extension() -> Path:
     """The httpfs extension file of the `duckdb-extension-httpfs` package, built for this DuckDB version."""
-    import duckdb_extension_httpfs
-
-    path = Path(duckdb_extension_httpfs.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
-    if not path.exists():
-        raise WarehouseKeyError(f"{path} is missing: duckdb-extension-httpfs must match duckdb {duckdb.__version__} (requirements.lock).")
-    return path
+    return extension_file("duckdb_extension_httpfs", "httpfs")
 
 
 def _literal(text: str) -> str:
@@ -236,7 +230,7 @@ def lake_attach_sql(catalog: str, data_path: Path, alias: str = CATALOG, read_on
     "ATTACH 'ducklake:postgres:host=db dbname=lake' AS warehouse (DATA_PATH '/srv/lake/', ENCRYPTED)"
     """
     options = f"DATA_PATH {_literal(str(data_path).rstrip('/') + '/')}, ENCRYPTED" + (", READ_ONLY" if read_only else "")
-    return "ATTACH {} AS {} ({})".format(_literal("ducklake:postgres:" + catalog), alias, options)
+    return f"ATTACH {_literal('ducklake:postgres:' + catalog)} AS {alias} ({options})"
 
 
 def _without(sql: str, keyword: str, table_level: bool) -> str:
@@ -350,7 +344,7 @@ def encrypted_session(temp_directory: Path | None = None) -> duckdb.DuckDBPyConn
             connection.execute(f"LOAD '{extension}'")
     connection.execute("SET temp_file_encryption = true")
     if temp_directory is not None:
-        connection.execute(f"SET temp_directory = '{str(temp_directory).replace(chr(39), chr(39) * 2)}'")
+        connection.execute(f"SET temp_directory = {_literal(temp_directory)}")
     return connection
 
 
@@ -451,7 +445,7 @@ def is_encrypted(path: Path) -> bool:
     """
     probe = duckdb.connect(":memory:")
     try:
-        probe.execute("ATTACH '{}' AS probe (READ_ONLY)".format(str(path).replace("'", "''")))
+        probe.execute(f"ATTACH {_literal(path)} AS probe (READ_ONLY)")
     except duckdb.Error as error:
         if "without a key" in str(error):
             return True
@@ -487,7 +481,7 @@ def reencrypt(path: Path, new_key: str, old_key: str | None) -> dict[str, tuple[
     try:
         # Attached under its usual name, so views (SQLMesh's, which name the catalog) bind in the copy as before.
         if old_key is None:
-            session.execute("ATTACH '{}' AS {} (READ_ONLY)".format(str(path).replace("'", "''"), CATALOG))
+            session.execute(f"ATTACH {_literal(path)} AS {CATALOG} (READ_ONLY)")
         else:
             _attach(session, path, old_key, read_only=True)
         session.execute(attach_sql(staged, new_key, alias="reencrypted"))

@@ -80,6 +80,7 @@ CREATE OR REPLACE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger FOR EACH 
 CREATE OR REPLACE TRIGGER cells_no_truncate BEFORE TRUNCATE ON cells FOR EACH STATEMENT EXECUTE FUNCTION append_only();
 """
 
+_ensured: set[str] = set()  # databases whose ledger schema this process has made sure of
 PREFIX = "postgresql:"  # how `privacy.ledger.ledger_path` names a ledger on PostgreSQL
 
 
@@ -120,8 +121,8 @@ class PostgresLedger:
     """A `sqlite3.Connection`-like face on a psycopg connection to the ledger's schema (autocommit: BEGIN is explicit)."""
 
     def __init__(self, dsn: str):
-        self.connection = psycopg.connect(dsn, autocommit=True, row_factory=_rows)
-        self.connection.execute(f"SET search_path TO {SCHEMA}")
+        self.dsn = dsn
+        self.connection = psycopg.connect(dsn, autocommit=True, row_factory=_rows, options=f"-c search_path={SCHEMA}")
 
     def execute(self, sql: str, parameters=()):
         if sql.strip().upper() == "BEGIN IMMEDIATE":
@@ -130,12 +131,16 @@ class PostgresLedger:
         return self.connection.execute(sql.replace("%", "%%").replace("?", "%s"), list(parameters))
 
     def executescript(self, sql: str) -> None:
-        """Create the tables (the file's DDL is SQLite's: this schema has its own, `DDL`), once per process at a time."""
+        """Create the tables (the file's DDL is SQLite's: this schema has its own, `DDL`): once per process and database,
+        one process at a time (CREATE OR REPLACE TRIGGER locks the table; every ledger read opens a connection)."""
+        if self.dsn in _ensured:
+            return
         self.connection.execute("SELECT pg_advisory_lock(%s)", [DDL_LOCK])
         try:
             self.connection.execute(DDL)
         finally:
             self.connection.execute("SELECT pg_advisory_unlock(%s)", [DDL_LOCK])
+        _ensured.add(self.dsn)
 
     def close(self) -> None:
         self.connection.close()
