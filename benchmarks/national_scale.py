@@ -35,6 +35,7 @@ TARGET_PEAK_GB = 4.0
 class Measured:
     seconds: float
     peak_gb: float
+    samples: list[tuple[float, int]] = field(default_factory=list)  # (epoch seconds, resident bytes of the tree)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Size:
     debt_persons: int
     commands: dict[str, Measured] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
+    stage_peaks: dict[str, float] = field(default_factory=dict)  # GB: the highest resident memory while the stage ran
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -59,13 +61,13 @@ def _measure(command: list[str], env: dict[str, str]) -> Measured:
     """Run `command`, sampling the resident memory of its process tree; its wall time and the peak of that sum."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak, watched, done = 0, psutil.Process(process.pid), threading.Event()
+    samples: list[tuple[float, int]] = []
+    watched, done = psutil.Process(process.pid), threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         while not done.is_set():
             try:
-                peak = max(peak, _tree_rss(watched))
+                samples.append((time.time(), _tree_rss(watched)))
             except psutil.Error:
                 pass
             time.sleep(0.2)
@@ -77,17 +79,21 @@ def _measure(command: list[str], env: dict[str, str]) -> Measured:
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command[1:])} failed ({process.returncode}):\n{errors[-3000:]}")
-    return Measured(time.perf_counter() - started, peak / 1e9)
+    return Measured(time.perf_counter() - started, max((rss for _, rss in samples), default=0) / 1e9, samples)
 
 
-def _stage_seconds(dagster_home: Path) -> dict[str, float]:
-    """Seconds per step of the last run in this Dagster instance (one step per stage: an ingestion, SQLMesh, a release, ...)."""
+def _stage_spans(dagster_home: Path) -> dict[str, tuple[float, float]]:
+    """(start, end) in epoch seconds per step of the last run in this Dagster instance (one step per stage)."""
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     from dagster import DagsterInstance
 
     with DagsterInstance.get() as instance:
         (run,) = instance.get_runs(limit=1)
-        return {stats.step_key: (stats.end_time or 0) - (stats.start_time or 0) for stats in instance.get_run_step_stats(run.run_id)}
+        return {stats.step_key: (stats.start_time or 0, stats.end_time or 0) for stats in instance.get_run_step_stats(run.run_id)}
+
+
+def _peak_within(samples: list[tuple[float, int]], start: float, end: float) -> float:
+    return max((rss for at, rss in samples if start <= at <= end), default=0) / 1e9
 
 
 def measure(size: Size, folder: Path) -> None:
@@ -100,17 +106,19 @@ def measure(size: Size, folder: Path) -> None:
     size.commands["generate"] = _measure([MKBVM, "generate", "--firms", str(size.firms), "--debt-persons", str(size.debt_persons)], env)
     print(f"{size.firms:>9} firms: running the pipeline ...", flush=True)
     size.commands["run"] = _measure([MKBVM, "run"], env)
-    size.stages = _stage_seconds(folder / "dagster")
+    spans = _stage_spans(folder / "dagster")
+    size.stages = {step: end - start for step, (start, end) in spans.items()}
+    size.stage_peaks = {step: _peak_within(size.commands["run"].samples, start, end) for step, (start, end) in spans.items()}
 
 
 def report(baseline: Size, full: Size) -> None:
     scale = full.firms / baseline.firms
     print(f"\nStages (seconds; ratio = seconds per firm at {full.firms} firms / at {baseline.firms}; 1.0 = linear)")
-    print(f"{'stage':44} {'baseline':>9} {'full':>9} {'ratio':>6}")
+    print(f"{'stage':44} {'baseline':>9} {'full':>9} {'ratio':>6} {'peak GB':>8}")
     for stage in sorted(full.stages, key=full.stages.get, reverse=True):
         before = baseline.stages.get(stage, 0.0)
         ratio = f"{full.stages[stage] / scale / before:6.2f}" if before > 0.05 else "     -"
-        print(f"{stage[:44]:44} {before:9.1f} {full.stages[stage]:9.1f} {ratio}")
+        print(f"{stage[:44]:44} {before:9.1f} {full.stages[stage]:9.1f} {ratio} {full.stage_peaks.get(stage, 0.0):8.2f}")
     print(f"\n{'command':10} {'baseline s':>10} {'full s':>9} {'ratio':>6} {'peak GB':>8} {'target':>7}")
     for command, measured in full.commands.items():
         before = baseline.commands[command]
