@@ -52,6 +52,7 @@ from debts.labels import ACTION_LABELS, REASONS
 from debts.pipeline import ADVICE_TABLE
 
 ADVICE_FILE = "advice.parquet"
+STREAM_ROWS = 200_000  # rows per batch read from the warehouse while the files are written
 ORGANISATION_CODE = re.compile(r"^[A-Za-z0-9_]{2,40}$")  # the codes of reference/creditors.csv: one folder name, no path
 CREDITOR_COLUMNS = {
     "claim_id": pl.Utf8,
@@ -118,14 +119,27 @@ def write_creditor_files(connection: duckdb.DuckDBPyConnection, operational: Pat
     Returns rows per organisation. Each file is written atomically (temporary file, fsync, rename): the web app reads
     the old file or the new one, never half of one.
     """
-    organisations = [name for (name,) in connection.execute(f"SELECT DISTINCT creditor FROM {ADVICE_TABLE} ORDER BY 1").fetchall()]
     private_dir(operational)
     written: dict[str, int] = {}
+    # One scan of the table in the order of the organisations, streamed in batches: one organisation's rows in
+    # memory at a time, not the nation's claims (and not one scan of the whole table per organisation).
+    batches = connection.execute(f"SELECT * FROM {ADVICE_TABLE} ORDER BY creditor").fetch_record_batch(STREAM_ROWS)
     with private_parquet_writer() as write:
-        for organisation in organisations:  # one organisation's rows in memory at a time, not the nation's claims
-            view = creditor_view(connection.execute(f"SELECT * FROM {ADVICE_TABLE} WHERE creditor = ?", [organisation]).pl())
+        def flush(parts: list[pl.DataFrame]) -> None:
+            view = creditor_view(pl.concat(parts))
+            organisation = parts[0]["creditor"][0]
             write(view, organisation_folder(operational, organisation), ADVICE_FILE)
             written[organisation] = view.height
+
+        pending: list[pl.DataFrame] = []
+        for batch in batches:
+            for part in pl.from_arrow(batch).partition_by("creditor", maintain_order=True):
+                if pending and pending[0]["creditor"][0] != part["creditor"][0]:
+                    flush(pending)
+                    pending = []
+                pending.append(part)
+        if pending:
+            flush(pending)
     known = set(domain_codes("creditor"))
     for folder in operational.iterdir():
         if folder.is_dir() and folder.name in known and folder.name not in written:

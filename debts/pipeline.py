@@ -239,6 +239,25 @@ def whatif_of_month(claims: pl.DataFrame, month: str, today: date, settings: Kpi
     return pl.concat(parts) if parts else pl.DataFrame(schema=WHATIF_SCHEMA)
 
 
+RISK_SCHEMA = {"person_id": pl.Utf8, "month": pl.Utf8, "municipality": pl.Utf8, "province": pl.Utf8, "risk": pl.Utf8,
+               "repeat_signal": pl.Int64}
+
+
+def person_month_facts(advice: pl.DataFrame, settings: KpiSettings | None = None) -> pl.DataFrame:
+    """Per person per month of `advice` (any months): creditors, essential kinds of debt, small claims, municipality.
+
+    The part of `person_risk` that needs the claims; what is left needs only these rows, so a build keeps them
+    and lets each month's claims go (`build`)."""
+    settings = settings or kpi_settings()
+    risk, limit = settings.risk, int(settings.small_claim_limit * 100)
+    return advice.group_by("person_id", "month").agg(
+        pl.col("creditor").n_unique().alias("creditors"),
+        pl.col("debt_type").filter(pl.col("debt_type").is_in(risk.essential_debt_types)).n_unique().alias("essential"),
+        (pl.col("principal_cents") < limit).sum().alias("small_claims"),
+        pl.col("municipality").mode().sort().first().alias("municipality"),
+    )
+
+
 def person_risk(advice: pl.DataFrame, settings: KpiSettings | None = None) -> pl.DataFrame:
     """One row per signalled person per month: where the person lives, the risk class and whether the signal repeats.
 
@@ -248,17 +267,17 @@ def person_risk(advice: pl.DataFrame, settings: KpiSettings | None = None) -> pl
     comes from reference/municipalities.csv. A repeat signal: the person was
     also signalled in one of the `repeat_months` months before.
     """
-    settings = settings or kpi_settings()
-    risk, limit = settings.risk, int(settings.small_claim_limit * 100)
     if advice.is_empty():
-        return pl.DataFrame(schema={"person_id": pl.Utf8, "month": pl.Utf8, "municipality": pl.Utf8, "province": pl.Utf8,
-                                    "risk": pl.Utf8, "repeat_signal": pl.Int64})
-    per_person = advice.group_by("person_id", "month").agg(
-        pl.col("creditor").n_unique().alias("creditors"),
-        pl.col("debt_type").filter(pl.col("debt_type").is_in(risk.essential_debt_types)).n_unique().alias("essential"),
-        (pl.col("principal_cents") < limit).sum().alias("small_claims"),
-        pl.col("municipality").mode().sort().first().alias("municipality"),
-    )
+        return pl.DataFrame(schema=RISK_SCHEMA)
+    return risk_of_facts(person_month_facts(advice, settings), settings)
+
+
+def risk_of_facts(per_person: pl.DataFrame, settings: KpiSettings | None = None) -> pl.DataFrame:
+    """`person_risk` from the rows of `person_month_facts` (of every month: a repeat signal looks back)."""
+    settings = settings or kpi_settings()
+    risk = settings.risk
+    if per_person.is_empty():
+        return pl.DataFrame(schema=RISK_SCHEMA)
     red = (pl.col("creditors") >= risk.red_creditors) | (pl.col("essential") >= risk.red_essential)
     orange = ((pl.col("creditors") >= risk.orange_creditors) | (pl.col("essential") >= risk.orange_essential)
               | (pl.col("small_claims") >= risk.orange_small_claims))
@@ -280,34 +299,55 @@ def person_risk(advice: pl.DataFrame, settings: KpiSettings | None = None) -> pl
 
 def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> tuple[int, int, int, int, int]:
     """Rebuild operational.debt_advice and the four debt marts from the source mart in one transaction:
-    (advice rows, small claims, signalled person-months, what-if rows, collection rows)."""
+    (advice rows, small claims, signalled person-months, what-if rows, collection rows).
+
+    One month at a time: a month's claims are read once, serve the advice, the what-if grid and the collection
+    rows, and are written before the next month is read, so memory holds one month of the nation's claims (and
+    the few facts per person the risk classes need across months), never every month at once."""
     today = today or date.today()
     months = [row[0] for row in connection.execute(f"SELECT DISTINCT month FROM {SOURCE_MART} ORDER BY 1").fetchall()]
-    advice_parts, whatif_parts, collection_parts = [], [], []
-    for month in months:  # each month's claims are read once and serve the advice and the what-if grid
-        claims = _claims(connection, month)
-        if not claims.is_empty():
-            advice_parts.append(advice_of_month(claims, month, today))
-            whatif_parts.append(whatif_of_month(claims, month, today))
-            collection_parts.append(collection(claims, month))
-    advice = pl.concat(advice_parts) if advice_parts else _empty_advice()
-    whatif = (pl.concat(whatif_parts) if whatif_parts else pl.DataFrame(schema=WHATIF_SCHEMA)).sort(
-        "month", "person_id", "claim_id", "debt_whatif_point")
-    kpis, persons = small_claims(advice), person_risk(advice)
-    costs = (pl.concat(collection_parts) if collection_parts else pl.DataFrame(schema=COLLECTION_SCHEMA)).sort("month", "person_id", "claim_id")
+    empty = {ADVICE_TABLE: _empty_advice(), SMALL_CLAIMS_MART: small_claims(_empty_advice()), WHATIF_MART: pl.DataFrame(schema=WHATIF_SCHEMA),
+             COLLECTION_MART: pl.DataFrame(schema=COLLECTION_SCHEMA)}
+    counts = dict.fromkeys(empty, 0)
+    facts: list[pl.DataFrame] = []
+    created: set[str] = set()  # each table is made anew from its first month's rows (their types), then appended to
     connection.execute("BEGIN TRANSACTION")
     try:
-        for table, frame in ((ADVICE_TABLE, advice), (SMALL_CLAIMS_MART, kpis), (RISK_MART, persons), (WHATIF_MART, whatif),
-                             (COLLECTION_MART, costs)):
-            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
-            connection.register("debt_frame", frame.to_arrow())
-            connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM debt_frame")
-            connection.unregister("debt_frame")
+        for month in months:  # rows in month order, each month's sorted as before: the tables read the same
+            claims = _claims(connection, month)
+            if claims.is_empty():
+                continue
+            advice = advice_of_month(claims, month, today)
+            facts.append(person_month_facts(advice))
+            parts = {ADVICE_TABLE: advice, SMALL_CLAIMS_MART: small_claims(advice),
+                     WHATIF_MART: whatif_of_month(claims, month, today).sort("month", "person_id", "claim_id", "debt_whatif_point"),
+                     COLLECTION_MART: collection(claims, month).sort("month", "person_id", "claim_id")}
+            del claims, advice
+            for table, frame in parts.items():
+                _write(connection, table, frame, replace=table not in created)
+                created.add(table)
+                counts[table] += frame.height
+            del parts
+        for table in empty.keys() - created:  # no claims at all: empty tables with their columns
+            _write(connection, table, empty[table], replace=True)
+        persons = risk_of_facts(pl.concat(facts) if facts else pl.DataFrame())
+        _write(connection, RISK_MART, persons, replace=True)
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return advice.height, kpis.height, persons.height, whatif.height, costs.height
+    return counts[ADVICE_TABLE], counts[SMALL_CLAIMS_MART], persons.height, counts[WHATIF_MART], counts[COLLECTION_MART]
+
+
+def _write(connection: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, *, replace: bool) -> None:
+    """`frame` as table `table` (`replace`) or appended to it."""
+    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
+    connection.register("debt_frame", frame.to_arrow())
+    try:
+        connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM debt_frame" if replace
+                           else f"INSERT INTO {table} BY NAME SELECT * FROM debt_frame")
+    finally:
+        connection.unregister("debt_frame")
 
 
 def _empty_advice() -> pl.DataFrame:

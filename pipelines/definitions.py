@@ -38,6 +38,7 @@ from assets.releases.factory import GRAIN_CHECKS, LEDGER_ASSET, RELEASE_ASSETS
 from assets.themes import THEME_ASSETS
 from assets.transform import sqlmesh_models
 from core.files import restrict_new_files
+from pipelines.memory import RELEASE_MEMORY_HOOKS
 from pipelines.resources import default_resources
 from pipelines.sensors import build_automation, build_avg_automation
 
@@ -51,6 +52,7 @@ pipeline = dg.define_asset_job(
     "pipeline",
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups("avg"),
     executor_def=dg.in_process_executor,
+    hooks=RELEASE_MEMORY_HOOKS,  # one process for every step: what a step frees goes back before the next
     description="Landing files -> raw/quarantine -> SQLMesh -> DP releases -> Parquet exports.",
 )
 landing_zone_sensor, daily_schedule = build_automation(pipeline)
@@ -64,6 +66,7 @@ avg = dg.define_asset_job(
     "avg",
     selection=REBUILT_AFTER_AVG,
     executor_def=dg.in_process_executor,
+    hooks=RELEASE_MEMORY_HOOKS,
     description="AVG: waiting erasure requests, retention, inzage exports; then the marts and everything made from raw rebuilt "
                 "without what was deleted. No release is made or changed.",
 )

@@ -78,6 +78,21 @@ def test_each_organisation_file_holds_its_own_claims_and_nothing_that_names_a_pe
         assert pairs.drop_nulls("letter").group_by("month", "letter_group").agg(pl.col("letter").n_unique())["letter"].max() in (None, 1)
 
 
+@pytest.mark.parametrize("batch_rows", [1, 7, 1_000_000])
+def test_the_streamed_scan_gives_each_organisation_exactly_its_own_rows_whatever_the_batches(pipeline, advice, tmp_path, monkeypatch, batch_rows):
+    """One scan in batches: an organisation's rows split over batches, or many organisations in one batch, make the
+    file its own rows would make on their own."""
+    from debts import creditor_files
+
+    monkeypatch.setattr(creditor_files, "STREAM_ROWS", batch_rows)
+    with warehouse_connect(pipeline.warehouse, read_only=True) as connection:
+        written = write_creditor_files(connection, tmp_path / "operational")
+    assert written == dict(sorted(advice.group_by("creditor").len().iter_rows()))
+    for organisation in written:
+        expected = creditor_files.creditor_view(advice.filter(pl.col("creditor") == organisation))
+        assert read_private_file(tmp_path / "operational" / organisation / ADVICE_FILE).equals(expected)
+
+
 def test_the_files_are_private_and_in_a_shared_zone_readable_by_its_group_only(tmp_path):
     connection = duckdb.connect()
     frame = pl.DataFrame({"claim_id": ["c1"], "person_id": ["p"], "creditor": ["cjib"], "action": ["doorgaan"], "reasons": [[]],

@@ -73,18 +73,28 @@ def unit_period(evaluator: MacroEvaluator) -> str:
     comments = evaluator.blueprint_var("comments")
 
     def pivot(question: str, cast_to: str | None) -> str:
-        answer = f"MAX(CASE WHEN a.question = '{question}' THEN a.answer END)"
+        answer = f"MAX(CASE WHEN question = '{question}' THEN answer END)"
         return f"CAST({answer} AS {cast_to})" if cast_to else answer
 
-    grouped = [f'p."{column}"' for column in [unit, period, *profiles]]
+    questions = [question for question, _ in evaluator.blueprint_var("answers")]
+    pivoted = [f'  {pivot(question, cast_to)} AS "{question}"' for question, cast_to in evaluator.blueprint_var("answers")]
     selected = [f'  p."{column}" /* {comments[column]} */' for column in [unit, period, *profiles]]
-    selected += [f'  {pivot(question, cast_to)} AS "{question}" /* {comments[question]} */' for question, cast_to in evaluator.blueprint_var("answers")]
+    selected += [f'  a."{question}" /* {comments[question]} */' for question in questions]
     newline = ",\n"
+    # Pivot the answers on (unit, period) alone, then join the profile: grouping the joined rows by the profile
+    # columns too holds more than DuckDB can spill (300,000 firms: out of memory at 500 MB, where this form needs no more).
     return f"""
+WITH answers AS (
+  SELECT
+  "{unit}",
+  "{period}",
+{newline.join(pivoted)}
+  FROM {evaluator.blueprint_var("answers_model")}
+  GROUP BY "{unit}", "{period}"
+)
 SELECT
 {newline.join(selected)}
 FROM {evaluator.blueprint_var("profiles_model")} AS p
-LEFT JOIN {evaluator.blueprint_var("answers_model")} AS a
+LEFT JOIN answers AS a
   ON a."{unit}" = p."{unit}" AND a."{period}" = p."{period}"
-GROUP BY {", ".join(grouped)}
 """
