@@ -250,10 +250,16 @@ def plan_and_refresh(warehouse: Path, project: Path = PROJECT_ROOT) -> dict[str,
 def _plan_and_refresh(warehouse: Path, project: Path, rebuilt: list[str]) -> dict[str, object]:
     context = sqlmesh_context(warehouse, project)
     try:
-        plan = context.plan(auto_apply=True, no_prompts=True)
+        plan = context.plan_builder().build()
         changed = sorted(s.name for s in plan.new_snapshots)
-        context.plan(restate_models=rebuilt, auto_apply=True, no_prompts=True)
-        return {"models_changed": changed, "models_rebuilt": rebuilt}
+        # What this plan backfills it builds from today's raw rows: restating it as well would build it twice (a
+        # fresh warehouse, a changed model). The name of a snapshot is '"warehouse"."marts"."cgc_firm_wave"'.
+        filled = {interval.snapshot_id.name.replace('"', "").split(".", 1)[-1] for interval in plan.missing_intervals}
+        context.apply(plan)
+        restated = [name for name in rebuilt if name not in filled]
+        if restated:
+            context.plan(restate_models=restated, auto_apply=True, no_prompts=True)
+        return {"models_changed": changed, "models_rebuilt": rebuilt, "models_built_by_the_plan": sorted(filled & set(rebuilt))}
     finally:
         context.close()
 

@@ -141,6 +141,16 @@ def test_a_new_source_needs_no_model_code(tmp_path, two_sources):
         answers = connection.execute("SELECT question, answer FROM staging.impact_answers WHERE firm_id = 'f1' AND proposal = 'wet-a' ORDER BY question").fetchall()
         assert answers == [("admin_hours", "8"), ("cost_change", "2500.25"), ("fte", "0.1"), ("outlook", "same"), ("remark", "eerste")]
 
+    # A fresh warehouse: the plan built every mart from the raw rows, so none was restated (built twice).
+    assert {"marts.impact_firm_proposal", "marts.cgc_firm_wave"} <= set(outcome["models_built_by_the_plan"])
+    # Nothing changed in the models, new raw rows: the restatement builds the mart again, with them.
+    with warehouse_connect(warehouse) as connection:
+        connection.execute("INSERT INTO raw.impact_simulations VALUES ('s6', ?, 'wet-b', 'f2', 'G', 10.0, NULL, NULL, NULL, NULL, 'h', 6, ?)", [at, at])
+    again = plan_and_refresh(warehouse, project)
+    assert again["models_changed"] == [] and "marts.impact_firm_proposal" not in again["models_built_by_the_plan"]
+    with warehouse_connect(warehouse, read_only=True) as connection:
+        assert connection.execute("SELECT cost_change FROM marts.impact_firm_proposal WHERE firm_id = 'f2' AND proposal = 'wet-b'").fetchall() == [(10.0,)]
+
     # The audits are blueprint variables too: an out-of-range number (the raw table has no CHECK) stops the rebuild.
     with warehouse_connect(warehouse) as connection:
         connection.execute("INSERT INTO raw.impact_simulations VALUES ('s5', ?, 'wet-c', 'f3', 'C', NULL, NULL, 5000, NULL, NULL, 'h', 5, ?)", [at, at])
