@@ -48,6 +48,7 @@ creditor: how many euros of costs collecting a euro of debt has cost.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from functools import cache
@@ -149,8 +150,12 @@ def evaluation_day(month: str, today: date) -> date:
     return min(date(year, number, calendar.monthrange(year, number)[1]), today)
 
 
-def _claims(connection: duckdb.DuckDBPyConnection, month: str) -> pl.DataFrame:
-    """The month's claims in the rules' contract (principal without costs; unknown flags false)."""
+CLAIMS_PER_PART = 150_000  # claims of one month in memory at a time, about; the nation has some 2 million a month
+
+
+def _claims(connection: duckdb.DuckDBPyConnection, month: str, part: int = 0, parts: int = 1) -> pl.DataFrame:
+    """The month's claims in the rules' contract (principal without costs; unknown flags false); of `parts` parts by
+    person (`hash(person_id)`), part `part`: every claim of a person in the same part, as the rules need."""
     columns = ", ".join(f'"{name}"' for name in CLAIMS_SCHEMA if name not in {"current_amount", "in_debt_counselling",
                                                                               "under_administration", "payment_problems"})
     return connection.execute(f"""
@@ -159,7 +164,7 @@ def _claims(connection: duckdb.DuckDBPyConnection, month: str) -> pl.DataFrame:
                COALESCE(in_debt_counselling, false) AS in_debt_counselling,
                COALESCE(under_administration, false) AS under_administration,
                COALESCE(payment_problems, false) AS payment_problems
-        FROM {SOURCE_MART} WHERE month = ?""", [month]).pl()
+        FROM {SOURCE_MART} WHERE month = ? AND hash(person_id) % ? = ?""", [month, parts, part]).pl()
 
 
 def _principal_cents() -> pl.Expr:
@@ -301,33 +306,31 @@ def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> t
     """Rebuild operational.debt_advice and the four debt marts from the source mart in one transaction:
     (advice rows, small claims, signalled person-months, what-if rows, collection rows).
 
-    One month at a time: a month's claims are read once, serve the advice, the what-if grid and the collection
-    rows, and are written before the next month is read, so memory holds one month of the nation's claims (and
-    the few facts per person the risk classes need across months), never every month at once."""
+    One part of a month at a time (`CLAIMS_PER_PART` claims, about, every claim of a person in the same part): its
+    claims are read once, serve the advice, the what-if grid and the collection rows, and are written before the
+    next part is read, so memory holds one part (and the few facts per person the risk classes need across
+    months), never a month of the nation's claims, let alone every month."""
     today = today or date.today()
-    months = [row[0] for row in connection.execute(f"SELECT DISTINCT month FROM {SOURCE_MART} ORDER BY 1").fetchall()]
+    months = connection.execute(f"SELECT month, count(*) FROM {SOURCE_MART} GROUP BY 1 ORDER BY 1").fetchall()
     empty = {ADVICE_TABLE: _empty_advice(), SMALL_CLAIMS_MART: small_claims(_empty_advice()), WHATIF_MART: pl.DataFrame(schema=WHATIF_SCHEMA),
              COLLECTION_MART: pl.DataFrame(schema=COLLECTION_SCHEMA)}
     counts = dict.fromkeys(empty, 0)
     facts: list[pl.DataFrame] = []
-    created: set[str] = set()  # each table is made anew from its first month's rows (their types), then appended to
+    created: set[str] = set()  # each table is made anew from its first part's rows (their types), then appended to
     connection.execute("BEGIN TRANSACTION")
     try:
-        for month in months:  # rows in month order, each month's sorted as before: the tables read the same
-            claims = _claims(connection, month)
-            if claims.is_empty():
-                continue
+        for month, claims in _claim_parts(connection, months):
             advice = advice_of_month(claims, month, today)
             facts.append(person_month_facts(advice))
-            parts = {ADVICE_TABLE: advice, SMALL_CLAIMS_MART: small_claims(advice),
+            tables = {ADVICE_TABLE: advice, SMALL_CLAIMS_MART: small_claims(advice),
                      WHATIF_MART: whatif_of_month(claims, month, today).sort("month", "person_id", "claim_id", "debt_whatif_point"),
                      COLLECTION_MART: collection(claims, month).sort("month", "person_id", "claim_id")}
             del claims, advice
-            for table, frame in parts.items():
+            for table, frame in tables.items():
                 _write(connection, table, frame, replace=table not in created)
                 created.add(table)
                 counts[table] += frame.height
-            del parts
+            del tables
         for table in empty.keys() - created:  # no claims at all: empty tables with their columns
             _write(connection, table, empty[table], replace=True)
         persons = risk_of_facts(pl.concat(facts) if facts else pl.DataFrame())
@@ -337,6 +340,17 @@ def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> t
         connection.execute("ROLLBACK")
         raise
     return counts[ADVICE_TABLE], counts[SMALL_CLAIMS_MART], persons.height, counts[WHATIF_MART], counts[COLLECTION_MART]
+
+
+def _claim_parts(connection: duckdb.DuckDBPyConnection, months: list[tuple[str, int]]) -> Iterator[tuple[str, pl.DataFrame]]:
+    """(month, claims) of every part of every month of `months` ((month, claims that month)): months in order, and
+    within a month part after part, each part sorted as a whole month was before."""
+    for month, rows in months:
+        parts = -(-rows // CLAIMS_PER_PART)
+        for part in range(parts):
+            claims = _claims(connection, month, part, parts)
+            if not claims.is_empty():
+                yield month, claims
 
 
 def _write(connection: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, *, replace: bool) -> None:

@@ -241,3 +241,27 @@ def test_a_ratio_whose_denominator_is_not_above_the_noise_is_x_with_that_reason(
     released = post_process(cells, spec, noiseless(plan(spec))).filter(pl.col("measure") == "cost_per_euro")
     assert released.height > 0 and released["suppressed"].all() and released["estimate"].is_null().all()
     assert set(released["suppression_reason"]) == {"te onzeker: het bedrag waardoor gedeeld wordt, is niet groter dan de ruis"}
+
+
+@pytest.mark.parametrize("claims_per_part", [7, 300])
+def test_a_build_in_parts_of_persons_makes_the_tables_a_build_of_whole_months_makes(pipeline, tmp_path, monkeypatch, claims_per_part):
+    """Every claim of a person in one part: the rules, the what-if grid and the risk classes (across months) see the
+    same claims together, so the tables hold the same rows, however many parts a month is split into."""
+    import shutil
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline.warehouse, copy)
+    tables = (debt_pipeline.ADVICE_TABLE, debt_pipeline.SMALL_CLAIMS_MART, debt_pipeline.RISK_MART, debt_pipeline.WHATIF_MART,
+              debt_pipeline.COLLECTION_MART)
+
+    def contents(connection) -> dict[str, list]:
+        return {table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in tables}
+
+    with warehouse_connect(copy) as connection:
+        whole = debt_pipeline.build(connection, today=date(2026, 12, 1))
+        expected = contents(connection)
+        monkeypatch.setattr(debt_pipeline, "CLAIMS_PER_PART", claims_per_part)
+        months = connection.execute(f"SELECT count(*) FROM {debt_pipeline.SOURCE_MART} GROUP BY month").fetchall()
+        assert max(rows for (rows,) in months) > claims_per_part  # a month really is split
+        assert debt_pipeline.build(connection, today=date(2026, 12, 1)) == whole
+        assert contents(connection) == expected
