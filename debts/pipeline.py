@@ -14,8 +14,9 @@
 
 Each month is evaluated on its own (all claims of a person in that month in
 one call, as `debts.rules.evaluate_claims` needs), on the month's last day or
-today, whichever comes first (a crisis threshold counts on that day). Both
-tables are rebuilt whole in one transaction: a crash leaves the old ones.
+today, whichever comes first (a crisis threshold counts on that day). The
+tables are built beside the old ones and swapped in together in one
+transaction: a crash leaves the old ones.
 
 Delivered amounts: a creditor delivers `current_amount` as what is owed now,
 costs included (sources/debt_signal/source.yaml); the rules read the
@@ -303,7 +304,7 @@ def risk_of_facts(per_person: pl.DataFrame, settings: KpiSettings | None = None)
 
 
 def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> tuple[int, int, int, int, int]:
-    """Rebuild operational.debt_advice and the four debt marts from the source mart in one transaction:
+    """Rebuild operational.debt_advice and the four debt marts from the source mart, all swapped in at once:
     (advice rows, small claims, signalled person-months, what-if rows, collection rows).
 
     One part of a month at a time (`CLAIMS_PER_PART` claims, about, every claim of a person in the same part): its
@@ -317,29 +318,39 @@ def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> t
     counts = dict.fromkeys(empty, 0)
     facts: list[pl.DataFrame] = []
     created: set[str] = set()  # each table is made anew from its first part's rows (their types), then appended to
+    # Every part is committed to a table beside the old one (`<table>__next`); one transaction then swaps them all. A
+    # crash leaves the old tables whole (and a `__next` the next build replaces). One transaction around the parts
+    # would hold every uncommitted row in memory: at 120,000 firms a peak of 1.45 GB that way, 0.77 GB this way;
+    # at 1.2 million firms 9.5 GB that way.
+    for month, claims in _claim_parts(connection, months):
+        advice = advice_of_month(claims, month, today)
+        facts.append(person_month_facts(advice))
+        tables = {ADVICE_TABLE: advice, SMALL_CLAIMS_MART: small_claims(advice),
+                  WHATIF_MART: whatif_of_month(claims, month, today).sort("month", "person_id", "claim_id", "debt_whatif_point"),
+                  COLLECTION_MART: collection(claims, month).sort("month", "person_id", "claim_id")}
+        del claims, advice
+        for table, frame in tables.items():
+            _write(connection, table, frame, replace=table not in created)
+            created.add(table)
+            counts[table] += frame.height
+        del tables
+    for table in empty.keys() - created:  # no claims at all: empty tables with their columns
+        _write(connection, table, empty[table], replace=True)
+    persons = risk_of_facts(pl.concat(facts) if facts else pl.DataFrame())
+    _write(connection, RISK_MART, persons, replace=True)
     connection.execute("BEGIN TRANSACTION")
     try:
-        for month, claims in _claim_parts(connection, months):
-            advice = advice_of_month(claims, month, today)
-            facts.append(person_month_facts(advice))
-            tables = {ADVICE_TABLE: advice, SMALL_CLAIMS_MART: small_claims(advice),
-                     WHATIF_MART: whatif_of_month(claims, month, today).sort("month", "person_id", "claim_id", "debt_whatif_point"),
-                     COLLECTION_MART: collection(claims, month).sort("month", "person_id", "claim_id")}
-            del claims, advice
-            for table, frame in tables.items():
-                _write(connection, table, frame, replace=table not in created)
-                created.add(table)
-                counts[table] += frame.height
-            del tables
-        for table in empty.keys() - created:  # no claims at all: empty tables with their columns
-            _write(connection, table, empty[table], replace=True)
-        persons = risk_of_facts(pl.concat(facts) if facts else pl.DataFrame())
-        _write(connection, RISK_MART, persons, replace=True)
+        for table in (*empty, RISK_MART):
+            connection.execute(f"DROP TABLE IF EXISTS {table}")
+            connection.execute(f"ALTER TABLE {table}{NEXT} RENAME TO {table.split('.')[1]}")
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
     return counts[ADVICE_TABLE], counts[SMALL_CLAIMS_MART], persons.height, counts[WHATIF_MART], counts[COLLECTION_MART]
+
+
+NEXT = "__next"  # the suffix of a table being built, until `build` swaps it in
 
 
 def _claim_parts(connection: duckdb.DuckDBPyConnection, months: list[tuple[str, int]]) -> Iterator[tuple[str, pl.DataFrame]]:
@@ -354,12 +365,12 @@ def _claim_parts(connection: duckdb.DuckDBPyConnection, months: list[tuple[str, 
 
 
 def _write(connection: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, *, replace: bool) -> None:
-    """`frame` as table `table` (`replace`) or appended to it."""
+    """`frame` as the next version of table `table` (`replace`: anew) or appended to it; committed."""
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
     connection.register("debt_frame", frame.to_arrow())
     try:
-        connection.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM debt_frame" if replace
-                           else f"INSERT INTO {table} BY NAME SELECT * FROM debt_frame")
+        connection.execute(f"CREATE OR REPLACE TABLE {table}{NEXT} AS SELECT * FROM debt_frame" if replace
+                           else f"INSERT INTO {table}{NEXT} BY NAME SELECT * FROM debt_frame")
     finally:
         connection.unregister("debt_frame")
 

@@ -265,3 +265,37 @@ def test_a_build_in_parts_of_persons_makes_the_tables_a_build_of_whole_months_ma
         assert max(rows for (rows,) in months) > claims_per_part  # a month really is split
         assert debt_pipeline.build(connection, today=date(2026, 12, 1)) == whole
         assert contents(connection) == expected
+
+
+def test_a_build_that_stops_halfway_leaves_the_old_tables_whole_and_the_next_build_finishes(pipeline, tmp_path, monkeypatch):
+    import shutil
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(pipeline.warehouse, copy)
+    tables = (debt_pipeline.ADVICE_TABLE, debt_pipeline.SMALL_CLAIMS_MART, debt_pipeline.RISK_MART, debt_pipeline.WHATIF_MART,
+              debt_pipeline.COLLECTION_MART)
+
+    def contents(connection) -> dict[str, list]:
+        return {table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in tables}
+
+    with warehouse_connect(copy) as connection:
+        before = contents(connection)
+        monkeypatch.setattr(debt_pipeline, "CLAIMS_PER_PART", 50)
+        calls = {"n": 0}
+        evaluate = debt_pipeline.advice_of_month
+
+        def stops_at_the_third_part(*arguments, **keywords):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("the machine stops")
+            return evaluate(*arguments, **keywords)
+
+        monkeypatch.setattr(debt_pipeline, "advice_of_month", stops_at_the_third_part)
+        with pytest.raises(RuntimeError):
+            debt_pipeline.build(connection, today=date(2026, 12, 1))
+        assert contents(connection) == before  # the old tables, whole: the parts went to the __next tables only
+        monkeypatch.setattr(debt_pipeline, "advice_of_month", evaluate)
+        debt_pipeline.build(connection, today=date(2026, 12, 1))
+        assert contents(connection) == before
+        left = connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '%__next'").fetchone()[0]
+        assert left == 0
