@@ -243,19 +243,28 @@ def test_a_ratio_whose_denominator_is_not_above_the_noise_is_x_with_that_reason(
     assert set(released["suppression_reason"]) == {"te onzeker: het bedrag waardoor gedeeld wordt, is niet groter dan de ruis"}
 
 
-@pytest.mark.parametrize("claims_per_part", [7, 300])
-def test_a_build_in_parts_of_persons_makes_the_tables_a_build_of_whole_months_makes(pipeline, tmp_path, monkeypatch, claims_per_part):
-    """Every claim of a person in one part: the rules, the what-if grid and the risk classes (across months) see the
-    same claims together, so the tables hold the same rows, however many parts a month is split into."""
+DEBT_TABLES = (debt_pipeline.ADVICE_TABLE, debt_pipeline.SMALL_CLAIMS_MART, debt_pipeline.RISK_MART, debt_pipeline.WHATIF_MART,
+               debt_pipeline.COLLECTION_MART)
+
+
+def _warehouse_copy(pipeline, tmp_path):
+    """A copy of the test warehouse to rebuild the debt tables in (the module's own stays read-only)."""
     import shutil
 
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(pipeline.warehouse, copy)
-    tables = (debt_pipeline.ADVICE_TABLE, debt_pipeline.SMALL_CLAIMS_MART, debt_pipeline.RISK_MART, debt_pipeline.WHATIF_MART,
-              debt_pipeline.COLLECTION_MART)
+    return copy
 
-    def contents(connection) -> dict[str, list]:
-        return {table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in tables}
+
+def _debt_contents(connection) -> dict[str, list]:
+    return {table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in DEBT_TABLES}
+
+
+@pytest.mark.parametrize("claims_per_part", [7, 300])
+def test_a_build_in_parts_of_persons_makes_the_tables_a_build_of_whole_months_makes(pipeline, tmp_path, monkeypatch, claims_per_part):
+    """Every claim of a person in one part: the rules, the what-if grid and the risk classes (across months) see the
+    same claims together, so the tables hold the same rows, however many parts a month is split into."""
+    copy, contents = _warehouse_copy(pipeline, tmp_path), _debt_contents
 
     with warehouse_connect(copy) as connection:
         whole = debt_pipeline.build(connection, today=date(2026, 12, 1))
@@ -268,15 +277,7 @@ def test_a_build_in_parts_of_persons_makes_the_tables_a_build_of_whole_months_ma
 
 
 def test_a_build_that_stops_halfway_leaves_the_old_tables_whole_and_the_next_build_finishes(pipeline, tmp_path, monkeypatch):
-    import shutil
-
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(pipeline.warehouse, copy)
-    tables = (debt_pipeline.ADVICE_TABLE, debt_pipeline.SMALL_CLAIMS_MART, debt_pipeline.RISK_MART, debt_pipeline.WHATIF_MART,
-              debt_pipeline.COLLECTION_MART)
-
-    def contents(connection) -> dict[str, list]:
-        return {table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in tables}
+    copy, contents = _warehouse_copy(pipeline, tmp_path), _debt_contents
 
     with warehouse_connect(copy) as connection:
         before = contents(connection)
