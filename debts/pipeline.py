@@ -151,7 +151,7 @@ def evaluation_day(month: str, today: date) -> date:
     return min(date(year, number, calendar.monthrange(year, number)[1]), today)
 
 
-CLAIMS_PER_PART = 150_000  # claims of one month in memory at a time, about; the nation has some 2 million a month
+CLAIMS_PER_PART = 75_000  # claims of one month in memory at a time, about (each also has its what-if grid); the nation has some 2 million a month
 
 
 def _claims(connection: duckdb.DuckDBPyConnection, month: str, part: int = 0, parts: int = 1) -> pl.DataFrame:
