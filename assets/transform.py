@@ -53,7 +53,8 @@ def _specs(declared: Source) -> list[dg.AssetSpec]:
 
 @dg.multi_asset(specs=[spec for declared in sources().values() for spec in _specs(declared)], compute_kind="sqlmesh")
 def sqlmesh_models(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    """Run `sqlmesh plan` (prod, auto-apply) and restate the marts so they hold every raw row."""
+    """Run `sqlmesh plan` (prod, auto-apply) and restate what changed, so the marts hold every raw row: the months
+    whose raw rows changed (incremental marts, calendar months) or the whole mart (other sources)."""
     outcome = plan_and_refresh(Path(warehouse.path))
     context.log.info(f"SQLMesh: {outcome}")
     for declared in sources().values():
@@ -65,4 +66,7 @@ def sqlmesh_models(context: dg.AssetExecutionContext, warehouse: Warehouse):
         yield dg.MaterializeResult(asset_key=first, metadata={"models_changed": ", ".join(outcome["models_changed"]) or "none"})
         for key in others:
             yield dg.MaterializeResult(asset_key=key)
-        yield dg.MaterializeResult(asset_key=mart_key(declared), metadata={"rows": rows, "periods": periods})
+        name = f"marts.{declared.mart}"
+        made = ("whole (plan)" if name in outcome["models_built_by_the_plan"] else
+                f"restated: {outcome['restated'][name]}" if name in outcome["restated"] else "unchanged (raw rows the same)")
+        yield dg.MaterializeResult(asset_key=mart_key(declared), metadata={"rows": rows, "periods": periods, "made": made})

@@ -13,12 +13,15 @@ gets, without code of its own:
   helpers below; a source declared `latest: row` (deliveries: a claim's
   state per month) gets `staging.<name>_latest` and a mart of one row per key
   per period instead (`models/staging/latest_rows.py`, `models/marts/key_period.py`);
-- a restatement of its mart after every ingestion (`rebuilt_models()`).
+- after every ingestion, a restatement of what changed in its raw table (`plan_and_refresh`): a source whose
+  periods are calendar months has an incremental mart (INCREMENTAL_BY_TIME_RANGE on the period, `incremental_models`)
+  and only its changed months are restated; any other mart is rebuilt whole when its raw rows changed.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
@@ -69,8 +72,47 @@ def row_columns(declared: Source) -> list[str]:
 
 
 def rebuilt_models() -> list[str]:
-    """The FULL models that hold data derived from `raw` (every source's mart): restated after every ingestion."""
+    """The models that hold data derived from `raw` (every source's mart): restated where their raw rows changed."""
     return [f"marts.{declared.mart}" for declared in sources().values()]
+
+
+# ---------------------------------------------------------------------------- incremental marts (calendar months)
+
+FIRST_MONTH = "1900-01"  # an incremental mart's start: a month before it would never be filled (the declarations refuse them)
+MONTH_FORMAT = "%Y-%m"
+
+
+def month_filter(evaluator, period: str, table: str | None = None) -> str:
+    """The filter of an incremental mart's query: its period ('YYYY-MM' text) within the months SQLMesh fills now.
+
+    A Python model's SQL is not rendered again, so the interval's bounds go in here (`evaluator.template`)."""
+    column = f'{table}."{period}"' if table else f'"{period}"'
+    return evaluator.template(f"{column} BETWEEN STRFTIME(@start_dt, '{MONTH_FORMAT}') AND STRFTIME(@end_dt, '{MONTH_FORMAT}')", {})
+
+
+def incremental_models(declared: list[Source], blueprint, prefix: str = "") -> list[tuple[str, dict]]:
+    """(model name template, model arguments) of the incremental marts of sources with calendar months, by period column.
+
+    The kind's time column is the period as 'YYYY-MM' text, so SQLMesh replaces whole months. One model per period
+    column name (the kind names the column; blueprints of one model share its kind), each with its own template
+    variable (SQLMesh names a model by its template). Intervals are months (`@monthly`): `plan_and_refresh` sets the
+    execution time past the last month with rows, so no month, not even a future one, is left unfilled.
+    """
+    from sqlmesh.core.model.kind import ModelKindName, TimeColumn
+
+    by_period: dict[str, list[Source]] = {}
+    for one in declared:
+        by_period.setdefault(one.period.field, []).append(one)
+    models = []
+    for period, group in by_period.items():
+        variable = "_".join(part for part in (prefix, period, "mart") if part)
+        models.append((f"marts.@{{{variable}}}", {
+            "kind": {"name": ModelKindName.INCREMENTAL_BY_TIME_RANGE, "time_column": TimeColumn(column=period, format=MONTH_FORMAT)},
+            "start": f"{FIRST_MONTH}-01",
+            "cron": "@monthly",
+            "blueprints": [blueprint(one, variable) for one in group],
+        }))
+    return models
 
 
 # ---------------------------------------------------------------------------- from a declaration to SQLMesh
@@ -241,27 +283,118 @@ def sqlmesh_context(warehouse: Path, project: Path = PROJECT_ROOT) -> Context:
 
 
 def plan_and_refresh(warehouse: Path, project: Path = PROJECT_ROOT) -> dict[str, object]:
-    """Apply model changes to prod (a real plan), then rebuild every source's mart from its raw table."""
+    """Apply model changes to prod (a real plan), then restate what changed in the raw tables since the marts were made."""
     rebuilt = rebuilt_models()
     with writer_lock("sqlmesh"):  # a shared lake: one plan at a time (both would restate the same marts)
         return _plan_and_refresh(warehouse, project, rebuilt)
 
 
+FINGERPRINTS = "meta.mart_fingerprints"  # per mart per period: the raw rows it was last made from (count, sum of row hashes)
+
+
+def _fingerprints(adapter) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per mart, per period of its raw table: (rows, the sum of their hashes). Any change to a raw row changes it:
+    a new file, an erased firm (rows gone, files renamed), new pseudonyms after a key change, retention."""
+    found: dict[str, dict[str, tuple[int, int]]] = {}
+    for declared in sources().values():
+        rows = adapter.fetchall(
+            f'SELECT CAST("{declared.period.field}" AS VARCHAR), COUNT(*), CAST(SUM(HASH(r)) AS VARCHAR) FROM {declared.raw_table} AS r GROUP BY 1')
+        found[f"marts.{declared.mart}"] = {period: (count, int(total)) for period, count, total in rows}
+    return found
+
+
+def _recorded(adapter) -> dict[str, dict[str, tuple[int, int]]]:
+    adapter.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    adapter.execute(f"CREATE TABLE IF NOT EXISTS {FINGERPRINTS} (mart VARCHAR, period VARCHAR, rows BIGINT, fingerprint VARCHAR)")
+    recorded: dict[str, dict[str, tuple[int, int]]] = {}
+    for mart, period, rows, fingerprint in adapter.fetchall(f"SELECT mart, period, rows, fingerprint FROM {FINGERPRINTS}"):
+        recorded.setdefault(mart, {})[period] = (rows, int(fingerprint))
+    return recorded
+
+
+def _record(adapter, marts: list[str], current: dict[str, dict[str, tuple[int, int]]]) -> None:
+    """`marts` are made from the raw rows of `current`: the next call restates only what differs from them."""
+    with adapter.transaction():
+        for mart in marts:
+            adapter.execute(f"DELETE FROM {FINGERPRINTS} WHERE mart = '{mart}'")
+            values = ", ".join(f"('{mart}', '{_quoted(period)}', {rows}, '{total}')" for period, (rows, total) in sorted(current[mart].items()))
+            if values:
+                adapter.execute(f"INSERT INTO {FINGERPRINTS} VALUES {values}")
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _month_after(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}-01"
+
+
+def _months_filled(plan, name: str) -> set[str]:
+    """The months the plan fills for model `name` (its intervals, as 'YYYY-MM')."""
+    from sqlmesh.utils.date import to_datetime
+
+    months: set[str] = set()
+    for interval in plan.missing_intervals:
+        if interval.snapshot_id.name.replace('"', "").split(".", 1)[-1] == name:
+            for begin, _ in interval.intervals:
+                months.add(to_datetime(begin).strftime("%Y-%m"))
+    return months
+
+
 def _plan_and_refresh(warehouse: Path, project: Path, rebuilt: list[str]) -> dict[str, object]:
     context = sqlmesh_context(warehouse, project)
     try:
-        plan = context.plan_builder().build()
+        adapter = context.engine_adapter
+        current, recorded = _fingerprints(adapter), _recorded(adapter)
+        monthly = {f"marts.{d.mart}" for d in sources().values() if d.period.calendar == "month"}
+        # Every month with raw rows is in the past of the execution time, a future month too (a wave planned ahead):
+        # an incremental model only fills months before it.
+        latest = max([date.today().strftime("%Y-%m"), *(period for mart in monthly for period in current[mart])])
+        horizon = _month_after(latest)
+        plan = context.plan_builder(execution_time=horizon).build()
         changed = sorted(s.name for s in plan.new_snapshots)
-        # What this plan backfills it builds from today's raw rows: restating it as well would build it twice (a
-        # fresh warehouse, a changed model). The name of a snapshot is '"warehouse"."marts"."cgc_firm_wave"'.
+        new = {s.name.replace('"', "").split(".", 1)[-1] for s in plan.new_snapshots}
+        # What this plan builds whole (a fresh warehouse, a changed model) it builds from today's raw rows: restating
+        # it as well would build it twice. The name of a snapshot is '"warehouse"."marts"."cgc_firm_wave"'.
         filled = {interval.snapshot_id.name.replace('"', "").split(".", 1)[-1] for interval in plan.missing_intervals}
+        whole = {name for name in rebuilt if name in new or (name in filled and name not in monthly)}
         context.apply(plan)
-        restated = [name for name in rebuilt if name not in filled]
-        if restated:
-            context.plan(restate_models=restated, auto_apply=True, no_prompts=True)
-        return {"models_changed": changed, "models_rebuilt": rebuilt, "models_built_by_the_plan": sorted(filled & set(rebuilt))}
+        _record(adapter, sorted(whole), current)
+        restated: dict[str, str] = {}
+        by_range: dict[tuple[str, str] | None, list[str]] = {}
+        for name in rebuilt:
+            if name in whole:
+                continue
+            before, now = recorded.get(name, {}), current[name]
+            dirty = {period for period in before.keys() | now.keys() if before.get(period) != now.get(period)}
+            if name in monthly:
+                dirty -= _months_filled(plan, name)  # the plan has just made these months from today's rows
+            if not dirty:
+                continue
+            if name in monthly:
+                first, last = min(dirty), max(dirty)
+                by_range.setdefault((first, last), []).append(name)
+                restated[name] = first if first == last else f"{first} … {last}"
+            else:
+                by_range.setdefault(None, []).append(name)
+                restated[name] = "all"
+        for months, names in by_range.items():
+            window = {} if months is None else {"start": f"{months[0]}-01", "end": _last_day(months[1])}
+            context.plan(restate_models=names, auto_apply=True, no_prompts=True, execution_time=horizon, **window)
+            _record(adapter, names, current)
+        for name in rebuilt:  # unchanged marts: the fingerprints may still be new (a first call on an older warehouse)
+            if name not in whole and name not in restated and recorded.get(name) != current[name]:
+                _record(adapter, [name], current)
+        return {"models_changed": changed, "models_rebuilt": rebuilt, "models_built_by_the_plan": sorted(whole),
+                "restated": restated, "unchanged": sorted(set(rebuilt) - whole - restated.keys())}
     finally:
         context.close()
+
+
+def _last_day(month: str) -> str:
+    return (date.fromisoformat(_month_after(month)) - timedelta(days=1)).isoformat()
 
 
 def run_unit_tests(warehouse: Path):

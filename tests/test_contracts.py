@@ -103,3 +103,25 @@ def test_both_strip_exactly_the_same_characters_from_the_ends():
     assert python == polars
     # Unicode whitespace, except the control characters free text refuses anywhere.
     assert set(EDGE_WHITESPACE) == {c for c in every if c.isspace() and c not in FORBIDDEN_TEXT_CHARACTERS}
+
+
+@given(year=st.integers(min_value=0, max_value=9999), month=st.integers(min_value=1, max_value=12))
+def test_a_calendar_month_period_is_one_an_incremental_mart_can_hold(year, month):
+    """The marts of calendar-month sources are incremental from 1900-01 (`core.sqlmesh_project.FIRST_MONTH`) and fill
+    every month up to 2099-12 at most: each such source refuses a period outside those years at ingestion, with its
+    rule, so no row stays out of its mart unsaid."""
+    import re
+
+    from core.sources import sources
+    from core.sqlmesh_project import FIRST_MONTH
+
+    value = f"{year:04d}-{month:02d}"
+    holdable = FIRST_MONTH <= value <= "2099-12"
+    for declared in sources().values():
+        if declared.period.calendar != "month":
+            continue
+        field = declared.fields[declared.period.field]
+        accepted = value in field.allowed() if field.domain else bool(re.fullmatch(field.pattern, value))
+        assert not accepted or holdable, f"{declared.name}.{declared.period.field} accepts {value}"
+        if field.pattern:
+            assert accepted == holdable and "1900-01 tot en met 2099-12" in field.pattern_rule

@@ -26,7 +26,7 @@ from core.sqlmesh_project import (
     write_external_models,
 )
 from core.warehouse import connect as warehouse_connect
-from core.warehouse import ensure_ingest_tables
+from core.warehouse import ensure_ingest_tables, warehouse_attach_sql, warehouse_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -195,3 +195,92 @@ def test_audits_name_columns_not_strings(tmp_path):
     assert "LIST_HAS_ALL(['personeel'" in rendered["forall"]
     assert '"answer" IS NULL' in rendered["answers_not_null"]
     assert not any("'firm_id'" in sql for sql in rendered.values())
+
+
+# ---------------------------------------------------------------------------- incremental marts
+
+
+def _cgc_row(connection, response: str, wave: str, firm: str, sentiment: int, number: int) -> None:
+    at = datetime(2026, 3, 1, 9)
+    connection.execute(
+        "INSERT INTO raw.cgc_responses BY NAME SELECT ? AS response_id, ? AS submitted_at, ? AS wave, ? AS firm_id, 'C' AS sector, "
+        "'2-9' AS size_class, 'PV31' AS province, 'same' AS order_book, ? AS sentiment, ['personeel'] AS challenges, "
+        "'h' AS file_hash, ? AS row_number, ? AS loaded_at", [response, at, wave, firm, sentiment, number, at])
+
+
+def _mart(warehouse: Path, table: str = "marts.cgc_firm_wave") -> list[tuple]:
+    with warehouse_connect(warehouse, read_only=True) as connection:
+        return connection.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+
+
+def test_incremental_marts_restate_only_the_changed_months(tmp_path, two_sources):
+    """The CGC mart (calendar months) is incremental: a run restates the months whose raw rows changed, no others.
+
+    A marker written straight into the mart's table for January shows which months were made again: it survives a
+    run that only changes February, and goes when January's raw rows change (an erasure). The impact source (one
+    period per proposal) is rebuilt whole, and only when its raw rows changed. At the end the marts equal a build
+    from nothing of the same raw rows."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "models", project / "models", ignore=shutil.ignore_patterns("__pycache__"))
+    write_external_models(project / "external_models.yaml")
+    warehouse = tmp_path / "warehouse.duckdb"
+    with warehouse_connect(warehouse) as connection:
+        for name in two_sources:
+            ensure_ingest_tables(connection, name)
+        _cgc_row(connection, "r1", "2026-01", "f1", 2, 1)
+        _cgc_row(connection, "r2", "2026-02", "f2", 3, 2)
+
+    first = plan_and_refresh(warehouse, project)
+    assert {"marts.cgc_firm_wave", "marts.impact_firm_proposal"} <= set(first["models_built_by_the_plan"]) and first["restated"] == {}
+
+    context = sqlmesh_context(warehouse, project)
+    try:
+        physical = context.get_snapshot("marts.cgc_firm_wave").table_name()
+    finally:
+        context.close()
+
+    def mark_january() -> None:
+        with warehouse_connect(warehouse) as connection:
+            connection.execute(f"UPDATE {physical} SET province = 'MARKER' WHERE wave = '2026-01'")
+
+    mark_january()
+    with warehouse_connect(warehouse) as connection:
+        _cgc_row(connection, "r3", "2026-02", "f3", 4, 3)
+    second = plan_and_refresh(warehouse, project)
+    assert second["restated"] == {"marts.cgc_firm_wave": "2026-02"} and "marts.impact_firm_proposal" in second["unchanged"]
+    rows = _mart(warehouse)
+    assert [(row[0], row[1], row[4]) for row in rows] == [("f1", "2026-01", "MARKER"), ("f2", "2026-02", "PV31"), ("f3", "2026-02", "PV31")]
+
+    third = plan_and_refresh(warehouse, project)  # nothing new: nothing restated
+    assert third["restated"] == {} and set(third["unchanged"]) == {"marts.cgc_firm_wave", "marts.impact_firm_proposal"}
+    assert _mart(warehouse) == rows
+
+    with warehouse_connect(warehouse) as connection:  # an erasure of f1, and a first impact simulation
+        connection.execute("DELETE FROM raw.cgc_responses WHERE firm_id = 'f1'")
+        connection.execute("INSERT INTO raw.impact_simulations BY NAME SELECT 's1' AS simulation_id, TIMESTAMP '2026-03-01' AS submitted_at, "
+                           "'wet-a' AS proposal, 'f1' AS firm_id, 'C' AS sector, 10.0 AS cost_change, 'h' AS file_hash, 1 AS row_number, "
+                           "TIMESTAMP '2026-03-01' AS loaded_at")
+    fourth = plan_and_refresh(warehouse, project)
+    assert fourth["restated"] == {"marts.cgc_firm_wave": "2026-01", "marts.impact_firm_proposal": "all"}
+    assert [(row[0], row[1]) for row in _mart(warehouse)] == [("f2", "2026-02"), ("f3", "2026-02")]
+    assert [row[:2] for row in _mart(warehouse, "marts.impact_firm_proposal")] == [("f1", "wet-a")]
+
+    with warehouse_connect(warehouse) as connection:  # a wave planned ahead of today, and a late answer for February
+        _cgc_row(connection, "r4", "2028-06", "f2", 1, 4)
+        _cgc_row(connection, "r5", "2026-02", "f4", 1, 5)
+    fifth = plan_and_refresh(warehouse, project)
+    # The months up to 2028-06 are new to SQLMesh (the execution time moves past the last month with rows): the plan
+    # makes them; February is restated.
+    assert fifth["restated"] == {"marts.cgc_firm_wave": "2026-02"}
+    assert [(row[0], row[1]) for row in _mart(warehouse)] == [("f2", "2026-02"), ("f2", "2028-06"), ("f3", "2026-02"), ("f4", "2026-02")]
+
+    fresh = tmp_path / "fresh.duckdb"  # the same raw rows, built from nothing
+    with warehouse_connect(fresh) as connection:
+        for name in two_sources:
+            ensure_ingest_tables(connection, name)
+        connection.execute(warehouse_attach_sql(warehouse, warehouse_key(), alias="built", read_only=True))
+        for table in ("cgc_responses", "impact_simulations"):
+            connection.execute(f"INSERT INTO raw.{table} SELECT * FROM built.raw.{table}")
+        connection.execute("DETACH built")
+    plan_and_refresh(fresh, project)
+    assert _mart(fresh) == _mart(warehouse) and _mart(fresh, "marts.impact_firm_proposal") == _mart(warehouse, "marts.impact_firm_proposal")

@@ -8,6 +8,11 @@ month has no row for that month. The privacy unit (a person, `person_id`)
 may have many rows per period: releases bound that (at most N claims per
 person) through privacy/. Never shown to anyone.
 
+A source whose periods are calendar months (all of them today) has an
+incremental mart (INCREMENTAL_BY_TIME_RANGE on its period, as 'YYYY-MM'):
+SQLMesh replaces the months a run restates and keeps the others
+(`core.sqlmesh_project.plan_and_refresh` says which months changed).
+
 One blueprint per such source. Checks: not_null on the key, the period, the
 unit and every required field; one row per key per period; and per field its
 own options, integer codes or bounds (one `forall`, see
@@ -18,15 +23,25 @@ from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
 from core.sources import Source, sources
-from core.sqlmesh_project import answer_rules, column_comments, columns, grain_audits, row_columns
+from core.sqlmesh_project import (
+    answer_rules,
+    column_comments,
+    columns,
+    grain_audits,
+    incremental_models,
+    month_filter,
+    row_columns,
+)
 
 
-def blueprint(declared: Source) -> dict:
+def blueprint(declared: Source, mart_variable: str = "delivery_mart") -> dict:
     comments = column_comments(declared)
     kept = row_columns(declared)
     required = [field.pseudonym or name for name, field in declared.fields.items() if field.required and field.type != "free_text"]
     return {
-        "delivery_mart": declared.mart,  # not "mart": SQLMesh names a model by its template, and unit_period.py has "marts.@{mart}"
+        # not "mart": SQLMesh names a model by its template, and unit_period.py has "marts.@{mart}"
+        mart_variable: declared.mart,
+        "monthly": declared.period.calendar == "month",
         "latest_model": f"staging.{declared.name}_latest",
         "key": declared.key,
         "period": declared.period.field,
@@ -43,28 +58,26 @@ def blueprint(declared: Source) -> dict:
     }
 
 
-BLUEPRINTS = [blueprint(declared) for declared in sources().values() if declared.latest == "row"]
-
-
 def key_period(evaluator: MacroEvaluator) -> str:
     comments = evaluator.blueprint_var("comments")
     selected = ",\n".join(f'  "{column}" /* {comments[column]} */' for column in evaluator.blueprint_var("kept"))
+    # Incremental (calendar months): only the months SQLMesh fills or restates.
+    where = f"WHERE {month_filter(evaluator, evaluator.blueprint_var('period'))}" if evaluator.blueprint_var("monthly") else ""
     return f"""
 SELECT
 {selected}
 FROM {evaluator.blueprint_var("latest_model")}
+{where}
 """
 
 
-# Only with a blueprint: a model without any would be one model of the literal name (and its variables undefined).
-if BLUEPRINTS:
-    key_period = model(
-        "marts.@{delivery_mart}",
-        is_sql=True,
-        kind="FULL",
-        grains=["@{key}", "@{period}"],
-        owner="data_engineering",
-        description="@description",
-        audits=grain_audits(answer_rules=True),
-        blueprints=BLUEPRINTS,
-    )(key_period)
+DELIVERIES = [declared for declared in sources().values() if declared.latest == "row"]
+WHOLE = [blueprint(declared) for declared in DELIVERIES if declared.period.calendar != "month"]
+DEFINITION = {"is_sql": True, "grains": ["@{key}", "@{period}"], "owner": "data_engineering", "description": "@description",
+                  "audits": grain_audits(answer_rules=True)}
+
+# Only with blueprints: a model without any would be one model of the literal name (and its variables undefined).
+if WHOLE:
+    model("marts.@{delivery_mart}", kind="FULL", blueprints=WHOLE, **DEFINITION)(key_period)
+for name, arguments in incremental_models([d for d in DELIVERIES if d.period.calendar == "month"], blueprint, prefix="delivery"):
+    model(name, **arguments, **DEFINITION)(key_period)

@@ -9,6 +9,12 @@ choices as their code. Free text is left out: no release reads it, and the
 mart is the privacy engine's input. A unit without an answer to a question
 gets null there (it does not count in that question's release).
 
+A source whose periods are calendar months (the CGC waves) has an
+incremental mart (INCREMENTAL_BY_TIME_RANGE on its period, as 'YYYY-MM'):
+SQLMesh replaces the months a run restates and keeps the others
+(`core.sqlmesh_project.plan_and_refresh` says which months changed). Other
+sources (one period per proposal or article) are rebuilt whole.
+
 One blueprint per source in `sources/*/source.yaml`. Checks: not_null on the
 unit, the period and the profile, one row per unit per period, and per answer
 its own options, integer codes or number bounds (one `forall`: a blueprint
@@ -19,7 +25,7 @@ from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
 from core.sources import Source, sources
-from core.sqlmesh_project import answer_rules, column_comments, columns, grain_audits
+from core.sqlmesh_project import answer_rules, column_comments, columns, grain_audits, incremental_models, month_filter
 
 # What a declared type becomes in the mart (text where not named).
 NUMBER_TYPES = {"integer": "BIGINT", "decimal": "DOUBLE", "timestamp": "TIMESTAMP"}
@@ -32,12 +38,13 @@ def mart_type(declared: Source, name: str) -> str | None:
     return NUMBER_TYPES.get(field.type)
 
 
-def blueprint(declared: Source) -> dict:
+def blueprint(declared: Source, mart_variable: str = "mart") -> dict:
     unit, period, comments = declared.unit_column, declared.period.field, column_comments(declared, joined=True)
     profiles = list(declared.of_role("profile"))
     answers = [[name, mart_type(declared, name)] for name, field in declared.questions().items() if field.type != "free_text"]
     return {
-        "mart": declared.mart,
+        mart_variable: declared.mart,
+        "monthly": declared.period.calendar == "month",
         "answers_model": f"staging.{declared.name}_answers",
         "profiles_model": f"staging.{declared.name}_profiles",
         "unit": unit,
@@ -56,16 +63,6 @@ def blueprint(declared: Source) -> dict:
     }
 
 
-@model(
-    "marts.@{mart}",
-    is_sql=True,
-    kind="FULL",
-    grains=["@{unit}", "@{period}"],
-    owner="data_engineering",
-    description="@description",
-    audits=grain_audits(answer_rules=True),
-    blueprints=[blueprint(declared) for declared in sources().values() if declared.latest == "answer"],
-)
 def unit_period(evaluator: MacroEvaluator) -> str:
     unit = evaluator.blueprint_var("unit")
     period = evaluator.blueprint_var("period")
@@ -81,6 +78,10 @@ def unit_period(evaluator: MacroEvaluator) -> str:
     selected = [f'  p."{column}" /* {comments[column]} */' for column in [unit, period, *profiles]]
     selected += [f'  a."{question}" /* {comments[question]} */' for question in questions]
     newline = ",\n"
+    # Incremental (calendar months): only the months SQLMesh fills or restates, on both sides of the join.
+    monthly = evaluator.blueprint_var("monthly")
+    answers_where = f"WHERE {month_filter(evaluator, period)}" if monthly else ""
+    profiles_where = f"WHERE {month_filter(evaluator, period, table='p')}" if monthly else ""
     # Pivot the answers on (unit, period) alone, then join the profile: grouping the joined rows by the profile
     # columns too holds more than DuckDB can spill (300,000 firms: out of memory at 500 MB, where this form needs no more).
     return f"""
@@ -90,6 +91,7 @@ WITH answers AS (
   "{period}",
 {newline.join(pivoted)}
   FROM {evaluator.blueprint_var("answers_model")}
+  {answers_where}
   GROUP BY "{unit}", "{period}"
 )
 SELECT
@@ -97,4 +99,17 @@ SELECT
 FROM {evaluator.blueprint_var("profiles_model")} AS p
 LEFT JOIN answers AS a
   ON a."{unit}" = p."{unit}" AND a."{period}" = p."{period}"
+{profiles_where}
 """
+
+
+SURVEYS = [declared for declared in sources().values() if declared.latest == "answer"]
+WHOLE = [blueprint(declared) for declared in SURVEYS if declared.period.calendar != "month"]
+DEFINITION = {"is_sql": True, "grains": ["@{unit}", "@{period}"], "owner": "data_engineering", "description": "@description",
+                  "audits": grain_audits(answer_rules=True)}
+
+# Only with blueprints: a model without any would be one model of the literal name (and its variables undefined).
+if WHOLE:
+    model("marts.@{mart}", kind="FULL", blueprints=WHOLE, **DEFINITION)(unit_period)
+for name, arguments in incremental_models([d for d in SURVEYS if d.period.calendar == "month"], blueprint):
+    model(name, **arguments, **DEFINITION)(unit_period)
