@@ -11,6 +11,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+import core.expectations
 from core.expectations import checked_columns, validate_raw, validate_table
 from core.sources import source
 from core.warehouse import attach_sql, warehouse_key
@@ -54,8 +55,11 @@ def test_the_checks_pass_on_what_the_pipeline_loaded(pipeline):
     assert [outcome.name for outcome in checked.outcomes if not outcome.success] == []
 
 
-@pytest.mark.parametrize("batch_rows", [50, 997, 10**9])
-def test_batches_count_what_one_whole_validation_counts(defective_cgc, batch_rows):
+@pytest.mark.parametrize(("batch_rows", "stream_rows"), [(50, 7), (997, 50_000), (10**9, 1), (10**9, 50_000)])
+def test_batches_count_what_one_whole_validation_counts(defective_cgc, batch_rows, stream_rows, monkeypatch):
+    """Whatever the batches, and however the one ordered scan is cut into Arrow chunks (a batch over many chunks,
+    many batches in one chunk), the counts are those of one whole validation."""
+    monkeypatch.setattr(core.expectations, "STREAM_ROWS", stream_rows)
     whole = _counts(validate_raw(defective_cgc.execute(f"SELECT {checked_columns('cgc')} FROM {RAW}").df(), "cgc"))
     checked = validate_table(defective_cgc, "cgc", batch_rows=batch_rows)
     rows = defective_cgc.execute(f"SELECT count(*) FROM {RAW}").fetchone()[0]
