@@ -14,7 +14,7 @@ gets, without code of its own:
   state per month) gets `staging.<name>_latest` and a mart of one row per key
   per period instead (`models/staging/latest_rows.py`, `models/marts/key_period.py`);
 - after every ingestion, a restatement of what changed in its raw table (`plan_and_refresh`): a source whose
-  periods are calendar months has an incremental mart (INCREMENTAL_BY_TIME_RANGE on the period, `incremental_models`)
+  periods are calendar months has an incremental mart (INCREMENTAL_BY_TIME_RANGE on the period, `register_marts`)
   and only its changed months are restated; any other mart is rebuilt whole when its raw rows changed.
 """
 
@@ -90,29 +90,35 @@ def month_filter(evaluator, period: str, table: str | None = None) -> str:
     return evaluator.template(f"{column} BETWEEN STRFTIME(@start_dt, '{MONTH_FORMAT}') AND STRFTIME(@end_dt, '{MONTH_FORMAT}')", {})
 
 
-def incremental_models(declared: list[Source], blueprint, prefix: str = "") -> list[tuple[str, dict]]:
-    """(model name template, model arguments) of the incremental marts of sources with calendar months, by period column.
+def register_marts(function, declared: list[Source], blueprint, *, grains: list[str], prefix: str = "") -> None:
+    """Register `function` (a Python model returning SQL) as the mart of every source in `declared`.
 
-    The kind's time column is the period as 'YYYY-MM' text, so SQLMesh replaces whole months. One model per period
-    column name (the kind names the column; blueprints of one model share its kind), each with its own template
-    variable (SQLMesh names a model by its template). Intervals are months (`@monthly`): `plan_and_refresh` sets the
-    execution time past the last month with rows, so no month, not even a future one, is left unfilled.
+    Sources whose periods are calendar months get an incremental mart: INCREMENTAL_BY_TIME_RANGE with the period
+    as its time column ('YYYY-MM' text), so SQLMesh replaces whole months. One model per period column name (the
+    kind names the column; the blueprints of one model share its kind), each with its own template variable
+    (SQLMesh names a model by its template): `<prefix>_<period>_mart`. Intervals are months (`@monthly`):
+    `plan_and_refresh` sets the execution time past the last month with rows, so no month, not even a future one,
+    is left unfilled. Other sources share one FULL model (variable `<prefix>_mart`). `blueprint(source, variable)`
+    gives a source's blueprint variables, the mart's name under `variable`.
     """
+    from sqlmesh import model
     from sqlmesh.core.model.kind import ModelKindName, TimeColumn
 
+    definition = {"is_sql": True, "grains": grains, "owner": "data_engineering", "description": "@description",
+                  "audits": grain_audits(answer_rules=True)}
+    whole = [one for one in declared if one.period.calendar != "month"]
     by_period: dict[str, list[Source]] = {}
     for one in declared:
-        by_period.setdefault(one.period.field, []).append(one)
-    models = []
+        if one.period.calendar == "month":
+            by_period.setdefault(one.period.field, []).append(one)
+    if whole:  # only with blueprints: a model without any would be one model of the literal name
+        variable = "_".join(part for part in (prefix, "mart") if part)
+        model(f"marts.@{{{variable}}}", kind="FULL", blueprints=[blueprint(one, variable) for one in whole], **definition)(function)
     for period, group in by_period.items():
         variable = "_".join(part for part in (prefix, period, "mart") if part)
-        models.append((f"marts.@{{{variable}}}", {
-            "kind": {"name": ModelKindName.INCREMENTAL_BY_TIME_RANGE, "time_column": TimeColumn(column=period, format=MONTH_FORMAT)},
-            "start": f"{FIRST_MONTH}-01",
-            "cron": "@monthly",
-            "blueprints": [blueprint(one, variable) for one in group],
-        }))
-    return models
+        kind = {"name": ModelKindName.INCREMENTAL_BY_TIME_RANGE, "time_column": TimeColumn(column=period, format=MONTH_FORMAT)}
+        model(f"marts.@{{{variable}}}", kind=kind, start=f"{FIRST_MONTH}-01", cron="@monthly",
+              blueprints=[blueprint(one, variable) for one in group], **definition)(function)
 
 
 # ---------------------------------------------------------------------------- from a declaration to SQLMesh

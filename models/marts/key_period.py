@@ -19,7 +19,6 @@ own options, integer codes or bounds (one `forall`, see
 `core.sqlmesh_project.answer_rules`).
 """
 
-from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
 from core.sources import Source, sources
@@ -27,9 +26,8 @@ from core.sqlmesh_project import (
     answer_rules,
     column_comments,
     columns,
-    grain_audits,
-    incremental_models,
     month_filter,
+    register_marts,
     row_columns,
 )
 
@@ -71,13 +69,5 @@ FROM {evaluator.blueprint_var("latest_model")}
 """
 
 
-DELIVERIES = [declared for declared in sources().values() if declared.latest == "row"]
-WHOLE = [blueprint(declared) for declared in DELIVERIES if declared.period.calendar != "month"]
-DEFINITION = {"is_sql": True, "grains": ["@{key}", "@{period}"], "owner": "data_engineering", "description": "@description",
-                  "audits": grain_audits(answer_rules=True)}
-
-# Only with blueprints: a model without any would be one model of the literal name (and its variables undefined).
-if WHOLE:
-    model("marts.@{delivery_mart}", kind="FULL", blueprints=WHOLE, **DEFINITION)(key_period)
-for name, arguments in incremental_models([d for d in DELIVERIES if d.period.calendar == "month"], blueprint, prefix="delivery"):
-    model(name, **arguments, **DEFINITION)(key_period)
+register_marts(key_period, [declared for declared in sources().values() if declared.latest == "row"], blueprint,
+               grains=["@{key}", "@{period}"], prefix="delivery")

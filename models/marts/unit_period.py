@@ -15,17 +15,16 @@ SQLMesh replaces the months a run restates and keeps the others
 (`core.sqlmesh_project.plan_and_refresh` says which months changed). Other
 sources (one period per proposal or article) are rebuilt whole.
 
-One blueprint per source in `sources/*/source.yaml`. Checks: not_null on the
+One blueprint per source in `sources/*/source.yaml`. Checks (`core.sqlmesh_project.register_marts`): not_null on the
 unit, the period and the profile, one row per unit per period, and per answer
 its own options, integer codes or number bounds (one `forall`: a blueprint
 shares the audit list of its model, see `core.sqlmesh_project.answer_rules`).
 """
 
-from sqlmesh import model
 from sqlmesh.core.macros import MacroEvaluator
 
 from core.sources import Source, sources
-from core.sqlmesh_project import answer_rules, column_comments, columns, grain_audits, incremental_models, month_filter
+from core.sqlmesh_project import answer_rules, column_comments, columns, month_filter, register_marts
 
 # What a declared type becomes in the mart (text where not named).
 NUMBER_TYPES = {"integer": "BIGINT", "decimal": "DOUBLE", "timestamp": "TIMESTAMP"}
@@ -103,13 +102,5 @@ LEFT JOIN answers AS a
 """
 
 
-SURVEYS = [declared for declared in sources().values() if declared.latest == "answer"]
-WHOLE = [blueprint(declared) for declared in SURVEYS if declared.period.calendar != "month"]
-DEFINITION = {"is_sql": True, "grains": ["@{unit}", "@{period}"], "owner": "data_engineering", "description": "@description",
-                  "audits": grain_audits(answer_rules=True)}
-
-# Only with blueprints: a model without any would be one model of the literal name (and its variables undefined).
-if WHOLE:
-    model("marts.@{mart}", kind="FULL", blueprints=WHOLE, **DEFINITION)(unit_period)
-for name, arguments in incremental_models([d for d in SURVEYS if d.period.calendar == "month"], blueprint):
-    model(name, **arguments, **DEFINITION)(unit_period)
+register_marts(unit_period, [declared for declared in sources().values() if declared.latest == "answer"], blueprint,
+               grains=["@{unit}", "@{period}"])
