@@ -161,17 +161,18 @@ def validate_table(connection, name: str, run_id: str | None = None, batch_rows:
     def as_pandas(chunks: list[pa.RecordBatch]) -> pd.DataFrame:
         return local.from_arrow(pa.Table.from_batches(chunks)).df()
 
-    pending: list[pa.RecordBatch] = []
+    pending: list[pa.RecordBatch] = []  # the chunks (or parts of chunks) of batch `pending_batch`, in order
+    pending_batch = None
     for chunk in reader:
         numbers = chunk.column(BATCH_COLUMN)
         while chunk.num_rows:
             first = numbers[0].as_py()
+            if first != pending_batch and pending:  # a new batch begins: check the one gathered
+                check(as_pandas(pending))
+                pending = []
+            pending_batch = first
             same = pc.sum(pc.equal(numbers, first)).as_py()  # sorted: the rows of batch `first` lead the chunk
             pending.append(chunk.slice(0, same))
-            if same == chunk.num_rows:
-                break
-            check(as_pandas(pending))
-            pending = []
             chunk, numbers = chunk.slice(same), numbers.slice(same)
     if pending or not totals:  # the last batch, or an empty table (every expectation still reports)
         check(as_pandas(pending) if pending else

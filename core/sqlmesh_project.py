@@ -356,16 +356,21 @@ def _plan_and_refresh(warehouse: Path, project: Path, rebuilt: list[str]) -> dic
         current, recorded = _fingerprints(adapter), _recorded(adapter)
         monthly = {f"marts.{d.mart}" for d in sources().values() if d.period.calendar == "month"}
         # Every month with raw rows is in the past of the execution time, a future month too (a wave planned ahead):
-        # an incremental model only fills months before it.
-        latest = max([date.today().strftime("%Y-%m"), *(period for mart in monthly for period in current[mart])])
+        # an incremental model only fills months before it. The months recorded last time count too: a future month
+        # whose rows were erased must still be restated (SQLMesh refuses a restatement past the execution time).
+        latest = max([date.today().strftime("%Y-%m"),
+                      *(period for mart in monthly for found in (current[mart], recorded.get(mart, {})) for period in found)])
         horizon = _month_after(latest)
         plan = context.plan_builder(execution_time=horizon).build()
         changed = sorted(s.name for s in plan.new_snapshots)
-        new = {s.name.replace('"', "").split(".", 1)[-1] for s in plan.new_snapshots}
-        # What this plan builds whole (a fresh warehouse, a changed model) it builds from today's raw rows: restating
-        # it as well would build it twice. The name of a snapshot is '"warehouse"."marts"."cgc_firm_wave"'.
+        # What this plan builds it builds from today's raw rows: restating it as well would build it twice. Only what
+        # it fills counts (a new snapshot may reuse the old table: a change of description or audits builds nothing).
+        # A FULL mart is built whole when it is filled; an incremental one when its first month is (a fresh warehouse,
+        # a changed model), else the months it fills (new ones). The name of a snapshot is
+        # '"warehouse"."marts"."cgc_firm_wave"'.
         filled = {interval.snapshot_id.name.replace('"', "").split(".", 1)[-1] for interval in plan.missing_intervals}
-        whole = {name for name in rebuilt if name in new or (name in filled and name not in monthly)}
+        months_filled = {name: _months_filled(plan, name) for name in rebuilt if name in monthly}
+        whole = {name for name in rebuilt if name in filled and (name not in monthly or FIRST_MONTH in months_filled[name])}
         context.apply(plan)
         _record(adapter, sorted(whole), current)
         restated: dict[str, str] = {}
@@ -376,7 +381,7 @@ def _plan_and_refresh(warehouse: Path, project: Path, rebuilt: list[str]) -> dic
             before, now = recorded.get(name, {}), current[name]
             dirty = {period for period in before.keys() | now.keys() if before.get(period) != now.get(period)}
             if name in monthly:
-                dirty -= _months_filled(plan, name)  # the plan has just made these months from today's rows
+                dirty -= months_filled[name]  # the plan has just made these months from today's rows
             if not dirty:
                 continue
             if name in monthly:

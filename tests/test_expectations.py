@@ -61,9 +61,15 @@ def test_batches_count_what_one_whole_validation_counts(defective_cgc, batch_row
     many batches in one chunk), the counts are those of one whole validation."""
     monkeypatch.setattr(core.expectations, "STREAM_ROWS", stream_rows)
     whole = _counts(validate_raw(defective_cgc.execute(f"SELECT {checked_columns('cgc')} FROM {RAW}").df(), "cgc"))
+    frames: list[int] = []  # the rows of each frame checked: one batch each (memory stays at one batch)
+    validate = core.expectations._Validator.validate
+    monkeypatch.setattr(core.expectations._Validator, "validate", lambda self, frame: frames.append(len(frame)) or validate(self, frame))
     checked = validate_table(defective_cgc, "cgc", batch_rows=batch_rows)
     rows = defective_cgc.execute(f"SELECT count(*) FROM {RAW}").fetchone()[0]
     assert checked.batches == max(1, -(-rows // batch_rows))
+    sizes = [count for (count,) in defective_cgc.execute(
+        f"SELECT count(*) FROM {RAW} GROUP BY hash({', '.join(source('cgc').row_identity)}) % ? ORDER BY ALL", [checked.batches]).fetchall()]
+    assert sorted(frames) == sizes
     assert _counts(checked.outcomes) == whole
     failed = {name: count for name, (success, count) in whole.items() if not success}
     assert failed == {"response_id_unique": 2, "firm_id_is_pseudonym": 1, "sentiment_in_range": 1, "free_text_has_no_identifiers": 1}

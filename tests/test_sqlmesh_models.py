@@ -274,6 +274,12 @@ def test_incremental_marts_restate_only_the_changed_months(tmp_path, two_sources
     assert fifth["restated"] == {"marts.cgc_firm_wave": "2026-02"}
     assert [(row[0], row[1]) for row in _mart(warehouse)] == [("f2", "2026-02"), ("f2", "2028-06"), ("f3", "2026-02"), ("f4", "2026-02")]
 
+    with warehouse_connect(warehouse) as connection:  # the wave ahead erased again: its month is still restated
+        connection.execute("DELETE FROM raw.cgc_responses WHERE wave = '2028-06'")
+    sixth = plan_and_refresh(warehouse, project)
+    assert sixth["restated"] == {"marts.cgc_firm_wave": "2028-06"}
+    assert [(row[0], row[1]) for row in _mart(warehouse)] == [("f2", "2026-02"), ("f3", "2026-02"), ("f4", "2026-02")]
+
     fresh = tmp_path / "fresh.duckdb"  # the same raw rows, built from nothing
     with warehouse_connect(fresh) as connection:
         for name in two_sources:
