@@ -14,10 +14,13 @@ At the full size this takes about 35 minutes and 10 GB of disk; the folders are 
 The peak per stage is the highest resident memory sampled while that step ran; the run's log in the Dagster UI also
 says after every step what the process held (`pipelines/memory.py`).
 
-Measured 2026-12-03 (1.2 million firms, 2 million debt persons; baseline 120,000): generate 251 s, peak 4.6 GB; run
-1,675 s, peak 9.5 GB in debt_advice (one transaction round all its writes; since changed, see debts/pipeline.py),
-every other step at most 4.6 GB (creditor files), SQLMesh 229 s at 3.1 GB. Session 22, before this work: run
-1,970 s, peak 17.2 GB (SQLMesh 15.9 GB).
+Measured 2026-12-03, second run of the day (1.2 million firms, 2 million debt persons; baseline 120,000): generate
+242 s, peak 4.6 GB; run 1,325 s, peak 4.88 GB in debt_advice (DuckDB then had 2 GB there; now 512 MB: that step
+alone on the same warehouse 3.38 GB, creditor_advice_files 2.91 GB, see assets/debts.py); SQLMesh 218 s at 3.1 GB.
+The run after one more wave: 827 s, SQLMesh 10 s (only that month restated), cgc_expectations 5.5 s; what stayed
+slow is rebuilt whole every run (debt_advice 299 s, the consultation theme steps about 190 s) or then checked every
+row of a source without new files (since changed: nothing to check). Earlier today: run 1,675 s, peak 9.5 GB;
+session 22: 1,970 s, peak 17.2 GB (SQLMesh 15.9 GB).
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ class TableOutcome:
     outcomes: list[ExpectationOutcome]
     rows_checked: int
     batches: int
-    scope: str  # "new rows" (the files this run loaded) or "all rows"
+    scope: str  # "new rows" (the files this run loaded), "all rows" or "no new rows" (a run that loaded nothing)
 
 
 BATCH_ROWS = 200_000  # rows per pandas frame, whatever the size of the table (GX takes about 10 s per batch on this machine)
@@ -120,11 +120,13 @@ def checked_columns(name: str) -> str:
     return f"* EXCLUDE ({', '.join(lists)})" if lists else "*"
 
 
-def validate_table(connection, name: str, run_id: str | None = None, batch_rows: int = BATCH_ROWS) -> TableOutcome:
+def validate_table(connection, name: str, run_id: str | None = None, batch_rows: int = BATCH_ROWS, *,
+                   all_when_none: bool = True) -> TableOutcome:
     """Run source `name`'s suite on `raw.<table>` in the warehouse, in batches of about `batch_rows` rows.
 
-    Scope: the rows of the files run `run_id` loaded (the manifest records the run of each file), or every row when
-    that run loaded none (the check run on its own, from the Dagster UI). Memory stays at one batch, never the table:
+    Scope: the rows of the files run `run_id` loaded (the manifest records the run of each file). When that run
+    loaded none: every row (`all_when_none`: the check run on its own, from the Dagster UI), or none (the pipeline's
+    run found no new file: what it checked before has not changed). Memory stays at one batch, never the table:
     the rows are split by a hash of their identity columns, so every copy of an identity is in the same batch and the
     uniqueness expectations see all of them; one scan ordered by that batch number serves every batch. The counts of
     unexpected values add up over the batches.
@@ -139,6 +141,8 @@ def validate_table(connection, name: str, run_id: str | None = None, batch_rows:
             scope = "new rows"
             where = "file_hash IN (SELECT file_hash FROM meta.ingest_manifest WHERE source = ? AND run_id = ?)"
             parameters = [name, run_id]
+        elif not all_when_none:
+            scope, where = "no new rows", "FALSE"
     (rows,) = connection.execute(f"SELECT count(*) FROM {declared.raw_table} WHERE {where}", parameters).fetchone()
     batches = max(1, -(-rows // batch_rows))
     identity = ", ".join(declared.row_identity)

@@ -335,6 +335,28 @@ def memory_limit() -> str:
     return limit
 
 
+_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def memory_bytes(amount: str) -> int:
+    """'2GB' -> 2000000000 (an amount as MEMORY_LIMIT_PATTERN takes it).
+
+    >>> memory_bytes("1.5 GiB"), memory_bytes("512MB")
+    (1610612736, 512000000)
+    """
+    match = re.match(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B)$", amount.strip())
+    if not match or match.group(2) not in _UNITS:
+        raise ValueError(f"{amount!r} is not an amount of memory such as '2GB' or '512MB'.")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def limit_memory(connection: duckdb.DuckDBPyConnection, at_most: str) -> None:
+    """Lower this connection's memory limit to `at_most` for a step that holds data of its own beside DuckDB's
+    buffer; never above `memory_limit()` (a smaller configured limit stays)."""
+    limit = min(memory_limit(), at_most, key=memory_bytes)
+    connection.execute(f"SET memory_limit = '{limit}'")
+
+
 def encrypted_session(temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB able to write encrypted files, spilling (encrypted) to `temp_directory`, within `memory_limit()`."""
     connection = duckdb.connect(":memory:", config={"memory_limit": memory_limit()})

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 import core.expectations
-from core.expectations import checked_columns, validate_raw, validate_table
+from core.expectations import checked_columns, expectation_names, validate_raw, validate_table
 from core.sources import source
 from core.warehouse import attach_sql, warehouse_key
 
@@ -88,3 +88,13 @@ def test_a_run_checks_the_rows_of_the_files_it_loaded(defective_cgc):
         assert nothing_new.scope == "all rows"  # the check run on its own, from the Dagster UI: every row
     finally:
         defective_cgc.execute("UPDATE meta.ingest_manifest SET run_id = ? WHERE source = 'cgc' AND file_hash = ?", [run_id, newest_file])
+
+
+def test_a_pipeline_run_that_loaded_nothing_checks_nothing(defective_cgc):
+    """The pipeline's next run with no new file: nothing to check (every expectation still reports, on no rows); the
+    same check on its own (from the Dagster UI) checks every row."""
+    quiet = validate_table(defective_cgc, "cgc", run_id="a-run-without-files", all_when_none=False)
+    assert quiet.scope == "no new rows" and quiet.rows_checked == 0
+    assert {outcome.name for outcome in quiet.outcomes} == set(expectation_names("cgc")) and all(o.success for o in quiet.outcomes)
+    alone = validate_table(defective_cgc, "cgc", run_id="a-run-without-files")
+    assert alone.scope == "all rows" and alone.rows_checked == defective_cgc.execute(f"SELECT count(*) FROM {RAW}").fetchone()[0]
