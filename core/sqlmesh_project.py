@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from core.periods import period_end
 from core.reference import domains
 from core.settings import PROJECT_ROOT, paths
 from core.sources import Source, SourceField, sources
@@ -332,9 +333,9 @@ def _quoted(text: str) -> str:
     return text.replace("'", "''")
 
 
-def _month_after(month: str) -> str:
-    year, number = int(month[:4]), int(month[5:7])
-    return f"{year + number // 12:04d}-{number % 12 + 1:02d}-01"
+def _model_name(snapshot_id) -> str:
+    """'"warehouse"."marts"."cgc_firm_wave"' (a snapshot's name) -> 'marts.cgc_firm_wave'."""
+    return snapshot_id.name.replace('"', "").split(".", 1)[-1]
 
 
 def _months_filled(plan, name: str) -> set[str]:
@@ -343,7 +344,7 @@ def _months_filled(plan, name: str) -> set[str]:
 
     months: set[str] = set()
     for interval in plan.missing_intervals:
-        if interval.snapshot_id.name.replace('"', "").split(".", 1)[-1] == name:
+        if _model_name(interval.snapshot_id) == name:
             for begin, _ in interval.intervals:
                 months.add(to_datetime(begin).strftime("%Y-%m"))
     return months
@@ -360,15 +361,14 @@ def _plan_and_refresh(warehouse: Path, project: Path, rebuilt: list[str]) -> dic
         # whose rows were erased must still be restated (SQLMesh refuses a restatement past the execution time).
         latest = max([date.today().strftime("%Y-%m"),
                       *(period for mart in monthly for found in (current[mart], recorded.get(mart, {})) for period in found)])
-        horizon = _month_after(latest)
+        horizon = (period_end("month", latest) + timedelta(days=1)).isoformat()
         plan = context.plan_builder(execution_time=horizon).build()
         changed = sorted(s.name for s in plan.new_snapshots)
         # What this plan builds it builds from today's raw rows: restating it as well would build it twice. Only what
         # it fills counts (a new snapshot may reuse the old table: a change of description or audits builds nothing).
         # A FULL mart is built whole when it is filled; an incremental one when its first month is (a fresh warehouse,
-        # a changed model), else the months it fills (new ones). The name of a snapshot is
-        # '"warehouse"."marts"."cgc_firm_wave"'.
-        filled = {interval.snapshot_id.name.replace('"', "").split(".", 1)[-1] for interval in plan.missing_intervals}
+        # a changed model), else the months it fills (new ones).
+        filled = {_model_name(interval.snapshot_id) for interval in plan.missing_intervals}
         months_filled = {name: _months_filled(plan, name) for name in rebuilt if name in monthly}
         whole = {name for name in rebuilt if name in filled and (name not in monthly or FIRST_MONTH in months_filled[name])}
         context.apply(plan)
@@ -392,7 +392,7 @@ def _plan_and_refresh(warehouse: Path, project: Path, rebuilt: list[str]) -> dic
                 by_range.setdefault(None, []).append(name)
                 restated[name] = "all"
         for months, names in by_range.items():
-            window = {} if months is None else {"start": f"{months[0]}-01", "end": _last_day(months[1])}
+            window = {} if months is None else {"start": f"{months[0]}-01", "end": period_end("month", months[1]).isoformat()}
             context.plan(restate_models=names, auto_apply=True, no_prompts=True, execution_time=horizon, **window)
             _record(adapter, names, current)
         for name in rebuilt:  # unchanged marts: the fingerprints may still be new (a first call on an older warehouse)
@@ -402,10 +402,6 @@ def _plan_and_refresh(warehouse: Path, project: Path, rebuilt: list[str]) -> dic
                 "restated": restated, "unchanged": sorted(set(rebuilt) - whole - restated.keys())}
     finally:
         context.close()
-
-
-def _last_day(month: str) -> str:
-    return (date.fromisoformat(_month_after(month)) - timedelta(days=1)).isoformat()
 
 
 def run_unit_tests(warehouse: Path):

@@ -344,10 +344,10 @@ def memory_bytes(amount: str) -> int:
     >>> memory_bytes("1.5 GiB"), memory_bytes("512MB")
     (1610612736, 512000000)
     """
-    match = re.match(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B)$", amount.strip())
-    if not match or match.group(2) not in _UNITS:
+    match = MEMORY_LIMIT_PATTERN.match(amount.strip())
+    if not match:
         raise ValueError(f"{amount!r} is not an amount of memory such as '2GB' or '512MB'.")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
+    return int(float(match.string[:match.start(2)]) * _UNITS[match.group(2)])
 
 
 def limit_memory(connection: duckdb.DuckDBPyConnection, at_most: str) -> None:
