@@ -6,8 +6,9 @@
                                  -> exports/consultation_theme_catalogue (data/exports/consultation_themes/themes.json)
 
 The releases are the ordinary spec assets (`config/releases/consultation_*.yaml`);
-why the themes are differentially private is in `core/themes.py`. Each mart is
-rebuilt whole on every run; the releases it feeds are made once per closed
+why the themes are differentially private is in `core/themes.py`. Each mart
+makes again only the periods whose texts or released words changed (a run
+without new comments does nothing); the releases it feeds are made once per closed
 proposal and served as stored, so the themes of a proposal never change
 once released.
 """

@@ -21,7 +21,10 @@ and releases, its per-firm bounds). Two sets:
       -> marts.programme_need_firm_themes  -> releases.programme_need_themes
       (no quotes: the platform asks no consent)
 
-Each builder replaces its whole table (a rerun never duplicates). The marts
+Each builder rebuilds the periods of its table whose inputs changed since it
+was last made (their texts, the released cells they use, this code) and keeps
+the others: `meta.theme_fingerprints` holds what each period was made from.
+A rerun never duplicates, and a run without new texts does nothing. The marts
 are private like every mart: only releases read them. The model and the
 released cells hold no firm; the quotes table holds consented text only.
 Inside this module the period column is called `proposal` (the name
@@ -30,13 +33,16 @@ Inside this module the period column is called `proposal` (the name
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from core import themes as _themes
 from core.themes import (
     COMPOUND_PREFIX,
     QUOTE_THRESHOLD,
@@ -183,10 +189,60 @@ def _thresholds(connection: duckdb.DuckDBPyConnection, name: str) -> dict[str, i
     return {period: threshold for period in (cells["period"].unique().to_list() if not cells.is_empty() else [])}
 
 
+FINGERPRINTS = "meta.theme_fingerprints"  # per theme mart per period: a hash of what its rows were made from
+# The code that makes the rows: a change to it makes every period again.
+_CODE = hashlib.sha256(b"".join(Path(module).read_bytes() for module in (__file__, _themes.__file__))).hexdigest()
+
+
+def _text_hashes(connection: duckdb.DuckDBPyConnection, texts: pl.DataFrame) -> dict[str, str]:
+    """Period -> (its texts' count, the sum of their hashes): any changed, new or erased text changes it."""
+    connection.register("theme_texts", texts.select("firm_id", "proposal", "comment"))
+    try:
+        return {period: f"{count}/{total}" for period, count, total in connection.execute(
+            "SELECT proposal, COUNT(*), CAST(SUM(HASH(firm_id, comment)) AS VARCHAR) FROM theme_texts GROUP BY 1").fetchall()}
+    finally:
+        connection.unregister("theme_texts")
+
+
+def _refresh(connection: duckdb.DuckDBPyConnection, table: str, theme_set: ThemeSet, texts: pl.DataFrame,
+             build: Callable[[pl.DataFrame], pl.DataFrame], inputs: dict[str, object] | None = None) -> int:
+    """Make the periods of `table` whose texts or `inputs` (period -> what else its rows are made from, e.g. the
+    released vocabulary) changed since it was last made, with `build(texts of those periods)`; the other periods stay.
+    The table and its fingerprints change in one transaction. Returns the rows in the table."""
+    inputs = inputs or {}
+    settings = f"{_CODE}|{theme_set.words_per_firm}|{theme_set.themes_per_firm}|{theme_set.compound_prefix}"
+    current = {period: hashlib.sha256(f"{settings}|{text_hash}|{inputs.get(period)!r}".encode()).hexdigest()
+               for period, text_hash in _text_hashes(connection, texts).items()}
+    connection.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    connection.execute(f"CREATE TABLE IF NOT EXISTS {FINGERPRINTS} (mart VARCHAR, period VARCHAR, fingerprint VARCHAR)")
+    recorded = dict(connection.execute(f"SELECT period, fingerprint FROM {FINGERPRINTS} WHERE mart = ?", [table]).fetchall())
+    changed = sorted(period for period in current.keys() | recorded.keys() if current.get(period) != recorded.get(period))
+    whole = not _exists(connection, *table.split(".")) or not recorded or set(changed) >= recorded.keys()
+    if changed or whole:
+        frame = _for_table(build(texts if whole else texts.filter(pl.col("proposal").is_in(changed))), theme_set)
+        connection.begin()
+        try:
+            if whole:
+                _replace(connection, table, frame)
+            else:
+                connection.execute(f"DELETE FROM {table} WHERE {theme_set.period} IN (SELECT unnest(?))", [changed])
+                connection.register("theme_frame", frame)
+                connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM theme_frame")
+                connection.unregister("theme_frame")
+            connection.execute(f"DELETE FROM {FINGERPRINTS} WHERE mart = ?", [table])
+            if current:
+                connection.executemany(f"INSERT INTO {FINGERPRINTS} VALUES (?, ?, ?)", [[table, p, f] for p, f in sorted(current.items())])
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+    return connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
 def build_firm_words(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> int:
     """The set's words mart (marts.consultation_firm_words): at most `words_per_firm` words per firm per period (step 1)."""
-    words = firm_words(theme_set.texts(connection), theme_set.words_per_firm)
-    return _replace(connection, theme_set.words_mart, _for_table(words, theme_set))
+    return _refresh(connection, theme_set.words_mart, theme_set, theme_set.texts(connection),
+                    lambda texts: firm_words(texts, theme_set.words_per_firm))
 
 
 def vocabularies(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> dict[str, dict[str, Term]]:
@@ -197,8 +253,9 @@ def vocabularies(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CO
 
 def build_firm_pairs(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> int:
     """The set's pairs mart (marts.consultation_firm_pairs): one pair of released words per firm per period (step 2)."""
-    pairs = firm_pairs(theme_set.texts(connection), vocabularies(connection, theme_set))
-    return _replace(connection, theme_set.pairs_mart, _for_table(pairs, theme_set))
+    known = vocabularies(connection, theme_set)
+    return _refresh(connection, theme_set.pairs_mart, theme_set, theme_set.texts(connection),
+                    lambda texts: firm_pairs(texts, known), {period: sorted(terms.items()) for period, terms in known.items()})
 
 
 def models(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> dict[str, list[Theme]]:
@@ -220,8 +277,8 @@ def build_firm_themes(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet
     `themes_per_firm` themes per firm per period (steps 3, 4)."""
     themes = models(connection, theme_set)
     _replace(connection, theme_set.model_table, model_frame(themes, theme_set.period))
-    assigned = firm_themes(theme_set.texts(connection), themes, theme_set.themes_per_firm)
-    return _replace(connection, theme_set.themes_mart, _for_table(assigned, theme_set))
+    return _refresh(connection, theme_set.themes_mart, theme_set, theme_set.texts(connection),
+                    lambda texts: firm_themes(texts, themes, theme_set.themes_per_firm), themes)
 
 
 def stored_models(connection: duckdb.DuckDBPyConnection, theme_set: ThemeSet = CONSULTATION) -> dict[str, list[Theme]]:

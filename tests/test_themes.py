@@ -364,3 +364,61 @@ def test_a_release_without_noise_gives_small_test_installations_themes_to_show(p
         table = theme_table(theme_releases(), closed[0])
     assert entries and not table.is_empty()
     assert set(table["Thema"]) <= {entry["name"] for entry in entries.values()}
+
+
+# --------------------------------------------------------------------------- only the periods that changed are made again
+
+edits = st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["p1", "p2", "p3"]), comment_text), min_size=0, max_size=8)
+
+
+def staged(rows) -> pl.DataFrame:
+    """staging.consultation_answers rows: one comment per (firm, proposal), the last one given winning."""
+    latest = {(firm, proposal): text for firm, proposal, text in rows}
+    return pl.DataFrame([(f"f{firm}", f"{proposal}/artikel-1", "comment", text, "2026-11-01T10:00:00", f"r{firm}-{proposal}")
+                         for (firm, proposal), text in sorted(latest.items())],
+                        schema=["firm_id", "article", "question", "answer", "submitted_at", "response_id"], orient="row")
+
+
+def words_table(connection: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return sorted(connection.execute("SELECT * FROM marts.consultation_firm_words").fetchall())
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(firm_comments.map(lambda rows: [(f, p, t) for f, p, t in rows]), edits, st.sets(st.integers(0, 7), max_size=2))
+def test_a_rebuild_makes_only_the_changed_periods_again_and_equals_a_fresh_build(first, changes, erased):
+    before = staged(first)
+    after = staged([*first, *changes]).filter(~pl.col("firm_id").is_in([f"f{firm}" for firm in erased]))
+    connection = warehouse_with_answers(before)
+    theme_pipeline.build_firm_words(connection)
+    changed = {period for period in ("p1", "p2", "p3")
+               if before.filter(pl.col("article").str.starts_with(period)).sort("firm_id").rows()
+               != after.filter(pl.col("article").str.starts_with(period)).sort("firm_id").rows()}
+    # A marker in every period: it stays where nothing changed (the period was not made again), goes where it did.
+    connection.execute("INSERT INTO marts.consultation_firm_words VALUES ('marker', 'p1', 'x', 9), ('marker', 'p2', 'x', 9)")
+    staging(connection, after)
+    rows = theme_pipeline.build_firm_words(connection)
+    markers = {period for (period,) in connection.execute("SELECT proposal FROM marts.consultation_firm_words WHERE firm_id = 'marker'").fetchall()}
+    recorded = {article.split("/")[0] for article in before["article"]}
+    rebuilt_whole = recorded <= changed  # every period it was made of changed: made again whole
+    assert markers == (set() if rebuilt_whole else {"p1", "p2"} - changed)
+    fresh = warehouse_with_answers(after)
+    theme_pipeline.build_firm_words(fresh)
+    assert [r for r in words_table(connection) if r[0] != "marker"] == words_table(fresh)
+    assert rows == len(words_table(connection))
+    unchanged = words_table(connection)
+    theme_pipeline.build_firm_words(connection)  # nothing new: nothing made again, the table as it was
+    assert words_table(connection) == unchanged
+
+
+def test_new_released_words_make_the_pairs_of_that_proposal_again():
+    answers = answers_of([(300, "Loonkosten en premies!", "no"), (200, "Energiekosten en gasprijzen!", "no")])
+    connection = warehouse_with_answers(answers)
+    run_themes(connection, [PROPOSAL], specs=exact_specs(), settings=unlimited_settings())
+    pairs = connection.execute("SELECT pair, COUNT(*) FROM marts.consultation_firm_pairs GROUP BY 1 ORDER BY 1").fetchall()
+    assert pairs == [("energiekost+gasprijs", 200), ("loonkost+premie", 300)]
+    # The words release of the proposal made again (a new version) without 'premies': the pairs follow it.
+    connection.execute(f"""INSERT INTO releases.{theme_pipeline.TERMS} BY NAME
+        SELECT * REPLACE (version + 1 AS version) FROM releases.{theme_pipeline.TERMS} WHERE term <> 'premies'""")
+    theme_pipeline.build_firm_pairs(connection)
+    pairs = connection.execute("SELECT pair, COUNT(*) FROM marts.consultation_firm_pairs GROUP BY 1 ORDER BY 1").fetchall()
+    assert pairs == [("energiekost+gasprijs", 200)]
