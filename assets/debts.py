@@ -1,7 +1,7 @@
 """Debt signals (issue 12): the rules' advice per claim and the private mart of the anti-escalation KPIs.
 
     marts/debt_claim_month (SQLMesh, sources/debt_signal) -> operational/debt_advice + marts/debt_small_claims + marts/debt_person_risk
-                                                             + marts/debt_whatif + marts/debt_collection
+                                                             + marts/debt_whatif + marts/debt_collection + marts/debt_person_month
                                                           -> releases/debt_kpis, releases/debt_risk, releases/debt_whatif,
                                                              releases/debt_collection_cost
     operational/debt_advice -> operational/creditor_advice_files (data/operational/<creditor>/advice.parquet)
@@ -23,7 +23,7 @@ from debts import pipeline
 from debts.creditor_files import write_creditor_files
 
 SOURCE = dg.AssetKey(["marts", "debt_claim_month"])
-MADE = {  # what the rules make from the source mart, each rebuilt whole in the same transaction
+MADE = {  # what the rules make from the source mart, the months that changed, all swapped in in one transaction
     ("operational", "debt_advice"): "Per claim per month: the anti-escalation rules' recommended action, reasons, letter group and "
                                     "projected costs (operational: a creditor's own claims only; never released).",
     ("marts", "debt_small_claims"): "Per small claim (< 100 euros) per month: creditor type, KPI outcome, avoided case (private; "
@@ -34,6 +34,9 @@ MADE = {  # what the rules make from the source mart, each rebuilt whole in the 
                               "the outcome the rules would give (private; released by releases/debt_whatif).",
     ("marts", "debt_collection"): "Per claim per month: creditor type, collection costs so far and principal collected so far "
                                   "(private; released by releases/debt_collection_cost: costs per euro collected).",
+    ("marts", "debt_person_month"): "Per signalled person per month: creditors, essential kinds of debt, small claims, municipality "
+                                    "(private; what the risk classes of marts/debt_person_risk are made from, kept so a run "
+                                    "evaluates only the months that changed).",
 }
 
 
@@ -42,19 +45,23 @@ MADE = {  # what the rules make from the source mart, each rebuilt whole in the 
     compute_kind="polars",
 )
 def debt_advice(warehouse: Warehouse):
-    """Evaluate the rules on every month of the source mart; all five tables swapped in at once."""
+    """Evaluate the rules on the months of the source mart that changed since the last run (debts/pipeline.py: new
+    deliveries, the running month's new day, other rules); all five tables swapped in at once."""
     with warehouse.connect() as connection:
         # The claims are in polars here, beside DuckDB: its buffer gets at most DEBT_DUCKDB_LIMIT of the step's memory
         # (it only reads parts of one mart and writes them back).
         limit_memory(connection, DEBT_DUCKDB_LIMIT)
-        advice_rows, small, persons, whatif, collection = pipeline.build(connection)
+        built = pipeline.build(connection)
+        facts = connection.execute(f"SELECT COUNT(*) FROM {pipeline.FACTS_TABLE}").fetchone()[0]
         actions = dict(connection.execute(f"SELECT action, COUNT(*) FROM {pipeline.ADVICE_TABLE} GROUP BY 1 ORDER BY 1").fetchall())
+    made = {"months_made_again": dg.MetadataValue.json(list(built.made_again))}
     yield dg.MaterializeResult(asset_key=["operational", "debt_advice"],
-                               metadata={"rows": advice_rows, "actions": dg.MetadataValue.json(actions)})
-    yield dg.MaterializeResult(asset_key=["marts", "debt_small_claims"], metadata={"rows": small})
-    yield dg.MaterializeResult(asset_key=["marts", "debt_person_risk"], metadata={"rows": persons})
-    yield dg.MaterializeResult(asset_key=["marts", "debt_whatif"], metadata={"rows": whatif})
-    yield dg.MaterializeResult(asset_key=["marts", "debt_collection"], metadata={"rows": collection})
+                               metadata={"rows": built.advice, "actions": dg.MetadataValue.json(actions), **made})
+    yield dg.MaterializeResult(asset_key=["marts", "debt_small_claims"], metadata={"rows": built.small_claims, **made})
+    yield dg.MaterializeResult(asset_key=["marts", "debt_person_risk"], metadata={"rows": built.person_months})
+    yield dg.MaterializeResult(asset_key=["marts", "debt_whatif"], metadata={"rows": built.whatif, **made})
+    yield dg.MaterializeResult(asset_key=["marts", "debt_collection"], metadata={"rows": built.collection, **made})
+    yield dg.MaterializeResult(asset_key=["marts", "debt_person_month"], metadata={"rows": facts, **made})
 
 
 @dg.asset(key=["operational", "creditor_advice_files"], deps=[dg.AssetKey(["operational", "debt_advice"])], group_name="debts",

@@ -58,6 +58,7 @@ class Size:
     stages: dict[str, float] = field(default_factory=dict)
     stage_peaks: dict[str, float] = field(default_factory=dict)  # GB: the highest resident memory while the stage ran
     next_stages: dict[str, float] = field(default_factory=dict)  # the run after one more wave (incremental)
+    next_peaks: dict[str, float] = field(default_factory=dict)  # GB, per stage of that run
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -128,19 +129,21 @@ def measure(size: Size, folder: Path) -> None:
     size.commands["next wave"] = _measure([MKBVM, "generate", "--firms", str(size.firms), "--waves", "1", "--last-wave",
                                            date.today().strftime("%Y-%m"), "--debt-persons", "0", "--programme-firms", "0"], env)
     size.commands["rerun"] = _measure([MKBVM, "run"], env)
-    size.next_stages = {step: end - start for step, (start, end) in _stage_spans(folder / "dagster").items()}
+    spans = _stage_spans(folder / "dagster")
+    size.next_stages = {step: end - start for step, (start, end) in spans.items()}
+    size.next_peaks = {step: _peak_within(size.commands["rerun"].samples, start, end) for step, (start, end) in spans.items()}
 
 
 def report(baseline: Size, full: Size) -> None:
     scale = full.firms / baseline.firms
     print(f"\nStages (seconds; ratio = seconds per firm at {full.firms} firms / at {baseline.firms}; 1.0 = linear)")
     print("('rerun': the full size again after one more wave; the first run built everything, this one only what is new)")
-    print(f"{'stage':44} {'baseline':>9} {'full':>9} {'ratio':>6} {'peak GB':>8} {'rerun':>7}")
+    print(f"{'stage':44} {'baseline':>9} {'full':>9} {'ratio':>6} {'peak GB':>8} {'rerun':>7} {'peak GB':>8}")
     for stage in sorted(full.stages, key=full.stages.get, reverse=True):
         before = baseline.stages.get(stage, 0.0)
         ratio = f"{full.stages[stage] / scale / before:6.2f}" if before > 0.05 else "     -"
         print(f"{stage[:44]:44} {before:9.1f} {full.stages[stage]:9.1f} {ratio} {full.stage_peaks.get(stage, 0.0):8.2f} "
-              f"{full.next_stages.get(stage, 0.0):7.1f}")
+              f"{full.next_stages.get(stage, 0.0):7.1f} {full.next_peaks.get(stage, 0.0):8.2f}")
     print(f"\n{'command':10} {'baseline s':>10} {'full s':>9} {'ratio':>6} {'peak GB':>8} {'target':>7}")
     for command, measured in full.commands.items():
         before = baseline.commands[command]

@@ -36,6 +36,7 @@ from core.warehouse import (
     httpfs_extension,
     lake_catalog,
     lake_extensions,
+    limit_memory,
     memory_limit,
     warehouse_attach_sql,
     warehouse_key,
@@ -297,16 +298,23 @@ def plan_and_refresh(warehouse: Path, project: Path = PROJECT_ROOT) -> dict[str,
 
 
 FINGERPRINTS = "meta.mart_fingerprints"  # per mart per period: the raw rows it was last made from (count, sum of row hashes)
+FINGERPRINT_MEMORY = "256MB"  # DuckDB's memory while it reads the raw tables for them
 
 
 def _fingerprints(adapter) -> dict[str, dict[str, tuple[int, int]]]:
     """Per mart, per period of its raw table: (rows, the sum of their hashes). Any change to a raw row changes it:
     a new file, an erased firm (rows gone, files renamed), new pseudonyms after a key change, retention."""
     found: dict[str, dict[str, tuple[int, int]]] = {}
-    for declared in sources().values():
-        rows = adapter.fetchall(
-            f'SELECT CAST("{declared.period.field}" AS VARCHAR), COUNT(*), CAST(SUM(HASH(r)) AS VARCHAR) FROM {declared.raw_table} AS r GROUP BY 1')
-        found[f"marts.{declared.mart}"] = {period: (count, int(total)) for period, count, total in rows}
+    # One pass over every raw row, a few groups to keep: DuckDB's buffer would fill with pages it never reads again
+    # (at national size the step's peak, 4 GB beside SQLMesh's context); a small buffer streams as fast.
+    limit_memory(adapter, FINGERPRINT_MEMORY)
+    try:
+        for declared in sources().values():
+            rows = adapter.fetchall(
+                f'SELECT CAST("{declared.period.field}" AS VARCHAR), COUNT(*), CAST(SUM(HASH(r)) AS VARCHAR) FROM {declared.raw_table} AS r GROUP BY 1')
+            found[f"marts.{declared.mart}"] = {period: (count, int(total)) for period, count, total in rows}
+    finally:
+        adapter.execute(f"SET memory_limit = '{memory_limit()}'")
     return found
 
 

@@ -352,7 +352,8 @@ def memory_bytes(amount: str) -> int:
 
 def limit_memory(connection: duckdb.DuckDBPyConnection, at_most: str) -> None:
     """Lower this connection's memory limit to `at_most` for a step that holds data of its own beside DuckDB's
-    buffer; never above `memory_limit()` (a smaller configured limit stays)."""
+    buffer; never above `memory_limit()` (a smaller configured limit stays). `connection` may also be SQLMesh's
+    engine adapter (anything with `execute`); the limit holds for the whole database instance."""
     limit = min(memory_limit(), at_most, key=memory_bytes)
     connection.execute(f"SET memory_limit = '{limit}'")
 

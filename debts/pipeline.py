@@ -14,8 +14,14 @@
 
 Each month is evaluated on its own (all claims of a person in that month in
 one call, as `debts.rules.evaluate_claims` needs), on the month's last day or
-today, whichever comes first (a crisis threshold counts on that day). The
-tables are built beside the old ones and swapped in together in one
+today, whichever comes first (a crisis threshold counts on that day). So a
+build makes again only the months whose claims, evaluation day, rules or code
+changed since the last one (`meta.debt_fingerprints`: per month a hash of
+those); the next month's run evaluates the new month and the running one, not
+two years of the nation's claims. What the risk classes need of a month's
+claims is kept per person per month (`marts.debt_person_month`); the classes
+(a repeat signal looks back across months) are made again from those rows.
+The rows are built beside the old ones and swapped in together in one
 transaction: a crash leaves the old ones.
 
 Delivered amounts: a creditor delivers `current_amount` as what is owed now,
@@ -49,11 +55,13 @@ creditor: how many euros of costs collecting a euro of debt has cost.
 from __future__ import annotations
 
 import calendar
+import hashlib
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
@@ -66,6 +74,8 @@ from debts.schema import CLAIMS_SCHEMA, COLLECTION_STAGES
 from debts.settings import read_config, rules_settings
 
 SOURCE_MART = "marts.debt_claim_month"
+FACTS_TABLE = "marts.debt_person_month"  # per person per month: person_month_facts (private; what the risk classes need)
+FINGERPRINTS = "meta.debt_fingerprints"  # per month of the source mart: a hash of what its rows in the tables were made from
 ADVICE_TABLE = "operational.debt_advice"
 SMALL_CLAIMS_MART = "marts.debt_small_claims"
 COLLECTION_MART = "marts.debt_collection"
@@ -303,51 +313,121 @@ def risk_of_facts(per_person: pl.DataFrame, settings: KpiSettings | None = None)
     )
 
 
-def build(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> tuple[int, int, int, int, int]:
-    """Rebuild operational.debt_advice and the four debt marts from the source mart, all swapped in at once:
-    (advice rows, small claims, signalled person-months, what-if rows, collection rows).
+def _code_and_settings() -> str:
+    """What every month's rows are made by: this package's code, its configuration and the settings as loaded."""
+    files = sorted(Path(__file__).parent.glob("*.py")) + sorted((CONFIG_DIR / "debts").glob("*.yaml"))
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in files))
+    digest.update(f"{rules_settings()!r}|{kpi_settings()!r}".encode())
+    return digest.hexdigest()
 
-    One part of a month at a time (`CLAIMS_PER_PART` claims, about, every claim of a person in the same part): its
-    claims are read once, serve the advice, the what-if grid and the collection rows, and are written before the
-    next part is read, so memory holds one part (and the few facts per person the risk classes need across
-    months), never a month of the nation's claims, let alone every month."""
+
+def month_fingerprints(connection: duckdb.DuckDBPyConnection, today: date) -> dict[str, str]:
+    """Month -> a hash of its claims in the source mart (their count and the sum of their row hashes), its evaluation
+    day and `_code_and_settings()`: equal only when a build would make the same rows for that month."""
+    made_by = _code_and_settings()
+    rows = connection.execute(f"SELECT month, COUNT(*), CAST(SUM(HASH(m)) AS VARCHAR) FROM {SOURCE_MART} AS m GROUP BY 1").fetchall()
+    return {month: hashlib.sha256(f"{made_by}|{count}/{total}|{evaluation_day(month, today)}".encode()).hexdigest()
+            for month, count, total in rows}
+
+
+def _exists(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return connection.execute("SELECT COUNT(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, name]).fetchone()[0] > 0
+
+
+MONTH_TABLES = (ADVICE_TABLE, SMALL_CLAIMS_MART, WHATIF_MART, COLLECTION_MART, FACTS_TABLE)  # one month's rows made from its claims only
+
+
+class Built(NamedTuple):
+    """What `build` left: the rows in each table, and the months it made again (every month when it made them whole)."""
+
+    advice: int
+    small_claims: int
+    person_months: int  # signalled persons per month (marts.debt_person_risk)
+    whatif: int
+    collection: int
+    made_again: tuple[str, ...]
+
+
+def build(connection: duckdb.DuckDBPyConnection, today: date | None = None, *, whole: bool = False) -> Built:
+    """Make operational.debt_advice and the four debt marts from the source mart, all swapped in at once.
+
+    Only the months whose fingerprint changed are made again (all of them when a table is missing, when every month
+    changed or with `whole`). One part of a month at a time (`CLAIMS_PER_PART` claims,
+    about, every claim of a person in the same part): its claims are read once, serve the advice, the what-if grid
+    and the collection rows, and are written before the next part is read, so memory holds one part (and the few
+    facts per person the risk classes need across months), never a month of the nation's claims."""
     today = today or date.today()
-    months = connection.execute(f"SELECT month, count(*) FROM {SOURCE_MART} GROUP BY 1 ORDER BY 1").fetchall()
+    current = month_fingerprints(connection, today)
+    connection.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    connection.execute(f"CREATE TABLE IF NOT EXISTS {FINGERPRINTS} (month VARCHAR, fingerprint VARCHAR)")
+    recorded = dict(connection.execute(f"SELECT month, fingerprint FROM {FINGERPRINTS}").fetchall())
+    changed = sorted(month for month in current.keys() | recorded.keys() if current.get(month) != recorded.get(month))
+    whole = whole or not recorded or set(changed) >= recorded.keys() or not all(_exists(connection, t) for t in (*MONTH_TABLES, RISK_MART))
+    months = [(month, rows) for month, rows in connection.execute(
+        f"SELECT month, count(*) FROM {SOURCE_MART} GROUP BY 1 ORDER BY 1").fetchall() if whole or month in changed]
+    if whole or changed:
+        facts = _build_months(connection, months, today)
+        if not whole:  # the other months' facts, as kept: the repeat signals of the new months look back at them
+            facts = pl.concat([connection.execute(f"SELECT * FROM {FACTS_TABLE} WHERE NOT list_contains(?, month)", [changed]).pl(),
+                               facts], how="vertical_relaxed")
+        _write(connection, RISK_MART, risk_of_facts(facts), replace=True)
+        del facts
+        _swap_in(connection, changed, current, whole=whole)
+    counts = [connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+              for table in (ADVICE_TABLE, SMALL_CLAIMS_MART, RISK_MART, WHATIF_MART, COLLECTION_MART)]
+    return Built(*counts, made_again=tuple(month for month, _ in months) if whole else tuple(changed))
+
+
+def _build_months(connection: duckdb.DuckDBPyConnection, months: list[tuple[str, int]], today: date) -> pl.DataFrame:
+    """The rows of `months` ((month, claims)) into `<table>__next` for each of MONTH_TABLES; returns their facts.
+
+    Every part is committed to a table beside the old one; `_swap_in` then takes them in one transaction. A crash
+    leaves the old tables whole (and a `__next` the next build replaces). One transaction around the parts would
+    hold every uncommitted row in memory: at 120,000 firms a peak of 1.45 GB that way, 0.77 GB this way; at 1.2
+    million firms 9.5 GB that way."""
     empty = {ADVICE_TABLE: _empty_advice(), SMALL_CLAIMS_MART: small_claims(_empty_advice()), WHATIF_MART: pl.DataFrame(schema=WHATIF_SCHEMA),
-             COLLECTION_MART: pl.DataFrame(schema=COLLECTION_SCHEMA)}
-    counts = dict.fromkeys(empty, 0)
+             COLLECTION_MART: pl.DataFrame(schema=COLLECTION_SCHEMA), FACTS_TABLE: person_month_facts(_empty_advice())}
     facts: list[pl.DataFrame] = []
     created: set[str] = set()  # each table is made anew from its first part's rows (their types), then appended to
-    # Every part is committed to a table beside the old one (`<table>__next`); one transaction then swaps them all. A
-    # crash leaves the old tables whole (and a `__next` the next build replaces). One transaction around the parts
-    # would hold every uncommitted row in memory: at 120,000 firms a peak of 1.45 GB that way, 0.77 GB this way;
-    # at 1.2 million firms 9.5 GB that way.
     for month, claims in _claim_parts(connection, months):
         advice = advice_of_month(claims, month, today)
         facts.append(person_month_facts(advice))
         tables = {ADVICE_TABLE: advice, SMALL_CLAIMS_MART: small_claims(advice),
                   WHATIF_MART: whatif_of_month(claims, month, today).sort("month", "person_id", "claim_id", "debt_whatif_point"),
-                  COLLECTION_MART: collection(claims, month).sort("month", "person_id", "claim_id")}
+                  COLLECTION_MART: collection(claims, month).sort("month", "person_id", "claim_id"), FACTS_TABLE: facts[-1]}
         del claims, advice
         for table, frame in tables.items():
             _write(connection, table, frame, replace=table not in created)
             created.add(table)
-            counts[table] += frame.height
         del tables
-    for table in empty.keys() - created:  # no claims at all: empty tables with their columns
+    for table in empty.keys() - created:  # no claims in these months: empty tables with their columns
         _write(connection, table, empty[table], replace=True)
-    persons = risk_of_facts(pl.concat(facts) if facts else pl.DataFrame())
-    _write(connection, RISK_MART, persons, replace=True)
+    return pl.concat(facts) if facts else empty[FACTS_TABLE]
+
+
+def _swap_in(connection: duckdb.DuckDBPyConnection, changed: list[str], fingerprints: dict[str, str], *, whole: bool) -> None:
+    """In one transaction: the `__next` tables in place of the old ones (`whole`), or their months in place of the
+    changed months' rows; the new risk classes; the fingerprints they were made from."""
     connection.execute("BEGIN TRANSACTION")
     try:
-        for table in (*empty, RISK_MART):
-            connection.execute(f"DROP TABLE IF EXISTS {table}")
-            connection.execute(f"ALTER TABLE {table}{NEXT} RENAME TO {table.split('.')[1]}")
+        for table in MONTH_TABLES:
+            if whole:
+                connection.execute(f"DROP TABLE IF EXISTS {table}")
+                connection.execute(f"ALTER TABLE {table}{NEXT} RENAME TO {table.split('.')[1]}")
+            else:
+                connection.execute(f"DELETE FROM {table} WHERE list_contains(?, month)", [changed])
+                connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {table}{NEXT}")
+                connection.execute(f"DROP TABLE {table}{NEXT}")
+        connection.execute(f"DROP TABLE IF EXISTS {RISK_MART}")
+        connection.execute(f"ALTER TABLE {RISK_MART}{NEXT} RENAME TO {RISK_MART.split('.')[1]}")
+        connection.execute(f"DELETE FROM {FINGERPRINTS}")
+        if fingerprints:
+            connection.executemany(f"INSERT INTO {FINGERPRINTS} VALUES (?, ?)", sorted(fingerprints.items()))
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return counts[ADVICE_TABLE], counts[SMALL_CLAIMS_MART], persons.height, counts[WHATIF_MART], counts[COLLECTION_MART]
 
 
 NEXT = "__next"  # the suffix of a table being built, until `build` swaps it in

@@ -267,12 +267,12 @@ def test_a_build_in_parts_of_persons_makes_the_tables_a_build_of_whole_months_ma
     copy, contents = _warehouse_copy(pipeline, tmp_path), _debt_contents
 
     with warehouse_connect(copy) as connection:
-        whole = debt_pipeline.build(connection, today=date(2026, 12, 1))
+        whole = debt_pipeline.build(connection, today=date(2026, 12, 1), whole=True)
         expected = contents(connection)
         monkeypatch.setattr(debt_pipeline, "CLAIMS_PER_PART", claims_per_part)
         months = connection.execute(f"SELECT count(*) FROM {debt_pipeline.SOURCE_MART} GROUP BY month").fetchall()
         assert max(rows for (rows,) in months) > claims_per_part  # a month really is split
-        assert debt_pipeline.build(connection, today=date(2026, 12, 1)) == whole
+        assert debt_pipeline.build(connection, today=date(2026, 12, 1), whole=True) == whole
         assert contents(connection) == expected
 
 
@@ -293,10 +293,67 @@ def test_a_build_that_stops_halfway_leaves_the_old_tables_whole_and_the_next_bui
 
         monkeypatch.setattr(debt_pipeline, "advice_of_month", stops_at_the_third_part)
         with pytest.raises(RuntimeError):
-            debt_pipeline.build(connection, today=date(2026, 12, 1))
+            debt_pipeline.build(connection, today=date(2026, 12, 1), whole=True)
         assert contents(connection) == before  # the old tables, whole: the parts went to the __next tables only
         monkeypatch.setattr(debt_pipeline, "advice_of_month", evaluate)
-        debt_pipeline.build(connection, today=date(2026, 12, 1))
+        debt_pipeline.build(connection, today=date(2026, 12, 1), whole=True)
         assert contents(connection) == before
         left = connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '%__next'").fetchone()[0]
         assert left == 0
+
+
+def _source_as_table(connection) -> list[str]:
+    """The source mart (a SQLMesh view) as a table of its own rows, to change in the test; its months."""
+    connection.execute(f"CREATE TABLE marts.debt_claim_month_rows AS SELECT * FROM {debt_pipeline.SOURCE_MART}")
+    connection.execute(f"DROP VIEW {debt_pipeline.SOURCE_MART}")
+    connection.execute("ALTER TABLE marts.debt_claim_month_rows RENAME TO debt_claim_month")
+    return [m for (m,) in connection.execute(f"SELECT DISTINCT month FROM {debt_pipeline.SOURCE_MART} ORDER BY 1").fetchall()]
+
+
+def test_a_build_makes_again_only_the_months_that_changed_and_equals_a_whole_build(pipeline, tmp_path, monkeypatch):
+    copy, contents = _warehouse_copy(pipeline, tmp_path), _debt_contents
+    today = date(2026, 12, 1)
+    with warehouse_connect(copy) as connection:
+        months = _source_as_table(connection)
+        assert len(months) >= 3
+        assert debt_pipeline.build(connection, today=today, whole=True).made_again == tuple(months)
+        assert debt_pipeline.build(connection, today=today).made_again == ()  # nothing changed: nothing made again
+        changed, erased, kept = months[0], months[1], months[-1]
+        # A marker in a month that does not change: it stays (the month is not made again).
+        connection.execute(f"""INSERT INTO {debt_pipeline.ADVICE_TABLE} SELECT * REPLACE ('marker' AS claim_id)
+                               FROM {debt_pipeline.ADVICE_TABLE} WHERE month = ? LIMIT 1""", [kept])
+        person = connection.execute(f"SELECT min(person_id) FROM {debt_pipeline.SOURCE_MART} WHERE month = ?", [changed]).fetchone()[0]
+        connection.execute(f"DELETE FROM {debt_pipeline.SOURCE_MART} WHERE month = ? AND person_id = ?", [changed, person])
+        connection.execute(f"DELETE FROM {debt_pipeline.SOURCE_MART} WHERE month = ?", [erased])  # a month gone (retention)
+
+        monkeypatch.setattr(debt_pipeline, "CLAIMS_PER_PART", 40)
+        evaluate = debt_pipeline.advice_of_month
+
+        def stops(*arguments, **keywords):
+            raise RuntimeError("the machine stops")
+
+        before = contents(connection)
+        monkeypatch.setattr(debt_pipeline, "advice_of_month", stops)
+        with pytest.raises(RuntimeError):
+            debt_pipeline.build(connection, today=today)
+        assert contents(connection) == before  # a crash in the middle: the old rows, all of them
+        monkeypatch.setattr(debt_pipeline, "advice_of_month", evaluate)
+
+        built = debt_pipeline.build(connection, today=today)
+        assert built.made_again == (changed, erased)
+        marker = f"SELECT COUNT(*) FROM {debt_pipeline.ADVICE_TABLE} WHERE month = ? AND claim_id = 'marker'"
+        assert connection.execute(marker, [kept]).fetchone()[0] == 1
+        for table in (*debt_pipeline.MONTH_TABLES, debt_pipeline.RISK_MART):
+            assert not connection.execute(f"SELECT COUNT(*) FROM {table} WHERE month = ?", [erased]).fetchone()[0], table
+            assert not connection.execute(f"SELECT COUNT(*) FROM {table} WHERE month = ? AND person_id = ?", [changed, person]).fetchone()[0]
+        connection.execute(f"DELETE FROM {debt_pipeline.ADVICE_TABLE} WHERE claim_id = 'marker'")
+        incremental = {table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+                       for table in (*DEBT_TABLES, debt_pipeline.FACTS_TABLE)}
+        whole = debt_pipeline.build(connection, today=today, whole=True)
+        assert whole.made_again == tuple(m for m in months if m != erased)
+        assert whole[:5] == (built.advice - 1, *built[1:5])  # built counted the marker row
+        assert incremental == {table: sorted(connection.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+                               for table in (*DEBT_TABLES, debt_pipeline.FACTS_TABLE)}
+
+        # The running month: its evaluation day is today, so a new day makes it (and only it) again.
+        assert debt_pipeline.build(connection, today=date(2026, 12, 2)).made_again == tuple(m for m in months if m >= "2026-12" and m != erased)

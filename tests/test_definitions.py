@@ -37,7 +37,7 @@ def test_asset_graph_has_every_layer_in_order():
         "exports/alerts",  # early warnings on the released series (assets/alerts.py): after the exports it reads
         # debt signals (assets/debts.py): the rules' advice per claim (operational) and the mart of the KPI release
         "operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk",
-        "marts/debt_whatif", "marts/debt_collection",
+        "marts/debt_whatif", "marts/debt_collection", "marts/debt_person_month",
         "operational/creditor_advice_files",  # one file per creditor organisation for its own staff (debts/creditor_files.py)
         # the support programme (assets/programme_funnel.py): the funnel's and the ecosystem's marts from the eight source marts
         "marts/programme_firm_quarter", "marts/programme_firm_platform",
@@ -50,7 +50,8 @@ def test_asset_graph_has_every_layer_in_order():
     caseload_marts = {"programme_registration_month", "programme_intake_month", "programme_session_month", "programme_decision_month",
                       "programme_plan_month"}
     assert graph.get(dg.AssetKey(["operational", "consultant_caseload_files"])).parent_keys == {dg.AssetKey(["marts", m]) for m in caseload_marts}
-    for key in ("operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk", "marts/debt_whatif", "marts/debt_collection"):
+    for key in ("operational/debt_advice", "marts/debt_small_claims", "marts/debt_person_risk", "marts/debt_whatif", "marts/debt_collection",
+                "marts/debt_person_month"):
         assert graph.get(dg.AssetKey(key.split("/"))).parent_keys == {dg.AssetKey(["marts", "debt_claim_month"])}
     assert graph.get(dg.AssetKey(["operational", "creditor_advice_files"])).parent_keys == {dg.AssetKey(["operational", "debt_advice"])}
     theme_parents = {name: graph.get(dg.AssetKey(["marts", name])).parent_keys
