@@ -194,25 +194,27 @@ FINGERPRINTS = "meta.theme_fingerprints"  # per theme mart per period: a hash of
 _CODE = hashlib.sha256(b"".join(Path(module).read_bytes() for module in (__file__, _themes.__file__))).hexdigest()
 
 
-def _text_hashes(connection: duckdb.DuckDBPyConnection, texts: pl.DataFrame) -> dict[str, str]:
-    """Period -> (its texts' count, the sum of their hashes): any changed, new or erased text changes it."""
-    connection.register("theme_texts", texts.select("firm_id", "proposal", "comment"))
+def _text_hashes(connection: duckdb.DuckDBPyConnection, texts: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, str]:
+    """Period -> (its texts' count, the sum of the hashes of their `columns`): any changed, new or erased text changes it."""
+    connection.register("theme_texts", texts.select("proposal", *columns))
     try:
         return {period: f"{count}/{total}" for period, count, total in connection.execute(
-            "SELECT proposal, COUNT(*), CAST(SUM(HASH(firm_id, comment)) AS VARCHAR) FROM theme_texts GROUP BY 1").fetchall()}
+            f"SELECT proposal, COUNT(*), CAST(SUM(HASH({', '.join(columns)})) AS VARCHAR) FROM theme_texts GROUP BY 1").fetchall()}
     finally:
         connection.unregister("theme_texts")
 
 
 def _refresh(connection: duckdb.DuckDBPyConnection, table: str, theme_set: ThemeSet, texts: pl.DataFrame,
-             build: Callable[[pl.DataFrame], pl.DataFrame], inputs: dict[str, object] | None = None) -> int:
+             build: Callable[[pl.DataFrame], pl.DataFrame], inputs: dict[str, object] | None = None,
+             columns: tuple[str, ...] = ("firm_id", "comment")) -> int:
     """Make the periods of `table` whose texts or `inputs` (period -> what else its rows are made from, e.g. the
     released vocabulary) changed since it was last made, with `build(texts of those periods)`; the other periods stay.
-    The table and its fingerprints change in one transaction. Returns the rows in the table."""
+    `columns`: what of a text the rows depend on (besides its period). The table and its fingerprints change in one
+    transaction. Returns the rows in the table."""
     inputs = inputs or {}
     settings = f"{_CODE}|{theme_set.words_per_firm}|{theme_set.themes_per_firm}|{theme_set.compound_prefix}"
     current = {period: hashlib.sha256(f"{settings}|{text_hash}|{inputs.get(period)!r}".encode()).hexdigest()
-               for period, text_hash in _text_hashes(connection, texts).items()}
+               for period, text_hash in _text_hashes(connection, texts, columns).items()}
     connection.execute("CREATE SCHEMA IF NOT EXISTS meta")
     connection.execute(f"CREATE TABLE IF NOT EXISTS {FINGERPRINTS} (mart VARCHAR, period VARCHAR, fingerprint VARCHAR)")
     recorded = dict(connection.execute(f"SELECT period, fingerprint FROM {FINGERPRINTS} WHERE mart = ?", [table]).fetchall())
@@ -311,7 +313,9 @@ def build_quotes(connection: duckdb.DuckDBPyConnection, rng: random.Random | Non
     """The set's quotes table (themes.consultation_quotes): up to two consented comments per released theme of at least
     QUOTE_THRESHOLD firms; 0 and no table for a set without quotes.
 
-    A quote drawn before stays while its comment is still current, consented and about the theme.
+    A quote drawn before stays while its comment is still current, consented and about the theme. So a proposal
+    whose comments (with their consent), themes and released counts are as they were keeps its quotes without
+    reading its comments again: drawing anew would keep every one of them.
     """
     if theme_set.quotes_table is None:
         return 0
@@ -320,16 +324,25 @@ def build_quotes(connection: duckdb.DuckDBPyConnection, rng: random.Random | Non
     if _exists(connection, *table.split(".")):
         for theme, response_id in connection.execute(f"SELECT theme, response_id FROM {table} ORDER BY theme, position").fetchall():
             kept.setdefault(theme, []).append(response_id)
-    current, themes, rows = theme_set.texts(connection), stored_models(connection, theme_set), []
-    for proposal, counts in released_theme_counts(connection, theme_set).items():
-        for theme in themes.get(proposal, []):
-            if (counts.get(theme.key) or 0) < QUOTE_THRESHOLD:
+    themes, released_counts = stored_models(connection, theme_set), released_theme_counts(connection, theme_set)
+
+    def draw(texts: pl.DataFrame) -> pl.DataFrame:
+        rows = []
+        for proposal in sorted(set(texts["proposal"].unique()) & released_counts.keys()):
+            counts = released_counts[proposal]
+            if not any((counts.get(theme.key) or 0) >= QUOTE_THRESHOLD for theme in themes.get(proposal, [])):
                 continue
-            chosen = choose_quotes(quote_candidates(current, theme, themes[proposal]), kept.get(theme.key, []), rng)
-            rows += [(proposal, theme.key, position, response_id, text) for position, (response_id, text) in enumerate(chosen, start=1)]
-    frame = pl.DataFrame(rows, schema={"proposal": pl.Utf8, "theme": pl.Utf8, "position": pl.Int32, "response_id": pl.Utf8,
-                                       "text": pl.Utf8}, orient="row")
-    return _replace(connection, table, frame)
+            candidates = quote_candidates(texts, proposal, themes[proposal])
+            for theme in themes[proposal]:
+                if (counts.get(theme.key) or 0) >= QUOTE_THRESHOLD:
+                    chosen = choose_quotes(candidates.get(theme.key, []), kept.get(theme.key, []), rng)
+                    rows += [(proposal, theme.key, position, response_id, text) for position, (response_id, text) in enumerate(chosen, start=1)]
+        return pl.DataFrame(rows, schema={"proposal": pl.Utf8, "theme": pl.Utf8, "position": pl.Int32, "response_id": pl.Utf8,
+                                          "text": pl.Utf8}, orient="row")
+
+    inputs = {proposal: (sorted(counts.items()), themes.get(proposal)) for proposal, counts in released_counts.items()}
+    return _refresh(connection, table, theme_set, theme_set.texts(connection), draw, inputs,
+                    columns=("firm_id", "response_id", "comment", "consent"))
 
 
 def catalogue(connection: duckdb.DuckDBPyConnection, names: dict[str, str], theme_set: ThemeSet = CONSULTATION) -> dict[str, dict]:

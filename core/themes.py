@@ -244,13 +244,14 @@ def firm_themes(comments: pl.DataFrame, models: dict[str, list[Theme]], limit: i
 # --------------------------------------------------------------------------- quotes
 
 
-def quote_candidates(comments: pl.DataFrame, theme: Theme, themes: list[Theme]) -> list[tuple[str, str]]:
-    """(response_id, text) of the consented comments on the theme's proposal that are themselves about it (among `themes`)."""
-    candidates = []
-    frame = comments.filter((pl.col("proposal") == theme.proposal) & pl.col("consent") & pl.col("comment").is_not_null())
+def quote_candidates(comments: pl.DataFrame, proposal: str, themes: list[Theme]) -> dict[str, list[tuple[str, str]]]:
+    """Per theme key: (response_id, text) of the consented comments on `proposal` that are themselves about that theme
+    (among `themes`, the proposal's model). Each comment is read once, for all the proposal's themes."""
+    candidates: dict[str, list[tuple[str, str]]] = {}
+    frame = comments.filter((pl.col("proposal") == proposal) & pl.col("consent") & pl.col("comment").is_not_null())
     for response_id, text in frame.select("response_id", "comment").iter_rows():
-        if theme in assign(stems_of([text]), themes):
-            candidates.append((response_id, text))
+        for theme in assign(stems_of([text]), themes):
+            candidates.setdefault(theme.key, []).append((response_id, text))
     return candidates
 
 

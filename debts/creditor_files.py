@@ -34,10 +34,16 @@ operator gives `operational/` to the pipeline with the web app's group and
 setgid (2750), so folders inside become 2750 and files 0640: the web app
 reads, nobody else does (README, "Production"). An organisation whose claims
 are gone from the warehouse loses its file: a file never shows stale claims.
+A file is written again only when the organisation's rows changed (or this
+code, its labels or the files' key): `.fingerprints.json` beside the folders
+holds per organisation a hash of what its file was made from (counts and
+hashes only, no value).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 from pathlib import Path
@@ -46,12 +52,14 @@ import duckdb
 import polars as pl
 
 from core.files import private_dir
+from core.landing import write_atomically
 from core.private_parquet import private_parquet_writer
 from core.reference import domain_codes
 from debts.labels import ACTION_LABELS, REASONS
 from debts.pipeline import ADVICE_TABLE
 
 ADVICE_FILE = "advice.parquet"
+FINGERPRINT_FILE = ".fingerprints.json"  # in the operational folder: organisation -> what its file was made from
 STREAM_ROWS = 200_000  # rows per batch read from the warehouse while the files are written
 ORGANISATION_CODE = re.compile(r"^[A-Za-z0-9_]{2,40}$")  # the codes of reference/creditors.csv: one folder name, no path
 CREDITOR_COLUMNS = {
@@ -113,23 +121,51 @@ def creditor_view(advice: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def write_creditor_files(connection: duckdb.DuckDBPyConnection, operational: Path) -> dict[str, int]:
-    """Write every organisation's advice file from the warehouse; remove the files of organisations without claims now.
+def _made_by() -> str:
+    """What every file is made by besides its rows: this module, the Dutch labels and the files' key (hashed)."""
+    from core.private_parquet import _key
+    from debts import labels
 
-    Returns rows per organisation. Each file is written atomically (temporary file, fsync, rename): the web app reads
-    the old file or the new one, never half of one.
+    parts = [Path(__file__).read_bytes(), Path(labels.__file__).read_bytes(), hashlib.sha256(_key().encode()).digest()]
+    return hashlib.sha256(b"|".join(parts)).hexdigest()
+
+
+def _fingerprints(connection: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]]:
+    """Organisation -> (a hash of its rows in the advice table and of `_made_by`, its rows)."""
+    made_by = _made_by()
+    rows = connection.execute(f"SELECT creditor, COUNT(*), CAST(SUM(HASH(a)) AS VARCHAR) FROM {ADVICE_TABLE} AS a GROUP BY 1").fetchall()
+    return {creditor: (hashlib.sha256(f"{made_by}|{count}/{total}".encode()).hexdigest(), count) for creditor, count, total in rows}
+
+
+def _recorded(operational: Path) -> dict[str, str]:
+    try:
+        recorded = json.loads((operational / FINGERPRINT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none yet, or unreadable: every file is written again
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def write_creditor_files(connection: duckdb.DuckDBPyConnection, operational: Path) -> dict[str, int]:
+    """Write the advice file of every organisation whose rows changed since its file was written (or whose file is
+    missing); remove the files of organisations without claims now.
+
+    Returns rows per organisation (in its file). Each file is written atomically (temporary file, fsync, rename): the
+    web app reads the old file or the new one, never half of one. The fingerprints are written after the files: a
+    stop in between makes the next run write those files again.
     """
     private_dir(operational)
-    written: dict[str, int] = {}
+    current, recorded = _fingerprints(connection), _recorded(operational)
+    stale = sorted(organisation for organisation, (fingerprint, _) in current.items()
+                   if recorded.get(organisation) != fingerprint or not advice_file(operational, organisation).exists())
     # One scan of the table in the order of the organisations, streamed in batches: one organisation's rows in
     # memory at a time, not the nation's claims (and not one scan of the whole table per organisation).
-    batches = connection.execute(f"SELECT * FROM {ADVICE_TABLE} ORDER BY creditor").fetch_record_batch(STREAM_ROWS)
+    batches = connection.execute(f"SELECT * FROM {ADVICE_TABLE} WHERE list_contains(?::VARCHAR[], creditor) ORDER BY creditor",
+                                 [stale]).fetch_record_batch(STREAM_ROWS)
     with private_parquet_writer() as write:
         def flush(parts: list[pl.DataFrame]) -> None:
             view = creditor_view(pl.concat(parts))
             organisation = parts[0]["creditor"][0]
             write(view, organisation_folder(operational, organisation), ADVICE_FILE)
-            written[organisation] = view.height
 
         pending: list[pl.DataFrame] = []
         for batch in batches:
@@ -142,6 +178,9 @@ def write_creditor_files(connection: duckdb.DuckDBPyConnection, operational: Pat
             flush(pending)
     known = set(domain_codes("creditor"))
     for folder in operational.iterdir():
-        if folder.is_dir() and folder.name in known and folder.name not in written:
+        if folder.is_dir() and folder.name in known and folder.name not in current:
             shutil.rmtree(folder)  # no claims any more: no file, rather than last month's claims
-    return dict(sorted(written.items()))
+    fingerprints = {organisation: fingerprint for organisation, (fingerprint, _) in sorted(current.items())}
+    if fingerprints != recorded:
+        write_atomically(operational, FINGERPRINT_FILE, json.dumps(fingerprints, indent=1).encode("utf-8"))
+    return {organisation: rows for organisation, (_, rows) in sorted(current.items())}

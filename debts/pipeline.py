@@ -57,6 +57,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from functools import cache
@@ -283,34 +284,45 @@ def person_risk(advice: pl.DataFrame, settings: KpiSettings | None = None) -> pl
     comes from reference/municipalities.csv. A repeat signal: the person was
     also signalled in one of the `repeat_months` months before.
     """
-    if advice.is_empty():
-        return pl.DataFrame(schema=RISK_SCHEMA)
-    return risk_of_facts(person_month_facts(advice, settings), settings)
+    connection = duckdb.connect()
+    try:
+        connection.register("debt_person_facts", person_month_facts(advice, settings).to_arrow())
+        with _provinces(connection):
+            return connection.execute(risk_of_facts("debt_person_facts", settings)).pl().cast(RISK_SCHEMA)
+    finally:
+        connection.close()
 
 
-def risk_of_facts(per_person: pl.DataFrame, settings: KpiSettings | None = None) -> pl.DataFrame:
-    """`person_risk` from the rows of `person_month_facts` (of every month: a repeat signal looks back)."""
-    settings = settings or kpi_settings()
-    risk = settings.risk
-    if per_person.is_empty():
-        return pl.DataFrame(schema=RISK_SCHEMA)
-    red = (pl.col("creditors") >= risk.red_creditors) | (pl.col("essential") >= risk.red_essential)
-    orange = ((pl.col("creditors") >= risk.orange_creditors) | (pl.col("essential") >= risk.orange_essential)
-              | (pl.col("small_claims") >= risk.orange_small_claims))
-    month_index = pl.col("month").str.slice(0, 4).cast(pl.Int32) * 12 + pl.col("month").str.slice(5, 2).cast(pl.Int32)
-    classed = per_person.with_columns(
-        pl.when(red).then(pl.lit("rood")).when(orange).then(pl.lit("oranje")).otherwise(pl.lit("groen")).alias("risk"),
-        month_index.alias("_index"),
-    ).sort("person_id", "_index")
-    gap = pl.col("_index") - pl.col("_index").shift(1).over("person_id")
-    provinces = reference.municipalities().select(
-        pl.col("code").alias("municipality"), pl.col("province_code").alias("province"))
-    return (
-        classed.with_columns(((gap >= 1) & (gap <= risk.repeat_months)).fill_null(False).cast(pl.Int64).alias("repeat_signal"))
-        .join(provinces, on="municipality", how="left")
-        .select("person_id", "month", "municipality", "province", "risk", "repeat_signal")
-        .sort("month", "person_id")
-    )
+@contextmanager
+def _provinces(connection: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """`debt_provinces` (municipality, province) from the reference, known to `connection` while inside."""
+    connection.register("debt_provinces", reference.municipalities().select(
+        pl.col("code").alias("municipality"), pl.col("province_code").alias("province")).to_arrow())
+    try:
+        yield
+    finally:
+        connection.unregister("debt_provinces")
+
+
+def risk_of_facts(facts: str, settings: KpiSettings | None = None) -> str:
+    """The query of `person_risk` over `facts`, rows of `person_month_facts` (of every month: a repeat signal looks
+    back), and `debt_provinces` (`_provinces`). In DuckDB, not in polars: at national size the facts of two years
+    are tens of millions of rows, which DuckDB sorts within its memory limit and polars would hold three times."""
+    risk = (settings or kpi_settings()).risk
+    return f"""
+        WITH classed AS (
+            SELECT person_id, month, municipality,
+                   CASE WHEN creditors >= {int(risk.red_creditors)} OR essential >= {int(risk.red_essential)} THEN 'rood'
+                        WHEN creditors >= {int(risk.orange_creditors)} OR essential >= {int(risk.orange_essential)}
+                             OR small_claims >= {int(risk.orange_small_claims)} THEN 'oranje'
+                        ELSE 'groen' END AS risk,
+                   CAST(substr(month, 1, 4) AS INTEGER) * 12 + CAST(substr(month, 6, 2) AS INTEGER) AS month_index
+            FROM {facts})
+        SELECT person_id, month, municipality, debt_provinces.province, risk,
+               CAST(coalesce(gap >= 1 AND gap <= {int(risk.repeat_months)}, false) AS BIGINT) AS repeat_signal
+        FROM (SELECT *, month_index - lag(month_index) OVER (PARTITION BY person_id ORDER BY month_index) AS gap FROM classed)
+        LEFT JOIN debt_provinces USING (municipality)
+        ORDER BY month, person_id"""
 
 
 def _code_and_settings() -> str:
@@ -355,8 +367,8 @@ def build(connection: duckdb.DuckDBPyConnection, today: date | None = None, *, w
     Only the months whose fingerprint changed are made again (all of them when a table is missing, when every month
     changed or with `whole`). One part of a month at a time (`CLAIMS_PER_PART` claims,
     about, every claim of a person in the same part): its claims are read once, serve the advice, the what-if grid
-    and the collection rows, and are written before the next part is read, so memory holds one part (and the few
-    facts per person the risk classes need across months), never a month of the nation's claims."""
+    and the collection rows, and are written before the next part is read, so memory holds one part, never a month
+    of the nation's claims. The risk classes (across months) are made in DuckDB from the facts per person per month."""
     today = today or date.today()
     current = month_fingerprints(connection, today)
     connection.execute("CREATE SCHEMA IF NOT EXISTS meta")
@@ -367,20 +379,22 @@ def build(connection: duckdb.DuckDBPyConnection, today: date | None = None, *, w
     months = [(month, rows) for month, rows in connection.execute(
         f"SELECT month, count(*) FROM {SOURCE_MART} GROUP BY 1 ORDER BY 1").fetchall() if whole or month in changed]
     if whole or changed:
-        facts = _build_months(connection, months, today)
+        _build_months(connection, months, today)
+        facts, parameters = f"{FACTS_TABLE}{NEXT}", []
         if not whole:  # the other months' facts, as kept: the repeat signals of the new months look back at them
-            facts = pl.concat([connection.execute(f"SELECT * FROM {FACTS_TABLE} WHERE NOT list_contains(?, month)", [changed]).pl(),
-                               facts], how="vertical_relaxed")
-        _write(connection, RISK_MART, risk_of_facts(facts), replace=True)
-        del facts
+            facts = (f"(SELECT * FROM {FACTS_TABLE} WHERE NOT list_contains(?::VARCHAR[], month) "
+                     f"UNION ALL BY NAME SELECT * FROM {FACTS_TABLE}{NEXT})")
+            parameters = [changed]
+        with _provinces(connection):
+            connection.execute(f"CREATE OR REPLACE TABLE {RISK_MART}{NEXT} AS {risk_of_facts(facts)}", parameters)
         _swap_in(connection, changed, current, whole=whole)
     counts = [connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
               for table in (ADVICE_TABLE, SMALL_CLAIMS_MART, RISK_MART, WHATIF_MART, COLLECTION_MART)]
     return Built(*counts, made_again=tuple(month for month, _ in months) if whole else tuple(changed))
 
 
-def _build_months(connection: duckdb.DuckDBPyConnection, months: list[tuple[str, int]], today: date) -> pl.DataFrame:
-    """The rows of `months` ((month, claims)) into `<table>__next` for each of MONTH_TABLES; returns their facts.
+def _build_months(connection: duckdb.DuckDBPyConnection, months: list[tuple[str, int]], today: date) -> None:
+    """The rows of `months` ((month, claims)) into `<table>__next` for each of MONTH_TABLES (their facts too).
 
     Every part is committed to a table beside the old one; `_swap_in` then takes them in one transaction. A crash
     leaves the old tables whole (and a `__next` the next build replaces). One transaction around the parts would
@@ -388,14 +402,12 @@ def _build_months(connection: duckdb.DuckDBPyConnection, months: list[tuple[str,
     million firms 9.5 GB that way."""
     empty = {ADVICE_TABLE: _empty_advice(), SMALL_CLAIMS_MART: small_claims(_empty_advice()), WHATIF_MART: pl.DataFrame(schema=WHATIF_SCHEMA),
              COLLECTION_MART: pl.DataFrame(schema=COLLECTION_SCHEMA), FACTS_TABLE: person_month_facts(_empty_advice())}
-    facts: list[pl.DataFrame] = []
     created: set[str] = set()  # each table is made anew from its first part's rows (their types), then appended to
     for month, claims in _claim_parts(connection, months):
         advice = advice_of_month(claims, month, today)
-        facts.append(person_month_facts(advice))
         tables = {ADVICE_TABLE: advice, SMALL_CLAIMS_MART: small_claims(advice),
                   WHATIF_MART: whatif_of_month(claims, month, today).sort("month", "person_id", "claim_id", "debt_whatif_point"),
-                  COLLECTION_MART: collection(claims, month).sort("month", "person_id", "claim_id"), FACTS_TABLE: facts[-1]}
+                  COLLECTION_MART: collection(claims, month).sort("month", "person_id", "claim_id"), FACTS_TABLE: person_month_facts(advice)}
         del claims, advice
         for table, frame in tables.items():
             _write(connection, table, frame, replace=table not in created)
@@ -403,7 +415,6 @@ def _build_months(connection: duckdb.DuckDBPyConnection, months: list[tuple[str,
         del tables
     for table in empty.keys() - created:  # no claims in these months: empty tables with their columns
         _write(connection, table, empty[table], replace=True)
-    return pl.concat(facts) if facts else empty[FACTS_TABLE]
 
 
 def _swap_in(connection: duckdb.DuckDBPyConnection, changed: list[str], fingerprints: dict[str, str], *, whole: bool) -> None:

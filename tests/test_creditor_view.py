@@ -93,6 +93,35 @@ def test_the_streamed_scan_gives_each_organisation_exactly_its_own_rows_whatever
         assert read_private_file(tmp_path / "operational" / organisation / ADVICE_FILE).equals(expected)
 
 
+def test_a_file_is_written_again_only_when_its_organisations_rows_changed_or_it_is_missing(advice, tmp_path):
+    connection = duckdb.connect()
+    connection.execute("CREATE SCHEMA operational")
+    connection.register("frame", advice.to_arrow())
+    connection.execute("CREATE TABLE operational.debt_advice AS SELECT * FROM frame")
+    operational = tmp_path / "operational"
+    counts = dict(sorted(advice.group_by("creditor").len().iter_rows()))
+    assert write_creditor_files(connection, operational) == counts
+
+    def written() -> dict[str, int]:
+        return {organisation: (operational / organisation / ADVICE_FILE).stat().st_ino for organisation in counts}
+
+    first = written()
+    assert write_creditor_files(connection, operational) == counts
+    assert written() == first  # nothing changed: no file written again (a rewrite is a new file, renamed in)
+    claim = connection.execute("SELECT claim_id FROM operational.debt_advice WHERE creditor = ? AND action <> 'afschrijven' LIMIT 1",
+                               [OTHER_CREDITOR]).fetchone()[0]
+    connection.execute("UPDATE operational.debt_advice SET action = 'afschrijven' WHERE claim_id = ?", [claim])
+    (operational / DEMO_CREDITOR / ADVICE_FILE).unlink()
+    assert write_creditor_files(connection, operational) == counts
+    again = {organisation for organisation, inode in written().items() if inode != first[organisation]}
+    assert again == {OTHER_CREDITOR, DEMO_CREDITOR}
+    changed = read_private_file(operational / OTHER_CREDITOR / ADVICE_FILE).filter(pl.col("claim_id") == claim)
+    assert set(changed["action"]) == {"afschrijven"}
+    (operational / ".fingerprints.json").write_text("{niet leesbaar")  # damaged: every file is written again
+    write_creditor_files(connection, operational)
+    assert all(inode != first[o] for o, inode in written().items() if o not in again)
+
+
 def test_the_files_are_private_and_in_a_shared_zone_readable_by_its_group_only(tmp_path):
     connection = duckdb.connect()
     frame = pl.DataFrame({"claim_id": ["c1"], "person_id": ["p"], "creditor": ["cjib"], "action": ["doorgaan"], "reasons": [[]],

@@ -181,6 +181,33 @@ def test_quotes_only_with_consent_for_that_comment_and_only_for_big_themes():
     assert set(connection.execute(f"SELECT response_id FROM {theme_pipeline.QUOTES_TABLE}").pl()["response_id"]) == before
 
 
+def test_quotes_of_unchanged_comments_are_kept_without_reading_them_and_a_withdrawn_consent_draws_again(monkeypatch):
+    answers = answers_of([(400, "Loonkosten en premies, zwaar!", "yes")])
+    connection = warehouse_with_answers(answers)
+    run_themes(connection, [PROPOSAL], specs=exact_specs(), settings=unlimited_settings())
+    quoted = f"SELECT response_id FROM {theme_pipeline.QUOTES_TABLE} ORDER BY theme, position"
+    before = [r for (r,) in connection.execute(quoted).fetchall()]
+    assert len(before) == 2
+    draw = theme_pipeline.quote_candidates
+
+    def reads(*arguments):
+        raise AssertionError("the comments of an unchanged proposal are read again")
+
+    monkeypatch.setattr(theme_pipeline, "quote_candidates", reads)
+    assert theme_pipeline.build_quotes(connection) == 2  # nothing changed: kept, nothing read
+    assert [r for (r,) in connection.execute(quoted).fetchall()] == before
+    # The firm of the first quote withdraws its consent: the proposal is drawn again, the other quote stays.
+    staging(connection, answers.with_columns(
+        pl.when((pl.col("response_id") == before[0]) & (pl.col("question") == "quote_consent")).then(pl.lit("no"))
+        .otherwise(pl.col("answer")).alias("answer")))
+    with pytest.raises(AssertionError, match="read again"):
+        theme_pipeline.build_quotes(connection)
+    monkeypatch.setattr(theme_pipeline, "quote_candidates", draw)
+    assert theme_pipeline.build_quotes(connection) == 2
+    after = [r for (r,) in connection.execute(quoted).fetchall()]
+    assert before[0] not in after and before[1] in after
+
+
 def test_quotes_are_drawn_uniformly_among_the_candidates():
     candidates = [(f"r{i}", f"tekst {i}") for i in range(4)]
     rng = random.Random(5)  # test only; the pipeline draws with random.SystemRandom
