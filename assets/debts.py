@@ -78,7 +78,8 @@ def creditor_advice_files(warehouse: Warehouse, folders: Folders) -> dg.Material
 
 DEBT_ASSETS = [debt_advice, creditor_advice_files]
 # DuckDB's share of the debt steps' memory: they hold frames of their own beside it. Measured alone on the national
-# warehouse (2 million persons, 5.8 million advice rows): debt_advice peaks at 3.38 GB with 512 MB (283 s), 3.88 GB
+# warehouse on 2026-12-03 (2 million persons, 5.8 million advice rows; the risk classes then still in polars, since
+# in DuckDB: debt_advice 1.68 GB in the whole national run of 2026-12-04): debt_advice peaks at 3.38 GB with 512 MB (283 s), 3.88 GB
 # with 1 GB (273 s), 4.9 GB in the run with the 2 GB default; creditor_advice_files 2.91 GB with 512 MB (35 s),
 # 3.47 GB with 1 GB, 4.66 GB with 2 GB. DuckDB spills what it needs beyond it; the time hardly changes.
 DEBT_DUCKDB_LIMIT = "512MB"

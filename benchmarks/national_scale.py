@@ -14,13 +14,13 @@ At the full size this takes about 35 minutes and 10 GB of disk; the folders are 
 The peak per stage is the highest resident memory sampled while that step ran; the run's log in the Dagster UI also
 says after every step what the process held (`pipelines/memory.py`).
 
-Measured 2026-12-03, second run of the day (1.2 million firms, 2 million debt persons; baseline 120,000): generate
-242 s, peak 4.6 GB; run 1,325 s, peak 4.88 GB in debt_advice (DuckDB then had 2 GB there; now 512 MB: that step
-alone on the same warehouse 3.38 GB, creditor_advice_files 2.91 GB, see assets/debts.py); SQLMesh 218 s at 3.1 GB.
-The run after one more wave: 827 s, SQLMesh 10 s (only that month restated), cgc_expectations 5.5 s; what stayed
-slow is rebuilt whole every run (debt_advice 299 s, the consultation theme steps about 190 s) or then checked every
-row of a source without new files (since changed: nothing to check). Earlier today: run 1,675 s, peak 9.5 GB;
-session 22: 1,970 s, peak 17.2 GB (SQLMesh 15.9 GB).
+Measured 2026-12-04 (1.2 million firms, 2 million debt persons; baseline 120,000): generate 252 s, peak 4.6 GB; the
+first run 1,152 s, peak 3.88 GB (consultation_firm_words; debt_advice 244 s at 1.68 GB, SQLMesh 210 s at 3.2 GB). The
+run after one more wave: 100 s, peak 2.49 GB: SQLMesh 9 s (that month restated), cgc_expectations 5 s (its rows),
+debt_advice 0.8 s (no month changed), the theme steps 3-4 s each (no new comments), creditor files 0.7 s. Before
+the debt months, theme periods, quotes and creditor files were made only where they changed (same day): first run
+1,207 s at 4.04 GB (debt_advice), the next-wave run 199 s (theme catalogue 82 s, creditor files 24 s); on
+2026-12-03 1,325 s at 4.88 GB and 827 s; session 22: 1,970 s, peak 17.2 GB (SQLMesh 15.9 GB).
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ Measured on the quiet 2-core development machine, on the test installation
 (1,500 firms, 12 waves), 3 loads per page, with released figures kept in
 memory per set of files: pages 0.07-1.1 s (median; most 0.3-0.6 s, the
 privacy page 0.85-1.1 s, the slowest), interactions 0.08-0.42 s (p95; most
-0.28-0.34 s). Not yet measured at national scale.
+0.28-0.34 s). At national scale (2026-12-04, `national_scale.py --keep`, then `--data-dir
+data/benchmarks/national-full --repeats 3`): pages 0.26-0.92 s median (the privacy page the slowest; p95 up
+to 1.33 s), interactions p95 0.08-0.46 s (the analysts' pages with a choice box 0.33-0.46 s: above target).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ are differentially private and meant to be read.
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,11 @@ def _key() -> str:
     from accounts.crypto import derived_key
 
     return base64.b64encode(derived_key(b"operational-files")).decode()  # 32 bytes: AES-256
+
+
+def key_id() -> str:
+    """A hash of the files' key, to tell whether files were written under the key in use (it reveals nothing of it)."""
+    return hashlib.sha256(b"operational-file-key|" + _key().encode()).hexdigest()
 
 
 def add_key(connection: duckdb.DuckDBPyConnection) -> None:

@@ -53,7 +53,7 @@ import polars as pl
 
 from core.files import private_dir
 from core.landing import write_atomically
-from core.private_parquet import private_parquet_writer
+from core.private_parquet import key_id, private_parquet_writer
 from core.reference import domain_codes
 from debts.labels import ACTION_LABELS, REASONS
 from debts.pipeline import ADVICE_TABLE
@@ -123,10 +123,9 @@ def creditor_view(advice: pl.DataFrame) -> pl.DataFrame:
 
 def _made_by() -> str:
     """What every file is made by besides its rows: this module, the Dutch labels and the files' key (hashed)."""
-    from core.private_parquet import _key
     from debts import labels
 
-    parts = [Path(__file__).read_bytes(), Path(labels.__file__).read_bytes(), hashlib.sha256(_key().encode()).digest()]
+    parts = [Path(__file__).read_bytes(), Path(labels.__file__).read_bytes(), key_id().encode()]
     return hashlib.sha256(b"|".join(parts)).hexdigest()
 
 
