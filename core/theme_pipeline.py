@@ -23,7 +23,7 @@ and releases, its per-firm bounds). Two sets:
 
 Each builder rebuilds the periods of its table whose inputs changed since it
 was last made (their texts, the released cells they use, this code) and keeps
-the others: `meta.theme_fingerprints` holds what each period was made from.
+the others: `core.fingerprints` keeps what each period was made from.
 A rerun never duplicates, and a run without new texts does nothing. The marts
 are private like every mart: only releases read them. The model and the
 released cells hold no firm; the quotes table holds consented text only.
@@ -42,6 +42,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from core import fingerprints
 from core import themes as _themes
 from core.themes import (
     COMPOUND_PREFIX,
@@ -189,17 +190,15 @@ def _thresholds(connection: duckdb.DuckDBPyConnection, name: str) -> dict[str, i
     return {period: threshold for period in (cells["period"].unique().to_list() if not cells.is_empty() else [])}
 
 
-FINGERPRINTS = "meta.theme_fingerprints"  # per theme mart per period: a hash of what its rows were made from
 # The code that makes the rows: a change to it makes every period again.
 _CODE = hashlib.sha256(b"".join(Path(module).read_bytes() for module in (__file__, _themes.__file__))).hexdigest()
 
 
-def _text_hashes(connection: duckdb.DuckDBPyConnection, texts: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, str]:
-    """Period -> (its texts' count, the sum of the hashes of their `columns`): any changed, new or erased text changes it."""
+def _text_hashes(connection: duckdb.DuckDBPyConnection, texts: pl.DataFrame, columns: tuple[str, ...]) -> dict[str, tuple[int, str]]:
+    """Period -> its texts' `fingerprints.row_hashes` over `columns`: any changed, new or erased text changes it."""
     connection.register("theme_texts", texts.select("proposal", *columns))
     try:
-        return {period: f"{count}/{total}" for period, count, total in connection.execute(
-            f"SELECT proposal, COUNT(*), CAST(SUM(HASH({', '.join(columns)})) AS VARCHAR) FROM theme_texts GROUP BY 1").fetchall()}
+        return fingerprints.row_hashes(connection, "theme_texts", "proposal")
     finally:
         connection.unregister("theme_texts")
 
@@ -213,12 +212,10 @@ def _refresh(connection: duckdb.DuckDBPyConnection, table: str, theme_set: Theme
     transaction. Returns the rows in the table."""
     inputs = inputs or {}
     settings = f"{_CODE}|{theme_set.words_per_firm}|{theme_set.themes_per_firm}|{theme_set.compound_prefix}"
-    current = {period: hashlib.sha256(f"{settings}|{text_hash}|{inputs.get(period)!r}".encode()).hexdigest()
+    current = {period: fingerprints.fingerprint(settings, *text_hash, repr(inputs.get(period)))
                for period, text_hash in _text_hashes(connection, texts, columns).items()}
-    connection.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    connection.execute(f"CREATE TABLE IF NOT EXISTS {FINGERPRINTS} (mart VARCHAR, period VARCHAR, fingerprint VARCHAR)")
-    recorded = dict(connection.execute(f"SELECT period, fingerprint FROM {FINGERPRINTS} WHERE mart = ?", [table]).fetchall())
-    changed = sorted(period for period in current.keys() | recorded.keys() if current.get(period) != recorded.get(period))
+    recorded = fingerprints.recorded(connection, table)
+    changed = fingerprints.changed(current, recorded)
     whole = not _exists(connection, *table.split(".")) or not recorded or set(changed) >= recorded.keys()
     if changed or whole:
         frame = _for_table(build(texts if whole else texts.filter(pl.col("proposal").is_in(changed))), theme_set)
@@ -231,9 +228,7 @@ def _refresh(connection: duckdb.DuckDBPyConnection, table: str, theme_set: Theme
                 connection.register("theme_frame", frame)
                 connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM theme_frame")
                 connection.unregister("theme_frame")
-            connection.execute(f"DELETE FROM {FINGERPRINTS} WHERE mart = ?", [table])
-            if current:
-                connection.executemany(f"INSERT INTO {FINGERPRINTS} VALUES (?, ?, ?)", [[table, p, f] for p, f in sorted(current.items())])
+            fingerprints.record(connection, table, current)
             connection.commit()
         except BaseException:
             connection.rollback()

@@ -51,6 +51,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from core import fingerprints
 from core.files import private_dir
 from core.landing import write_atomically
 from core.private_parquet import key_id, private_parquet_writer
@@ -132,8 +133,8 @@ def _made_by() -> str:
 def _fingerprints(connection: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]]:
     """Organisation -> (a hash of its rows in the advice table and of `_made_by`, its rows)."""
     made_by = _made_by()
-    rows = connection.execute(f"SELECT creditor, COUNT(*), CAST(SUM(HASH(a)) AS VARCHAR) FROM {ADVICE_TABLE} AS a GROUP BY 1").fetchall()
-    return {creditor: (hashlib.sha256(f"{made_by}|{count}/{total}".encode()).hexdigest(), count) for creditor, count, total in rows}
+    return {creditor: (fingerprints.fingerprint(made_by, rows, total), rows)
+            for creditor, (rows, total) in fingerprints.row_hashes(connection, ADVICE_TABLE, "creditor").items()}
 
 
 def _recorded(operational: Path) -> dict[str, str]:
@@ -179,7 +180,7 @@ def write_creditor_files(connection: duckdb.DuckDBPyConnection, operational: Pat
     for folder in operational.iterdir():
         if folder.is_dir() and folder.name in known and folder.name not in current:
             shutil.rmtree(folder)  # no claims any more: no file, rather than last month's claims
-    fingerprints = {organisation: fingerprint for organisation, (fingerprint, _) in sorted(current.items())}
-    if fingerprints != recorded:
-        write_atomically(operational, FINGERPRINT_FILE, json.dumps(fingerprints, indent=1).encode("utf-8"))
+    made_from = {organisation: fingerprint for organisation, (fingerprint, _) in sorted(current.items())}
+    if made_from != recorded:
+        write_atomically(operational, FINGERPRINT_FILE, json.dumps(made_from, indent=1).encode("utf-8"))
     return {organisation: rows for organisation, (_, rows) in sorted(current.items())}

@@ -16,8 +16,8 @@ Each month is evaluated on its own (all claims of a person in that month in
 one call, as `debts.rules.evaluate_claims` needs), on the month's last day or
 today, whichever comes first (a crisis threshold counts on that day). So a
 build makes again only the months whose claims, evaluation day, rules or code
-changed since the last one (`meta.debt_fingerprints`: per month a hash of
-those); the next month's run evaluates the new month and the running one, not
+changed since the last one (`core.fingerprints`, scope `debt_months`: per
+month a hash of those); the next month's run evaluates the new month and the running one, not
 two years of the nation's claims. What the risk classes need of a month's
 claims is kept per person per month (`marts.debt_person_month`); the classes
 (a repeat signal looks back across months) are made again from those rows.
@@ -68,7 +68,7 @@ import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import reference
+from core import fingerprints, reference
 from core.settings import CONFIG_DIR
 from debts.rules import evaluate_claims
 from debts.schema import CLAIMS_SCHEMA, COLLECTION_STAGES
@@ -76,7 +76,7 @@ from debts.settings import read_config, rules_settings
 
 SOURCE_MART = "marts.debt_claim_month"
 FACTS_TABLE = "marts.debt_person_month"  # per person per month: person_month_facts (private; what the risk classes need)
-FINGERPRINTS = "meta.debt_fingerprints"  # per month of the source mart: a hash of what its rows in the tables were made from
+FINGERPRINT_SCOPE = "debt_months"  # in core.fingerprints.TABLE: per month of the source mart, what its rows were made from
 ADVICE_TABLE = "operational.debt_advice"
 SMALL_CLAIMS_MART = "marts.debt_small_claims"
 COLLECTION_MART = "marts.debt_collection"
@@ -337,9 +337,8 @@ def month_fingerprints(connection: duckdb.DuckDBPyConnection, today: date) -> di
     """Month -> a hash of its claims in the source mart (their count and the sum of their row hashes), its evaluation
     day and `_code_and_settings()`: equal only when a build would make the same rows for that month."""
     made_by = _code_and_settings()
-    rows = connection.execute(f"SELECT month, COUNT(*), CAST(SUM(HASH(m)) AS VARCHAR) FROM {SOURCE_MART} AS m GROUP BY 1").fetchall()
-    return {month: hashlib.sha256(f"{made_by}|{count}/{total}|{evaluation_day(month, today)}".encode()).hexdigest()
-            for month, count, total in rows}
+    return {month: fingerprints.fingerprint(made_by, rows, total, evaluation_day(month, today))
+            for month, (rows, total) in fingerprints.row_hashes(connection, SOURCE_MART, "month").items()}
 
 
 def _exists(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -370,11 +369,8 @@ def build(connection: duckdb.DuckDBPyConnection, today: date | None = None, *, w
     and the collection rows, and are written before the next part is read, so memory holds one part, never a month
     of the nation's claims. The risk classes (across months) are made in DuckDB from the facts per person per month."""
     today = today or date.today()
-    current = month_fingerprints(connection, today)
-    connection.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    connection.execute(f"CREATE TABLE IF NOT EXISTS {FINGERPRINTS} (month VARCHAR, fingerprint VARCHAR)")
-    recorded = dict(connection.execute(f"SELECT month, fingerprint FROM {FINGERPRINTS}").fetchall())
-    changed = sorted(month for month in current.keys() | recorded.keys() if current.get(month) != recorded.get(month))
+    current, recorded = month_fingerprints(connection, today), fingerprints.recorded(connection, FINGERPRINT_SCOPE)
+    changed = fingerprints.changed(current, recorded)
     whole = whole or not recorded or set(changed) >= recorded.keys() or not all(_exists(connection, t) for t in (*MONTH_TABLES, RISK_MART))
     months = [(month, rows) for month, rows in connection.execute(
         f"SELECT month, count(*) FROM {SOURCE_MART} GROUP BY 1 ORDER BY 1").fetchall() if whole or month in changed]
@@ -417,7 +413,7 @@ def _build_months(connection: duckdb.DuckDBPyConnection, months: list[tuple[str,
         _write(connection, table, empty[table], replace=True)
 
 
-def _swap_in(connection: duckdb.DuckDBPyConnection, changed: list[str], fingerprints: dict[str, str], *, whole: bool) -> None:
+def _swap_in(connection: duckdb.DuckDBPyConnection, changed: list[str], made_from: dict[str, str], *, whole: bool) -> None:
     """In one transaction: the `__next` tables in place of the old ones (`whole`), or their months in place of the
     changed months' rows; the new risk classes; the fingerprints they were made from."""
     connection.execute("BEGIN TRANSACTION")
@@ -432,9 +428,7 @@ def _swap_in(connection: duckdb.DuckDBPyConnection, changed: list[str], fingerpr
                 connection.execute(f"DROP TABLE {table}{NEXT}")
         connection.execute(f"DROP TABLE IF EXISTS {RISK_MART}")
         connection.execute(f"ALTER TABLE {RISK_MART}{NEXT} RENAME TO {RISK_MART.split('.')[1]}")
-        connection.execute(f"DELETE FROM {FINGERPRINTS}")
-        if fingerprints:
-            connection.executemany(f"INSERT INTO {FINGERPRINTS} VALUES (?, ?)", sorted(fingerprints.items()))
+        fingerprints.record(connection, FINGERPRINT_SCOPE, made_from)
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
